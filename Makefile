@@ -1,0 +1,90 @@
+# im — one build for libim, the daemon and the clients.
+# make            build everything
+# make check      install missing packages, build, run every test
+# make run        install missing packages, build, start imd in ./run
+# make install    PREFIX=/usr/local DESTDIR=
+# make SANITIZE=address,undefined check   the suite under sanitizers
+
+PREFIX    ?= /usr/local
+BINDIR    ?= $(PREFIX)/bin
+MANPREFIX ?= $(PREFIX)/share/man
+CC        ?= cc
+
+PKGS      = openssl libcurl json-c sqlite3 sox
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -Wformat=2 -Wvla -Wimplicit-fallthrough -Werror
+IM_CFLAGS = -std=c11 -D_GNU_SOURCE -O2 -g $(WARN) -Ilib $(PKG_CFLAGS)
+ifdef SANITIZE
+IM_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+IM_LDFLAGS += -fsanitize=$(SANITIZE)
+endif
+ALL_CFLAGS  = $(IM_CFLAGS) $(CFLAGS)
+ALL_LDFLAGS = $(IM_LDFLAGS) $(LDFLAGS)
+
+ifndef V
+Q = @
+endif
+
+CLIENTS = imuser imsend imrecv
+BINS    = $(addprefix bin/,imd $(CLIENTS))
+
+LIB_SRC = $(wildcard lib/*.c)
+LIB_OBJ = $(LIB_SRC:.c=.o)
+IMD_SRC = $(wildcard cmd/imd/*.c)
+IMD_OBJ = $(IMD_SRC:.c=.o)
+TEST_C  = $(wildcard tests/unit/*.c)
+TEST_BIN = $(patsubst tests/unit/%.c,tests/unit/bin/%,$(TEST_C))
+
+all: $(BINS)
+
+%.o: %.c $(wildcard lib/*.h cmd/*/*.h)
+	@$(if $(Q),echo "  CC $<")
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+lib/libim.a: $(LIB_OBJ)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+bin/imd: $(IMD_OBJ) lib/libim.a
+	@mkdir -p bin
+	@$(if $(Q),echo "  LD $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(IMD_OBJ) lib/libim.a $(PKG_LIBS) -lhttp_parser -lpthread
+
+.SECONDEXPANSION:
+$(addprefix bin/,$(CLIENTS)): bin/%: $$(patsubst %.c,%.o,$$(wildcard cmd/%/*.c)) lib/libim.a
+	@mkdir -p bin
+	@$(if $(Q),echo "  LD $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(filter %.o,$^) lib/libim.a $(PKG_LIBS)
+
+tests/unit/bin/%: tests/unit/%.c lib/libim.a
+	@mkdir -p tests/unit/bin
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< lib/libim.a $(PKG_LIBS)
+
+deps:
+	@./tools/deps.sh
+
+check: deps
+	$(MAKE) all $(TEST_BIN)
+	./tests/run.sh
+
+run: deps
+	$(MAKE) all
+	@mkdir -p run
+	./bin/imd -d run -l 127.0.0.1:7443
+
+man-lint:
+	mandoc -Tlint -W warning man/man*/*.[1-8]
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANPREFIX)/man1 $(DESTDIR)$(MANPREFIX)/man5 \
+		$(DESTDIR)$(MANPREFIX)/man7 $(DESTDIR)$(MANPREFIX)/man8
+	install -m 755 $(BINS) $(DESTDIR)$(BINDIR)
+	for s in 1 5 7 8; do for f in man/man$$s/*.$$s; do [ -e "$$f" ] && install -m 644 "$$f" $(DESTDIR)$(MANPREFIX)/man$$s; done; done; true
+
+clean:
+	rm -f lib/*.o lib/libim.a cmd/*/*.o $(BINS)
+	rm -rf bin tests/unit/bin
+
+.PHONY: all deps check run install clean man-lint

@@ -1,0 +1,347 @@
+/*
+ * api — routing, identity, JSON input, and answers held until commit.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "api_int.h"
+#include "auth.h"
+#include "hub.h"
+#include "log.h"
+
+struct store *api_store;
+int api_registration_open;
+
+/* an answer waiting for the commit of the transaction that holds its data */
+struct deferred {
+	struct http_req *req;	/* NULL once the client went away */
+	int status;
+	const char *ctype;
+	char *body;
+	size_t len;
+	struct deferred *next;
+};
+
+/* a committed message to offer to streams */
+struct pending_pub {
+	int64_t id, a, b;
+	char *line;
+	size_t len;
+	struct pending_pub *next;
+};
+
+static struct deferred *deferred_head, **deferred_tail = &deferred_head;
+static struct pending_pub *pub_head, **pub_tail = &pub_head;
+static int turn_failed;
+
+void api_fail_turn(void)
+{
+	turn_failed = 1;
+}
+
+void api_init(struct store *st, int registration_open)
+{
+	api_store = st;
+	api_registration_open = registration_open;
+}
+
+struct route {
+	const char *method;
+	const char *path;
+	void (*fn)(struct http_req *req);
+};
+
+static const struct route routes[] = {
+	{ "POST", "/v1/register", api_register },
+	{ "POST", "/v1/login", api_login },
+	{ "DELETE", "/v1/token", api_logout },
+	{ "GET", "/v1/whoami", api_whoami },
+	{ "PUT", "/v1/password", api_password },
+	{ "GET", "/v1/users", api_users },
+	{ "POST", "/v1/messages", api_send },
+	{ "GET", "/v1/messages", api_history },
+	{ "GET", "/v1/stream", api_stream },
+	{ "GET", "/v1/cursor", api_cursor_get },
+	{ "PUT", "/v1/cursor", api_cursor_put },
+};
+
+void api_dispatch(struct http_req *req)
+{
+	char allow[128] = "";
+	size_t i;
+
+	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		if (strcmp(routes[i].path, req->path))
+			continue;
+		if (!strcmp(routes[i].method, req->method)) {
+			routes[i].fn(req);
+			return;
+		}
+		if (allow[0])
+			strcat(allow, ", ");
+		strcat(allow, routes[i].method);
+	}
+	if (allow[0]) {
+		char hdr[160];
+		char body[] = "{\"error\":\"method_not_allowed\",\"message\":\"method not allowed here\"}";
+
+		snprintf(hdr, sizeof(hdr), "Allow: %s\r\n", allow);
+		http_respond(req, 405, "application/json", body, sizeof(body) - 1, hdr);
+		return;
+	}
+	http_error(req, 404, "not_found", "no such call; see im-protocol(7)");
+}
+
+int api_name_ok(const char *s)
+{
+	size_t i;
+
+	if (!s || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= '0' && s[0] <= '9')))
+		return 0;
+	for (i = 1; s[i]; i++) {
+		char c = s[i];
+
+		if (i >= 32)
+			return 0;
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+int api_auth(struct http_req *req, struct who *w)
+{
+	const char *h = req->authorization;
+	unsigned char hash[32];
+	struct store_token t;
+	int r;
+
+	if (!h || strncasecmp(h, "Bearer ", 7)) {
+		http_error(req, 401, "unauthorized", "missing token; log in with imuser login");
+		return -1;
+	}
+	h += 7;
+	while (*h == ' ')
+		h++;
+	auth_token_hash(h, strlen(h), hash);
+	r = store_token_find(api_store, hash, &t);
+	if (r == STORE_NOTFOUND) {
+		http_error(req, 401, "unauthorized", "token unknown or revoked; log in again");
+		return -1;
+	}
+	if (r < 0) {
+		api_storage_error(req);
+		return -1;
+	}
+	w->user_id = t.user_id;
+	w->token_id = t.id;
+	w->cursor = t.cursor;
+	snprintf(w->name, sizeof(w->name), "%s", t.user);
+	snprintf(req->user, sizeof(req->user), "%s", t.user);
+	return 0;
+}
+
+struct json_object *api_json_parse(const char *s, size_t len, const char **code, const char **msg)
+{
+	struct json_tokener *tok = json_tokener_new();
+	struct json_object *o;
+	enum json_tokener_error e;
+
+	if (!tok) {
+		*code = "internal";
+		*msg = "out of memory";
+		return NULL;
+	}
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	o = json_tokener_parse_ex(tok, s, (int)len);
+	e = json_tokener_get_error(tok);
+	if (o && e == json_tokener_success && (size_t)json_tokener_get_parse_end(tok) < len) {
+		/* trailing bytes after the object */
+		json_object_put(o);
+		o = NULL;
+		e = json_tokener_error_parse_unexpected;
+	}
+	json_tokener_free(tok);
+	if (!o || e != json_tokener_success) {
+		if (o)
+			json_object_put(o);
+		if (e == json_tokener_error_parse_utf8_string) {
+			*code = "bad_utf8";
+			*msg = "body is not valid UTF-8";
+		} else {
+			*code = "bad_json";
+			*msg = e == json_tokener_continue ? "JSON ends too early" : "malformed JSON";
+		}
+		return NULL;
+	}
+	if (!json_object_is_type(o, json_type_object)) {
+		json_object_put(o);
+		*code = "bad_json";
+		*msg = "expected a JSON object";
+		return NULL;
+	}
+	return o;
+}
+
+struct json_object *api_json_body(struct http_req *req)
+{
+	const char *code, *msg;
+	struct json_object *o;
+
+	if (!req->body_len) {
+		http_error(req, 400, "bad_json", "a JSON body is required");
+		return NULL;
+	}
+	o = api_json_parse(req->body, req->body_len, &code, &msg);
+	if (!o)
+		http_error(req, 400, code, msg);
+	return o;
+}
+
+const char *api_str(struct json_object *o, const char *key, int *err)
+{
+	struct json_object *v;
+	const char *s;
+
+	if (!json_object_object_get_ex(o, key, &v) || json_object_is_type(v, json_type_null))
+		return NULL;
+	if (!json_object_is_type(v, json_type_string)) {
+		*err = 1;
+		return NULL;
+	}
+	s = json_object_get_string(v);
+	/* an embedded NUL ("\u0000") would cut the text short */
+	if (strlen(s) != (size_t)json_object_get_string_len(v)) {
+		*err = 2;
+		return NULL;
+	}
+	return s;
+}
+
+void api_respond_json(struct http_req *req, int status, struct json_object *o)
+{
+	size_t n;
+	const char *s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN, &n);
+
+	http_respond(req, status, "application/json", s, n, "");
+}
+
+void api_storage_error(struct http_req *req)
+{
+	log_warn("storage: %s", store_errmsg(api_store));
+	http_error(req, 503, "unavailable", "storage failure; try again later");
+}
+
+static void deferred_gone(struct http_req *req)
+{
+	struct deferred *d = req->ctx;
+
+	d->req = NULL;
+}
+
+void api_defer(struct http_req *req, int status, const char *ctype, const char *body, size_t len)
+{
+	struct deferred *d = calloc(1, sizeof(*d));
+
+	if (!d || !(d->body = malloc(len + 1))) {
+		free(d);
+		http_error(req, 500, "internal", "out of memory");
+		return;
+	}
+	memcpy(d->body, body, len);
+	d->len = len;
+	d->req = req;
+	d->status = status;
+	d->ctype = ctype;
+	req->ctx = d;
+	req->on_close = deferred_gone;
+	*deferred_tail = d;
+	deferred_tail = &d->next;
+}
+
+void api_defer_json(struct http_req *req, int status, struct json_object *o)
+{
+	size_t n;
+	const char *s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN, &n);
+
+	api_defer(req, status, "application/json", s, n);
+}
+
+void api_publish_after_commit(const struct store_msg *m)
+{
+	static const char prefix[] = "{\"type\":\"message\",";
+	struct pending_pub *p = calloc(1, sizeof(*p));
+
+	if (!p || m->json_len < 2 || !(p->line = malloc(sizeof(prefix) + m->json_len))) {
+		free(p);
+		return;
+	}
+	/* the stream line is the stored object with its type in front */
+	memcpy(p->line, prefix, sizeof(prefix) - 1);
+	memcpy(p->line + sizeof(prefix) - 1, m->json + 1, m->json_len - 1);
+	p->len = sizeof(prefix) - 1 + m->json_len - 1;
+	p->id = m->id;
+	p->a = m->sender;
+	p->b = m->recipient;
+	*pub_tail = p;
+	pub_tail = &p->next;
+}
+
+/*
+ * The group commit: one transaction for everything accepted this turn,
+ * then every answer that waited for it, then the fan-out. Answering may
+ * let a connection's next pipelined request in, which may write again:
+ * that goes into a new round, never into the batch just committed.
+ */
+static void commit_round(void)
+{
+	struct deferred *d, *dl = deferred_head;
+	struct pending_pub *p, *pl = pub_head;
+	int failed = 0;
+
+	deferred_head = NULL;
+	deferred_tail = &deferred_head;
+	pub_head = NULL;
+	pub_tail = &pub_head;
+	if (turn_failed) {
+		store_rollback(api_store);
+		turn_failed = 0;
+		failed = 1;
+	} else if (store_in_tx(api_store) && store_commit(api_store) < 0) {
+		log_warn("commit failed: %s", store_errmsg(api_store));
+		store_rollback(api_store);
+		failed = 1;
+	}
+	for (p = pl; p; p = pl) {
+		pl = p->next;
+		if (!failed)
+			hub_publish(p->id, p->a, p->b, p->line, p->len);
+		free(p->line);
+		free(p);
+	}
+	for (d = dl; d; d = dl) {
+		dl = d->next;
+		if (d->req) {
+			d->req->on_close = NULL;
+			d->req->ctx = NULL;
+			if (failed)
+				http_error(d->req, 503, "unavailable", "storage failure; nothing was saved, try again");
+			else
+				http_respond(d->req, d->status, d->ctype, d->body, d->len, "");
+		}
+		free(d->body);
+		free(d);
+	}
+}
+
+void api_before_sleep(void)
+{
+	while (deferred_head || pub_head || turn_failed || store_in_tx(api_store))
+		commit_round();
+}
+
+void api_tick(void)
+{
+	api_stream_tick();
+}

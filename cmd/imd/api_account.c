@@ -1,0 +1,405 @@
+/*
+ * api_account — registration, login and tokens, passwords, the user list.
+ *
+ * Password hashing runs on auth's worker thread; meanwhile the request
+ * waits in a struct pending that forgets it if the client goes away.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "api_int.h"
+#include "auth.h"
+#include "hub.h"
+#include "loop.h"
+
+#define MIN_PASSWORD 8
+#define MAX_PASSWORD 1024
+#define MAX_LABEL 64
+
+struct pending {
+	struct http_req *req;	/* NULL once the client went away */
+	struct who who;
+	char name[33];
+	char label[MAX_LABEL + 1];
+	char *new_password;
+};
+
+static void pending_gone(struct http_req *req)
+{
+	struct pending *p = req->ctx;
+
+	p->req = NULL;
+}
+
+static struct pending *pending_new(struct http_req *req)
+{
+	struct pending *p = calloc(1, sizeof(*p));
+
+	if (!p) {
+		http_error(req, 500, "internal", "out of memory");
+		return NULL;
+	}
+	p->req = req;
+	req->ctx = p;
+	req->on_close = pending_gone;
+	return p;
+}
+
+/* detach from the request; NULL when the client is gone (p freed) */
+static struct http_req *pending_done(struct pending *p)
+{
+	struct http_req *req = p->req;
+
+	if (req) {
+		req->ctx = NULL;
+		req->on_close = NULL;
+	}
+	if (p->new_password) {
+		OPENSSL_cleanse(p->new_password, strlen(p->new_password));
+		free(p->new_password);
+	}
+	free(p);
+	return req;
+}
+
+static int password_ok(struct http_req *req, const char *pw)
+{
+	size_t n = pw ? strlen(pw) : 0;
+
+	if (n < MIN_PASSWORD || n > MAX_PASSWORD) {
+		http_error(req, 400, "bad_password", "password must be 8 to 1024 bytes");
+		return 0;
+	}
+	return 1;
+}
+
+static void registered(void *arg, int ok, const char *hash)
+{
+	struct pending *p = arg;
+	char name[33];
+	struct http_req *req;
+	struct json_object *o;
+	int64_t id;
+	int r;
+
+	snprintf(name, sizeof(name), "%s", p->name);
+	req = pending_done(p);
+	if (!req)
+		return;
+	if (!ok) {
+		http_error(req, 500, "internal", "could not hash the password");
+		return;
+	}
+	if (store_begin(api_store) < 0) {
+		api_storage_error(req);
+		return;
+	}
+	r = store_user_add(api_store, name, hash, &id);
+	if (r == STORE_EXISTS) {
+		http_error(req, 409, "user_exists", "that user name is taken");
+		return;
+	}
+	if (r < 0) {
+		api_storage_error(req);
+		return;
+	}
+	snprintf(req->user, sizeof(req->user), "%s", name);
+	o = json_object_new_object();
+	json_object_object_add(o, "user", json_object_new_string(name));
+	api_defer_json(req, 201, o);
+	json_object_put(o);
+}
+
+void api_register(struct http_req *req)
+{
+	struct json_object *o;
+	struct store_user u;
+	const char *user, *pw;
+	struct pending *p;
+	int err = 0;
+
+	if (!api_registration_open) {
+		http_error(req, 403, "registration_closed",
+			   "this server does not take registrations; ask its admin (imd user add)");
+		return;
+	}
+	if (!(o = api_json_body(req)))
+		return;
+	user = api_str(o, "user", &err);
+	pw = api_str(o, "password", &err);
+	if (err || !user || !pw) {
+		http_error(req, 400, err == 2 ? "bad_utf8" : "bad_request",
+			   "expected {\"user\":NAME,\"password\":PASSWORD}");
+	} else if (!api_name_ok(user)) {
+		http_error(req, 400, "bad_name", "user names are 1-32 of a-z 0-9 . _ - starting with a letter or digit");
+	} else if (password_ok(req, pw)) {
+		if (store_user_get(api_store, user, &u, NULL) == STORE_OK)
+			http_error(req, 409, "user_exists", "that user name is taken");
+		else if ((p = pending_new(req))) {
+			snprintf(p->name, sizeof(p->name), "%s", user);
+			if (auth_hash_async(pw, registered, p) < 0)
+				http_error(pending_done(p), 500, "internal", "could not start hashing");
+		}
+	}
+	json_object_put(o);
+}
+
+static void logged_in(void *arg, int ok, const char *hash)
+{
+	struct pending *p = arg;
+	struct who w = p->who;
+	char label[MAX_LABEL + 1], token[AUTH_TOKEN_LEN + 1];
+	unsigned char th[32];
+	struct http_req *req;
+	struct json_object *o;
+
+	(void)hash;
+	snprintf(label, sizeof(label), "%s", p->label);
+	req = pending_done(p);
+	if (!req)
+		return;
+	if (!ok || w.user_id == 0) {
+		http_error(req, 401, "unauthorized", "wrong user name or password");
+		return;
+	}
+	if (auth_token_new(token, th) < 0) {
+		http_error(req, 500, "internal", "could not make a token");
+		return;
+	}
+	if (store_begin(api_store) < 0 ||
+	    store_token_add(api_store, w.user_id, th, label, loop_now_ms()) < 0) {
+		api_storage_error(req);
+		return;
+	}
+	o = json_object_new_object();
+	json_object_object_add(o, "user", json_object_new_string(w.name));
+	json_object_object_add(o, "token", json_object_new_string(token));
+	api_defer_json(req, 200, o);
+	json_object_put(o);
+	OPENSSL_cleanse(token, sizeof(token));
+}
+
+/* user:password from "Basic base64"; 0 on success */
+static int basic_credentials(const char *h, char *buf, size_t len, char **pw)
+{
+	size_t n;
+	int out;
+	char *colon;
+
+	if (!h || strncasecmp(h, "Basic ", 6))
+		return -1;
+	h += 6;
+	while (*h == ' ')
+		h++;
+	n = strlen(h);
+	if (n == 0 || n % 4 || n / 4 * 3 + 1 > len)
+		return -1;
+	out = EVP_DecodeBlock((unsigned char *)buf, (const unsigned char *)h, (int)n);
+	if (out < 0)
+		return -1;
+	/* EVP_DecodeBlock counts the padding as zero bytes */
+	while (n && h[n - 1] == '=') {
+		n--;
+		out--;
+	}
+	buf[out] = '\0';
+	if ((int)strlen(buf) != out || !(colon = strchr(buf, ':')))
+		return -1;
+	*colon = '\0';
+	*pw = colon + 1;
+	return 0;
+}
+
+void api_login(struct http_req *req)
+{
+	char cred[3 * 1024];
+	char *pw, *stored = NULL;
+	struct store_user u;
+	struct pending *p;
+	const char *label = "";
+	struct json_object *o = NULL;
+	int err = 0, r;
+
+	if (basic_credentials(req->authorization, cred, sizeof(cred), &pw) < 0) {
+		static const char body[] = "{\"error\":\"unauthorized\","
+			"\"message\":\"send user and password with Basic authentication\"}";
+
+		http_respond(req, 401, "application/json", body, sizeof(body) - 1,
+			     "WWW-Authenticate: Basic realm=\"im\"\r\n");
+		return;
+	}
+	if (req->body_len) {
+		if (!(o = api_json_body(req)))
+			goto out;
+		label = api_str(o, "label", &err);
+		if (err || (label && strlen(label) > MAX_LABEL)) {
+			http_error(req, 400, "bad_request", "label must be a string of at most 64 bytes");
+			goto out;
+		}
+		if (!label)
+			label = "";
+	}
+	if (!(p = pending_new(req)))
+		goto out;
+	snprintf(p->label, sizeof(p->label), "%s", label);
+	r = api_name_ok(cred) ? store_user_get(api_store, cred, &u, &stored) : STORE_NOTFOUND;
+	if (r == STORE_OK) {
+		p->who.user_id = u.id;
+		snprintf(p->who.name, sizeof(p->who.name), "%s", u.name);
+		snprintf(req->user, sizeof(req->user), "%s", u.name);
+	} else if (r != STORE_NOTFOUND) {
+		api_storage_error(pending_done(p));
+		goto out;
+	}
+	/* an unknown user is checked against a dummy hash: same time, same answer */
+	if (auth_verify_async(pw, stored, logged_in, p) < 0)
+		http_error(pending_done(p), 500, "internal", "could not start hashing");
+out:
+	OPENSSL_cleanse(cred, sizeof(cred));
+	free(stored);
+	if (o)
+		json_object_put(o);
+}
+
+void api_logout(struct http_req *req)
+{
+	struct who w;
+
+	if (api_auth(req, &w) < 0)
+		return;
+	if (store_begin(api_store) < 0 || store_token_revoke(api_store, w.token_id) < 0) {
+		api_storage_error(req);
+		return;
+	}
+	hub_drop_token(w.token_id);
+	api_defer(req, 204, NULL, "", 0);
+}
+
+void api_whoami(struct http_req *req)
+{
+	struct who w;
+	struct json_object *o;
+
+	if (api_auth(req, &w) < 0)
+		return;
+	o = json_object_new_object();
+	json_object_object_add(o, "user", json_object_new_string(w.name));
+	api_respond_json(req, 200, o);
+	json_object_put(o);
+}
+
+static void password_stored(void *arg, int ok, const char *hash)
+{
+	struct pending *p = arg;
+	struct who w = p->who;
+	struct http_req *req = pending_done(p);
+
+	if (!req)
+		return;
+	if (!ok) {
+		http_error(req, 500, "internal", "could not hash the password");
+		return;
+	}
+	if (store_begin(api_store) < 0 || store_user_set_password(api_store, w.user_id, hash) < 0 ||
+	    store_token_revoke_others(api_store, w.user_id, w.token_id) < 0) {
+		api_storage_error(req);
+		return;
+	}
+	hub_drop_user(w.user_id, w.token_id);
+	api_defer(req, 204, NULL, "", 0);
+}
+
+static void password_checked(void *arg, int ok, const char *hash)
+{
+	struct pending *p = arg;
+
+	(void)hash;
+	if (!p->req) {
+		pending_done(p);
+		return;
+	}
+	if (!ok) {
+		http_error(pending_done(p), 401, "unauthorized", "the current password is wrong");
+		return;
+	}
+	if (auth_hash_async(p->new_password, password_stored, p) < 0)
+		http_error(pending_done(p), 500, "internal", "could not start hashing");
+}
+
+void api_password(struct http_req *req)
+{
+	struct json_object *o;
+	const char *old, *new;
+	char *stored = NULL;
+	struct store_user u;
+	struct pending *p;
+	struct who w;
+	int err = 0;
+
+	if (api_auth(req, &w) < 0 || !(o = api_json_body(req)))
+		return;
+	old = api_str(o, "password", &err);
+	new = api_str(o, "new_password", &err);
+	if (err || !old || !new) {
+		http_error(req, 400, "bad_request", "expected {\"password\":OLD,\"new_password\":NEW}");
+	} else if (password_ok(req, new)) {
+		if (store_user_get(api_store, w.name, &u, &stored) < 0) {
+			api_storage_error(req);
+		} else if ((p = pending_new(req))) {
+			p->who = w;
+			p->new_password = strdup(new);
+			if (!p->new_password || auth_verify_async(old, stored, password_checked, p) < 0)
+				http_error(pending_done(p), 500, "internal", "could not start hashing");
+		}
+	}
+	free(stored);
+	json_object_put(o);
+}
+
+static void add_time(struct json_object *o, const char *key, int64_t ms)
+{
+	char buf[40];
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+
+	if (!ms) {
+		json_object_object_add(o, key, NULL);
+		return;
+	}
+	gmtime_r(&t, &tm);
+	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + 19, sizeof(buf) - 19, ".%03dZ", (int)(ms % 1000));
+	json_object_object_add(o, key, json_object_new_string(buf));
+}
+
+void api_users(struct http_req *req)
+{
+	struct store_user *users = NULL;
+	struct json_object *o, *a;
+	struct who w;
+	size_t i, n = 0;
+
+	if (api_auth(req, &w) < 0)
+		return;
+	if (store_users(api_store, &users, &n) < 0) {
+		api_storage_error(req);
+		return;
+	}
+	o = json_object_new_object();
+	a = json_object_new_array();
+	for (i = 0; i < n; i++) {
+		struct json_object *u = json_object_new_object();
+		int online = hub_streams_of(users[i].id) > 0;
+
+		json_object_object_add(u, "user", json_object_new_string(users[i].name));
+		json_object_object_add(u, "online", json_object_new_boolean(online));
+		add_time(u, "last_seen", online ? loop_now_ms() : users[i].last_seen_ms);
+		json_object_array_add(a, u);
+	}
+	json_object_object_add(o, "users", a);
+	api_respond_json(req, 200, o);
+	json_object_put(o);
+	free(users);
+}

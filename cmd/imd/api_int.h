@@ -1,0 +1,66 @@
+/*
+ * api_int — what the api's files share: the caller's identity, JSON input,
+ * answers that wait for the commit, and messages waiting to be published.
+ */
+#ifndef IMD_API_INT_H
+#define IMD_API_INT_H
+
+#include <stdint.h>
+#include <json-c/json.h>
+
+#include "http.h"
+#include "store.h"
+
+#define API_MAX_TEXT	65536
+#define API_MAX_BATCH	10000
+#define API_MAX_KEY	128
+#define API_PAGE	500
+#define API_HEARTBEAT_MS 20000
+
+struct who {
+	int64_t user_id;
+	int64_t token_id;
+	int64_t cursor;
+	char name[33];
+};
+
+extern struct store *api_store;
+extern int api_registration_open;
+
+/* the Bearer token's owner; answers 401 itself and returns -1 */
+int api_auth(struct http_req *req, struct who *w);
+/* body as one JSON object; answers 400 itself and returns NULL */
+struct json_object *api_json_body(struct http_req *req);
+/* a JSON object from text; on failure fills code/message */
+struct json_object *api_json_parse(const char *s, size_t len, const char **code, const char **msg);
+int api_name_ok(const char *name);
+/* a string member, or NULL; *err set when present but not a string */
+const char *api_str(struct json_object *o, const char *key, int *err);
+
+/* answer once the current transaction commits; body is copied */
+void api_defer(struct http_req *req, int status, const char *ctype, const char *body, size_t len);
+void api_defer_json(struct http_req *req, int status, struct json_object *o);
+/* publish this stored message to streams after the commit */
+void api_publish_after_commit(const struct store_msg *m);
+void api_storage_error(struct http_req *req);
+/* roll back this turn's transaction: every answer waiting on it gets 503 */
+void api_fail_turn(void);
+/* a non-negative integer query parameter, dflt when absent, -1 when bad */
+int64_t api_query_int(struct http_req *req, const char *name, int64_t dflt);
+void api_respond_json(struct http_req *req, int status, struct json_object *o);
+
+/* handlers */
+void api_register(struct http_req *req);
+void api_login(struct http_req *req);
+void api_logout(struct http_req *req);
+void api_whoami(struct http_req *req);
+void api_password(struct http_req *req);
+void api_users(struct http_req *req);
+void api_send(struct http_req *req);
+void api_history(struct http_req *req);
+void api_stream(struct http_req *req);
+void api_cursor_get(struct http_req *req);
+void api_cursor_put(struct http_req *req);
+void api_stream_tick(void);
+
+#endif

@@ -1,0 +1,363 @@
+/*
+ * api_messages — sending (one message, or a batch as NDJSON) and history.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api_int.h"
+#include "loop.h"
+
+/* one message to store, validated */
+struct outgoing {
+	char to[33];
+	int64_t to_id;
+	const char *text;
+	const char *key;
+};
+
+static int key_ok(const char *k)
+{
+	size_t i;
+
+	for (i = 0; k[i]; i++)
+		if (k[i] < 0x21 || k[i] > 0x7e || i >= API_MAX_KEY)
+			return 0;
+	return i > 0;
+}
+
+/*
+ * Validate one message object. On failure fill status/code/msg and return
+ * -1. last caches the previous recipient: batches mostly go to one user.
+ */
+static int check_message(struct json_object *o, const char *header_key, struct outgoing *m,
+			 struct outgoing *last, int *status, const char **code, char *msg, size_t msglen)
+{
+	struct store_user u;
+	const char *to, *kind;
+	int err = 0, r;
+
+	to = api_str(o, "to", &err);
+	m->text = api_str(o, "text", &err);
+	kind = api_str(o, "kind", &err);
+	m->key = api_str(o, "key", &err);
+	if (!m->key)
+		m->key = header_key;
+	*status = 400;
+	if (err) {
+		*code = err == 2 ? "bad_utf8" : "bad_request";
+		snprintf(msg, msglen, err == 2 ? "strings may not contain NUL" :
+			 "to, text, kind and key must be strings");
+		return -1;
+	}
+	if (!to) {
+		*code = "bad_request";
+		snprintf(msg, msglen, "a message needs \"to\"");
+		return -1;
+	}
+	if (!api_name_ok(to)) {
+		*code = "bad_name";
+		snprintf(msg, msglen, "'%.40s' is not a valid user name", to);
+		return -1;
+	}
+	if (kind && strcmp(kind, "text")) {
+		*code = "bad_request";
+		snprintf(msg, msglen, "unknown kind '%.20s'", kind);
+		return -1;
+	}
+	if (!m->text || !m->text[0] || strlen(m->text) > API_MAX_TEXT) {
+		*code = "bad_text";
+		snprintf(msg, msglen, "text must be 1 to %d bytes", API_MAX_TEXT);
+		return -1;
+	}
+	if (m->key && !key_ok(m->key)) {
+		*code = "bad_request";
+		snprintf(msg, msglen, "an idempotency key is 1-128 printable ASCII characters");
+		return -1;
+	}
+	snprintf(m->to, sizeof(m->to), "%s", to);
+	if (last && last->to_id && !strcmp(last->to, to)) {
+		m->to_id = last->to_id;
+		return 0;
+	}
+	r = store_user_get(api_store, to, &u, NULL);
+	if (r == STORE_NOTFOUND) {
+		*status = 404;
+		*code = "no_such_user";
+		snprintf(msg, msglen, "no user '%s'", to);
+		return -1;
+	}
+	if (r < 0) {
+		*status = 503;
+		*code = "unavailable";
+		snprintf(msg, msglen, "storage failure; try again");
+		return -1;
+	}
+	m->to_id = u.id;
+	return 0;
+}
+
+/* a retry must carry the same message as the original */
+static int same_message(const struct store_msg *orig, const struct outgoing *m)
+{
+	const char *code, *msg;
+	struct json_object *o = api_json_parse(orig->json, orig->json_len, &code, &msg);
+	int err = 0, same;
+	const char *text, *to;
+
+	if (!o)
+		return 0;
+	text = api_str(o, "text", &err);
+	to = api_str(o, "to", &err);
+	same = text && to && !strcmp(text, m->text) && !strcmp(to, m->to);
+	json_object_put(o);
+	return same;
+}
+
+/* store one; 201 new, 200 replayed, -1 on storage failure, -2 key reused */
+static int store_one(const struct who *w, const struct outgoing *m, struct store_msg *sm)
+{
+	int r = store_msg_add(api_store, w->user_id, w->name, m->to_id, m->to, "text",
+			      m->text, m->key, loop_now_ms(), sm);
+
+	if (r == STORE_EXISTS)
+		return same_message(sm, m) ? 200 : -2;
+	if (r < 0)
+		return -1;
+	api_publish_after_commit(sm);
+	return 201;
+}
+
+static void send_one(struct http_req *req, const struct who *w)
+{
+	struct json_object *o = api_json_body(req);
+	struct outgoing m;
+	struct store_msg sm = {0};
+	const char *code;
+	char msg[160];
+	int status;
+
+	if (!o)
+		return;
+	if (req->idempotency_key && !key_ok(req->idempotency_key)) {
+		http_error(req, 400, "bad_request", "Idempotency-Key is 1-128 printable ASCII characters");
+	} else if (check_message(o, req->idempotency_key, &m, NULL, &status, &code, msg, sizeof(msg)) < 0) {
+		http_error(req, status, code, msg);
+	} else if (store_begin(api_store) < 0) {
+		api_storage_error(req);
+	} else {
+		status = store_one(w, &m, &sm);
+		if (status == -1)
+			api_storage_error(req);
+		else if (status == -2)
+			http_error(req, 409, "idempotency_conflict", "that idempotency key was used for another message");
+		else
+			api_defer(req, status, "application/json", sm.json, sm.json_len);
+		store_msg_free(&sm);
+	}
+	json_object_put(o);
+}
+
+/* NDJSON in, all or nothing; NDJSON out, one line per message */
+static void send_batch(struct http_req *req, const struct who *w)
+{
+	struct json_object **objs = NULL;
+	struct outgoing *ms = NULL;
+	char *p = req->body, *end = req->body + req->body_len, *out = NULL;
+	size_t n = 0, cap = 0, i, outlen = 0, outcap = 0;
+	int status = 0, line = 0;
+	const char *code = NULL;
+	char msg[200] = "";
+
+	while (p && p < end) {
+		char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		const char *jmsg;
+		char detail[160];
+
+		line++;
+		if (len && p[len - 1] == '\r')
+			len--;
+		if (len == 0) {
+			p = nl ? nl + 1 : end;
+			continue;
+		}
+		if (n == API_MAX_BATCH) {
+			status = 413;
+			code = "too_large";
+			snprintf(msg, sizeof(msg), "a batch holds at most %d messages", API_MAX_BATCH);
+			goto fail;
+		}
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			objs = realloc(objs, cap * sizeof(*objs));
+			ms = realloc(ms, cap * sizeof(*ms));
+			if (!objs || !ms) {
+				status = 500;
+				code = "internal";
+				snprintf(msg, sizeof(msg), "out of memory");
+				goto fail;
+			}
+		}
+		objs[n] = api_json_parse(p, len, &code, &jmsg);
+		if (!objs[n]) {
+			status = 400;
+			snprintf(msg, sizeof(msg), "line %d: %s", line, jmsg);
+			goto fail;
+		}
+		n++;
+		if (check_message(objs[n - 1], NULL, &ms[n - 1], n > 1 ? &ms[n - 2] : NULL,
+				  &status, &code, detail, sizeof(detail)) < 0) {
+			snprintf(msg, sizeof(msg), "line %d: %s", line, detail);
+			goto fail;
+		}
+		p = nl ? nl + 1 : end;
+	}
+	if (n == 0) {
+		status = 400;
+		code = "bad_request";
+		snprintf(msg, sizeof(msg), "empty batch");
+		line = 0;
+		goto fail;
+	}
+	if (store_begin(api_store) < 0) {
+		status = 503;
+		goto fail;
+	}
+	for (i = 0; i < n; i++) {
+		struct store_msg sm = {0};
+		int r = store_one(w, &ms[i], &sm);
+
+		if (r < 0) {
+			/* part of the batch is in the turn's transaction: undo the turn */
+			store_msg_free(&sm);
+			api_fail_turn();
+			status = r == -2 ? 409 : 503;
+			code = r == -2 ? "idempotency_conflict" : "unavailable";
+			snprintf(msg, sizeof(msg), r == -2 ? "line %zu: that idempotency key was used for another message" :
+				 "storage failure; nothing was saved, try again", i + 1);
+			goto fail;
+		}
+		if (outlen + sm.json_len + 1 > outcap) {
+			char *q;
+
+			outcap = (outlen + sm.json_len + 1) * 2;
+			q = realloc(out, outcap);
+			if (!q) {
+				store_msg_free(&sm);
+				api_fail_turn();
+				status = 500;
+				goto fail;
+			}
+			out = q;
+		}
+		memcpy(out + outlen, sm.json, sm.json_len);
+		outlen += sm.json_len;
+		out[outlen++] = '\n';
+		store_msg_free(&sm);
+	}
+	api_defer(req, 200, "application/x-ndjson", out, outlen);
+	goto done;
+fail:
+	if (status == 503 && !code)
+		api_storage_error(req);
+	else {
+		struct json_object *e = json_object_new_object();
+
+		json_object_object_add(e, "error", json_object_new_string(code ? code : "internal"));
+		json_object_object_add(e, "message", json_object_new_string(msg[0] ? msg : "internal error"));
+		if (line)
+			json_object_object_add(e, "line", json_object_new_int(line));
+		http_respond(req, status, "application/json",
+			     json_object_to_json_string_ext(e, JSON_C_TO_STRING_PLAIN),
+			     strlen(json_object_to_json_string_ext(e, JSON_C_TO_STRING_PLAIN)),
+			     status == 503 ? "Retry-After: 1\r\n" : "");
+		json_object_put(e);
+	}
+done:
+	for (i = 0; i < n; i++)
+		json_object_put(objs[i]);
+	free(objs);
+	free(ms);
+	free(out);
+}
+
+void api_send(struct http_req *req)
+{
+	struct who w;
+
+	if (api_auth(req, &w) < 0)
+		return;
+	if (req->content_type && !strncasecmp(req->content_type, "application/x-ndjson", 20))
+		send_batch(req, &w);
+	else
+		send_one(req, &w);
+}
+
+/* a non-negative integer query parameter; -1 when present but bad */
+int64_t api_query_int(struct http_req *req, const char *name, int64_t dflt)
+{
+	char buf[24], *end;
+	long long v;
+
+	if (http_query(req, name, buf, sizeof(buf)) < 0)
+		return dflt;
+	v = strtoll(buf, &end, 10);
+	if (!buf[0] || *end || v < 0)
+		return -1;
+	return v;
+}
+
+void api_history(struct http_req *req)
+{
+	struct store_msg *msgs = NULL;
+	struct store_user u;
+	struct who w;
+	char with[40], *out;
+	int64_t since, limit, with_id = 0;
+	size_t n = 0, i, len = 0, cap = 32;
+
+	if (api_auth(req, &w) < 0)
+		return;
+	since = api_query_int(req, "since", 0);
+	limit = api_query_int(req, "limit", 100);
+	if (since < 0 || limit < 1 || limit > 1000) {
+		http_error(req, 400, "bad_request", "since is an id >= 0, limit 1 to 1000");
+		return;
+	}
+	if (http_query(req, "with", with, sizeof(with)) == 0) {
+		if (!api_name_ok(with)) {
+			http_error(req, 400, "bad_name", "with= takes a user name");
+			return;
+		}
+		if (store_user_get(api_store, with, &u, NULL) != STORE_OK) {
+			http_error(req, 404, "no_such_user", "no such user");
+			return;
+		}
+		with_id = u.id;
+	}
+	if (store_msgs_visible(api_store, w.user_id, with_id, since, store_committed_max(api_store),
+			       (int)limit, &msgs, &n) < 0) {
+		api_storage_error(req);
+		return;
+	}
+	for (i = 0; i < n; i++)
+		cap += msgs[i].json_len + 1;
+	out = malloc(cap);
+	if (!out) {
+		store_msgs_free(msgs, n);
+		http_error(req, 500, "internal", "out of memory");
+		return;
+	}
+	len = (size_t)sprintf(out, "{\"messages\":[");
+	for (i = 0; i < n; i++) {
+		if (i)
+			out[len++] = ',';
+		memcpy(out + len, msgs[i].json, msgs[i].json_len);
+		len += msgs[i].json_len;
+	}
+	len += (size_t)sprintf(out + len, "]}");
+	http_respond(req, 200, "application/json", out, len, "");
+	free(out);
+	store_msgs_free(msgs, n);
+}

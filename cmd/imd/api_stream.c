@@ -1,0 +1,162 @@
+/*
+ * api_stream — GET /v1/stream and the per-token cursor.
+ *
+ * A stream first pages through the backlog (ids after since, up to what is
+ * committed), one page whenever its output queue drains, so a reader asking
+ * for a million old messages costs one page of memory. When a page comes
+ * back short it is caught up: it turns live and the hub hands it each
+ * message as it commits. Since pages never read past the committed maximum
+ * and the hub skips ids a stream already has, there is no gap and no
+ * duplicate between backlog and live.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "api_int.h"
+#include "hub.h"
+#include "loop.h"
+
+#define FILL_LIMIT (256 * 1024)	/* page while less than this is queued */
+
+static void send_line(struct hub_sub *s, const char *fmt_json)
+{
+	hub_send(s, fmt_json, strlen(fmt_json));
+}
+
+static void fill(struct hub_sub *s)
+{
+	static const char prefix[] = "{\"type\":\"message\",";
+
+	while (!s->live && http_stream_pending(s->req) < FILL_LIMIT && !http_stream_closing(s->req)) {
+		struct store_msg *msgs = NULL;
+		size_t n = 0, i;
+		char line[96];
+
+		if (store_msgs_visible(api_store, s->user_id, 0, s->pos, store_committed_max(api_store),
+				       API_PAGE, &msgs, &n) < 0) {
+			http_stream_end(s->req);
+			return;
+		}
+		for (i = 0; i < n; i++) {
+			struct store_msg *m = &msgs[i];
+			char *l = malloc(sizeof(prefix) + m->json_len);
+
+			if (!l)
+				break;
+			memcpy(l, prefix, sizeof(prefix) - 1);
+			memcpy(l + sizeof(prefix) - 1, m->json + 1, m->json_len - 1);
+			hub_send(s, l, sizeof(prefix) - 2 + m->json_len);
+			free(l);
+			s->pos = m->id;
+		}
+		store_msgs_free(msgs, n);
+		if (n < API_PAGE) {
+			snprintf(line, sizeof(line), "{\"type\":\"caught_up\",\"id\":%lld}", (long long)s->pos);
+			send_line(s, line);
+			s->live = 1;
+		}
+	}
+}
+
+static void stream_closed(struct http_req *req)
+{
+	struct hub_sub *s = req->ctx;
+
+	hub_remove(s);
+	if (hub_streams_of(s->user_id) == 0)
+		store_user_touch(api_store, s->user_id, loop_now_ms());
+	free(s);
+	req->ctx = NULL;
+}
+
+static void stream_drain(struct http_req *req)
+{
+	fill(req->ctx);
+}
+
+void api_stream(struct http_req *req)
+{
+	struct json_object *o;
+	struct hub_sub *s;
+	struct who w;
+	int64_t since;
+
+	if (api_auth(req, &w) < 0)
+		return;
+	since = api_query_int(req, "since", w.cursor);
+	if (since < 0) {
+		http_error(req, 400, "bad_request", "since is a message id >= 0");
+		return;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		http_error(req, 500, "internal", "out of memory");
+		return;
+	}
+	s->req = req;
+	s->user_id = w.user_id;
+	s->token_id = w.token_id;
+	s->pos = since;
+	s->sse = req->accept && strcasestr(req->accept, "text/event-stream") != NULL;
+	s->last_write = loop_mono_ms();
+	req->ctx = s;
+	req->on_close = stream_closed;
+	req->on_drain = stream_drain;
+	http_stream_start(req, s->sse ? "text/event-stream" : "application/x-ndjson");
+	o = json_object_new_object();
+	json_object_object_add(o, "type", json_object_new_string("open"));
+	json_object_object_add(o, "user", json_object_new_string(w.name));
+	json_object_object_add(o, "since", json_object_new_int64(since));
+	send_line(s, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	json_object_put(o);
+	hub_add(s);
+	fill(s);
+}
+
+void api_stream_tick(void)
+{
+	char line[80];
+	int64_t ms = loop_now_ms();
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(line, sizeof(line), "{\"type\":\"heartbeat\",\"time\":\"%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(line + strlen(line), sizeof(line) - strlen(line), ".%03dZ\"}", (int)(ms % 1000));
+	hub_tick(loop_mono_ms(), API_HEARTBEAT_MS, line, strlen(line));
+}
+
+void api_cursor_get(struct http_req *req)
+{
+	struct who w;
+	char body[64];
+	int n;
+
+	if (api_auth(req, &w) < 0)
+		return;
+	n = snprintf(body, sizeof(body), "{\"cursor\":%lld}", (long long)w.cursor);
+	http_respond(req, 200, "application/json", body, (size_t)n, "");
+}
+
+void api_cursor_put(struct http_req *req)
+{
+	struct json_object *o, *v;
+	struct who w;
+	int64_t c;
+
+	if (api_auth(req, &w) < 0 || !(o = api_json_body(req)))
+		return;
+	if (!json_object_object_get_ex(o, "cursor", &v) || !json_object_is_type(v, json_type_int) ||
+	    (c = json_object_get_int64(v)) < 0) {
+		http_error(req, 400, "bad_request", "expected {\"cursor\":ID}");
+	} else if (c > store_committed_max(api_store)) {
+		http_error(req, 400, "bad_request", "cursor is past the newest message");
+	} else if (store_begin(api_store) < 0 || store_cursor_set(api_store, w.token_id, c) < 0) {
+		api_storage_error(req);
+	} else {
+		api_defer(req, 204, NULL, "", 0);
+	}
+	json_object_put(o);
+}

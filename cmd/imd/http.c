@@ -1,0 +1,659 @@
+/*
+ * http — request parsing with http-parser, responses, chunked streams,
+ * timeouts, and the accept loop.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <http_parser.h>
+#include <json-c/json.h>
+
+#include "http.h"
+#include "log.h"
+
+#define MAX_CONNS 10000
+
+enum state {
+	IDLE,		/* between requests */
+	READING,	/* a request is arriving */
+	HANDLING,	/* the handler has it; input waits */
+	STREAMING,	/* the answer is a never-ending stream */
+};
+
+struct hconn {
+	struct conn *c;
+	http_parser parser;
+	enum state state;
+	struct http_req req;
+	char *in;		/* bytes received but not parsed yet */
+	size_t in_len;
+	/* header being parsed */
+	char *field, *value;
+	size_t field_len, value_len;
+	int in_value;
+	size_t header_bytes;
+	size_t body_cap;
+	int error_status;	/* set by a callback that refused the request */
+	const char *error_code;
+	int keep_alive;
+	int parsing;		/* inside parse_input */
+	int gone;		/* the connection closed while parsing */
+	int64_t started, headers_done;	/* monotonic ms */
+};
+
+static struct loop *loop;
+static http_dispatch_fn dispatch;
+static int listen_fd = -1;
+static http_parser_settings settings;
+
+static const char *status_text(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 201: return "Created";
+	case 204: return "No Content";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 408: return "Request Timeout";
+	case 409: return "Conflict";
+	case 411: return "Length Required";
+	case 413: return "Content Too Large";
+	case 429: return "Too Many Requests";
+	case 431: return "Request Header Fields Too Large";
+	case 500: return "Internal Server Error";
+	case 503: return "Service Unavailable";
+	default: return "Unknown";
+	}
+}
+
+static struct hconn *req_hconn(const struct http_req *req)
+{
+	return (struct hconn *)((char *)req - offsetof(struct hconn, req));
+}
+
+static void req_reset(struct hconn *h)
+{
+	struct http_req *r = &h->req;
+
+	free(r->path);
+	free(r->authorization);
+	free(r->content_type);
+	free(r->idempotency_key);
+	free(r->accept);
+	free(r->body);
+	free(h->field);
+	free(h->value);
+	memset(r, 0, sizeof(*r));
+	r->peer = conn_peer(h->c);
+	h->field = h->value = NULL;
+	h->field_len = h->value_len = 0;
+	h->in_value = 0;
+	h->header_bytes = 0;
+	h->body_cap = 0;
+	h->error_status = 0;
+	h->error_code = NULL;
+	h->started = h->headers_done = 0;
+}
+
+static int fail(struct hconn *h, int status, const char *code)
+{
+	h->error_status = status;
+	h->error_code = code;
+	return -1;
+}
+
+/* append to a growing string, counting toward the header limit */
+static int append(struct hconn *h, char **s, size_t *len, const char *at, size_t n)
+{
+	char *p;
+
+	h->header_bytes += n;
+	if (h->header_bytes > HTTP_MAX_HEADERS_BYTES)
+		return fail(h, 431, "headers_too_large");
+	p = realloc(*s, *len + n + 1);
+	if (!p)
+		return fail(h, 500, "internal");
+	memcpy(p + *len, at, n);
+	*len += n;
+	p[*len] = '\0';
+	*s = p;
+	return 0;
+}
+
+static int on_message_begin(http_parser *p)
+{
+	struct hconn *h = p->data;
+
+	h->state = READING;
+	if (!h->started)
+		h->started = loop_mono_ms();
+	return 0;
+}
+
+static int on_url(http_parser *p, const char *at, size_t n)
+{
+	struct hconn *h = p->data;
+	size_t len = h->req.path ? strlen(h->req.path) : 0;
+
+	return append(h, &h->req.path, &len, at, n);
+}
+
+/* keep the header just completed if it is one we use */
+static void header_done(struct hconn *h)
+{
+	struct http_req *r = &h->req;
+	char **slot = NULL;
+
+	if (!h->field)
+		return;
+	if (!strcasecmp(h->field, "authorization"))
+		slot = &r->authorization;
+	else if (!strcasecmp(h->field, "content-type"))
+		slot = &r->content_type;
+	else if (!strcasecmp(h->field, "idempotency-key"))
+		slot = &r->idempotency_key;
+	else if (!strcasecmp(h->field, "accept"))
+		slot = &r->accept;
+	if (slot) {
+		free(*slot);
+		*slot = h->value ? h->value : strdup("");
+		h->value = NULL;
+	}
+	free(h->field);
+	free(h->value);
+	h->field = h->value = NULL;
+	h->field_len = h->value_len = 0;
+}
+
+static int on_header_field(http_parser *p, const char *at, size_t n)
+{
+	struct hconn *h = p->data;
+
+	if (h->in_value) {
+		header_done(h);
+		h->in_value = 0;
+	}
+	return append(h, &h->field, &h->field_len, at, n);
+}
+
+static int on_header_value(http_parser *p, const char *at, size_t n)
+{
+	struct hconn *h = p->data;
+
+	h->in_value = 1;
+	return append(h, &h->value, &h->value_len, at, n);
+}
+
+static int on_headers_complete(http_parser *p)
+{
+	struct hconn *h = p->data;
+	struct http_req *r = &h->req;
+	char *q;
+
+	header_done(h);
+	h->headers_done = loop_mono_ms();
+	h->keep_alive = http_should_keep_alive(p);
+	r->method = http_method_str((enum http_method)p->method);
+	if (!r->path)
+		return fail(h, 400, "bad_request");
+	q = strchr(r->path, '?');
+	r->query = q ? (*q = '\0', q + 1) : r->path + strlen(r->path);
+	if (p->flags & F_CHUNKED)
+		return fail(h, 411, "length_required");
+	if (p->content_length != ULLONG_MAX && p->content_length > 0) {
+		if (p->content_length > HTTP_MAX_BODY)
+			return fail(h, 413, "too_large");
+		h->body_cap = (size_t)p->content_length;
+		r->body = malloc(h->body_cap + 1);
+		if (!r->body)
+			return fail(h, 500, "internal");
+	}
+	return 0;
+}
+
+static int on_body(http_parser *p, const char *at, size_t n)
+{
+	struct hconn *h = p->data;
+	struct http_req *r = &h->req;
+
+	if (r->body_len + n > h->body_cap)
+		return fail(h, 413, "too_large");
+	memcpy(r->body + r->body_len, at, n);
+	r->body_len += n;
+	return 0;
+}
+
+static int on_message_complete(http_parser *p)
+{
+	struct hconn *h = p->data;
+
+	if (h->req.body)
+		h->req.body[h->req.body_len] = '\0';
+	h->state = HANDLING;
+	http_parser_pause(p, 1);
+	return 0;
+}
+
+static void log_request(struct hconn *h, int status, size_t bytes)
+{
+	struct http_req *r = &h->req;
+	double ms = h->started ? (double)(loop_mono_ms() - h->started) : 0;
+
+	log_access(r->peer, r->user[0] ? r->user : "-", r->method ? r->method : "-",
+		   r->path ? r->path : "-", status, bytes, ms);
+}
+
+static int parse_input(struct hconn *h);
+
+void http_respond(struct http_req *req, int status, const char *content_type,
+		  const char *body, size_t len, const char *extra_headers)
+{
+	struct hconn *h = req_hconn(req);
+	char head[1024];
+	int n;
+
+	if (status >= 400 && status != 401 && status != 403 && status != 404 &&
+	    status != 409 && status != 429)
+		h->keep_alive = 0;	/* after a malformed request, trust nothing that follows */
+	if (conn_closing(h->c))
+		h->keep_alive = 0;
+	n = snprintf(head, sizeof(head),
+		     "HTTP/1.1 %d %s\r\n%s%s%sContent-Length: %zu\r\nConnection: %s\r\n%s\r\n",
+		     status, status_text(status),
+		     content_type ? "Content-Type: " : "", content_type ? content_type : "",
+		     content_type ? "\r\n" : "", len,
+		     h->keep_alive ? "keep-alive" : "close", extra_headers ? extra_headers : "");
+	conn_write(h->c, head, (size_t)n);
+	conn_write(h->c, body, len);
+	log_request(h, status, len);
+	req_reset(h);
+	h->state = IDLE;
+	if (!h->keep_alive) {
+		conn_close(h->c, 0);
+		return;
+	}
+	http_parser_pause(&h->parser, 0);
+	parse_input(h);
+}
+
+void http_error(struct http_req *req, int status, const char *code, const char *message)
+{
+	struct json_object *o = json_object_new_object();
+	const char *body, *extra = "";
+	size_t n;
+
+	if (status == 401)
+		extra = "WWW-Authenticate: Bearer realm=\"im\"\r\n";
+	else if (status == 503 || status == 429)
+		extra = "Retry-After: 1\r\n";
+	json_object_object_add(o, "error", json_object_new_string(code));
+	json_object_object_add(o, "message", json_object_new_string(message));
+	body = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN, &n);
+	http_respond(req, status, "application/json", body, n, extra);
+	json_object_put(o);
+}
+
+void http_stream_start(struct http_req *req, const char *content_type)
+{
+	struct hconn *h = req_hconn(req);
+	char head[512];
+	int n;
+
+	n = snprintf(head, sizeof(head),
+		     "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nCache-Control: no-store\r\n"
+		     "X-Accel-Buffering: no\r\nTransfer-Encoding: chunked\r\n\r\n", content_type);
+	conn_write(h->c, head, (size_t)n);
+	h->state = STREAMING;
+	log_request(h, 200, 0);
+	/* the stream owns the connection: what the client sends now is ignored */
+	conn_pause(h->c, 0);
+}
+
+void http_stream_send(struct http_req *req, const char *data, size_t len)
+{
+	struct hconn *h = req_hconn(req);
+	char size[24];
+	int n;
+
+	if (len == 0)
+		return;
+	n = snprintf(size, sizeof(size), "%zx\r\n", len);
+	conn_write(h->c, size, (size_t)n);
+	conn_write(h->c, data, len);
+	conn_write(h->c, "\r\n", 2);
+}
+
+size_t http_stream_pending(const struct http_req *req)
+{
+	return conn_pending(req_hconn(req)->c);
+}
+
+void http_stream_end(struct http_req *req)
+{
+	struct hconn *h = req_hconn(req);
+
+	conn_write(h->c, "0\r\n\r\n", 5);
+	conn_close(h->c, 0);
+}
+
+void http_stream_abort(struct http_req *req)
+{
+	conn_close(req_hconn(req)->c, 1);
+}
+
+int http_stream_closing(const struct http_req *req)
+{
+	return conn_closing(req_hconn(req)->c);
+}
+
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int http_query(const struct http_req *req, const char *name, char *buf, size_t len)
+{
+	const char *q = req->query;
+	size_t nl = strlen(name);
+
+	while (q && *q) {
+		const char *end = strchr(q, '&');
+		size_t o = 0;
+
+		if (!end)
+			end = q + strlen(q);
+		if ((size_t)(end - q) >= nl && !strncmp(q, name, nl) &&
+		    (q[nl] == '=' || q + nl == end)) {
+			const char *v = q + nl + (q[nl] == '=');
+
+			while (v < end) {
+				int c = *v++;
+
+				if (c == '+')
+					c = ' ';
+				else if (c == '%' && end - v >= 2 && hexval(v[0]) >= 0 && hexval(v[1]) >= 0) {
+					c = hexval(v[0]) * 16 + hexval(v[1]);
+					v += 2;
+				}
+				if (o + 1 >= len || c == 0)
+					return -1;
+				buf[o++] = (char)c;
+			}
+			buf[o] = '\0';
+			return 0;
+		}
+		q = *end ? end + 1 : end;
+	}
+	return -1;
+}
+
+static void hconn_free(struct hconn *h)
+{
+	req_reset(h);
+	free(h->in);
+	free(h);
+}
+
+/*
+ * Feed buffered input to the parser, dispatching each complete request.
+ * A loop, not recursion: a client pipelining thousands of requests that are
+ * answered at once must not deepen the stack. Returns -1 when the
+ * connection closed meanwhile and h is gone.
+ */
+static int parse_input(struct hconn *h)
+{
+	if (h->parsing)
+		return 0;
+	h->parsing = 1;
+	while (h->in_len > 0 && (h->state == IDLE || h->state == READING) &&
+	       !h->gone && !conn_closing(h->c)) {
+		size_t n = http_parser_execute(&h->parser, &settings, h->in, h->in_len);
+		enum http_errno err = HTTP_PARSER_ERRNO(&h->parser);
+
+		if (err != HPE_OK && err != HPE_PAUSED) {
+			int status = h->error_status ? h->error_status : 400;
+			const char *code = h->error_code ? h->error_code : "bad_request";
+			char msg[160];
+
+			if (status == 431)
+				snprintf(msg, sizeof(msg), "request headers exceed %d bytes", HTTP_MAX_HEADERS_BYTES);
+			else if (status == 413)
+				snprintf(msg, sizeof(msg), "request body exceeds %d bytes", HTTP_MAX_BODY);
+			else if (status == 411)
+				snprintf(msg, sizeof(msg), "a body needs Content-Length; chunked uploads are not accepted");
+			else
+				snprintf(msg, sizeof(msg), "malformed HTTP request: %s", http_errno_description(err));
+			h->in_len = 0;
+			h->keep_alive = 0;
+			h->state = HANDLING;
+			http_error(&h->req, status, code, msg);
+			break;
+		}
+		memmove(h->in, h->in + n, h->in_len - n);
+		h->in_len -= n;
+		if (h->state != HANDLING)
+			break;		/* need more bytes */
+		conn_pause(h->c, 1);
+		dispatch(&h->req);	/* may answer at once, then we go on */
+	}
+	h->parsing = 0;
+	if (h->gone) {
+		hconn_free(h);
+		return -1;
+	}
+	if (h->in_len == 0) {
+		free(h->in);
+		h->in = NULL;
+	}
+	if ((h->state == IDLE || h->state == READING) && !conn_closing(h->c))
+		conn_pause(h->c, 0);
+	return 0;
+}
+
+static int on_data(struct conn *c, const char *buf, size_t len)
+{
+	struct hconn *h = conn_data(c);
+	char *p;
+
+	if (h->state == STREAMING)
+		return 0;	/* a stream's client has nothing more to say */
+	/* bounded: the parser consumes all but what a paused request left */
+	if (h->in_len + len > HTTP_MAX_BODY + HTTP_MAX_HEADERS_BYTES + 65536)
+		return -1;
+	p = realloc(h->in, h->in_len + len);
+	if (!p)
+		return -1;
+	memcpy(p + h->in_len, buf, len);
+	h->in = p;
+	h->in_len += len;
+	if (h->state == IDLE && !h->started)
+		h->started = loop_mono_ms();
+	parse_input(h);
+	return 0;
+}
+
+static void on_drain(struct conn *c)
+{
+	struct hconn *h = conn_data(c);
+
+	if (h && h->state == STREAMING && h->req.on_drain)
+		h->req.on_drain(&h->req);
+}
+
+static void on_close(struct conn *c)
+{
+	struct hconn *h = conn_data(c);
+
+	if (!h)
+		return;
+	if ((h->state == HANDLING || h->state == STREAMING) && h->req.on_close)
+		h->req.on_close(&h->req);
+	conn_set_data(c, NULL);
+	if (h->parsing)
+		h->gone = 1;	/* parse_input frees it when it unwinds */
+	else
+		hconn_free(h);
+}
+
+static const struct conn_handler handler = { on_data, on_drain, on_close };
+
+void http_init(struct loop *l, SSL_CTX *ctx, http_dispatch_fn fn)
+{
+	loop = l;
+	dispatch = fn;
+	memset(&settings, 0, sizeof(settings));
+	settings.on_message_begin = on_message_begin;
+	settings.on_url = on_url;
+	settings.on_header_field = on_header_field;
+	settings.on_header_value = on_header_value;
+	settings.on_headers_complete = on_headers_complete;
+	settings.on_body = on_body;
+	settings.on_message_complete = on_message_complete;
+	conn_init(l, ctx, &handler);
+}
+
+static void on_accept(struct loop *l, int fd, int events, void *arg)
+{
+	(void)l;
+	(void)events;
+	(void)arg;
+	for (;;) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		char peer[INET6_ADDRSTRLEN] = "?";
+		struct hconn *h;
+		struct conn *c;
+		int one = 1;
+		int s = accept4(fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (s < 0) {
+			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+				log_warn("accept: %s", strerror(errno));
+			return;
+		}
+		if (conn_count() >= MAX_CONNS) {
+			close(s);
+			continue;
+		}
+		if (ss.ss_family == AF_INET)
+			inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, peer, sizeof(peer));
+		else if (ss.ss_family == AF_INET6)
+			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, peer, sizeof(peer));
+		setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		h = calloc(1, sizeof(*h));
+		if (!h) {
+			close(s);
+			continue;
+		}
+		c = conn_accept(s, peer);
+		if (!c) {
+			free(h);
+			continue;
+		}
+		h->c = c;
+		http_parser_init(&h->parser, HTTP_REQUEST);
+		h->parser.data = h;
+		h->req.peer = conn_peer(c);
+		conn_set_data(c, h);
+	}
+}
+
+void http_listen(int fd)
+{
+	listen_fd = fd;
+	loop_watch(loop, fd, LOOP_READ, on_accept, NULL);
+}
+
+void http_stop_listening(void)
+{
+	if (listen_fd < 0)
+		return;
+	loop_unwatch(loop, listen_fd);
+	close(listen_fd);
+	listen_fd = -1;
+}
+
+static void check_timeout(struct conn *c, void *arg)
+{
+	struct hconn *h = conn_data(c);
+	int64_t now = *(int64_t *)arg;
+
+	if (!h)
+		return;
+	if (conn_handshaking(c)) {
+		if (now - conn_created(c) > HTTP_HANDSHAKE_TIMEOUT_MS)
+			conn_close(c, 1);
+		return;
+	}
+	switch (h->state) {
+	case IDLE:
+		if (h->in_len == 0 && !h->started && now - conn_last_active(c) > HTTP_IDLE_TIMEOUT_MS)
+			conn_close(c, 1);
+		else if (h->started && now - h->started > HTTP_HEADER_TIMEOUT_MS)
+			conn_close(c, 1);
+		break;
+	case READING:
+		if ((!h->headers_done && now - h->started > HTTP_HEADER_TIMEOUT_MS) ||
+		    (h->headers_done && now - h->headers_done > HTTP_BODY_TIMEOUT_MS)) {
+			h->keep_alive = 0;
+			h->state = HANDLING;
+			http_error(&h->req, 408, "timeout", "request not received in time");
+		}
+		break;
+	default:
+		break;
+	}
+}
+
+void http_tick(void)
+{
+	int64_t now = loop_mono_ms();
+
+	conn_foreach(check_timeout, &now);
+}
+
+static void shut_one(struct conn *c, void *arg)
+{
+	struct hconn *h = conn_data(c);
+	size_t *busy = arg;
+
+	if (!h || conn_handshaking(c) || h->state == IDLE) {
+		conn_close(c, 0);
+		return;
+	}
+	if (h->state == STREAMING) {
+		if (h->req.on_close) {
+			h->req.on_close(&h->req);
+			h->req.on_close = NULL;
+		}
+		http_stream_end(&h->req);
+		return;
+	}
+	(*busy)++;
+}
+
+size_t http_shutdown(void)
+{
+	size_t busy = 0;
+
+	http_stop_listening();
+	conn_foreach(shut_one, &busy);
+	return busy;
+}

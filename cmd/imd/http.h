@@ -1,0 +1,76 @@
+/*
+ * http — HTTP/1.1 on top of conn: requests parsed with http-parser, bounded
+ * in size and time, handed to one dispatch function; plain responses and
+ * never-ending chunked streams out.
+ *
+ * A connection carries one request at a time: while it is being answered
+ * the connection stops reading, so a pipelining client waits its turn.
+ * A request stays valid until it is answered, or until its on_close runs.
+ */
+#ifndef IMD_HTTP_H
+#define IMD_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conn.h"
+
+#define HTTP_MAX_HEADERS_BYTES	(16 * 1024)
+#define HTTP_MAX_BODY		(4 * 1024 * 1024)
+#define HTTP_HEADER_TIMEOUT_MS	10000	/* first byte to end of headers */
+#define HTTP_BODY_TIMEOUT_MS	30000	/* end of headers to end of body */
+#define HTTP_IDLE_TIMEOUT_MS	60000	/* keep-alive without a request */
+#define HTTP_HANDSHAKE_TIMEOUT_MS 10000
+
+struct http_req {
+	const char *method;	/* "GET", "POST", ... */
+	char *path;		/* without the query */
+	char *query;		/* after '?', or "" */
+	char *authorization;	/* header values, NULL when absent */
+	char *content_type;
+	char *idempotency_key;
+	char *accept;
+	char *body;		/* NUL-terminated; body_len excludes the NUL */
+	size_t body_len;
+	char user[33];		/* who, for the log line; set by the handler */
+	const char *peer;
+
+	/* for the handler: its state, and what to tell it */
+	void *ctx;
+	void (*on_close)(struct http_req *req);	/* the client went away */
+	void (*on_drain)(struct http_req *req);	/* a stream's queue emptied */
+};
+
+typedef void (*http_dispatch_fn)(struct http_req *req);
+
+/* serve connections from this loop with this TLS context */
+void http_init(struct loop *l, SSL_CTX *ctx, http_dispatch_fn dispatch);
+
+/* answer; extra_headers is "" or complete "Name: value\r\n" lines */
+void http_respond(struct http_req *req, int status, const char *content_type,
+		  const char *body, size_t len, const char *extra_headers);
+/* {"error":code,"message":message} */
+void http_error(struct http_req *req, int status, const char *code, const char *message);
+
+/* start a chunked response that does not end; then send pieces of it */
+void http_stream_start(struct http_req *req, const char *content_type);
+void http_stream_send(struct http_req *req, const char *data, size_t len);
+size_t http_stream_pending(const struct http_req *req);
+/* end the stream (final chunk) and close once flushed */
+void http_stream_end(struct http_req *req);
+/* drop the connection now, unsent data and all */
+void http_stream_abort(struct http_req *req);
+int http_stream_closing(const struct http_req *req);
+
+/* a query parameter, percent-decoded into buf; -1 when absent or too long */
+int http_query(const struct http_req *req, const char *name, char *buf, size_t len);
+
+/* accept on a listening socket */
+void http_listen(int fd);
+void http_stop_listening(void);
+/* timeouts; call every second */
+void http_tick(void);
+/* close idle connections and end streams; returns connections still busy */
+size_t http_shutdown(void);
+
+#endif

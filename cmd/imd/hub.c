@@ -1,0 +1,167 @@
+/*
+ * hub — stream registry and fan-out.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "hub.h"
+
+#define NBUCKETS 4096
+
+static struct hub_sub *bucket[NBUCKETS];
+static struct hub_sub *all;
+
+static size_t slot(int64_t user_id)
+{
+	return (size_t)((uint64_t)user_id * 0x9E3779B97F4A7C15ULL >> 52) % NBUCKETS;
+}
+
+void hub_add(struct hub_sub *s)
+{
+	struct hub_sub **b = &bucket[slot(s->user_id)];
+
+	s->prev = NULL;
+	s->next = *b;
+	if (*b)
+		(*b)->prev = s;
+	*b = s;
+	s->all_prev = NULL;
+	s->all_next = all;
+	if (all)
+		all->all_prev = s;
+	all = s;
+}
+
+void hub_remove(struct hub_sub *s)
+{
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		bucket[slot(s->user_id)] = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	if (s->all_prev)
+		s->all_prev->all_next = s->all_next;
+	else
+		all = s->all_next;
+	if (s->all_next)
+		s->all_next->all_prev = s->all_prev;
+	s->prev = s->next = s->all_prev = s->all_next = NULL;
+}
+
+void hub_send(struct hub_sub *s, const char *json, size_t len)
+{
+	char frame[8192];
+	size_t n;
+
+	if (http_stream_closing(s->req))
+		return;
+
+	/* one chunk per line: small lines are framed on the stack */
+	if (s->sse) {
+		if (len + 8 <= sizeof(frame)) {
+			memcpy(frame, "data: ", 6);
+			memcpy(frame + 6, json, len);
+			memcpy(frame + 6 + len, "\n\n", 2);
+			http_stream_send(s->req, frame, len + 8);
+			return;
+		}
+		n = len + 8;
+		{
+			char *p = malloc(n);
+
+			if (!p)
+				return;
+			memcpy(p, "data: ", 6);
+			memcpy(p + 6, json, len);
+			memcpy(p + 6 + len, "\n\n", 2);
+			http_stream_send(s->req, p, n);
+			free(p);
+		}
+		return;
+	}
+	if (len + 1 <= sizeof(frame)) {
+		memcpy(frame, json, len);
+		frame[len] = '\n';
+		http_stream_send(s->req, frame, len + 1);
+	} else {
+		char *p = malloc(len + 1);
+
+		if (!p)
+			return;
+		memcpy(p, json, len);
+		p[len] = '\n';
+		http_stream_send(s->req, p, len + 1);
+		free(p);
+	}
+}
+
+static void offer(int64_t user, int64_t id, const char *json, size_t len)
+{
+	struct hub_sub *s, *next;
+
+	for (s = bucket[slot(user)]; s; s = next) {
+		next = s->next;
+		if (s->user_id != user || !s->live || id <= s->pos)
+			continue;
+		hub_send(s, json, len);
+		s->pos = id;
+	}
+}
+
+void hub_publish(int64_t id, int64_t user_a, int64_t user_b, const char *json, size_t len)
+{
+	offer(user_a, id, json, len);
+	if (user_b != user_a)
+		offer(user_b, id, json, len);
+}
+
+void hub_drop_token(int64_t token_id)
+{
+	struct hub_sub *s, *next;
+
+	for (s = all; s; s = next) {
+		next = s->all_next;
+		if (s->token_id == token_id)
+			http_stream_end(s->req);
+	}
+}
+
+void hub_drop_user(int64_t user_id, int64_t keep_token)
+{
+	struct hub_sub *s, *next;
+
+	for (s = bucket[slot(user_id)]; s; s = next) {
+		next = s->next;
+		if (s->user_id == user_id && s->token_id != keep_token)
+			http_stream_end(s->req);
+	}
+}
+
+void hub_tick(int64_t now, int interval_ms, const char *heartbeat, size_t len)
+{
+	struct hub_sub *s, *next;
+
+	for (s = all; s; s = next) {
+		next = s->all_next;
+		if (http_stream_pending(s->req) > HUB_MAX_PENDING) {
+			http_stream_abort(s->req);	/* a reader this slow gets nothing more */
+			continue;
+		}
+		if (now - s->last_write >= interval_ms) {
+			hub_send(s, heartbeat, len);
+			s->last_write = now;
+		}
+	}
+}
+
+size_t hub_streams_of(int64_t user_id)
+{
+	struct hub_sub *s;
+	size_t n = 0;
+
+	for (s = bucket[slot(user_id)]; s; s = s->next)
+		if (s->user_id == user_id)
+			n++;
+	return n;
+}

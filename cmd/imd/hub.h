@@ -1,0 +1,50 @@
+/*
+ * hub — who is listening, and which streams get which message.
+ *
+ * Streams are kept per user in a hash table, so a message is offered only to
+ * the streams of the users who may see it: the cost of a publish is the
+ * number of streams that receive it, not the number of streams open.
+ */
+#ifndef IMD_HUB_H
+#define IMD_HUB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "http.h"
+
+#define HUB_MAX_PENDING (4 * 1024 * 1024)	/* a slower reader is dropped */
+
+struct hub_sub {
+	struct http_req *req;
+	int64_t user_id;
+	int64_t token_id;
+	int64_t pos;		/* highest message id sent on this stream */
+	int live;		/* backlog sent: new messages go out as they commit */
+	int sse;		/* text/event-stream framing */
+	int64_t last_write;	/* monotonic ms */
+	struct hub_sub *prev, *next;	/* same user */
+	struct hub_sub *all_prev, *all_next;
+};
+
+void hub_add(struct hub_sub *s);
+void hub_remove(struct hub_sub *s);
+
+/* frame one JSON object (without newline) for this stream and send it */
+void hub_send(struct hub_sub *s, const char *json, size_t len);
+
+/*
+ * Offer a committed message to the live streams of its users. line is the
+ * stream line for it; a stream that already has id (its backlog did) skips.
+ */
+void hub_publish(int64_t id, int64_t user_a, int64_t user_b, const char *json, size_t len);
+
+/* close the streams opened with this token (it was revoked) */
+void hub_drop_token(int64_t token_id);
+/* close a user's streams but those of keep_token (password changed) */
+void hub_drop_user(int64_t user_id, int64_t keep_token);
+/* heartbeat streams quiet for interval_ms; drop streams past HUB_MAX_PENDING */
+void hub_tick(int64_t now_mono, int interval_ms, const char *heartbeat, size_t len);
+size_t hub_streams_of(int64_t user_id);
+
+#endif

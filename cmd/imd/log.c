@@ -1,0 +1,81 @@
+/*
+ * log — lines on stderr, each whole in one write so lines from one process
+ * never interleave mid-line.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "loop.h"
+
+static int quiet;
+
+void log_quiet(int q)
+{
+	quiet = q;
+}
+
+static size_t stamp(char *buf, size_t len)
+{
+	int64_t ms = loop_now_ms();
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+	size_t n;
+
+	gmtime_r(&t, &tm);
+	n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
+	n += (size_t)snprintf(buf + n, len - n, ".%03dZ ", (int)(ms % 1000));
+	return n;
+}
+
+static void emit(const char *prefix, const char *fmt, va_list ap)
+{
+	char line[1024];
+	size_t n = stamp(line, sizeof(line));
+	int r;
+
+	n += (size_t)snprintf(line + n, sizeof(line) - n, "%s", prefix);
+	r = vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
+	n = r < 0 ? n : n + (size_t)r;
+	if (n > sizeof(line) - 2)
+		n = sizeof(line) - 2;
+	line[n++] = '\n';
+	if (write(STDERR_FILENO, line, n) < 0)
+		return;
+}
+
+void log_info(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	emit("imd: ", fmt, ap);
+	va_end(ap);
+}
+
+void log_warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	emit("imd: warning: ", fmt, ap);
+	va_end(ap);
+}
+
+/* the path is logged without its query, and printable characters only */
+void log_access(const char *peer, const char *user, const char *method, const char *path,
+		int status, size_t bytes, double ms)
+{
+	char safe[128];
+	size_t i;
+
+	if (quiet)
+		return;
+	for (i = 0; path[i] && i < sizeof(safe) - 1; i++)
+		safe[i] = (path[i] > 0x20 && path[i] < 0x7f && path[i] != '"') ? path[i] : '?';
+	safe[i] = '\0';
+	log_info("%s %s \"%s %s\" %d %zu %.1fms", peer, user, method, safe, status, bytes, ms);
+}

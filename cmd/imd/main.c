@@ -1,0 +1,333 @@
+/*
+ * imd — the im daemon: TLS, HTTP, SQLite, one event loop.
+ *
+ *	imd [-q] [-d DIR] [-l ADDR:PORT] [--cert FILE --key FILE] [--registration open|closed]
+ *	imd pin [-d DIR] [--cert FILE]
+ *	imd user add NAME [-d DIR]
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "api_int.h"
+#include "auth.h"
+#include "cert.h"
+#include "conn.h"
+#include "http.h"
+#include "log.h"
+#include "loop.h"
+#include "store.h"
+
+#define SHUTDOWN_GRACE_MS 5000
+
+struct options {
+	const char *dir;
+	const char *listen;
+	const char *cert, *key;
+	int registration_open;
+	int quiet;
+};
+
+static char default_dir[4096];
+static int shutting_down;
+static int64_t shutdown_deadline;
+
+static void usage(int code)
+{
+	fprintf(code ? stderr : stdout,
+		"usage: imd [-q] [-d DIR] [-l ADDR:PORT] [--cert FILE --key FILE]\n"
+		"           [--registration open|closed]\n"
+		"       imd pin [-d DIR] [--cert FILE]\n"
+		"       imd user add NAME [-d DIR]   (password on stdin)\n"
+		"see imd(8)\n");
+	exit(code);
+}
+
+static void die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
+
+static void die(int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("imd: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(code);
+}
+
+static const char *data_dir_default(void)
+{
+	const char *x = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
+
+	if (x && *x)
+		snprintf(default_dir, sizeof(default_dir), "%s/imd", x);
+	else
+		snprintf(default_dir, sizeof(default_dir), "%s/.local/share/imd", home ? home : ".");
+	return default_dir;
+}
+
+static void parse(int argc, char **argv, struct options *o)
+{
+	static const struct option longopts[] = {
+		{ "dir", required_argument, NULL, 'd' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "cert", required_argument, NULL, 'c' },
+		{ "key", required_argument, NULL, 'k' },
+		{ "registration", required_argument, NULL, 'r' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int ch;
+
+	o->dir = data_dir_default();
+	o->listen = "127.0.0.1:7443";
+	o->registration_open = 1;
+	while ((ch = getopt_long(argc, argv, "+d:l:qh", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'd': o->dir = optarg; break;
+		case 'l': o->listen = optarg; break;
+		case 'c': o->cert = optarg; break;
+		case 'k': o->key = optarg; break;
+		case 'q': o->quiet = 1; break;
+		case 'r':
+			if (!strcmp(optarg, "open"))
+				o->registration_open = 1;
+			else if (!strcmp(optarg, "closed"))
+				o->registration_open = 0;
+			else
+				die(EX_USAGE, "--registration takes open or closed");
+			break;
+		case 'h': usage(0); break;
+		case 'V': puts("imd 0.1"); exit(0);
+		default: usage(EX_USAGE);
+		}
+	}
+	if (!o->cert != !o->key)
+		die(EX_USAGE, "--cert and --key go together");
+}
+
+/* the data directory: made 0700, refused when others may enter it */
+static void data_dir(const char *dir)
+{
+	struct stat st;
+
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		die(EX_CONFIG, "cannot create data directory '%s': %s", dir, strerror(errno));
+	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
+		die(EX_CONFIG, "'%s' is not a directory", dir);
+	if (st.st_mode & 077)
+		die(EX_CONFIG, "data directory '%s' is open to others (mode %04o); chmod 700 '%s'",
+		    dir, (unsigned)(st.st_mode & 07777), dir);
+}
+
+static int listen_on(const char *spec)
+{
+	char host[256];
+	const char *colon = strrchr(spec, ':');
+	struct addrinfo hints = {0}, *res, *ai;
+	int fd = -1, one = 1, r;
+
+	if (!colon || colon == spec || !colon[1] || (size_t)(colon - spec) >= sizeof(host))
+		die(EX_USAGE, "-l takes ADDR:PORT, e.g. 127.0.0.1:7443");
+	memcpy(host, spec, (size_t)(colon - spec));
+	host[colon - spec] = '\0';
+	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+		memmove(host, host + 1, strlen(host));
+		host[strlen(host) - 1] = '\0';
+	}
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	if ((r = getaddrinfo(host, colon + 1, &hints, &res)) != 0)
+		die(EX_USAGE, "cannot listen on '%s': %s", spec, gai_strerror(r));
+	for (ai = res; ai; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			continue;
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 1024) == 0)
+			break;
+		r = errno;
+		close(fd);
+		fd = -1;
+		errno = r;
+	}
+	freeaddrinfo(res);
+	if (fd < 0)
+		die(EX_UNAVAILABLE, "cannot listen on %s: %s", spec, strerror(errno));
+	return fd;
+}
+
+static void cert_paths(const struct options *o, char *cert, char *key, size_t len)
+{
+	if (o->cert) {
+		snprintf(cert, len, "%s", o->cert);
+		snprintf(key, len, "%s", o->key);
+	} else {
+		snprintf(cert, len, "%s/cert.pem", o->dir);
+		snprintf(key, len, "%s/key.pem", o->dir);
+	}
+}
+
+static int cmd_pin(int argc, char **argv)
+{
+	struct options o = {0};
+	char cert[4096], key[4096], pin[CERT_PIN_LEN], err[256];
+
+	parse(argc, argv, &o);
+	cert_paths(&o, cert, key, sizeof(cert));
+	if (cert_pin_file(cert, pin, err, sizeof(err)) < 0)
+		die(EX_CONFIG, "%s", err);
+	puts(pin);
+	return 0;
+}
+
+static int cmd_user_add(int argc, char **argv)
+{
+	struct options o = {0};
+	char path[4096], err[256], pw[1100], *hash;
+	struct store *st;
+	size_t n;
+	int64_t id;
+	int r;
+
+	if (argc < 3 || strcmp(argv[1], "add"))
+		usage(EX_USAGE);
+	parse(argc - 2, argv + 2, &o);
+	if (!api_name_ok(argv[2]))
+		die(EX_DATAERR, "'%s' is not a valid user name (a-z 0-9 . _ -, at most 32)", argv[2]);
+	if (!fgets(pw, sizeof(pw), stdin))
+		die(EX_DATAERR, "no password on stdin");
+	n = strcspn(pw, "\r\n");
+	pw[n] = '\0';
+	if (n < 8 || n > 1024)
+		die(EX_DATAERR, "password must be 8 to 1024 bytes");
+	data_dir(o.dir);
+	snprintf(path, sizeof(path), "%s/im.db", o.dir);
+	if (store_open(&st, path, err, sizeof(err)) < 0)
+		die(EX_CONFIG, "%s", err);
+	hash = auth_hash_password(pw);
+	OPENSSL_cleanse(pw, sizeof(pw));
+	if (!hash)
+		die(EX_SOFTWARE, "cannot hash the password");
+	r = store_user_add(st, argv[2], hash, &id);
+	free(hash);
+	if (r == STORE_EXISTS)
+		die(EX_DATAERR, "user '%s' exists", argv[2]);
+	if (r < 0)
+		die(EX_IOERR, "cannot add user: %s", store_errmsg(st));
+	store_close(st);
+	return 0;
+}
+
+static void on_auth_result(struct loop *l, int fd, int events, void *arg)
+{
+	(void)l;
+	(void)fd;
+	(void)events;
+	(void)arg;
+	auth_poll_results();
+}
+
+static void before_sleep(struct loop *l, void *arg)
+{
+	(void)l;
+	(void)arg;
+	api_before_sleep();
+	conn_flush_all();
+	conn_reap();
+}
+
+/* every second: timeouts, heartbeats, and the steps of a clean shutdown */
+static void tick(struct loop *l, void *arg)
+{
+	(void)arg;
+	if (loop_signalled(l) && !shutting_down) {
+		shutting_down = 1;
+		shutdown_deadline = loop_mono_ms() + SHUTDOWN_GRACE_MS;
+		log_info("shutting down");
+		http_shutdown();
+	}
+	if (shutting_down) {
+		http_shutdown();
+		if (conn_count() == 0 || loop_mono_ms() > shutdown_deadline)
+			loop_stop(l);
+		return;
+	}
+	http_tick();
+	api_tick();
+}
+
+static int serve(int argc, char **argv)
+{
+	struct options o = {0};
+	char cert[4096], key[4096], pin[CERT_PIN_LEN], err[512], path[4096];
+	struct store *st;
+	struct loop *l;
+	SSL_CTX *ctx;
+	int created = 0, fd;
+
+	parse(argc, argv, &o);
+	if (optind < argc)
+		usage(EX_USAGE);
+	log_quiet(o.quiet);
+	data_dir(o.dir);
+	cert_paths(&o, cert, key, sizeof(cert));
+	if (!o.cert && cert_ensure(o.dir, &created, err, sizeof(err)) < 0)
+		die(EX_CONFIG, "%s", err);
+	if (!(ctx = cert_server_ctx(cert, key, err, sizeof(err))))
+		die(EX_CONFIG, "%s", err);
+	if (cert_pin_file(cert, pin, err, sizeof(err)) < 0)
+		die(EX_CONFIG, "%s", err);
+	if (created)
+		log_info("made a self-signed certificate in %s; its pin is %s", o.dir, pin);
+	snprintf(path, sizeof(path), "%s/im.db", o.dir);
+	if (store_open(&st, path, err, sizeof(err)) < 0)
+		die(EX_CONFIG, "%s", err);
+	if (auth_init(err, sizeof(err)) < 0)
+		die(EX_SOFTWARE, "%s", err);
+	fd = listen_on(o.listen);
+	if (!(l = loop_new()))
+		die(EX_OSERR, "cannot create the event loop");
+	loop_catch_signals(l);
+	http_init(l, ctx, api_dispatch);
+	api_init(st, o.registration_open);
+	http_listen(fd);
+	loop_watch(l, auth_fd(), LOOP_READ, on_auth_result, NULL);
+	loop_on_tick(l, 1000, tick, NULL);
+	loop_before_sleep(l, before_sleep, NULL);
+	log_info("listening on %s (pin %s), registration %s", o.listen, pin,
+		 o.registration_open ? "open" : "closed");
+	loop_run(l);
+	api_before_sleep();
+	conn_flush_all();
+	conn_reap();
+	auth_shutdown();
+	store_close(st);
+	SSL_CTX_free(ctx);
+	loop_free(l);
+	log_info("stopped");
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc > 1 && !strcmp(argv[1], "pin"))
+		return cmd_pin(argc - 1, argv + 1);
+	if (argc > 1 && !strcmp(argv[1], "user"))
+		return cmd_user_add(argc - 1, argv + 1);
+	return serve(argc, argv);
+}

@@ -1,0 +1,15 @@
+#!/bin/sh
+# Install the Debian packages the build and the tests need; do nothing when all are there.
+set -e
+PKGS="gcc make pkg-config libssl-dev libcurl4-openssl-dev libhttp-parser-dev libjson-c-dev
+libsqlite3-dev libsox-dev libsox-fmt-all sox curl jq openssl sqlite3 mandoc perl procps psmisc"
+missing=
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "deps: installing$missing" >&2
+SUDO=
+[ "$(id -u)" -ne 0 ] && SUDO=sudo
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing
