@@ -25,7 +25,10 @@ struct deferred {
 
 /* a committed message to offer to streams */
 struct pending_pub {
-	int64_t id, a, b;
+	int64_t id;
+	int64_t users[3];	/* direct: sender, recipient; group: extra */
+	size_t nusers;
+	struct member_set *set;	/* group members when it was sent */
 	char *line;
 	size_t len;
 	struct pending_pub *next;
@@ -64,6 +67,8 @@ static const struct route routes[] = {
 	{ "GET", "/v1/stream", api_stream },
 	{ "GET", "/v1/cursor", api_cursor_get },
 	{ "PUT", "/v1/cursor", api_cursor_put },
+	{ "POST", "/v1/groups", api_group_create },
+	{ "GET", "/v1/groups", api_groups_list },
 };
 
 void api_dispatch(struct http_req *req)
@@ -81,6 +86,10 @@ void api_dispatch(struct http_req *req)
 		if (allow[0])
 			strcat(allow, ", ");
 		strcat(allow, routes[i].method);
+	}
+	if (!allow[0] && !strncmp(req->path, "/v1/groups/", 11)) {
+		api_group_route(req);
+		return;
 	}
 	if (allow[0]) {
 		char hdr[160];
@@ -268,22 +277,40 @@ void api_defer_json(struct http_req *req, int status, struct json_object *o)
 	api_defer(req, status, "application/json", s, n);
 }
 
-void api_publish_after_commit(const struct store_msg *m)
+/* the line a stream gets for a stored message: its type in front */
+char *api_stream_line(const struct store_msg *m, size_t *len)
 {
-	static const char prefix[] = "{\"type\":\"message\",";
+	static const char msg[] = "{\"type\":\"message\",", ev[] = "{\"type\":\"event\",";
+	const char *prefix = m->is_event ? ev : msg;
+	size_t plen = strlen(prefix);
+	char *line;
+
+	if (m->json_len < 2 || !(line = malloc(plen + m->json_len)))
+		return NULL;
+	memcpy(line, prefix, plen);
+	memcpy(line + plen, m->json + 1, m->json_len - 1);
+	*len = plen + m->json_len - 1;
+	return line;
+}
+
+void api_publish_after_commit(const struct store_msg *m, int64_t extra_user)
+{
 	struct pending_pub *p = calloc(1, sizeof(*p));
 
-	if (!p || m->json_len < 2 || !(p->line = malloc(sizeof(prefix) + m->json_len))) {
+	if (!p || !(p->line = api_stream_line(m, &p->len))) {
 		free(p);
 		return;
 	}
-	/* the stream line is the stored object with its type in front */
-	memcpy(p->line, prefix, sizeof(prefix) - 1);
-	memcpy(p->line + sizeof(prefix) - 1, m->json + 1, m->json_len - 1);
-	p->len = sizeof(prefix) - 1 + m->json_len - 1;
 	p->id = m->id;
-	p->a = m->sender;
-	p->b = m->recipient;
+	if (m->grp) {
+		p->set = api_group_members(m->grp);
+		if (extra_user)
+			p->users[p->nusers++] = extra_user;
+	} else {
+		p->users[p->nusers++] = m->sender;
+		if (m->recipient != m->sender)
+			p->users[p->nusers++] = m->recipient;
+	}
 	*pub_tail = p;
 	pub_tail = &p->next;
 }
@@ -313,10 +340,16 @@ static void commit_round(void)
 		store_rollback(api_store);
 		failed = 1;
 	}
+	if (failed)
+		api_groups_forget();	/* the cache may hold rolled-back members */
 	for (p = pl; p; p = pl) {
 		pl = p->next;
-		if (!failed)
-			hub_publish(p->id, p->a, p->b, p->line, p->len);
+		if (!failed) {
+			if (p->set)
+				hub_publish(p->id, p->set->ids, p->set->n, p->line, p->len);
+			hub_publish(p->id, p->users, p->nusers, p->line, p->len);
+		}
+		api_member_set_put(p->set);
 		free(p->line);
 		free(p);
 	}

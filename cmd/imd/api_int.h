@@ -40,8 +40,23 @@ const char *api_str(struct json_object *o, const char *key, int *err);
 /* answer once the current transaction commits; body is copied */
 void api_defer(struct http_req *req, int status, const char *ctype, const char *body, size_t len);
 void api_defer_json(struct http_req *req, int status, struct json_object *o);
-/* publish this stored message to streams after the commit */
-void api_publish_after_commit(const struct store_msg *m);
+/* a group's members, shared and counted: publishing keeps the set of when
+ * a message was sent while later changes make new sets */
+struct member_set {
+	int refs;
+	size_t n;
+	int64_t ids[];
+};
+struct member_set *api_group_members(int64_t group_id);	/* a new reference, or NULL */
+void api_member_set_put(struct member_set *set);
+void api_group_changed(int64_t group_id);	/* membership changed: reload */
+void api_groups_forget(void);
+
+/* publish this stored message to streams after the commit: direct messages
+ * to their two users, group messages to the members (and extra_user, one
+ * who just left and should see their own departure) */
+void api_publish_after_commit(const struct store_msg *m, int64_t extra_user);
+char *api_stream_line(const struct store_msg *m, size_t *len);
 void api_storage_error(struct http_req *req);
 /* roll back this turn's transaction: every answer waiting on it gets 503 */
 void api_fail_turn(void);
@@ -62,5 +77,11 @@ void api_stream(struct http_req *req);
 void api_cursor_get(struct http_req *req);
 void api_cursor_put(struct http_req *req);
 void api_stream_tick(void);
+void api_group_create(struct http_req *req);
+void api_groups_list(struct http_req *req);
+void api_group_route(struct http_req *req);	/* /v1/groups/NAME... */
+/* a group the caller may see: answers 404 itself and returns -1 */
+int api_group_find(struct http_req *req, const char *name, const struct who *w,
+		   struct store_group *g);
 
 #endif

@@ -8,10 +8,11 @@
 #include "api_int.h"
 #include "loop.h"
 
-/* one message to store, validated */
+/* one message to store, validated: to a user (to_id) or a group (grp) */
 struct outgoing {
 	char to[33];
 	int64_t to_id;
+	int64_t grp;
 	const char *text;
 	const char *key;
 };
@@ -26,18 +27,58 @@ static int key_ok(const char *k)
 	return i > 0;
 }
 
+/* the recipient, a user or a group the sender is in; -1 with status set */
+static int resolve(const struct who *w, const char *to, int is_group, struct outgoing *m,
+		   int *status, const char **code, char *msg, size_t msglen)
+{
+	struct store_group g;
+	struct store_user u;
+	int r;
+
+	if (is_group) {
+		r = store_group_get(api_store, to, w->user_id, &g);
+		if (r == STORE_OK && g.private_ && !g.role[0])
+			r = STORE_NOTFOUND;	/* hidden from outsiders */
+		if (r == STORE_OK && !g.role[0]) {
+			*status = 403;
+			*code = "forbidden";
+			snprintf(msg, msglen, "you are not a member of group '%s'", to);
+			return -1;
+		}
+		m->grp = g.id;
+	} else {
+		r = store_user_get(api_store, to, &u, NULL);
+		m->to_id = u.id;
+	}
+	if (r == STORE_NOTFOUND) {
+		*status = 404;
+		*code = is_group ? "no_such_group" : "no_such_user";
+		snprintf(msg, msglen, "no %s '%s'", is_group ? "group" : "user", to);
+		return -1;
+	}
+	if (r < 0) {
+		*status = 503;
+		*code = "unavailable";
+		snprintf(msg, msglen, "storage failure; try again");
+		return -1;
+	}
+	return 0;
+}
+
 /*
  * Validate one message object. On failure fill status/code/msg and return
- * -1. last caches the previous recipient: batches mostly go to one user.
+ * -1. last caches the previous recipient: batches mostly go to one place.
  */
-static int check_message(struct json_object *o, const char *header_key, struct outgoing *m,
-			 struct outgoing *last, int *status, const char **code, char *msg, size_t msglen)
+static int check_message(const struct who *w, struct json_object *o, const char *header_key,
+			 struct outgoing *m, const struct outgoing *last,
+			 int *status, const char **code, char *msg, size_t msglen)
 {
-	struct store_user u;
-	const char *to, *kind;
-	int err = 0, r;
+	const char *to, *group, *kind;
+	int err = 0;
 
+	memset(m, 0, sizeof(*m));
 	to = api_str(o, "to", &err);
+	group = api_str(o, "group", &err);
 	m->text = api_str(o, "text", &err);
 	kind = api_str(o, "kind", &err);
 	m->key = api_str(o, "key", &err);
@@ -47,17 +88,19 @@ static int check_message(struct json_object *o, const char *header_key, struct o
 	if (err) {
 		*code = err == 2 ? "bad_utf8" : "bad_request";
 		snprintf(msg, msglen, err == 2 ? "strings may not contain NUL" :
-			 "to, text, kind and key must be strings");
+			 "to, group, text, kind and key must be strings");
 		return -1;
 	}
-	if (!to) {
+	if (!to == !group) {
 		*code = "bad_request";
-		snprintf(msg, msglen, "a message needs \"to\"");
+		snprintf(msg, msglen, "a message needs \"to\" (a user) or \"group\", not both");
 		return -1;
 	}
+	if (group)
+		to = group;
 	if (!api_name_ok(to)) {
 		*code = "bad_name";
-		snprintf(msg, msglen, "'%.40s' is not a valid user name", to);
+		snprintf(msg, msglen, "'%.40s' is not a valid %s name", to, group ? "group" : "user");
 		return -1;
 	}
 	if (kind && strcmp(kind, "text")) {
@@ -76,25 +119,12 @@ static int check_message(struct json_object *o, const char *header_key, struct o
 		return -1;
 	}
 	snprintf(m->to, sizeof(m->to), "%s", to);
-	if (last && last->to_id && !strcmp(last->to, to)) {
+	if (last && !strcmp(last->to, to) && !last->grp == !group) {
 		m->to_id = last->to_id;
+		m->grp = last->grp;
 		return 0;
 	}
-	r = store_user_get(api_store, to, &u, NULL);
-	if (r == STORE_NOTFOUND) {
-		*status = 404;
-		*code = "no_such_user";
-		snprintf(msg, msglen, "no user '%s'", to);
-		return -1;
-	}
-	if (r < 0) {
-		*status = 503;
-		*code = "unavailable";
-		snprintf(msg, msglen, "storage failure; try again");
-		return -1;
-	}
-	m->to_id = u.id;
-	return 0;
+	return resolve(w, to, group != NULL, m, status, code, msg, msglen);
 }
 
 /* a retry must carry the same message as the original */
@@ -108,7 +138,7 @@ static int same_message(const struct store_msg *orig, const struct outgoing *m)
 	if (!o)
 		return 0;
 	text = api_str(o, "text", &err);
-	to = api_str(o, "to", &err);
+	to = api_str(o, m->grp ? "group" : "to", &err);
 	same = text && to && !strcmp(text, m->text) && !strcmp(to, m->to);
 	json_object_put(o);
 	return same;
@@ -117,14 +147,26 @@ static int same_message(const struct store_msg *orig, const struct outgoing *m)
 /* store one; 201 new, 200 replayed, -1 on storage failure, -2 key reused */
 static int store_one(const struct who *w, const struct outgoing *m, struct store_msg *sm)
 {
-	int r = store_msg_add(api_store, w->user_id, w->name, m->to_id, m->to, "text",
-			      m->text, m->key, loop_now_ms(), sm);
+	struct store_new_msg nm = {
+		.sender = w->user_id, .sender_name = w->name,
+		.kind = "text", .text = m->text, .key = m->key, .now_ms = loop_now_ms(),
+	};
+	int r;
+
+	if (m->grp) {
+		nm.grp = m->grp;
+		nm.grp_name = m->to;
+	} else {
+		nm.recipient = m->to_id;
+		nm.recipient_name = m->to;
+	}
+	r = store_msg_add(api_store, &nm, sm);
 
 	if (r == STORE_EXISTS)
 		return same_message(sm, m) ? 200 : -2;
 	if (r < 0)
 		return -1;
-	api_publish_after_commit(sm);
+	api_publish_after_commit(sm, 0);
 	return 201;
 }
 
@@ -141,7 +183,7 @@ static void send_one(struct http_req *req, const struct who *w)
 		return;
 	if (req->idempotency_key && !key_ok(req->idempotency_key)) {
 		http_error(req, 400, "bad_request", "Idempotency-Key is 1-128 printable ASCII characters");
-	} else if (check_message(o, req->idempotency_key, &m, NULL, &status, &code, msg, sizeof(msg)) < 0) {
+	} else if (check_message(w, o, req->idempotency_key, &m, NULL, &status, &code, msg, sizeof(msg)) < 0) {
 		http_error(req, status, code, msg);
 	} else if (store_begin(api_store) < 0) {
 		api_storage_error(req);
@@ -206,7 +248,7 @@ static void send_batch(struct http_req *req, const struct who *w)
 			goto fail;
 		}
 		n++;
-		if (check_message(objs[n - 1], NULL, &ms[n - 1], n > 1 ? &ms[n - 2] : NULL,
+		if (check_message(w, objs[n - 1], NULL, &ms[n - 1], n > 1 ? &ms[n - 2] : NULL,
 				  &status, &code, detail, sizeof(detail)) < 0) {
 			snprintf(msg, sizeof(msg), "line %d: %s", line, detail);
 			goto fail;
@@ -311,10 +353,11 @@ int64_t api_query_int(struct http_req *req, const char *name, int64_t dflt)
 void api_history(struct http_req *req)
 {
 	struct store_msg *msgs = NULL;
+	struct store_group g;
 	struct store_user u;
 	struct who w;
-	char with[40], *out;
-	int64_t since, limit, with_id = 0;
+	char with[40], group[40], *out;
+	int64_t since, limit, with_id = 0, group_id = 0;
 	size_t n = 0, i, len = 0, cap = 32;
 
 	if (api_auth(req, &w) < 0)
@@ -336,7 +379,20 @@ void api_history(struct http_req *req)
 		}
 		with_id = u.id;
 	}
-	if (store_msgs_visible(api_store, w.user_id, with_id, since, store_committed_max(api_store),
+	if (http_query(req, "group", group, sizeof(group)) == 0) {
+		if (with_id) {
+			http_error(req, 400, "bad_request", "with= and group= do not go together");
+			return;
+		}
+		if (api_group_find(req, group, &w, &g) < 0)
+			return;
+		if (!g.role[0]) {
+			http_error(req, 403, "forbidden", "you are not a member of this group");
+			return;
+		}
+		group_id = g.id;
+	}
+	if (store_msgs_visible(api_store, w.user_id, with_id, group_id, since, store_committed_max(api_store),
 			       (int)limit, &msgs, &n) < 0) {
 		api_storage_error(req);
 		return;

@@ -27,29 +27,31 @@ static void send_line(struct hub_sub *s, const char *fmt_json)
 
 static void fill(struct hub_sub *s)
 {
-	static const char prefix[] = "{\"type\":\"message\",";
+	char line[96];
 
+	if (!s->messages && !s->live) {
+		snprintf(line, sizeof(line), "{\"type\":\"caught_up\",\"id\":%lld}", (long long)s->pos);
+		send_line(s, line);
+		s->live = 1;
+	}
 	while (!s->live && http_stream_pending(s->req) < FILL_LIMIT && !http_stream_closing(s->req)) {
 		struct store_msg *msgs = NULL;
 		size_t n = 0, i;
-		char line[96];
 
-		if (store_msgs_visible(api_store, s->user_id, 0, s->pos, store_committed_max(api_store),
+		if (store_msgs_visible(api_store, s->user_id, 0, 0, s->pos, store_committed_max(api_store),
 				       API_PAGE, &msgs, &n) < 0) {
 			http_stream_end(s->req);
 			return;
 		}
 		for (i = 0; i < n; i++) {
-			struct store_msg *m = &msgs[i];
-			char *l = malloc(sizeof(prefix) + m->json_len);
+			size_t len;
+			char *l = api_stream_line(&msgs[i], &len);
 
 			if (!l)
 				break;
-			memcpy(l, prefix, sizeof(prefix) - 1);
-			memcpy(l + sizeof(prefix) - 1, m->json + 1, m->json_len - 1);
-			hub_send(s, l, sizeof(prefix) - 2 + m->json_len);
+			hub_send(s, l, len);
 			free(l);
-			s->pos = m->id;
+			s->pos = msgs[i].id;
 		}
 		store_msgs_free(msgs, n);
 		if (n < API_PAGE) {
@@ -65,8 +67,6 @@ static void stream_closed(struct http_req *req)
 	struct hub_sub *s = req->ctx;
 
 	hub_remove(s);
-	if (hub_streams_of(s->user_id) == 0)
-		store_user_touch(api_store, s->user_id, loop_now_ms());
 	free(s);
 	req->ctx = NULL;
 }
@@ -76,12 +76,56 @@ static void stream_drain(struct http_req *req)
 	fill(req->ctx);
 }
 
+/* a user came or went: tell the watchers, remember when they were seen */
+static void presence_changed(const char *user, int64_t user_id, int online)
+{
+	char line[160];
+	int64_t ms = loop_now_ms();
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+	int n;
+
+	gmtime_r(&t, &tm);
+	n = snprintf(line, sizeof(line), "{\"type\":\"presence\",\"user\":\"%s\",\"online\":%s,\"time\":\"",
+		     user, online ? "true" : "false");
+	n += (int)strftime(line + n, sizeof(line) - (size_t)n, "%Y-%m-%dT%H:%M:%S", &tm);
+	n += snprintf(line + n, sizeof(line) - (size_t)n, ".%03dZ\"}", (int)(ms % 1000));
+	hub_presence_broadcast(line, (size_t)n);
+	/* in the turn's transaction: a thousand reconnects cost one fsync */
+	if (store_begin(api_store) == 0)
+		store_user_touch(api_store, user_id, ms);
+}
+
+static void snapshot_one(const char *user, void *arg)
+{
+	char line[128];
+	int n = snprintf(line, sizeof(line),
+			 "{\"type\":\"presence\",\"user\":\"%s\",\"online\":true,\"snapshot\":true}", user);
+
+	hub_send(arg, line, (size_t)n);
+}
+
+static int flag(struct http_req *req, const char *name, int dflt)
+{
+	char v[8];
+
+	if (http_query(req, name, v, sizeof(v)) < 0)
+		return dflt;
+	return strcmp(v, "0") && strcmp(v, "false") && strcmp(v, "no");
+}
+
 void api_stream(struct http_req *req)
 {
 	struct json_object *o;
 	struct hub_sub *s;
 	struct who w;
 	int64_t since;
+	static int hooked;
+
+	if (!hooked) {
+		hub_on_presence(presence_changed);
+		hooked = 1;
+	}
 
 	if (api_auth(req, &w) < 0)
 		return;
@@ -100,6 +144,9 @@ void api_stream(struct http_req *req)
 	s->token_id = w.token_id;
 	s->pos = since;
 	s->sse = req->accept && strcasestr(req->accept, "text/event-stream") != NULL;
+	s->messages = flag(req, "messages", 1);
+	s->presence = flag(req, "presence", 0);
+	snprintf(s->user, sizeof(s->user), "%s", w.name);
 	s->last_write = loop_mono_ms();
 	req->ctx = s;
 	req->on_close = stream_closed;
@@ -112,6 +159,8 @@ void api_stream(struct http_req *req)
 	send_line(s, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 	json_object_put(o);
 	hub_add(s);
+	if (s->presence)
+		hub_online_users(snapshot_one, s);
 	fill(s);
 }
 

@@ -21,6 +21,7 @@
 #define HTTP_BODY_TIMEOUT_MS	30000	/* end of headers to end of body */
 #define HTTP_IDLE_TIMEOUT_MS	60000	/* keep-alive without a request */
 #define HTTP_HANDSHAKE_TIMEOUT_MS 10000
+#define HTTP_DEAD_PEER_MS	45000	/* a vanished peer's stream is closed by then */
 
 struct http_req {
 	const char *method;	/* "GET", "POST", ... */

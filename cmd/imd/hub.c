@@ -9,7 +9,13 @@
 #define NBUCKETS 4096
 
 static struct hub_sub *bucket[NBUCKETS];
-static struct hub_sub *all;
+static struct hub_sub *all, *watchers;
+static hub_presence_fn presence_fn;
+
+void hub_on_presence(hub_presence_fn fn)
+{
+	presence_fn = fn;
+}
 
 static size_t slot(int64_t user_id)
 {
@@ -19,6 +25,7 @@ static size_t slot(int64_t user_id)
 void hub_add(struct hub_sub *s)
 {
 	struct hub_sub **b = &bucket[slot(s->user_id)];
+	int first = hub_streams_of(s->user_id) == 0;
 
 	s->prev = NULL;
 	s->next = *b;
@@ -30,6 +37,16 @@ void hub_add(struct hub_sub *s)
 	if (all)
 		all->all_prev = s;
 	all = s;
+	/* others hear of the user first; the new stream's own snapshot has it */
+	if (first && presence_fn)
+		presence_fn(s->user, s->user_id, 1);
+	if (s->presence) {
+		s->watch_prev = NULL;
+		s->watch_next = watchers;
+		if (watchers)
+			watchers->watch_prev = s;
+		watchers = s;
+	}
 }
 
 void hub_remove(struct hub_sub *s)
@@ -46,7 +63,42 @@ void hub_remove(struct hub_sub *s)
 		all = s->all_next;
 	if (s->all_next)
 		s->all_next->all_prev = s->all_prev;
-	s->prev = s->next = s->all_prev = s->all_next = NULL;
+	if (s->presence) {
+		if (s->watch_prev)
+			s->watch_prev->watch_next = s->watch_next;
+		else
+			watchers = s->watch_next;
+		if (s->watch_next)
+			s->watch_next->watch_prev = s->watch_prev;
+	}
+	s->prev = s->next = s->all_prev = s->all_next = s->watch_prev = s->watch_next = NULL;
+	if (hub_streams_of(s->user_id) == 0 && presence_fn)
+		presence_fn(s->user, s->user_id, 0);
+}
+
+void hub_presence_broadcast(const char *json, size_t len)
+{
+	struct hub_sub *s;
+
+	for (s = watchers; s; s = s->watch_next)
+		hub_send(s, json, len);
+}
+
+void hub_online_users(void (*fn)(const char *user, void *arg), void *arg)
+{
+	struct hub_sub *s, *t;
+	size_t b;
+
+	/* a user's streams share a bucket: report only the first of each */
+	for (b = 0; b < NBUCKETS; b++) {
+		for (s = bucket[b]; s; s = s->next) {
+			for (t = bucket[b]; t != s; t = t->next)
+				if (t->user_id == s->user_id)
+					break;
+			if (t == s)
+				fn(s->user, arg);
+		}
+	}
 }
 
 void hub_send(struct hub_sub *s, const char *json, size_t len)
@@ -102,18 +154,19 @@ static void offer(int64_t user, int64_t id, const char *json, size_t len)
 
 	for (s = bucket[slot(user)]; s; s = next) {
 		next = s->next;
-		if (s->user_id != user || !s->live || id <= s->pos)
+		if (s->user_id != user || !s->live || !s->messages || id <= s->pos)
 			continue;
 		hub_send(s, json, len);
 		s->pos = id;
 	}
 }
 
-void hub_publish(int64_t id, int64_t user_a, int64_t user_b, const char *json, size_t len)
+void hub_publish(int64_t id, const int64_t *users, size_t n, const char *json, size_t len)
 {
-	offer(user_a, id, json, len);
-	if (user_b != user_a)
-		offer(user_b, id, json, len);
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		offer(users[i], id, json, len);
 }
 
 void hub_drop_token(int64_t token_id)

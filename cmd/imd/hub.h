@@ -18,6 +18,9 @@
 struct hub_sub {
 	struct http_req *req;
 	int64_t user_id;
+	char user[33];
+	int messages;		/* wants messages and events */
+	int presence;		/* wants presence changes */
 	int64_t token_id;
 	int64_t pos;		/* highest message id sent on this stream */
 	int live;		/* backlog sent: new messages go out as they commit */
@@ -25,7 +28,12 @@ struct hub_sub {
 	int64_t last_write;	/* monotonic ms */
 	struct hub_sub *prev, *next;	/* same user */
 	struct hub_sub *all_prev, *all_next;
+	struct hub_sub *watch_prev, *watch_next;	/* presence watchers */
 };
+
+/* told when a user's first stream opens (online) or last one closes */
+typedef void (*hub_presence_fn)(const char *user, int64_t user_id, int online);
+void hub_on_presence(hub_presence_fn fn);
 
 void hub_add(struct hub_sub *s);
 void hub_remove(struct hub_sub *s);
@@ -34,10 +42,15 @@ void hub_remove(struct hub_sub *s);
 void hub_send(struct hub_sub *s, const char *json, size_t len);
 
 /*
- * Offer a committed message to the live streams of its users. line is the
- * stream line for it; a stream that already has id (its backlog did) skips.
+ * Offer a committed message to the live streams of these users (each listed
+ * once). json is the stream line for it; a stream that already has id (its
+ * backlog did) skips it.
  */
-void hub_publish(int64_t id, int64_t user_a, int64_t user_b, const char *json, size_t len);
+void hub_publish(int64_t id, const int64_t *users, size_t n, const char *json, size_t len);
+/* send a line to every presence watcher */
+void hub_presence_broadcast(const char *json, size_t len);
+/* call fn for each user with a stream open, once per user */
+void hub_online_users(void (*fn)(const char *user, void *arg), void *arg);
 
 /* close the streams opened with this token (it was revoked) */
 void hub_drop_token(int64_t token_id);

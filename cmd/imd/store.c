@@ -20,13 +20,25 @@
 
 #include "store.h"
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
+#define STR_(x) #x
+#define STR(x) STR_(x)
 #define BUSY_TIMEOUT_MS 5000
 
 /*
  * Message ids use AUTOINCREMENT so an id is never reused, even after the
- * newest message is deleted. recipient is NULL for group messages (grp set);
- * groups come later. json is the complete message object, built once.
+ * newest message is deleted. recipient is NULL for group messages (grp set).
+ * json is the complete message object, built once.
+ *
+ * Every statement is IF [NOT] EXISTS, so running the whole script is also
+ * the migration: version 1 had no groups (messages.grp existed, always
+ * NULL); version 2 adds groups, members, spans and messages_grp, and swaps
+ * messages_sender for messages_direct.
+ *
+ * A group is soft-deleted so its id stays taken; its name is unique only
+ * among live groups. members holds the current role; spans says which
+ * message ids a user may see in a group (from_id < id <= to_id, to_id NULL
+ * while still a member), one row per period of membership.
  */
 static const char schema_sql[] =
 	"CREATE TABLE IF NOT EXISTS users ("
@@ -52,14 +64,38 @@ static const char schema_sql[] =
 	" grp INTEGER,"
 	" kind TEXT NOT NULL,"
 	" json TEXT NOT NULL);"
-	"CREATE INDEX IF NOT EXISTS messages_sender ON messages(sender, id);"
 	"CREATE INDEX IF NOT EXISTS messages_recipient ON messages(recipient, id);"
 	"CREATE INDEX IF NOT EXISTS messages_pair ON messages(sender, recipient, id);"
 	"CREATE TABLE IF NOT EXISTS idempotency ("
 	" sender INTEGER NOT NULL,"
 	" key TEXT NOT NULL,"
 	" msg_id INTEGER NOT NULL,"
-	" PRIMARY KEY (sender, key)) WITHOUT ROWID;";
+	" PRIMARY KEY (sender, key)) WITHOUT ROWID;"
+	/* version 2; messages_direct replaces version 1's messages_sender,
+	 * which also held the group messages a user sent */
+	"DROP INDEX IF EXISTS messages_sender;"
+	"CREATE INDEX IF NOT EXISTS messages_direct ON messages(sender, id) WHERE grp IS NULL;"
+	"CREATE INDEX IF NOT EXISTS messages_grp ON messages(grp, id);"
+	"CREATE TABLE IF NOT EXISTS groups ("
+	" id INTEGER PRIMARY KEY,"
+	" name TEXT NOT NULL,"
+	" owner INTEGER NOT NULL,"
+	" private INTEGER NOT NULL,"
+	" created INTEGER NOT NULL,"
+	" deleted INTEGER NOT NULL DEFAULT 0);"
+	"CREATE UNIQUE INDEX IF NOT EXISTS groups_name ON groups(name) WHERE deleted = 0;"
+	"CREATE TABLE IF NOT EXISTS members ("
+	" group_id INTEGER NOT NULL,"
+	" user_id INTEGER NOT NULL,"
+	" role TEXT NOT NULL,"
+	" PRIMARY KEY (group_id, user_id)) WITHOUT ROWID;"
+	"CREATE INDEX IF NOT EXISTS members_user ON members(user_id);"
+	"CREATE TABLE IF NOT EXISTS spans ("
+	" group_id INTEGER NOT NULL,"
+	" user_id INTEGER NOT NULL,"
+	" from_id INTEGER NOT NULL,"
+	" to_id INTEGER);"
+	"CREATE INDEX IF NOT EXISTS spans_user ON spans(user_id, group_id);";
 
 enum {
 	Q_BEGIN, Q_COMMIT, Q_ROLLBACK,
@@ -68,8 +104,12 @@ enum {
 	Q_TOKEN_ADD, Q_TOKEN_FIND, Q_TOKEN_REVOKE, Q_TOKEN_REVOKE_OTHERS,
 	Q_CURSOR_SET,
 	Q_IDEM_GET, Q_IDEM_ADD, Q_MSG_ADD, Q_MSG_SETJSON,
-	Q_VISIBLE, Q_VISIBLE_WITH,
+	Q_VISIBLE, Q_VISIBLE_WITH, Q_SPANS, Q_SPANS_GROUP, Q_GROUP_RANGE,
 	Q_MAX_ID,
+	Q_GROUP_ADD, Q_GROUP_GET, Q_GROUP_DELETE, Q_SPANS_CLOSE_ALL, Q_MEMBERS_DROP,
+	Q_GROUPS_MINE, Q_GROUPS_ALL,
+	Q_MEMBER_ROLE, Q_MEMBER_UPDATE, Q_MEMBER_ADD, Q_SPAN_OPEN,
+	Q_MEMBER_DELETE, Q_SPAN_CLOSE, Q_MEMBERS,
 	Q_COUNT
 };
 
@@ -93,32 +133,84 @@ static const char *const query_sql[Q_COUNT] = {
 	[Q_TOKEN_REVOKE_OTHERS] = "UPDATE tokens SET revoked = 1"
 				  " WHERE user_id = ?1 AND id <> ?2 AND revoked = 0",
 	[Q_CURSOR_SET] = "UPDATE tokens SET cursor = ?2 WHERE id = ?1 AND cursor < ?2",
-	[Q_IDEM_GET] = "SELECT m.id, m.sender, m.recipient, m.json FROM idempotency i"
+	[Q_IDEM_GET] = "SELECT m.id, m.sender, m.recipient, m.grp, m.kind, m.json"
+		       " FROM idempotency i"
 		       " JOIN messages m ON m.id = i.msg_id"
 		       " WHERE i.sender = ?1 AND i.key = ?2",
 	[Q_IDEM_ADD] = "INSERT INTO idempotency(sender, key, msg_id) VALUES (?1, ?2, ?3)",
-	[Q_MSG_ADD] = "INSERT INTO messages(time, sender, recipient, kind, json)"
-		      " VALUES (?1, ?2, ?3, ?4, '')",
+	[Q_MSG_ADD] = "INSERT INTO messages(time, sender, recipient, grp, kind, json)"
+		      " VALUES (?1, ?2, ?3, ?4, ?5, '')",
 	[Q_MSG_SETJSON] = "UPDATE messages SET json = ?2 WHERE id = ?1",
 	/*
 	 * Two indexed range scans merged in id order, so LIMIT stops both
 	 * early: an OR here would make SQLite collect and sort every match.
 	 * The second arm skips notes to self, which the first already has.
+	 * Group messages come from the span queries below, not from these.
+	 * The first arm is pinned to messages_direct: on "grp IS NULL" SQLite
+	 * may otherwise pick messages_grp (every direct message of everyone),
+	 * and a (sender, id) index over all messages would walk past every
+	 * group message the user sent.
 	 */
-	[Q_VISIBLE] = "SELECT id, sender, recipient, json FROM messages"
-		      " WHERE sender = ?1 AND id > ?2 AND id <= ?3"
+	[Q_VISIBLE] = "SELECT id, sender, recipient, grp, kind, json"
+		      " FROM messages INDEXED BY messages_direct"
+		      " WHERE sender = ?1 AND grp IS NULL AND id > ?2 AND id <= ?3"
 		      " UNION ALL"
-		      " SELECT id, sender, recipient, json FROM messages"
+		      " SELECT id, sender, recipient, grp, kind, json FROM messages"
 		      " WHERE recipient = ?1 AND sender <> ?1 AND id > ?2 AND id <= ?3"
 		      " ORDER BY 1 LIMIT ?4",
-	[Q_VISIBLE_WITH] = "SELECT id, sender, recipient, json FROM messages"
+	[Q_VISIBLE_WITH] = "SELECT id, sender, recipient, grp, kind, json FROM messages"
 			   " WHERE sender = ?1 AND recipient = ?5 AND id > ?2 AND id <= ?3"
 			   " UNION ALL"
-			   " SELECT id, sender, recipient, json FROM messages"
+			   " SELECT id, sender, recipient, grp, kind, json FROM messages"
 			   " WHERE sender = ?5 AND recipient = ?1 AND ?1 <> ?5"
 			   " AND id > ?2 AND id <= ?3"
 			   " ORDER BY 1 LIMIT ?4",
+	/* the spans that can still hold something after since */
+	[Q_SPANS] = "SELECT group_id, from_id, to_id FROM spans"
+		    " WHERE user_id = ?1 AND (to_id IS NULL OR to_id > ?2)",
+	[Q_SPANS_GROUP] = "SELECT group_id, from_id, to_id FROM spans"
+			  " WHERE user_id = ?1 AND group_id = ?3"
+			  " AND (to_id IS NULL OR to_id > ?2)",
+	[Q_GROUP_RANGE] = "SELECT id, sender, recipient, grp, kind, json FROM messages"
+			  " WHERE grp = ?1 AND id > ?2 AND id <= ?3 ORDER BY id LIMIT ?4",
 	[Q_MAX_ID] = "SELECT max(id) FROM messages",
+	[Q_GROUP_ADD] = "INSERT INTO groups(name, owner, private, created)"
+			" VALUES (?1, ?2, ?3, ?4)",
+	/* ?2 may be 0: then no members row matches and the role is '' */
+	[Q_GROUP_GET] = "SELECT g.id, g.name, g.owner, u.name, g.private,"
+			" (SELECT count(*) FROM members c WHERE c.group_id = g.id),"
+			" coalesce((SELECT role FROM members m"
+			"  WHERE m.group_id = g.id AND m.user_id = ?2), '')"
+			" FROM groups g LEFT JOIN users u ON u.id = g.owner"
+			" WHERE g.name = ?1 AND g.deleted = 0",
+	[Q_GROUP_DELETE] = "UPDATE groups SET deleted = 1 WHERE id = ?1 AND deleted = 0",
+	[Q_SPANS_CLOSE_ALL] = "UPDATE spans SET to_id = ?2 WHERE group_id = ?1 AND to_id IS NULL",
+	[Q_MEMBERS_DROP] = "DELETE FROM members WHERE group_id = ?1",
+	[Q_GROUPS_MINE] = "SELECT g.id, g.name, g.owner, u.name, g.private,"
+			  " (SELECT count(*) FROM members c WHERE c.group_id = g.id),"
+			  " m.role"
+			  " FROM members m JOIN groups g ON g.id = m.group_id"
+			  " LEFT JOIN users u ON u.id = g.owner"
+			  " WHERE m.user_id = ?1 AND g.deleted = 0"
+			  " ORDER BY g.name",
+	[Q_GROUPS_ALL] = "SELECT g.id, g.name, g.owner, u.name, g.private,"
+			 " (SELECT count(*) FROM members c WHERE c.group_id = g.id),"
+			 " coalesce(m.role, '')"
+			 " FROM groups g"
+			 " LEFT JOIN members m ON m.group_id = g.id AND m.user_id = ?1"
+			 " LEFT JOIN users u ON u.id = g.owner"
+			 " WHERE g.deleted = 0 AND (g.private = 0 OR m.role IS NOT NULL)"
+			 " ORDER BY g.name",
+	[Q_MEMBER_ROLE] = "SELECT role FROM members WHERE group_id = ?1 AND user_id = ?2",
+	[Q_MEMBER_UPDATE] = "UPDATE members SET role = ?3 WHERE group_id = ?1 AND user_id = ?2",
+	[Q_MEMBER_ADD] = "INSERT INTO members(group_id, user_id, role) VALUES (?1, ?2, ?3)",
+	[Q_SPAN_OPEN] = "INSERT INTO spans(group_id, user_id, from_id) VALUES (?1, ?2, ?3)",
+	[Q_MEMBER_DELETE] = "DELETE FROM members WHERE group_id = ?1 AND user_id = ?2",
+	[Q_SPAN_CLOSE] = "UPDATE spans SET to_id = ?3"
+			 " WHERE user_id = ?2 AND group_id = ?1 AND to_id IS NULL",
+	[Q_MEMBERS] = "SELECT m.user_id, u.name, m.role FROM members m"
+		      " LEFT JOIN users u ON u.id = m.user_id"
+		      " WHERE m.group_id = ?1 ORDER BY u.name",
 };
 
 struct store {
@@ -302,7 +394,7 @@ int store_open(struct store **stp, const char *path, char *err, size_t errlen)
 	if (exec_sql(st, "BEGIN IMMEDIATE;", err, errlen) < 0)
 		goto bad;
 	if (exec_sql(st, schema_sql, err, errlen) < 0 ||
-	    exec_sql(st, "PRAGMA user_version=1; COMMIT;", err, errlen) < 0) {
+	    exec_sql(st, "PRAGMA user_version=" STR(SCHEMA_VERSION) "; COMMIT;", err, errlen) < 0) {
 		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 		goto bad;
 	}
@@ -583,6 +675,11 @@ int store_cursor_set(struct store *st, int64_t token_id, int64_t cursor)
 
 /* ---- messages ---- */
 
+static int is_event_kind(const char *kind)
+{
+	return kind && !strcmp(kind, "event");
+}
+
 static void format_time(int64_t ms, char out[32])
 {
 	time_t secs = (time_t)(ms / 1000);
@@ -596,9 +693,12 @@ static void format_time(int64_t ms, char out[32])
 	snprintf(out + n, 32 - n, ".%03uZ", (unsigned)(ms % 1000) % 1000u);
 }
 
-/* the message object, in the order of the protocol's examples */
-static char *build_json(int64_t id, int64_t now_ms, const char *from, const char *to,
-			const char *kind, const char *text, size_t *len)
+/*
+ * The message object, in the order of the protocol's examples: "to" for a
+ * direct message, "group" for a group one; an event carries "event" and,
+ * when given, "user" and "role" instead of "text".
+ */
+static char *build_json(int64_t id, const struct store_new_msg *nm, size_t *len)
 {
 	struct json_object *o = json_object_new_object();
 	char when[32];
@@ -608,13 +708,24 @@ static char *build_json(int64_t id, int64_t now_ms, const char *from, const char
 
 	if (!o)
 		return NULL;
-	format_time(now_ms, when);
+	format_time(nm->now_ms, when);
 	json_object_object_add(o, "id", json_object_new_int64(id));
 	json_object_object_add(o, "time", json_object_new_string(when));
-	json_object_object_add(o, "from", json_object_new_string(from));
-	json_object_object_add(o, "to", json_object_new_string(to));
-	json_object_object_add(o, "kind", json_object_new_string(kind));
-	json_object_object_add(o, "text", json_object_new_string(text));
+	json_object_object_add(o, "from", json_object_new_string(nm->sender_name));
+	if (nm->grp > 0)
+		json_object_object_add(o, "group", json_object_new_string(nm->grp_name));
+	else
+		json_object_object_add(o, "to", json_object_new_string(nm->recipient_name));
+	json_object_object_add(o, "kind", json_object_new_string(nm->kind));
+	if (is_event_kind(nm->kind)) {
+		json_object_object_add(o, "event", json_object_new_string(nm->event));
+		if (nm->event_user)
+			json_object_object_add(o, "user", json_object_new_string(nm->event_user));
+		if (nm->event_role)
+			json_object_object_add(o, "role", json_object_new_string(nm->event_role));
+	} else {
+		json_object_object_add(o, "text", json_object_new_string(nm->text));
+	}
 	str = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN |
 						JSON_C_TO_STRING_NOSLASHESCAPE, &n);
 	if (str) {
@@ -625,15 +736,17 @@ static char *build_json(int64_t id, int64_t now_ms, const char *from, const char
 	return res;
 }
 
-/* one row of (id, sender, recipient, json) into m; json copied */
+/* one row of (id, sender, recipient, grp, kind, json) into m; json copied */
 static int row_to_msg(sqlite3_stmt *s, struct store_msg *m)
 {
-	const unsigned char *j = sqlite3_column_text(s, 3);
-	size_t n = (size_t)sqlite3_column_bytes(s, 3);
+	const unsigned char *j = sqlite3_column_text(s, 5);
+	size_t n = (size_t)sqlite3_column_bytes(s, 5);
 
 	m->id = sqlite3_column_int64(s, 0);
 	m->sender = sqlite3_column_int64(s, 1);
-	m->recipient = sqlite3_column_int64(s, 2);
+	m->recipient = sqlite3_column_int64(s, 2);	/* NULL reads as 0 */
+	m->grp = sqlite3_column_int64(s, 3);
+	m->is_event = is_event_kind((const char *)sqlite3_column_text(s, 4));
 	m->json = xstrndup(j ? (const char *)j : "", j ? n : 0);
 	m->json_len = j ? n : 0;
 	return m->json ? 0 : -1;
@@ -662,26 +775,37 @@ static int idem_lookup(struct store *st, int64_t sender, const char *key, struct
 	return STORE_EXISTS;
 }
 
+/* the fields build_json needs; a caller's bug, reported rather than crashing */
+static int msg_valid(const struct store_new_msg *nm)
+{
+	if (!nm->sender_name || !nm->kind || (nm->recipient > 0) == (nm->grp > 0))
+		return 0;
+	if (nm->recipient > 0 ? !nm->recipient_name : !nm->grp_name)
+		return 0;
+	return is_event_kind(nm->kind) ? nm->event != NULL : nm->text != NULL;
+}
+
 /* the inserts of one message, all or nothing (the caller's savepoint) */
-static int msg_insert(struct store *st, int64_t sender, const char *sender_name,
-		      int64_t recipient, const char *recipient_name, const char *kind,
-		      const char *text, const char *key, int64_t now_ms, struct store_msg *m)
+static int msg_insert(struct store *st, const struct store_new_msg *nm, struct store_msg *m)
 {
 	sqlite3_stmt *s = stmt(st, Q_MSG_ADD);
 	int64_t id;
 	int rc;
 
-	sqlite3_bind_int64(s, 1, now_ms);
-	sqlite3_bind_int64(s, 2, sender);
-	sqlite3_bind_int64(s, 3, recipient);
-	sqlite3_bind_text(s, 4, kind, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 1, nm->now_ms);
+	sqlite3_bind_int64(s, 2, nm->sender);
+	if (nm->recipient > 0)
+		sqlite3_bind_int64(s, 3, nm->recipient);
+	if (nm->grp > 0)
+		sqlite3_bind_int64(s, 4, nm->grp);
+	sqlite3_bind_text(s, 5, nm->kind, -1, SQLITE_STATIC);
 	if ((rc = step_done(st, s)) != STORE_OK)
 		return STORE_ERR;
 	id = sqlite3_last_insert_rowid(st->db);
 
 	/* the id is only known now, so the JSON goes in by a second statement;
 	 * same page, same transaction: no extra I/O */
-	m->json = build_json(id, now_ms, sender_name, recipient_name, kind, text, &m->json_len);
+	m->json = build_json(id, nm, &m->json_len);
 	if (!m->json) {
 		snprintf(st->err, sizeof st->err, "out of memory building message");
 		return STORE_ERR;
@@ -692,42 +816,37 @@ static int msg_insert(struct store *st, int64_t sender, const char *sender_name,
 	if ((rc = step_done(st, s)) != STORE_OK)
 		return STORE_ERR;
 
-	if (key) {
+	if (nm->key) {
 		s = stmt(st, Q_IDEM_ADD);
-		sqlite3_bind_int64(s, 1, sender);
-		sqlite3_bind_text(s, 2, key, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 1, nm->sender);
+		sqlite3_bind_text(s, 2, nm->key, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(s, 3, id);
 		if ((rc = step_done(st, s)) != STORE_OK)
 			return STORE_ERR;
 	}
 	m->id = id;
-	m->sender = sender;
-	m->recipient = recipient;
+	m->sender = nm->sender;
+	m->recipient = nm->recipient > 0 ? nm->recipient : 0;
+	m->grp = nm->grp > 0 ? nm->grp : 0;
+	m->is_event = is_event_kind(nm->kind);
 	return STORE_OK;
 }
 
 /*
- * Inside the group transaction a savepoint keeps one failed message from
- * leaving half its rows behind; outside one, the savepoint is itself the
- * transaction and RELEASE commits it.
+ * Several statements that must land together: inside the group transaction
+ * a savepoint keeps a failure from leaving half the rows behind; outside
+ * one, the savepoint is itself the transaction and RELEASE commits it.
  */
-int store_msg_add(struct store *st, int64_t sender, const char *sender_name,
-		  int64_t recipient, const char *recipient_name, const char *kind,
-		  const char *text, const char *key, int64_t now_ms, struct store_msg *m)
+static int sp_begin(struct store *st)
 {
-	int rc;
+	return step_done(st, stmt(st, Q_SAVEPOINT)) == STORE_OK ? STORE_OK : STORE_ERR;
+}
 
-	memset(m, 0, sizeof *m);
-	if (key) {
-		rc = idem_lookup(st, sender, key, m);
-		if (rc != STORE_NOTFOUND)
-			return rc;
-	}
-	if (step_done(st, stmt(st, Q_SAVEPOINT)) != STORE_OK)
-		return STORE_ERR;
-	rc = msg_insert(st, sender, sender_name, recipient, recipient_name, kind,
-			text, key, now_ms, m);
-	if (rc != STORE_OK) {
+/* ok: keep the work (RELEASE), else undo it; returns rc, or STORE_ERR if
+ * the RELEASE itself fails */
+static int sp_end(struct store *st, int ok, int rc)
+{
+	if (!ok) {
 		char keep[sizeof st->err];
 
 		memcpy(keep, st->err, sizeof keep);
@@ -736,13 +855,34 @@ int store_msg_add(struct store *st, int64_t sender, const char *sender_name,
 			step_done(st, stmt(st, Q_RELEASE));
 		}
 		memcpy(st->err, keep, sizeof keep);
-		store_msg_free(m);
-		memset(m, 0, sizeof *m);
-		return STORE_ERR;
+		return rc;
 	}
 	if (step_done(st, stmt(st, Q_RELEASE)) != STORE_OK) {
 		if (!st->in_tx && !sqlite3_get_autocommit(st->db))
 			sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+		return STORE_ERR;
+	}
+	return rc;
+}
+
+int store_msg_add(struct store *st, const struct store_new_msg *nm, struct store_msg *m)
+{
+	int rc;
+
+	memset(m, 0, sizeof *m);
+	if (!msg_valid(nm)) {
+		snprintf(st->err, sizeof st->err, "store_msg_add: incomplete message");
+		return STORE_ERR;
+	}
+	if (nm->key) {
+		rc = idem_lookup(st, nm->sender, nm->key, m);
+		if (rc != STORE_NOTFOUND)
+			return rc;
+	}
+	if (sp_begin(st) != STORE_OK)
+		return STORE_ERR;
+	rc = msg_insert(st, nm, m);
+	if (sp_end(st, rc == STORE_OK, rc) != STORE_OK) {
 		store_msg_free(m);
 		memset(m, 0, sizeof *m);
 		return STORE_ERR;
@@ -756,48 +896,417 @@ int store_msg_add(struct store *st, int64_t sender, const char *sender_name,
 	return STORE_OK;
 }
 
-int store_msgs_visible(struct store *st, int64_t user_id, int64_t with_user,
-		       int64_t since, int64_t upto, int limit,
-		       struct store_msg **out, size_t *n)
+/* ---- visible messages ---- */
+
+/* a growing result of store_msgs_visible */
+struct msgvec {
+	struct store_msg *v;
+	size_t len, cap;
+};
+
+/* step a bound statement, appending its (id, sender, recipient, grp, kind,
+ * json) rows; resets it */
+static int collect(struct store *st, sqlite3_stmt *s, struct msgvec *mv, int limit)
 {
-	sqlite3_stmt *s = stmt(st, with_user > 0 ? Q_VISIBLE_WITH : Q_VISIBLE);
-	struct store_msg *v = NULL, *nv;
+	struct store_msg *nv;
+	int rc;
+
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (mv->len == mv->cap) {
+			size_t cap = mv->cap ? mv->cap * 2
+				     : (limit > 0 && limit < 256 ? (size_t)limit : 256);
+
+			nv = realloc(mv->v, cap * sizeof *nv);
+			if (!nv)
+				goto oom;
+			mv->v = nv;
+			mv->cap = cap;
+		}
+		if (row_to_msg(s, &mv->v[mv->len]) < 0)
+			goto oom;
+		mv->len++;
+	}
+	if (rc != SQLITE_DONE)
+		return fail(st, s);
+	sqlite3_reset(s);
+	return STORE_OK;
+oom:
+	sqlite3_reset(s);
+	snprintf(st->err, sizeof st->err, "out of memory");
+	return STORE_ERR;
+}
+
+static int by_id(const void *a, const void *b)
+{
+	int64_t x = ((const struct store_msg *)a)->id, y = ((const struct store_msg *)b)->id;
+
+	return (x > y) - (x < y);
+}
+
+/* sort, drop duplicate ids, keep the first limit (limit <= 0: all) */
+static void settle(struct msgvec *mv, int limit)
+{
+	size_t i, w = 0;
+
+	if (mv->len < 2)
+		goto cut;
+	qsort(mv->v, mv->len, sizeof *mv->v, by_id);
+	for (i = 0; i < mv->len; i++) {
+		if (w > 0 && mv->v[i].id == mv->v[w - 1].id)
+			free(mv->v[i].json);
+		else
+			mv->v[w++] = mv->v[i];
+	}
+	mv->len = w;
+cut:
+	while (limit > 0 && mv->len > (size_t)limit)
+		free(mv->v[--mv->len].json);
+}
+
+struct span {
+	int64_t grp, from, to;
+};
+
+/* the user's spans that may hold ids after since, in group or all */
+static int load_spans(struct store *st, int64_t user_id, int64_t with_group, int64_t since,
+		      struct span **out, size_t *n)
+{
+	sqlite3_stmt *s = stmt(st, with_group > 0 ? Q_SPANS_GROUP : Q_SPANS);
+	struct span *v = NULL, *nv;
 	size_t len = 0, cap = 0;
 	int rc;
 
-	*out = NULL;
-	*n = 0;
 	sqlite3_bind_int64(s, 1, user_id);
 	sqlite3_bind_int64(s, 2, since);
-	sqlite3_bind_int64(s, 3, upto < 0 ? INT64_MAX : upto);
-	sqlite3_bind_int(s, 4, limit > 0 ? limit : -1);
-	if (with_user > 0)
-		sqlite3_bind_int64(s, 5, with_user);
+	if (with_group > 0)
+		sqlite3_bind_int64(s, 3, with_group);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		if (len == cap) {
-			cap = cap ? cap * 2 : (limit > 0 && limit < 256 ? (size_t)limit : 256);
+			cap = cap ? cap * 2 : 8;
 			nv = realloc(v, cap * sizeof *v);
-			if (!nv)
-				goto oom;
+			if (!nv) {
+				free(v);
+				sqlite3_reset(s);
+				snprintf(st->err, sizeof st->err, "out of memory");
+				return STORE_ERR;
+			}
 			v = nv;
 		}
-		if (row_to_msg(s, &v[len]) < 0)
-			goto oom;
+		v[len].grp = sqlite3_column_int64(s, 0);
+		v[len].from = sqlite3_column_int64(s, 1);
+		v[len].to = sqlite3_column_type(s, 2) == SQLITE_NULL ? INT64_MAX
+			    : sqlite3_column_int64(s, 2);
 		len++;
 	}
 	if (rc != SQLITE_DONE) {
-		store_msgs_free(v, len);
+		free(v);
 		return fail(st, s);
 	}
 	sqlite3_reset(s);
 	*out = v;
 	*n = len;
 	return STORE_OK;
-oom:
-	store_msgs_free(v, len);
-	sqlite3_reset(s);
-	snprintf(st->err, sizeof st->err, "out of memory");
+}
+
+/*
+ * One query for the direct messages, one per span, each limited and in id
+ * order; merged here. Once limit messages are in hand, later queries stop
+ * at the limit-th id, as nothing after it could be kept.
+ */
+int store_msgs_visible(struct store *st, int64_t user_id, int64_t with_user, int64_t with_group,
+		       int64_t since, int64_t upto, int limit,
+		       struct store_msg **out, size_t *n)
+{
+	struct msgvec mv = {0};
+	struct span *spans = NULL;
+	size_t nspans = 0, i;
+	sqlite3_stmt *s;
+
+	*out = NULL;
+	*n = 0;
+	if (upto < 0)
+		upto = INT64_MAX;
+	if (with_group <= 0) {
+		s = stmt(st, with_user > 0 ? Q_VISIBLE_WITH : Q_VISIBLE);
+		sqlite3_bind_int64(s, 1, user_id);
+		sqlite3_bind_int64(s, 2, since);
+		sqlite3_bind_int64(s, 3, upto);
+		sqlite3_bind_int(s, 4, limit > 0 ? limit : -1);
+		if (with_user > 0)
+			sqlite3_bind_int64(s, 5, with_user);
+		if (collect(st, s, &mv, limit) != STORE_OK)
+			goto bad;
+	}
+	if (with_user <= 0) {
+		if (load_spans(st, user_id, with_group, since, &spans, &nspans) != STORE_OK)
+			goto bad;
+		for (i = 0; i < nspans; i++) {
+			int64_t lo = spans[i].from > since ? spans[i].from : since;
+			int64_t hi = spans[i].to < upto ? spans[i].to : upto;
+
+			if (limit > 0 && mv.len >= (size_t)limit) {
+				settle(&mv, limit);
+				if (mv.v[limit - 1].id < hi)
+					hi = mv.v[limit - 1].id;
+			}
+			if (lo >= hi)
+				continue;
+			s = stmt(st, Q_GROUP_RANGE);
+			sqlite3_bind_int64(s, 1, spans[i].grp);
+			sqlite3_bind_int64(s, 2, lo);
+			sqlite3_bind_int64(s, 3, hi);
+			sqlite3_bind_int(s, 4, limit > 0 ? limit : -1);
+			if (collect(st, s, &mv, limit) != STORE_OK)
+				goto bad;
+		}
+		free(spans);
+		spans = NULL;
+		settle(&mv, limit);
+	}
+	if (mv.len == 0) {
+		free(mv.v);
+		return STORE_OK;
+	}
+	*out = mv.v;
+	*n = mv.len;
+	return STORE_OK;
+bad:
+	free(spans);
+	store_msgs_free(mv.v, mv.len);
 	return STORE_ERR;
+}
+
+/* ---- groups ---- */
+
+int64_t store_max_id(struct store *st)
+{
+	/* every message goes through store_msg_add, which keeps both exact */
+	return st->pending_max > st->committed_max ? st->pending_max : st->committed_max;
+}
+
+int store_group_create(struct store *st, const char *name, int64_t owner, int private_,
+		       int64_t now_ms, int64_t *id)
+{
+	sqlite3_stmt *s = stmt(st, Q_GROUP_ADD);
+	int rc;
+
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, owner);
+	sqlite3_bind_int(s, 3, private_ != 0);
+	sqlite3_bind_int64(s, 4, now_ms);
+	rc = step_done(st, s);
+	if (rc == STORE_OK && id)
+		*id = sqlite3_last_insert_rowid(st->db);
+	return rc;
+}
+
+static void copy_role(char dst[8], const unsigned char *src)
+{
+	snprintf(dst, 8, "%s", src ? (const char *)src : "");
+}
+
+/* one row of (id, name, owner, owner name, private, members, role) */
+static void row_to_group(sqlite3_stmt *s, struct store_group *g)
+{
+	g->id = sqlite3_column_int64(s, 0);
+	copy_name(g->name, sqlite3_column_text(s, 1));
+	g->owner = sqlite3_column_int64(s, 2);
+	copy_name(g->owner_name, sqlite3_column_text(s, 3));
+	g->private_ = sqlite3_column_int(s, 4) != 0;
+	g->members = sqlite3_column_int64(s, 5);
+	copy_role(g->role, sqlite3_column_text(s, 6));
+}
+
+int store_group_get(struct store *st, const char *name, int64_t as_user, struct store_group *g)
+{
+	sqlite3_stmt *s = stmt(st, Q_GROUP_GET);
+	int rc;
+
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, as_user);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_DONE) {
+		sqlite3_reset(s);
+		return STORE_NOTFOUND;
+	}
+	if (rc != SQLITE_ROW)
+		return fail(st, s);
+	row_to_group(s, g);
+	sqlite3_reset(s);
+	return STORE_OK;
+}
+
+/* STORE_NOTFOUND when there is no live group of that id */
+int store_group_delete(struct store *st, int64_t group_id, int64_t to_id)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (sp_begin(st) != STORE_OK)
+		return STORE_ERR;
+	s = stmt(st, Q_GROUP_DELETE);
+	sqlite3_bind_int64(s, 1, group_id);
+	rc = step_update(st, s);
+	if (rc == STORE_OK) {
+		s = stmt(st, Q_SPANS_CLOSE_ALL);
+		sqlite3_bind_int64(s, 1, group_id);
+		sqlite3_bind_int64(s, 2, to_id);
+		rc = step_done(st, s);
+	}
+	if (rc == STORE_OK) {
+		s = stmt(st, Q_MEMBERS_DROP);
+		sqlite3_bind_int64(s, 1, group_id);
+		rc = step_done(st, s);
+	}
+	return sp_end(st, rc == STORE_OK, rc == STORE_NOTFOUND ? rc : rc ? STORE_ERR : rc);
+}
+
+int store_groups_list(struct store *st, int64_t user_id, int all,
+		      struct store_group **out, size_t *n)
+{
+	sqlite3_stmt *s = stmt(st, all ? Q_GROUPS_ALL : Q_GROUPS_MINE);
+	struct store_group *v = NULL, *nv;
+	size_t len = 0, cap = 0;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	sqlite3_bind_int64(s, 1, user_id);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (len == cap) {
+			cap = cap ? cap * 2 : 16;
+			nv = realloc(v, cap * sizeof *v);
+			if (!nv) {
+				free(v);
+				snprintf(st->err, sizeof st->err, "out of memory");
+				sqlite3_reset(s);
+				return STORE_ERR;
+			}
+			v = nv;
+		}
+		row_to_group(s, &v[len]);
+		len++;
+	}
+	if (rc != SQLITE_DONE) {
+		free(v);
+		return fail(st, s);
+	}
+	sqlite3_reset(s);
+	*out = v;
+	*n = len;
+	return STORE_OK;
+}
+
+int store_member_role(struct store *st, int64_t group_id, int64_t user_id, char role[8])
+{
+	sqlite3_stmt *s = stmt(st, Q_MEMBER_ROLE);
+	int rc;
+
+	sqlite3_bind_int64(s, 1, group_id);
+	sqlite3_bind_int64(s, 2, user_id);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_DONE) {
+		sqlite3_reset(s);
+		return STORE_NOTFOUND;
+	}
+	if (rc != SQLITE_ROW)
+		return fail(st, s);
+	copy_role(role, sqlite3_column_text(s, 0));
+	sqlite3_reset(s);
+	return STORE_OK;
+}
+
+/* a member already: only the role changes, the open span stays */
+int store_member_set(struct store *st, int64_t group_id, int64_t user_id, const char *role,
+		     int64_t from_id)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (!role) {
+		snprintf(st->err, sizeof st->err, "store_member_set: no role");
+		return STORE_ERR;
+	}
+	if (sp_begin(st) != STORE_OK)
+		return STORE_ERR;
+	s = stmt(st, Q_MEMBER_UPDATE);
+	sqlite3_bind_int64(s, 1, group_id);
+	sqlite3_bind_int64(s, 2, user_id);
+	sqlite3_bind_text(s, 3, role, -1, SQLITE_STATIC);
+	rc = step_update(st, s);
+	if (rc == STORE_NOTFOUND) {
+		s = stmt(st, Q_MEMBER_ADD);
+		sqlite3_bind_int64(s, 1, group_id);
+		sqlite3_bind_int64(s, 2, user_id);
+		sqlite3_bind_text(s, 3, role, -1, SQLITE_STATIC);
+		rc = step_done(st, s);
+		if (rc == STORE_OK) {
+			s = stmt(st, Q_SPAN_OPEN);
+			sqlite3_bind_int64(s, 1, group_id);
+			sqlite3_bind_int64(s, 2, user_id);
+			sqlite3_bind_int64(s, 3, from_id);
+			rc = step_done(st, s);
+		}
+	}
+	return sp_end(st, rc == STORE_OK, rc == STORE_OK ? rc : STORE_ERR);
+}
+
+int store_member_remove(struct store *st, int64_t group_id, int64_t user_id, int64_t to_id)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (sp_begin(st) != STORE_OK)
+		return STORE_ERR;
+	s = stmt(st, Q_MEMBER_DELETE);
+	sqlite3_bind_int64(s, 1, group_id);
+	sqlite3_bind_int64(s, 2, user_id);
+	rc = step_update(st, s);
+	if (rc == STORE_OK) {
+		s = stmt(st, Q_SPAN_CLOSE);
+		sqlite3_bind_int64(s, 1, group_id);
+		sqlite3_bind_int64(s, 2, user_id);
+		sqlite3_bind_int64(s, 3, to_id);
+		rc = step_done(st, s);
+	}
+	return sp_end(st, rc == STORE_OK, rc == STORE_NOTFOUND ? rc : rc ? STORE_ERR : rc);
+}
+
+int store_members(struct store *st, int64_t group_id, struct store_member **out, size_t *n)
+{
+	sqlite3_stmt *s = stmt(st, Q_MEMBERS);
+	struct store_member *v = NULL, *nv;
+	size_t len = 0, cap = 0;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	sqlite3_bind_int64(s, 1, group_id);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (len == cap) {
+			cap = cap ? cap * 2 : 16;
+			nv = realloc(v, cap * sizeof *v);
+			if (!nv) {
+				free(v);
+				snprintf(st->err, sizeof st->err, "out of memory");
+				sqlite3_reset(s);
+				return STORE_ERR;
+			}
+			v = nv;
+		}
+		v[len].user_id = sqlite3_column_int64(s, 0);
+		copy_name(v[len].name, sqlite3_column_text(s, 1));
+		copy_role(v[len].role, sqlite3_column_text(s, 2));
+		len++;
+	}
+	if (rc != SQLITE_DONE) {
+		free(v);
+		return fail(st, s);
+	}
+	sqlite3_reset(s);
+	*out = v;
+	*n = len;
+	return STORE_OK;
 }
 
 void store_msg_free(struct store_msg *m)

@@ -26,9 +26,48 @@ struct store;
 struct store_msg {
 	int64_t id;
 	int64_t sender;		/* user ids */
-	int64_t recipient;
-	char *json;		/* {"id":..,"time":..,"from":..,"to":..,"kind":..,"text":..} */
+	int64_t recipient;	/* 0 for a group message */
+	int64_t grp;		/* group id, 0 for a direct message */
+	int is_event;		/* kind "event": a membership change */
+	char *json;		/* {"id":..,"time":..,"from":..,"to"|"group":..,"kind":..,"text":..} */
 	size_t json_len;
+};
+
+/*
+ * A message to add. Exactly one of recipient/grp is set. kind is "text"
+ * or "event"; an event has no text but event ("created", "joined", "left",
+ * "added", "removed", "deleted", "role") and event_user (whom it is about,
+ * may be NULL), and event_role (for "role" and "added", may be NULL).
+ * The JSON gets "to" or "group", and for events "event", "user", "role".
+ */
+struct store_new_msg {
+	int64_t sender;
+	const char *sender_name;
+	int64_t recipient;
+	const char *recipient_name;
+	int64_t grp;
+	const char *grp_name;
+	const char *kind;
+	const char *text;
+	const char *event, *event_user, *event_role;
+	const char *key;	/* idempotency key, or NULL */
+	int64_t now_ms;
+};
+
+struct store_group {
+	int64_t id;
+	char name[33];
+	int64_t owner;
+	char owner_name[33];
+	int private_;
+	int64_t members;	/* how many */
+	char role[8];		/* the asking user's role, "" when not a member */
+};
+
+struct store_member {
+	int64_t user_id;
+	char name[33];
+	char role[8];		/* "owner", "admin", "member" */
 };
 
 struct store_user {
@@ -80,17 +119,47 @@ int store_cursor_set(struct store *st, int64_t token_id, int64_t cursor);	/* onl
  * m (json malloc'd). key may be NULL; when (sender,key) exists already the
  * original message is returned with STORE_EXISTS and nothing is inserted.
  */
-int store_msg_add(struct store *st, int64_t sender, const char *sender_name,
-		  int64_t recipient, const char *recipient_name, const char *kind,
-		  const char *text, const char *key, int64_t now_ms, struct store_msg *m);
+int store_msg_add(struct store *st, const struct store_new_msg *nm, struct store_msg *m);
 /*
- * messages user may see with since < id <= upto, ascending, at most limit;
- * with_user > 0 keeps only the conversation with that user.
+ * messages user may see with since < id <= upto, ascending, at most limit:
+ * direct messages they sent or received, and group messages inside one of
+ * their membership spans (from_id < id <= to_id). with_user > 0 keeps only
+ * the direct conversation with that user; with_group > 0 only that group.
+ * Implemented as one indexed range scan per source (direct, each span),
+ * each limited, merged: the cost follows limit, not the table size.
  * *out is malloc'd; free with store_msgs_free.
  */
-int store_msgs_visible(struct store *st, int64_t user_id, int64_t with_user,
+int store_msgs_visible(struct store *st, int64_t user_id, int64_t with_user, int64_t with_group,
 		       int64_t since, int64_t upto, int limit,
 		       struct store_msg **out, size_t *n);
+
+/*
+ * groups. Names are unique among groups that are not deleted (users and
+ * groups are separate name spaces). Membership is a row in members (the
+ * current role) plus a span (group, user, from_id, to_id) saying which
+ * messages the user may see: ids after from_id, up to to_id (open while a
+ * member). store_max_id() is the newest id including the open transaction,
+ * to start or end a span at "now".
+ */
+int64_t store_max_id(struct store *st);
+int store_group_create(struct store *st, const char *name, int64_t owner, int private_,
+		       int64_t now_ms, int64_t *id);			/* STORE_EXISTS */
+/* by name; as_user fills g->role (may be 0) */
+int store_group_get(struct store *st, const char *name, int64_t as_user, struct store_group *g);
+/* mark deleted (frees the name), close every open span at to_id, drop members */
+int store_group_delete(struct store *st, int64_t group_id, int64_t to_id);
+/* the groups user is in (mine) or, with all, also every public group; by name */
+int store_groups_list(struct store *st, int64_t user_id, int all,
+		      struct store_group **out, size_t *n);
+/* role of user in group: STORE_NOTFOUND when not a member */
+int store_member_role(struct store *st, int64_t group_id, int64_t user_id, char role[8]);
+/* add a member (opening a span at from_id) or, if already one, change the role */
+int store_member_set(struct store *st, int64_t group_id, int64_t user_id, const char *role,
+		     int64_t from_id);
+/* remove a member, closing the span at to_id; STORE_NOTFOUND when not one */
+int store_member_remove(struct store *st, int64_t group_id, int64_t user_id, int64_t to_id);
+/* current members sorted by name; *out malloc'd */
+int store_members(struct store *st, int64_t group_id, struct store_member **out, size_t *n);
 void store_msg_free(struct store_msg *m);
 void store_msgs_free(struct store_msg *m, size_t n);
 
