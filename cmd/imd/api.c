@@ -69,7 +69,17 @@ static const struct route routes[] = {
 	{ "PUT", "/v1/cursor", api_cursor_put },
 	{ "POST", "/v1/groups", api_group_create },
 	{ "GET", "/v1/groups", api_groups_list },
+	{ "POST", "/v1/files", api_upload },
 };
+
+static void method_not_allowed(struct http_req *req, const char *allow)
+{
+	static const char body[] = "{\"error\":\"method_not_allowed\",\"message\":\"method not allowed here\"}";
+	char hdr[160];
+
+	snprintf(hdr, sizeof(hdr), "Allow: %s\r\n", allow);
+	http_respond(req, 405, "application/json", body, sizeof(body) - 1, hdr);
+}
 
 void api_dispatch(struct http_req *req)
 {
@@ -91,12 +101,15 @@ void api_dispatch(struct http_req *req)
 		api_group_route(req);
 		return;
 	}
+	if (!allow[0] && !strncmp(req->path, "/v1/files/", 10)) {
+		if (!strcmp(req->method, "GET"))
+			api_download(req);
+		else
+			method_not_allowed(req, "GET");
+		return;
+	}
 	if (allow[0]) {
-		char hdr[160];
-		char body[] = "{\"error\":\"method_not_allowed\",\"message\":\"method not allowed here\"}";
-
-		snprintf(hdr, sizeof(hdr), "Allow: %s\r\n", allow);
-		http_respond(req, 405, "application/json", body, sizeof(body) - 1, hdr);
+		method_not_allowed(req, allow);
 		return;
 	}
 	http_error(req, 404, "not_found", "no such call; see im-protocol(7)");
@@ -119,15 +132,16 @@ int api_name_ok(const char *s)
 	return 1;
 }
 
-int api_auth(struct http_req *req, struct who *w)
+int api_identify(struct http_req *req, struct who *w, int *status, const char **message)
 {
 	const char *h = req->authorization;
 	unsigned char hash[32];
 	struct store_token t;
 	int r;
 
+	*status = 401;
 	if (!h || strncasecmp(h, "Bearer ", 7)) {
-		http_error(req, 401, "unauthorized", "missing token; log in with imuser login");
+		*message = "missing token; log in with imuser login";
 		return -1;
 	}
 	h += 7;
@@ -136,11 +150,13 @@ int api_auth(struct http_req *req, struct who *w)
 	auth_token_hash(h, strlen(h), hash);
 	r = store_token_find(api_store, hash, &t);
 	if (r == STORE_NOTFOUND) {
-		http_error(req, 401, "unauthorized", "token unknown or revoked; log in again");
+		*message = "token unknown or revoked; log in again";
 		return -1;
 	}
 	if (r < 0) {
-		api_storage_error(req);
+		log_warn("storage: %s", store_errmsg(api_store));
+		*status = 503;
+		*message = "storage failure; try again later";
 		return -1;
 	}
 	w->user_id = t.user_id;
@@ -149,6 +165,17 @@ int api_auth(struct http_req *req, struct who *w)
 	snprintf(w->name, sizeof(w->name), "%s", t.user);
 	snprintf(req->user, sizeof(req->user), "%s", t.user);
 	return 0;
+}
+
+int api_auth(struct http_req *req, struct who *w)
+{
+	const char *message;
+	int status;
+
+	if (api_identify(req, w, &status, &message) == 0)
+		return 0;
+	http_error(req, status, status == 401 ? "unauthorized" : "unavailable", message);
+	return -1;
 }
 
 struct json_object *api_json_parse(const char *s, size_t len, const char **code, const char **msg)
@@ -231,7 +258,7 @@ const char *api_str(struct json_object *o, const char *key, int *err)
 void api_respond_json(struct http_req *req, int status, struct json_object *o)
 {
 	size_t n;
-	const char *s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN, &n);
+	const char *s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
 
 	http_respond(req, status, "application/json", s, n, "");
 }
@@ -272,7 +299,7 @@ void api_defer(struct http_req *req, int status, const char *ctype, const char *
 void api_defer_json(struct http_req *req, int status, struct json_object *o)
 {
 	size_t n;
-	const char *s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN, &n);
+	const char *s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
 
 	api_defer(req, status, "application/json", s, n);
 }

@@ -14,6 +14,9 @@
 
 void api_init(struct store *st, int registration_open);
 void api_dispatch(struct http_req *req);
+/* before a body is read: uploads are streamed to disk, after auth */
+int api_headers(struct http_req *req);
+void api_set_max_file(uint64_t bytes);
 void api_before_sleep(void);
 void api_tick(void);		/* every second: heartbeats, slow readers */
 

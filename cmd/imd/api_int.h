@@ -29,6 +29,8 @@ extern int api_registration_open;
 
 /* the Bearer token's owner; answers 401 itself and returns -1 */
 int api_auth(struct http_req *req, struct who *w);
+/* the same without answering: status and message say why not */
+int api_identify(struct http_req *req, struct who *w, int *status, const char **message);
 /* body as one JSON object; answers 400 itself and returns NULL */
 struct json_object *api_json_body(struct http_req *req);
 /* a JSON object from text; on failure fills code/message */
@@ -80,6 +82,9 @@ void api_stream_tick(void);
 void api_group_create(struct http_req *req);
 void api_groups_list(struct http_req *req);
 void api_group_route(struct http_req *req);	/* /v1/groups/NAME... */
+void api_upload(struct http_req *req);		/* POST /v1/files, body already on disk */
+void api_download(struct http_req *req);	/* GET /v1/files/ID */
+extern uint64_t api_max_file;
 /* a group the caller may see: answers 404 itself and returns -1 */
 int api_group_find(struct http_req *req, const char *name, const struct who *w,
 		   struct store_group *g);

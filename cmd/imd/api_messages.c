@@ -13,9 +13,14 @@ struct outgoing {
 	char to[33];
 	int64_t to_id;
 	int64_t grp;
-	const char *text;
+	const char *kind;	/* "text", "file" or "voice" */
+	const char *text;	/* a caption for attachments, may be NULL */
 	const char *key;
+	struct store_file file;
+	int64_t duration_ms;
 };
+
+#define MAX_VOICE_SECONDS 3600
 
 static int key_ok(const char *k)
 {
@@ -65,6 +70,44 @@ static int resolve(const struct who *w, const char *to, int is_group, struct out
 	return 0;
 }
 
+/* "file":ID of an upload the sender may see; "duration" for voice */
+static int check_attachment(const struct who *w, struct json_object *o, struct outgoing *m,
+			    int *status, const char **code, char *msg, size_t msglen)
+{
+	struct json_object *v;
+	const char *id;
+	int err = 0;
+	double d;
+
+	id = api_str(o, "file", &err);
+	if (err || !id) {
+		*code = "bad_request";
+		snprintf(msg, msglen, "a %s message needs \"file\": the id from POST /v1/files", m->kind);
+		return -1;
+	}
+	if (strlen(id) != 32 || store_file_visible(api_store, id, w->user_id) != STORE_OK ||
+	    store_file_get(api_store, id, &m->file) != STORE_OK) {
+		*status = 404;
+		*code = "no_such_file";
+		snprintf(msg, msglen, "no file '%.40s'", id);
+		return -1;
+	}
+	if (strcmp(m->kind, "voice"))
+		return 0;
+	if (!json_object_object_get_ex(o, "duration", &v) ||
+	    !(json_object_is_type(v, json_type_double) || json_object_is_type(v, json_type_int)) ||
+	    (d = json_object_get_double(v)) <= 0 || d > MAX_VOICE_SECONDS) {
+		*code = "bad_request";
+		snprintf(msg, msglen, "a voice message needs \"duration\": seconds, above 0, at most %d",
+			 MAX_VOICE_SECONDS);
+		return -1;
+	}
+	m->duration_ms = (int64_t)(d * 1000 + 0.5);
+	if (m->duration_ms == 0)
+		m->duration_ms = 1;
+	return 0;
+}
+
 /*
  * Validate one message object. On failure fill status/code/msg and return
  * -1. last caches the previous recipient: batches mostly go to one place.
@@ -103,12 +146,23 @@ static int check_message(const struct who *w, struct json_object *o, const char 
 		snprintf(msg, msglen, "'%.40s' is not a valid %s name", to, group ? "group" : "user");
 		return -1;
 	}
-	if (kind && strcmp(kind, "text")) {
+	m->kind = kind ? kind : "text";
+	if (strcmp(m->kind, "text") && strcmp(m->kind, "file") && strcmp(m->kind, "voice")) {
 		*code = "bad_request";
-		snprintf(msg, msglen, "unknown kind '%.20s'", kind);
+		snprintf(msg, msglen, "unknown kind '%.20s' (text, file or voice)", m->kind);
 		return -1;
 	}
-	if (!m->text || !m->text[0] || strlen(m->text) > API_MAX_TEXT) {
+	if (strcmp(m->kind, "text")) {
+		if (check_attachment(w, o, m, status, code, msg, msglen) < 0)
+			return -1;
+		if (m->text && !m->text[0])
+			m->text = NULL;
+	} else if (!m->text || !m->text[0]) {
+		*code = "bad_text";
+		snprintf(msg, msglen, "text must be 1 to %d bytes", API_MAX_TEXT);
+		return -1;
+	}
+	if (m->text && strlen(m->text) > API_MAX_TEXT) {
 		*code = "bad_text";
 		snprintf(msg, msglen, "text must be 1 to %d bytes", API_MAX_TEXT);
 		return -1;
@@ -139,7 +193,7 @@ static int same_message(const struct store_msg *orig, const struct outgoing *m)
 		return 0;
 	text = api_str(o, "text", &err);
 	to = api_str(o, m->grp ? "group" : "to", &err);
-	same = text && to && !strcmp(text, m->text) && !strcmp(to, m->to);
+	same = to && !strcmp(to, m->to) && !text == !m->text && (!text || !strcmp(text, m->text));
 	json_object_put(o);
 	return same;
 }
@@ -149,7 +203,8 @@ static int store_one(const struct who *w, const struct outgoing *m, struct store
 {
 	struct store_new_msg nm = {
 		.sender = w->user_id, .sender_name = w->name,
-		.kind = "text", .text = m->text, .key = m->key, .now_ms = loop_now_ms(),
+		.kind = m->kind, .text = m->text, .key = m->key, .now_ms = loop_now_ms(),
+		.file = strcmp(m->kind, "text") ? &m->file : NULL, .duration_ms = m->duration_ms,
 	};
 	int r;
 

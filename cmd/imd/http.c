@@ -26,7 +26,10 @@ enum state {
 	READING,	/* a request is arriving */
 	HANDLING,	/* the handler has it; input waits */
 	STREAMING,	/* the answer is a never-ending stream */
+	SENDING_FILE,	/* the answer is read from a file as the socket drains */
 };
+
+#define FILE_CHUNK (256 * 1024)
 
 struct hconn {
 	struct conn *c;
@@ -43,14 +46,19 @@ struct hconn {
 	size_t body_cap;
 	int error_status;	/* set by a callback that refused the request */
 	const char *error_code;
+	char refuse_msg[160];
 	int keep_alive;
 	int parsing;		/* inside parse_input */
 	int gone;		/* the connection closed while parsing */
 	int64_t started, headers_done;	/* monotonic ms */
+	int file_fd;		/* SENDING_FILE */
+	uint64_t file_off, file_left;
+	int file_keep_alive;
 };
 
 static struct loop *loop;
 static http_dispatch_fn dispatch;
+static http_headers_fn headers_hook;
 static int listen_fd = -1;
 static http_parser_settings settings;
 
@@ -60,6 +68,7 @@ static const char *status_text(int status)
 	case 200: return "OK";
 	case 201: return "Created";
 	case 204: return "No Content";
+	case 206: return "Partial Content";
 	case 400: return "Bad Request";
 	case 401: return "Unauthorized";
 	case 403: return "Forbidden";
@@ -69,10 +78,12 @@ static const char *status_text(int status)
 	case 409: return "Conflict";
 	case 411: return "Length Required";
 	case 413: return "Content Too Large";
+	case 416: return "Range Not Satisfiable";
 	case 429: return "Too Many Requests";
 	case 431: return "Request Header Fields Too Large";
 	case 500: return "Internal Server Error";
 	case 503: return "Service Unavailable";
+	case 507: return "Insufficient Storage";
 	default: return "Unknown";
 	}
 }
@@ -82,15 +93,27 @@ static struct hconn *req_hconn(const struct http_req *req)
 	return (struct hconn *)((char *)req - offsetof(struct hconn, req));
 }
 
+/* tell the handler, once, that its request is over without it */
+static void notify_close(struct http_req *r)
+{
+	void (*fn)(struct http_req *) = r->on_close;
+
+	r->on_close = NULL;
+	if (fn)
+		fn(r);
+}
+
 static void req_reset(struct hconn *h)
 {
 	struct http_req *r = &h->req;
 
+	notify_close(r);
 	free(r->path);
 	free(r->authorization);
 	free(r->content_type);
 	free(r->idempotency_key);
 	free(r->accept);
+	free(r->range);
 	free(r->body);
 	free(h->field);
 	free(h->value);
@@ -103,6 +126,7 @@ static void req_reset(struct hconn *h)
 	h->body_cap = 0;
 	h->error_status = 0;
 	h->error_code = NULL;
+	h->refuse_msg[0] = '\0';
 	h->started = h->headers_done = 0;
 }
 
@@ -165,6 +189,8 @@ static void header_done(struct hconn *h)
 		slot = &r->idempotency_key;
 	else if (!strcasecmp(h->field, "accept"))
 		slot = &r->accept;
+	else if (!strcasecmp(h->field, "range"))
+		slot = &r->range;
 	if (slot) {
 		free(*slot);
 		*slot = h->value ? h->value : strdup("");
@@ -211,6 +237,21 @@ static int on_headers_complete(http_parser *p)
 	r->query = q ? (*q = '\0', q + 1) : r->path + strlen(r->path);
 	if (p->flags & F_CHUNKED)
 		return fail(h, 411, "length_required");
+	if (p->content_length != ULLONG_MAX)
+		r->content_length = p->content_length;
+	if (headers_hook && headers_hook(r) < 0) {
+		snprintf(h->refuse_msg, sizeof(h->refuse_msg), "%s", r->refuse_msg);
+		return fail(h, r->refuse_status, r->refuse_code);
+	}
+	if (r->on_body_chunk) {
+		if (r->content_length > r->max_body) {
+			snprintf(h->refuse_msg, sizeof(h->refuse_msg),
+				 "body of %llu bytes exceeds the limit of %llu",
+				 (unsigned long long)r->content_length, (unsigned long long)r->max_body);
+			return fail(h, 413, "too_large");
+		}
+		return 0;
+	}
 	if (p->content_length != ULLONG_MAX && p->content_length > 0) {
 		if (p->content_length > HTTP_MAX_BODY)
 			return fail(h, 413, "too_large");
@@ -227,6 +268,17 @@ static int on_body(http_parser *p, const char *at, size_t n)
 	struct hconn *h = p->data;
 	struct http_req *r = &h->req;
 
+	if (r->on_body_chunk) {
+		r->body_len += n;
+		if (r->body_len > r->max_body)
+			return fail(h, 413, "too_large");
+		if (r->on_body_chunk(r, at, n) < 0) {
+			snprintf(h->refuse_msg, sizeof(h->refuse_msg), "%s", r->refuse_msg);
+			return fail(h, r->refuse_status ? r->refuse_status : 500,
+				    r->refuse_code ? r->refuse_code : "internal");
+		}
+		return 0;
+	}
 	if (r->body_len + n > h->body_cap)
 		return fail(h, 413, "too_large");
 	memcpy(r->body + r->body_len, at, n);
@@ -299,9 +351,63 @@ void http_error(struct http_req *req, int status, const char *code, const char *
 		extra = "Retry-After: 1\r\n";
 	json_object_object_add(o, "error", json_object_new_string(code));
 	json_object_object_add(o, "message", json_object_new_string(message));
-	body = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN, &n);
+	body = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
 	http_respond(req, status, "application/json", body, n, extra);
 	json_object_put(o);
+}
+
+/* queue the next piece of the file; finish the response at its end */
+static void file_pump(struct hconn *h)
+{
+	char buf[FILE_CHUNK];
+
+	while (h->state == SENDING_FILE && h->file_left > 0 && conn_pending(h->c) < FILE_CHUNK) {
+		size_t want = h->file_left < sizeof(buf) ? (size_t)h->file_left : sizeof(buf);
+		ssize_t n = pread(h->file_fd, buf, want, (off_t)h->file_off);
+
+		if (n <= 0) {
+			log_warn("reading a file for %s failed", h->req.peer);
+			conn_close(h->c, 1);	/* the length promised cannot be kept */
+			return;
+		}
+		conn_write(h->c, buf, (size_t)n);
+		h->file_off += (uint64_t)n;
+		h->file_left -= (uint64_t)n;
+	}
+	if (h->state == SENDING_FILE && h->file_left == 0) {
+		close(h->file_fd);
+		h->file_fd = -1;
+		h->state = IDLE;
+		req_reset(h);
+		if (!h->file_keep_alive) {
+			conn_close(h->c, 0);
+			return;
+		}
+		http_parser_pause(&h->parser, 0);
+		parse_input(h);
+	}
+}
+
+void http_respond_fd(struct http_req *req, int status, const char *content_type, int fd,
+		     uint64_t offset, uint64_t len, const char *extra_headers)
+{
+	struct hconn *h = req_hconn(req);
+	char head[1024];
+	int n;
+
+	n = snprintf(head, sizeof(head),
+		     "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %llu\r\n"
+		     "Connection: %s\r\n%s\r\n", status, status_text(status), content_type,
+		     (unsigned long long)len, h->keep_alive ? "keep-alive" : "close",
+		     extra_headers ? extra_headers : "");
+	conn_write(h->c, head, (size_t)n);
+	log_request(h, status, (size_t)len);
+	h->file_fd = fd;
+	h->file_off = offset;
+	h->file_left = len;
+	h->file_keep_alive = h->keep_alive;
+	h->state = SENDING_FILE;
+	file_pump(h);
 }
 
 void http_stream_start(struct http_req *req, const char *content_type)
@@ -432,7 +538,9 @@ static int parse_input(struct hconn *h)
 			const char *code = h->error_code ? h->error_code : "bad_request";
 			char msg[160];
 
-			if (status == 431)
+			if (h->refuse_msg[0])
+				snprintf(msg, sizeof(msg), "%s", h->refuse_msg);
+			else if (status == 431)
 				snprintf(msg, sizeof(msg), "request headers exceed %d bytes", HTTP_MAX_HEADERS_BYTES);
 			else if (status == 413)
 				snprintf(msg, sizeof(msg), "request body exceeds %d bytes", HTTP_MAX_BODY);
@@ -495,6 +603,8 @@ static void on_drain(struct conn *c)
 
 	if (h && h->state == STREAMING && h->req.on_drain)
 		h->req.on_drain(&h->req);
+	else if (h && h->state == SENDING_FILE)
+		file_pump(h);
 }
 
 static void on_close(struct conn *c)
@@ -503,9 +613,11 @@ static void on_close(struct conn *c)
 
 	if (!h)
 		return;
-	if ((h->state == HANDLING || h->state == STREAMING) && h->req.on_close)
-		h->req.on_close(&h->req);
+	notify_close(&h->req);
 	conn_set_data(c, NULL);
+	if (h->state == SENDING_FILE && h->file_fd >= 0)
+		close(h->file_fd);
+	h->file_fd = -1;
 	if (h->parsing)
 		h->gone = 1;	/* parse_input frees it when it unwinds */
 	else
@@ -586,11 +698,17 @@ static void on_accept(struct loop *l, int fd, int events, void *arg)
 			continue;
 		}
 		h->c = c;
+		h->file_fd = -1;
 		http_parser_init(&h->parser, HTTP_REQUEST);
 		h->parser.data = h;
 		h->req.peer = conn_peer(c);
 		conn_set_data(c, h);
 	}
+}
+
+void http_on_headers(http_headers_fn fn)
+{
+	headers_hook = fn;
 }
 
 void http_listen(int fd)
@@ -628,8 +746,10 @@ static void check_timeout(struct conn *c, void *arg)
 			conn_close(c, 1);
 		break;
 	case READING:
+		/* an upload may take long, but must keep moving */
 		if ((!h->headers_done && now - h->started > HTTP_HEADER_TIMEOUT_MS) ||
-		    (h->headers_done && now - h->headers_done > HTTP_BODY_TIMEOUT_MS)) {
+		    (h->headers_done && !h->req.on_body_chunk && now - h->headers_done > HTTP_BODY_TIMEOUT_MS) ||
+		    (h->headers_done && h->req.on_body_chunk && now - conn_last_active(c) > HTTP_BODY_TIMEOUT_MS)) {
 			h->keep_alive = 0;
 			h->state = HANDLING;
 			http_error(&h->req, 408, "timeout", "request not received in time");
@@ -657,10 +777,7 @@ static void shut_one(struct conn *c, void *arg)
 		return;
 	}
 	if (h->state == STREAMING) {
-		if (h->req.on_close) {
-			h->req.on_close(&h->req);
-			h->req.on_close = NULL;
-		}
+		notify_close(&h->req);
 		http_stream_end(&h->req);
 		return;
 	}

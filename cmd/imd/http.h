@@ -31,10 +31,23 @@ struct http_req {
 	char *content_type;
 	char *idempotency_key;
 	char *accept;
+	char *range;
+	uint64_t content_length;	/* 0 when none was sent */
 	char *body;		/* NUL-terminated; body_len excludes the NUL */
 	size_t body_len;
 	char user[33];		/* who, for the log line; set by the handler */
 	const char *peer;
+
+	/*
+	 * Set by the headers hook to take the body as it arrives instead of
+	 * buffered whole (uploads); max_body then bounds it. A sink returns
+	 * -1 to refuse, after filling refuse_status/refuse_code/refuse_msg.
+	 */
+	int (*on_body_chunk)(struct http_req *req, const char *data, size_t len);
+	uint64_t max_body;
+	int refuse_status;
+	const char *refuse_code;
+	char refuse_msg[160];
 
 	/* for the handler: its state, and what to tell it */
 	void *ctx;
@@ -43,6 +56,13 @@ struct http_req {
 };
 
 typedef void (*http_dispatch_fn)(struct http_req *req);
+/*
+ * Runs when a request's headers are complete, before any of its body:
+ * may set on_body_chunk/max_body, or refuse by returning -1 with
+ * refuse_status/refuse_code/refuse_msg set (the body is never read).
+ */
+typedef int (*http_headers_fn)(struct http_req *req);
+void http_on_headers(http_headers_fn fn);
 
 /* serve connections from this loop with this TLS context */
 void http_init(struct loop *l, SSL_CTX *ctx, http_dispatch_fn dispatch);
@@ -52,6 +72,13 @@ void http_respond(struct http_req *req, int status, const char *content_type,
 		  const char *body, size_t len, const char *extra_headers);
 /* {"error":code,"message":message} */
 void http_error(struct http_req *req, int status, const char *code, const char *message);
+
+/*
+ * answer with len bytes of fd from offset, read as the connection drains
+ * (memory stays flat whatever the size); the fd is closed when done
+ */
+void http_respond_fd(struct http_req *req, int status, const char *content_type, int fd,
+		     uint64_t offset, uint64_t len, const char *extra_headers);
 
 /* start a chunked response that does not end; then send pieces of it */
 void http_stream_start(struct http_req *req, const char *content_type);

@@ -20,12 +20,14 @@
 #include "api.h"
 #include "api_int.h"
 #include "auth.h"
+#include "blob.h"
 #include "cert.h"
 #include "conn.h"
 #include "http.h"
 #include "log.h"
 #include "loop.h"
 #include "store.h"
+#include "work.h"
 
 #define SHUTDOWN_GRACE_MS 5000
 
@@ -35,6 +37,7 @@ struct options {
 	const char *cert, *key;
 	int registration_open;
 	int quiet;
+	uint64_t max_file;
 };
 
 static char default_dir[4096];
@@ -45,7 +48,7 @@ static void usage(int code)
 {
 	fprintf(code ? stderr : stdout,
 		"usage: imd [-q] [-d DIR] [-l ADDR:PORT] [--cert FILE --key FILE]\n"
-		"           [--registration open|closed]\n"
+		"           [--registration open|closed] [--max-file SIZE]\n"
 		"       imd pin [-d DIR] [--cert FILE]\n"
 		"       imd user add NAME [-d DIR]   (password on stdin)\n"
 		"see imd(8)\n");
@@ -77,6 +80,27 @@ static const char *data_dir_default(void)
 	return default_dir;
 }
 
+/* "123", "64K", "500M", "4G" */
+static int parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v = strtoull(s, &end, 10);
+	int shift = 0;
+
+	if (end == s || s[0] == '-')
+		return -1;
+	switch (*end) {
+	case 'K': case 'k': shift = 10; end++; break;
+	case 'M': case 'm': shift = 20; end++; break;
+	case 'G': case 'g': shift = 30; end++; break;
+	default: break;
+	}
+	if (*end || v == 0 || v > (1ULL << 50) >> shift)
+		return -1;
+	*out = v << shift;
+	return 0;
+}
+
 static void parse(int argc, char **argv, struct options *o)
 {
 	static const struct option longopts[] = {
@@ -85,6 +109,7 @@ static void parse(int argc, char **argv, struct options *o)
 		{ "cert", required_argument, NULL, 'c' },
 		{ "key", required_argument, NULL, 'k' },
 		{ "registration", required_argument, NULL, 'r' },
+		{ "max-file", required_argument, NULL, 'm' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -95,6 +120,7 @@ static void parse(int argc, char **argv, struct options *o)
 	o->dir = data_dir_default();
 	o->listen = "127.0.0.1:7443";
 	o->registration_open = 1;
+	o->max_file = 4ULL << 30;
 	while ((ch = getopt_long(argc, argv, "+d:l:qh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'd': o->dir = optarg; break;
@@ -102,6 +128,10 @@ static void parse(int argc, char **argv, struct options *o)
 		case 'c': o->cert = optarg; break;
 		case 'k': o->key = optarg; break;
 		case 'q': o->quiet = 1; break;
+		case 'm':
+			if (parse_size(optarg, &o->max_file) < 0)
+				die(EX_USAGE, "--max-file takes a size such as 500M or 4G");
+			break;
 		case 'r':
 			if (!strcmp(optarg, "open"))
 				o->registration_open = 1;
@@ -242,6 +272,15 @@ static void on_auth_result(struct loop *l, int fd, int events, void *arg)
 	auth_poll_results();
 }
 
+static void on_work_done(struct loop *l, int fd, int events, void *arg)
+{
+	(void)l;
+	(void)fd;
+	(void)events;
+	(void)arg;
+	work_poll();
+}
+
 static void before_sleep(struct loop *l, void *arg)
 {
 	(void)l;
@@ -297,7 +336,9 @@ static int serve(int argc, char **argv)
 	snprintf(path, sizeof(path), "%s/im.db", o.dir);
 	if (store_open(&st, path, err, sizeof(err)) < 0)
 		die(EX_CONFIG, "%s", err);
-	if (auth_init(err, sizeof(err)) < 0)
+	if (blob_init(o.dir, err, sizeof(err)) < 0)
+		die(EX_CONFIG, "%s", err);
+	if (auth_init(err, sizeof(err)) < 0 || work_init(err, sizeof(err)) < 0)
 		die(EX_SOFTWARE, "%s", err);
 	fd = listen_on(o.listen);
 	if (!(l = loop_new()))
@@ -305,8 +346,11 @@ static int serve(int argc, char **argv)
 	loop_catch_signals(l);
 	http_init(l, ctx, api_dispatch);
 	api_init(st, o.registration_open);
+	api_set_max_file(o.max_file);
+	http_on_headers(api_headers);
 	http_listen(fd);
 	loop_watch(l, auth_fd(), LOOP_READ, on_auth_result, NULL);
+	loop_watch(l, work_fd(), LOOP_READ, on_work_done, NULL);
 	loop_on_tick(l, 1000, tick, NULL);
 	loop_before_sleep(l, before_sleep, NULL);
 	log_info("listening on %s (pin %s), registration %s", o.listen, pin,
@@ -316,6 +360,8 @@ static int serve(int argc, char **argv)
 	conn_flush_all();
 	conn_reap();
 	auth_shutdown();
+	work_shutdown();	/* its done steps may still write */
+	api_before_sleep();
 	store_close(st);
 	SSL_CTX_free(ctx);
 	loop_free(l);

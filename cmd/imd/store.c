@@ -20,7 +20,7 @@
 
 #include "store.h"
 
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 #define STR_(x) #x
 #define STR(x) STR_(x)
 #define BUSY_TIMEOUT_MS 5000
@@ -33,12 +33,18 @@
  * Every statement is IF [NOT] EXISTS, so running the whole script is also
  * the migration: version 1 had no groups (messages.grp existed, always
  * NULL); version 2 adds groups, members, spans and messages_grp, and swaps
- * messages_sender for messages_direct.
+ * messages_sender for messages_direct; version 3 adds files and
+ * messages.file_id (ALTER TABLE has no IF NOT EXISTS, so that column is
+ * added by add_file_id(), and its index comes in schema_v3_sql after it).
  *
  * A group is soft-deleted so its id stays taken; its name is unique only
  * among live groups. members holds the current role; spans says which
  * message ids a user may see in a group (from_id < id <= to_id, to_id NULL
  * while still a member), one row per period of membership.
+ *
+ * files holds uploaded attachments by random id; the bytes live in the
+ * blob directory under their sha256, which several files may share.
+ * messages.file_id names the attachment of a "file" or "voice" message.
  */
 static const char schema_sql[] =
 	"CREATE TABLE IF NOT EXISTS users ("
@@ -63,7 +69,8 @@ static const char schema_sql[] =
 	" recipient INTEGER,"
 	" grp INTEGER,"
 	" kind TEXT NOT NULL,"
-	" json TEXT NOT NULL);"
+	" json TEXT NOT NULL,"
+	" file_id TEXT);"
 	"CREATE INDEX IF NOT EXISTS messages_recipient ON messages(recipient, id);"
 	"CREATE INDEX IF NOT EXISTS messages_pair ON messages(sender, recipient, id);"
 	"CREATE TABLE IF NOT EXISTS idempotency ("
@@ -95,7 +102,22 @@ static const char schema_sql[] =
 	" user_id INTEGER NOT NULL,"
 	" from_id INTEGER NOT NULL,"
 	" to_id INTEGER);"
-	"CREATE INDEX IF NOT EXISTS spans_user ON spans(user_id, group_id);";
+	"CREATE INDEX IF NOT EXISTS spans_user ON spans(user_id, group_id);"
+	/* version 3 */
+	"CREATE TABLE IF NOT EXISTS files ("
+	" id TEXT PRIMARY KEY,"
+	" owner INTEGER NOT NULL,"
+	" sha256 TEXT NOT NULL,"
+	" size INTEGER NOT NULL,"
+	" name TEXT NOT NULL,"
+	" type TEXT NOT NULL,"
+	" created INTEGER NOT NULL) WITHOUT ROWID;"
+	"CREATE INDEX IF NOT EXISTS files_sha256 ON files(sha256);";
+
+/* after add_file_id(): the column exists by then */
+static const char schema_v3_sql[] =
+	"CREATE INDEX IF NOT EXISTS messages_file ON messages(file_id)"
+	" WHERE file_id IS NOT NULL;";
 
 enum {
 	Q_BEGIN, Q_COMMIT, Q_ROLLBACK,
@@ -110,6 +132,7 @@ enum {
 	Q_GROUPS_MINE, Q_GROUPS_ALL,
 	Q_MEMBER_ROLE, Q_MEMBER_UPDATE, Q_MEMBER_ADD, Q_SPAN_OPEN,
 	Q_MEMBER_DELETE, Q_SPAN_CLOSE, Q_MEMBERS,
+	Q_FILE_ADD, Q_FILE_GET, Q_FILE_VISIBLE, Q_FILE_REFS,
 	Q_COUNT
 };
 
@@ -138,8 +161,8 @@ static const char *const query_sql[Q_COUNT] = {
 		       " JOIN messages m ON m.id = i.msg_id"
 		       " WHERE i.sender = ?1 AND i.key = ?2",
 	[Q_IDEM_ADD] = "INSERT INTO idempotency(sender, key, msg_id) VALUES (?1, ?2, ?3)",
-	[Q_MSG_ADD] = "INSERT INTO messages(time, sender, recipient, grp, kind, json)"
-		      " VALUES (?1, ?2, ?3, ?4, ?5, '')",
+	[Q_MSG_ADD] = "INSERT INTO messages(time, sender, recipient, grp, kind, json, file_id)"
+		      " VALUES (?1, ?2, ?3, ?4, ?5, '', ?6)",
 	[Q_MSG_SETJSON] = "UPDATE messages SET json = ?2 WHERE id = ?1",
 	/*
 	 * Two indexed range scans merged in id order, so LIMIT stops both
@@ -211,6 +234,26 @@ static const char *const query_sql[Q_COUNT] = {
 	[Q_MEMBERS] = "SELECT m.user_id, u.name, m.role FROM members m"
 		      " LEFT JOIN users u ON u.id = m.user_id"
 		      " WHERE m.group_id = ?1 ORDER BY u.name",
+	[Q_FILE_ADD] = "INSERT INTO files(id, owner, sha256, size, name, type, created)"
+		       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[Q_FILE_GET] = "SELECT id, owner, sha256, size, name, type, created"
+		       " FROM files WHERE id = ?1",
+	/*
+	 * The uploader, or any message carrying the file (messages_file) that
+	 * the user may see: a direct one they sent or received, or a group
+	 * one inside one of their spans of that group (spans_user). Direct
+	 * and group are told apart by grp as in Q_VISIBLE, so a group
+	 * message counts by span only, even for its sender.
+	 */
+	[Q_FILE_VISIBLE] = "SELECT 1 FROM files WHERE id = ?1 AND owner = ?2"
+			   " UNION ALL"
+			   " SELECT 1 FROM messages m WHERE m.file_id = ?1 AND"
+			   " ((m.grp IS NULL AND (m.sender = ?2 OR m.recipient = ?2))"
+			   "  OR (m.grp IS NOT NULL AND EXISTS (SELECT 1 FROM spans s"
+			   "   WHERE s.user_id = ?2 AND s.group_id = m.grp"
+			   "   AND s.from_id < m.id AND (s.to_id IS NULL OR m.id <= s.to_id))))"
+			   " LIMIT 1",
+	[Q_FILE_REFS] = "SELECT count(*) FROM files WHERE sha256 = ?1",
 };
 
 struct store {
@@ -349,6 +392,31 @@ static int check_version(struct store *st, char *err, size_t errlen)
 	return 0;
 }
 
+/* versions 1 and 2 have no messages.file_id; a new database gets it from
+ * CREATE TABLE. Inside the transaction of store_open. */
+static int add_file_id(struct store *st, char *err, size_t errlen)
+{
+	sqlite3_stmt *s;
+	int rc, have = 0;
+
+	if (sqlite3_prepare_v2(st->db, "SELECT count(*) FROM pragma_table_info('messages')"
+			       " WHERE name = 'file_id'", -1, &s, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "%s", sqlite3_errmsg(st->db));
+		return -1;
+	}
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		have = sqlite3_column_int(s, 0) > 0;
+	else
+		snprintf(err, errlen, "%s", sqlite3_errmsg(st->db));
+	sqlite3_finalize(s);
+	if (rc != SQLITE_ROW)
+		return -1;
+	if (have)
+		return 0;
+	return exec_sql(st, "ALTER TABLE messages ADD COLUMN file_id TEXT;", err, errlen);
+}
+
 static int load_max_id(struct store *st)
 {
 	sqlite3_stmt *s = stmt(st, Q_MAX_ID);
@@ -394,6 +462,8 @@ int store_open(struct store **stp, const char *path, char *err, size_t errlen)
 	if (exec_sql(st, "BEGIN IMMEDIATE;", err, errlen) < 0)
 		goto bad;
 	if (exec_sql(st, schema_sql, err, errlen) < 0 ||
+	    add_file_id(st, err, errlen) < 0 ||
+	    exec_sql(st, schema_v3_sql, err, errlen) < 0 ||
 	    exec_sql(st, "PRAGMA user_version=" STR(SCHEMA_VERSION) "; COMMIT;", err, errlen) < 0) {
 		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 		goto bad;
@@ -693,10 +763,31 @@ static void format_time(int64_t ms, char out[32])
 	snprintf(out + n, 32 - n, ".%03uZ", (unsigned)(ms % 1000) % 1000u);
 }
 
+static int is_file_kind(const char *kind)
+{
+	return kind && (!strcmp(kind, "file") || !strcmp(kind, "voice"));
+}
+
+/* "file":{"id","name","size","sha256","type"} of a message */
+static struct json_object *file_json(const struct store_file *f)
+{
+	struct json_object *o = json_object_new_object();
+
+	if (!o)
+		return NULL;
+	json_object_object_add(o, "id", json_object_new_string(f->id));
+	json_object_object_add(o, "name", json_object_new_string(f->name));
+	json_object_object_add(o, "size", json_object_new_int64(f->size));
+	json_object_object_add(o, "sha256", json_object_new_string(f->sha256));
+	json_object_object_add(o, "type", json_object_new_string(f->type));
+	return o;
+}
+
 /*
  * The message object, in the order of the protocol's examples: "to" for a
  * direct message, "group" for a group one; an event carries "event" and,
- * when given, "user" and "role" instead of "text".
+ * when given, "user" and "role" instead of "text". A file or voice message
+ * carries "file", then "duration" (voice) and "text" only as a caption.
  */
 static char *build_json(int64_t id, const struct store_new_msg *nm, size_t *len)
 {
@@ -723,6 +814,22 @@ static char *build_json(int64_t id, const struct store_new_msg *nm, size_t *len)
 			json_object_object_add(o, "user", json_object_new_string(nm->event_user));
 		if (nm->event_role)
 			json_object_object_add(o, "role", json_object_new_string(nm->event_role));
+	} else if (nm->file) {
+		json_object_object_add(o, "file", file_json(nm->file));
+		if (nm->duration_ms > 0) {
+			char secs[32];
+
+			/* whole milliseconds: exactly three decimals, no
+			 * binary rounding noise such as 1.2344999999999999 */
+			snprintf(secs, sizeof secs, "%lld.%03lld",
+				 (long long)(nm->duration_ms / 1000),
+				 (long long)(nm->duration_ms % 1000));
+			json_object_object_add(o, "duration",
+					       json_object_new_double_s(nm->duration_ms / 1000.0,
+									secs));
+		}
+		if (nm->text && nm->text[0])
+			json_object_object_add(o, "text", json_object_new_string(nm->text));
 	} else {
 		json_object_object_add(o, "text", json_object_new_string(nm->text));
 	}
@@ -782,7 +889,11 @@ static int msg_valid(const struct store_new_msg *nm)
 		return 0;
 	if (nm->recipient > 0 ? !nm->recipient_name : !nm->grp_name)
 		return 0;
-	return is_event_kind(nm->kind) ? nm->event != NULL : nm->text != NULL;
+	if (is_event_kind(nm->kind))
+		return nm->event != NULL;
+	if (is_file_kind(nm->kind))
+		return nm->file != NULL;
+	return nm->text != NULL && nm->file == NULL;
 }
 
 /* the inserts of one message, all or nothing (the caller's savepoint) */
@@ -799,6 +910,8 @@ static int msg_insert(struct store *st, const struct store_new_msg *nm, struct s
 	if (nm->grp > 0)
 		sqlite3_bind_int64(s, 4, nm->grp);
 	sqlite3_bind_text(s, 5, nm->kind, -1, SQLITE_STATIC);
+	if (nm->file)
+		sqlite3_bind_text(s, 6, nm->file->id, -1, SQLITE_STATIC);
 	if ((rc = step_done(st, s)) != STORE_OK)
 		return STORE_ERR;
 	id = sqlite3_last_insert_rowid(st->db);
@@ -1306,6 +1419,77 @@ int store_members(struct store *st, int64_t group_id, struct store_member **out,
 	sqlite3_reset(s);
 	*out = v;
 	*n = len;
+	return STORE_OK;
+}
+
+/* ---- attachments ---- */
+
+int store_file_add(struct store *st, const struct store_file *f)
+{
+	sqlite3_stmt *s = stmt(st, Q_FILE_ADD);
+
+	sqlite3_bind_text(s, 1, f->id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, f->owner);
+	sqlite3_bind_text(s, 3, f->sha256, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 4, f->size);
+	sqlite3_bind_text(s, 5, f->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 6, f->type, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 7, f->created_ms);
+	return step_done(st, s);
+}
+
+static void copy_text(char *dst, size_t len, const unsigned char *src)
+{
+	snprintf(dst, len, "%s", src ? (const char *)src : "");
+}
+
+int store_file_get(struct store *st, const char *id, struct store_file *f)
+{
+	sqlite3_stmt *s = stmt(st, Q_FILE_GET);
+	int rc;
+
+	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_DONE) {
+		sqlite3_reset(s);
+		return STORE_NOTFOUND;
+	}
+	if (rc != SQLITE_ROW)
+		return fail(st, s);
+	copy_text(f->id, sizeof f->id, sqlite3_column_text(s, 0));
+	f->owner = sqlite3_column_int64(s, 1);
+	copy_text(f->sha256, sizeof f->sha256, sqlite3_column_text(s, 2));
+	f->size = sqlite3_column_int64(s, 3);
+	copy_text(f->name, sizeof f->name, sqlite3_column_text(s, 4));
+	copy_text(f->type, sizeof f->type, sqlite3_column_text(s, 5));
+	f->created_ms = sqlite3_column_int64(s, 6);
+	sqlite3_reset(s);
+	return STORE_OK;
+}
+
+int store_file_visible(struct store *st, const char *id, int64_t user_id)
+{
+	sqlite3_stmt *s = stmt(st, Q_FILE_VISIBLE);
+	int rc;
+
+	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, user_id);
+	rc = sqlite3_step(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return fail(st, s);
+	sqlite3_reset(s);
+	return rc == SQLITE_ROW ? STORE_OK : STORE_NOTFOUND;
+}
+
+int store_file_refs(struct store *st, const char *sha256, int64_t *n)
+{
+	sqlite3_stmt *s = stmt(st, Q_FILE_REFS);
+
+	sqlite3_bind_text(s, 1, sha256, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) != SQLITE_ROW)
+		return fail(st, s);
+	*n = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
 	return STORE_OK;
 }
 

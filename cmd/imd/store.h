@@ -52,6 +52,21 @@ struct store_new_msg {
 	const char *event, *event_user, *event_role;
 	const char *key;	/* idempotency key, or NULL */
 	int64_t now_ms;
+	/* kind "file" or "voice": the attachment (text is then an optional
+	 * caption, may be NULL); duration_ms > 0 for voice */
+	const struct store_file *file;
+	int64_t duration_ms;
+};
+
+/* an uploaded attachment; the bytes live in the blob directory by sha256 */
+struct store_file {
+	char id[33];		/* 32 hex chars, random */
+	int64_t owner;		/* uploader's user id */
+	char sha256[65];	/* hex */
+	int64_t size;
+	char name[256];		/* as given by the uploader, sanitized to UTF-8 */
+	char type[128];		/* media type */
+	int64_t created_ms;
 };
 
 struct store_group {
@@ -162,5 +177,18 @@ int store_member_remove(struct store *st, int64_t group_id, int64_t user_id, int
 int store_members(struct store *st, int64_t group_id, struct store_member **out, size_t *n);
 void store_msg_free(struct store_msg *m);
 void store_msgs_free(struct store_msg *m, size_t n);
+
+/*
+ * attachments. A file message stores the file id in messages.file_id and
+ * its JSON gets "file":{"id","name","size","sha256","type"} (and
+ * "duration":seconds as a number with 3 decimals for voice).
+ */
+int store_file_add(struct store *st, const struct store_file *f);
+int store_file_get(struct store *st, const char *id, struct store_file *f);	/* STORE_NOTFOUND */
+/* STORE_OK when user uploaded it or may see a message that carries it
+ * (direct: sender or recipient; group: inside one of their spans) */
+int store_file_visible(struct store *st, const char *id, int64_t user_id);
+/* how many files (any id) still use this content; for deleting blobs */
+int store_file_refs(struct store *st, const char *sha256, int64_t *n);
 
 #endif

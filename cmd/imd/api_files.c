@@ -1,0 +1,350 @@
+/*
+ * api_files — attachments: POST /v1/files streams the body to disk as it
+ * arrives (after the token was checked on the headers alone), GET
+ * /v1/files/ID sends it back, with Range, to those who may see it.
+ *
+ * The last step of an upload, fsync and rename, blocks on the disk, so it
+ * runs on the worker thread; the answer waits for it and for the commit
+ * of the file's row.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <openssl/rand.h>
+
+#include "api.h"
+#include "api_int.h"
+#include "blob.h"
+#include "log.h"
+#include "loop.h"
+#include "work.h"
+
+uint64_t api_max_file = 4ULL << 30;
+
+struct upload {
+	struct http_req *req;	/* NULL once the client went away */
+	struct blob_upload *blob;
+	struct who who;
+	char name[256];
+	char type[128];
+	int finishing;		/* the worker has the blob */
+	int ok;
+};
+
+void api_set_max_file(uint64_t bytes)
+{
+	api_max_file = bytes;
+}
+
+static void upload_gone(struct http_req *req)
+{
+	struct upload *u = req->ctx;
+
+	req->ctx = NULL;
+	if (u->finishing) {
+		u->req = NULL;	/* the worker's done step cleans up */
+		return;
+	}
+	blob_abort(u->blob);	/* still receiving: nothing of it is kept */
+	free(u);
+}
+
+static int upload_chunk(struct http_req *req, const char *data, size_t len)
+{
+	struct upload *u = req->ctx;
+
+	if (blob_write(u->blob, data, len) < 0) {
+		log_warn("writing an upload failed (disk full?)");
+		req->refuse_status = 507;
+		req->refuse_code = "insufficient_storage";
+		snprintf(req->refuse_msg, sizeof(req->refuse_msg), "the server cannot store the file now");
+		return -1;
+	}
+	return 0;
+}
+
+/* one UTF-8 sequence at s, or 0 when invalid */
+static size_t utf8_len(const unsigned char *s)
+{
+	size_t n, i;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	for (i = 1; i < n; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	return n;
+}
+
+/*
+ * The name as told: last path element, valid UTF-8, no control
+ * characters, at most 255 bytes. Clients still decide how to save it.
+ */
+static void clean_name(const char *in, char *out, size_t len)
+{
+	const char *base = strrchr(in, '/');
+	const unsigned char *s = (const unsigned char *)(base ? base + 1 : in);
+	size_t o = 0;
+
+	while (*s && o + 4 < len) {
+		size_t n = utf8_len(s);
+
+		if (n == 0 || *s < 0x20 || *s == 0x7f || *s == '\\') {
+			out[o++] = '_';
+			s++;
+			continue;
+		}
+		memcpy(out + o, s, n);
+		o += n;
+		s += n;
+	}
+	out[o] = '\0';
+	if (!o || !strcmp(out, ".") || !strcmp(out, ".."))
+		snprintf(out, len, "file");
+}
+
+/* type/subtype of safe characters, parameters dropped */
+static void clean_type(const char *in, char *out, size_t len)
+{
+	size_t i, slash = 0;
+
+	for (i = 0; in && in[i] && in[i] != ';' && i + 1 < len; i++) {
+		char c = in[i];
+
+		if (c >= 'A' && c <= 'Z')
+			c = (char)(c - 'A' + 'a');
+		if (c == '/' && !slash && i > 0)
+			slash = i;
+		else if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || strchr(".+-_", c)))
+			break;
+		out[i] = c;
+	}
+	out[i] = '\0';
+	while (i > 0 && out[i - 1] == ' ')
+		out[--i] = '\0';
+	if (!in || (in[i] && in[i] != ';') || !slash || slash + 1 >= i)
+		snprintf(out, len, "application/octet-stream");
+}
+
+int api_headers(struct http_req *req)
+{
+	const char *msg;
+	struct upload *u;
+	char name[1024] = "", err[160];
+	int status;
+
+	if (strcmp(req->method, "POST") || strcmp(req->path, "/v1/files"))
+		return 0;
+	u = calloc(1, sizeof(*u));
+	if (!u) {
+		req->refuse_status = 500;
+		req->refuse_code = "internal";
+		snprintf(req->refuse_msg, sizeof(req->refuse_msg), "out of memory");
+		return -1;
+	}
+	if (api_identify(req, &u->who, &status, &msg) < 0) {
+		free(u);
+		req->refuse_status = status;
+		req->refuse_code = status == 401 ? "unauthorized" : "unavailable";
+		snprintf(req->refuse_msg, sizeof(req->refuse_msg), "%s", msg);
+		return -1;
+	}
+	if (!(u->blob = blob_begin(err, sizeof(err)))) {
+		free(u);
+		log_warn("%s", err);
+		req->refuse_status = 503;
+		req->refuse_code = "unavailable";
+		snprintf(req->refuse_msg, sizeof(req->refuse_msg), "the server cannot store files now");
+		return -1;
+	}
+	http_query(req, "name", name, sizeof(name));
+	clean_name(name, u->name, sizeof(u->name));
+	clean_type(req->content_type, u->type, sizeof(u->type));
+	u->req = req;
+	req->ctx = u;
+	req->on_close = upload_gone;
+	req->on_body_chunk = upload_chunk;
+	req->max_body = api_max_file;
+	return 0;
+}
+
+static void finish_on_worker(void *arg)
+{
+	struct upload *u = arg;
+
+	u->ok = blob_finish(u->blob) == 0;
+}
+
+static void finished(void *arg)
+{
+	struct upload *u = arg;
+	struct http_req *req = u->req;
+	struct store_file f = {0};
+	unsigned char rnd[16];
+	struct json_object *o;
+	int64_t refs = 0;
+	size_t i;
+
+	if (req) {
+		req->ctx = NULL;
+		req->on_close = NULL;
+	}
+	snprintf(f.sha256, sizeof(f.sha256), "%s", blob_sha256(u->blob));
+	if (!req || !u->ok) {
+		/* nobody to tell, or nothing stored: keep no orphan bytes */
+		if (u->ok && store_file_refs(api_store, f.sha256, &refs) == STORE_OK && refs == 0)
+			blob_remove(f.sha256);
+		if (req)
+			http_error(req, 503, "unavailable", "the server could not store the file; try again");
+		goto out;
+	}
+	RAND_bytes(rnd, sizeof(rnd));
+	for (i = 0; i < sizeof(rnd); i++)
+		snprintf(f.id + 2 * i, 3, "%02x", rnd[i]);
+	f.owner = u->who.user_id;
+	f.size = (int64_t)blob_size(u->blob);
+	snprintf(f.name, sizeof(f.name), "%s", u->name);
+	snprintf(f.type, sizeof(f.type), "%s", u->type);
+	f.created_ms = loop_now_ms();
+	if (store_begin(api_store) < 0 || store_file_add(api_store, &f) < 0) {
+		api_fail_turn();
+		api_storage_error(req);
+		goto out;
+	}
+	o = json_object_new_object();
+	json_object_object_add(o, "id", json_object_new_string(f.id));
+	json_object_object_add(o, "name", json_object_new_string(f.name));
+	json_object_object_add(o, "size", json_object_new_int64(f.size));
+	json_object_object_add(o, "sha256", json_object_new_string(f.sha256));
+	json_object_object_add(o, "type", json_object_new_string(f.type));
+	api_defer_json(req, 201, o);
+	json_object_put(o);
+out:
+	blob_free(u->blob);
+	free(u);
+}
+
+void api_upload(struct http_req *req)
+{
+	struct upload *u = req->ctx;
+
+	if (!u) {	/* the headers hook did not take it: cannot happen */
+		http_error(req, 500, "internal", "upload lost");
+		return;
+	}
+	if (blob_size(u->blob) == 0) {
+		http_error(req, 400, "bad_request", "an empty file; send the bytes as the body");
+		return;		/* req_reset → upload_gone cleans up */
+	}
+	if (work_submit(finish_on_worker, finished, u) < 0) {
+		http_error(req, 500, "internal", "out of memory");
+		return;
+	}
+	u->finishing = 1;	/* a vanished client now only unhooks */
+}
+
+/* "bytes=a-b", "bytes=a-", "bytes=-n" against size; 0 ok, -1 unsatisfiable, 1 ignore */
+static int parse_range(const char *h, uint64_t size, uint64_t *off, uint64_t *len)
+{
+	unsigned long long a, b;
+	char *end;
+
+	if (!h || strncmp(h, "bytes=", 6) || strchr(h, ','))
+		return 1;	/* absent, or several ranges: send it all */
+	h += 6;
+	if (*h == '-') {
+		b = strtoull(h + 1, &end, 10);
+		if (*end || end == h + 1 || b == 0)
+			return -1;
+		if (b > size)
+			b = size;
+		*off = size - b;
+		*len = b;
+		return size ? 0 : -1;
+	}
+	a = strtoull(h, &end, 10);
+	if (end == h || *end != '-')
+		return -1;
+	h = end + 1;
+	if (*h) {
+		b = strtoull(h, &end, 10);
+		if (*end || b < a)
+			return -1;
+	} else {
+		b = size ? size - 1 : 0;
+	}
+	if (a >= size)
+		return -1;
+	if (b >= size)
+		b = size - 1;
+	*off = a;
+	*len = b - a + 1;
+	return 0;
+}
+
+void api_download(struct http_req *req)
+{
+	const char *id = req->path + strlen("/v1/files/");
+	char hdr[1024], disp[800];
+	struct store_file f;
+	uint64_t off = 0, len;
+	struct who w;
+	int fd, r, status = 200;
+	size_t i, o = 0;
+
+	if (api_auth(req, &w) < 0)
+		return;
+	if (strlen(id) != 32 || strspn(id, "0123456789abcdef") != 32 ||
+	    store_file_visible(api_store, id, w.user_id) != STORE_OK ||
+	    store_file_get(api_store, id, &f) != STORE_OK) {
+		http_error(req, 404, "no_such_file", "no such file");
+		return;
+	}
+	if ((fd = blob_open(f.sha256)) < 0) {
+		log_warn("file %s: its content %s is missing", f.id, f.sha256);
+		http_error(req, 500, "internal", "the file's content is missing");
+		return;
+	}
+	len = (uint64_t)f.size;
+	r = parse_range(req->range, (uint64_t)f.size, &off, &len);
+	if (r < 0) {
+		snprintf(hdr, sizeof(hdr), "Content-Range: bytes */%lld\r\n", (long long)f.size);
+		close(fd);
+		static const char body[] = "{\"error\":\"bad_range\",\"message\":\"range not satisfiable\"}";
+
+		http_respond(req, 416, "application/json", body, sizeof(body) - 1, hdr);
+		return;
+	}
+	/* RFC 5987 filename*: every byte outside a safe set percent-encoded */
+	for (i = 0; f.name[i] && o + 4 < sizeof(disp); i++) {
+		unsigned char c = (unsigned char)f.name[i];
+
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		    strchr("._-", c))
+			disp[o++] = (char)c;
+		else
+			o += (size_t)snprintf(disp + o, sizeof(disp) - o, "%%%02X", c);
+	}
+	disp[o] = '\0';
+	o = (size_t)snprintf(hdr, sizeof(hdr),
+			     "Accept-Ranges: bytes\r\nETag: \"%s\"\r\nX-Content-SHA256: %s\r\n"
+			     "Content-Disposition: attachment; filename*=UTF-8''%s\r\n",
+			     f.sha256, f.sha256, disp);
+	if (r == 0) {
+		status = 206;
+		snprintf(hdr + o, sizeof(hdr) - o, "Content-Range: bytes %llu-%llu/%lld\r\n",
+			 (unsigned long long)off, (unsigned long long)(off + len - 1), (long long)f.size);
+	}
+	http_respond_fd(req, status, f.type, fd, off, len, hdr);
+}
