@@ -9,6 +9,7 @@
 #include "auth.h"
 #include "hub.h"
 #include "log.h"
+#include "loop.h"
 
 struct store *api_store;
 int api_registration_open;
@@ -70,6 +71,8 @@ static const struct route routes[] = {
 	{ "POST", "/v1/groups", api_group_create },
 	{ "GET", "/v1/groups", api_groups_list },
 	{ "POST", "/v1/files", api_upload },
+	{ "POST", "/v1/tokens", api_token_create },
+	{ "GET", "/v1/tokens", api_tokens_list },
 };
 
 static void method_not_allowed(struct http_req *req, const char *allow)
@@ -99,6 +102,13 @@ void api_dispatch(struct http_req *req)
 	}
 	if (!allow[0] && !strncmp(req->path, "/v1/groups/", 11)) {
 		api_group_route(req);
+		return;
+	}
+	if (!allow[0] && !strncmp(req->path, "/v1/tokens/", 11)) {
+		if (!strcmp(req->method, "DELETE"))
+			api_token_revoke(req);
+		else
+			method_not_allowed(req, "DELETE");
 		return;
 	}
 	if (!allow[0] && !strncmp(req->path, "/v1/files/", 10)) {
@@ -159,15 +169,20 @@ int api_identify(struct http_req *req, struct who *w, int *status, const char **
 		*message = "storage failure; try again later";
 		return -1;
 	}
+	if (t.expires_ms && t.expires_ms <= loop_now_ms()) {
+		*message = "token expired; create a new one or log in again";
+		return -1;
+	}
 	w->user_id = t.user_id;
 	w->token_id = t.id;
 	w->cursor = t.cursor;
+	w->send_only = t.send_only;
 	snprintf(w->name, sizeof(w->name), "%s", t.user);
 	snprintf(req->user, sizeof(req->user), "%s", t.user);
 	return 0;
 }
 
-int api_auth(struct http_req *req, struct who *w)
+int api_auth_any(struct http_req *req, struct who *w)
 {
 	const char *message;
 	int status;
@@ -176,6 +191,17 @@ int api_auth(struct http_req *req, struct who *w)
 		return 0;
 	http_error(req, status, status == 401 ? "unauthorized" : "unavailable", message);
 	return -1;
+}
+
+int api_auth(struct http_req *req, struct who *w)
+{
+	if (api_auth_any(req, w) < 0)
+		return -1;
+	if (w->send_only) {
+		http_error(req, 403, "send_only", "this token may only send messages and files");
+		return -1;
+	}
+	return 0;
 }
 
 struct json_object *api_json_parse(const char *s, size_t len, const char **code, const char **msg)

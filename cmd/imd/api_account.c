@@ -151,6 +151,7 @@ static void logged_in(void *arg, int ok, const char *hash)
 	struct pending *p = arg;
 	struct who w = p->who;
 	char label[MAX_LABEL + 1], token[AUTH_TOKEN_LEN + 1];
+	struct store_token_info info = {0};
 	unsigned char th[32];
 	struct http_req *req;
 	struct json_object *o;
@@ -168,8 +169,9 @@ static void logged_in(void *arg, int ok, const char *hash)
 		http_error(req, 500, "internal", "could not make a token");
 		return;
 	}
-	if (store_begin(api_store) < 0 ||
-	    store_token_add(api_store, w.user_id, th, label, loop_now_ms()) < 0) {
+	info.created_ms = loop_now_ms();
+	snprintf(info.label, sizeof(info.label), "%s", label);
+	if (store_begin(api_store) < 0 || store_token_add(api_store, w.user_id, th, &info, NULL) < 0) {
 		api_storage_error(req);
 		return;
 	}
@@ -267,7 +269,7 @@ void api_logout(struct http_req *req)
 {
 	struct who w;
 
-	if (api_auth(req, &w) < 0)
+	if (api_auth_any(req, &w) < 0)
 		return;
 	if (store_begin(api_store) < 0 || store_token_revoke(api_store, w.token_id) < 0) {
 		api_storage_error(req);
@@ -282,10 +284,11 @@ void api_whoami(struct http_req *req)
 	struct who w;
 	struct json_object *o;
 
-	if (api_auth(req, &w) < 0)
+	if (api_auth_any(req, &w) < 0)
 		return;
 	o = json_object_new_object();
 	json_object_object_add(o, "user", json_object_new_string(w.name));
+	json_object_object_add(o, "send_only", json_object_new_boolean(w.send_only));
 	api_respond_json(req, 200, o);
 	json_object_put(o);
 }
@@ -356,6 +359,129 @@ void api_password(struct http_req *req)
 	}
 	free(stored);
 	json_object_put(o);
+}
+
+static void add_time(struct json_object *o, const char *key, int64_t ms);
+
+#define MAX_TOKEN_DAYS 3650
+
+/* POST /v1/tokens {"label":L,"send_only":B,"expires_days":N}: for bots and cron */
+void api_token_create(struct http_req *req)
+{
+	struct store_token_info info = {0};
+	char token[AUTH_TOKEN_LEN + 1];
+	struct json_object *o, *v, *r;
+	unsigned char th[32];
+	const char *label;
+	int64_t days = 0;
+	struct who w;
+	int err = 0;
+
+	if (api_auth(req, &w) < 0 || !(o = api_json_body(req)))
+		return;
+	label = api_str(o, "label", &err);
+	if (json_object_object_get_ex(o, "send_only", &v)) {
+		if (!json_object_is_type(v, json_type_boolean))
+			err = 1;
+		info.send_only = json_object_get_boolean(v);
+	}
+	if (json_object_object_get_ex(o, "expires_days", &v) && !json_object_is_type(v, json_type_null)) {
+		if (!json_object_is_type(v, json_type_int) ||
+		    (days = json_object_get_int64(v)) < 1 || days > MAX_TOKEN_DAYS)
+			err = 1;
+	}
+	if (err || !label || !label[0] || strlen(label) > MAX_LABEL) {
+		http_error(req, 400, "bad_request", "expected {\"label\":L (1-64 bytes),"
+			   "\"send_only\":false,\"expires_days\":1-3650}");
+		goto out;
+	}
+	snprintf(info.label, sizeof(info.label), "%s", label);
+	info.created_ms = loop_now_ms();
+	info.expires_ms = days ? info.created_ms + days * 86400000 : 0;
+	if (auth_token_new(token, th) < 0) {
+		http_error(req, 500, "internal", "could not make a token");
+		goto out;
+	}
+	if (store_begin(api_store) < 0 || store_token_add(api_store, w.user_id, th, &info, &info.id) < 0) {
+		api_storage_error(req);
+		goto out;
+	}
+	r = json_object_new_object();
+	json_object_object_add(r, "id", json_object_new_int64(info.id));
+	json_object_object_add(r, "token", json_object_new_string(token));
+	json_object_object_add(r, "label", json_object_new_string(info.label));
+	json_object_object_add(r, "send_only", json_object_new_boolean(info.send_only));
+	add_time(r, "expires", info.expires_ms);
+	api_defer_json(req, 201, r);
+	json_object_put(r);
+	OPENSSL_cleanse(token, sizeof(token));
+out:
+	json_object_put(o);
+}
+
+void api_tokens_list(struct http_req *req)
+{
+	struct store_token_info *t = NULL;
+	struct json_object *o, *a;
+	size_t n = 0, i;
+	struct who w;
+
+	if (api_auth(req, &w) < 0)
+		return;
+	if (store_tokens(api_store, w.user_id, &t, &n) < 0) {
+		api_storage_error(req);
+		return;
+	}
+	o = json_object_new_object();
+	a = json_object_new_array();
+	for (i = 0; i < n; i++) {
+		struct json_object *e = json_object_new_object();
+
+		json_object_object_add(e, "id", json_object_new_int64(t[i].id));
+		json_object_object_add(e, "label", json_object_new_string(t[i].label));
+		add_time(e, "created", t[i].created_ms);
+		add_time(e, "expires", t[i].expires_ms);
+		json_object_object_add(e, "send_only", json_object_new_boolean(t[i].send_only));
+		json_object_object_add(e, "current", json_object_new_boolean(t[i].id == w.token_id));
+		json_object_array_add(a, e);
+	}
+	json_object_object_add(o, "tokens", a);
+	api_respond_json(req, 200, o);
+	json_object_put(o);
+	free(t);
+}
+
+void api_token_revoke(struct http_req *req)
+{
+	const char *p = req->path + strlen("/v1/tokens/");
+	struct who w;
+	char *end;
+	long long id;
+	int r;
+
+	if (api_auth(req, &w) < 0)
+		return;
+	id = strtoll(p, &end, 10);
+	if (!*p || *end || id <= 0) {
+		http_error(req, 404, "no_such_token", "no such token");
+		return;
+	}
+	if (store_begin(api_store) < 0) {
+		api_storage_error(req);
+		return;
+	}
+	r = store_token_revoke_own(api_store, w.user_id, id);
+	if (r == STORE_NOTFOUND) {
+		http_error(req, 404, "no_such_token", "no such token");
+		return;
+	}
+	if (r < 0) {
+		api_fail_turn();
+		api_storage_error(req);
+		return;
+	}
+	hub_drop_token(id);
+	api_defer(req, 204, NULL, "", 0);
 }
 
 static void add_time(struct json_object *o, const char *key, int64_t ms)

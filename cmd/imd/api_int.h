@@ -21,14 +21,18 @@ struct who {
 	int64_t user_id;
 	int64_t token_id;
 	int64_t cursor;
+	int send_only;
 	char name[33];
 };
 
 extern struct store *api_store;
 extern int api_registration_open;
 
-/* the Bearer token's owner; answers 401 itself and returns -1 */
+/* the Bearer token's owner; answers 401 (403 for a send-only token)
+ * itself and returns -1 */
 int api_auth(struct http_req *req, struct who *w);
+/* the same, send-only tokens welcome: for sending and little else */
+int api_auth_any(struct http_req *req, struct who *w);
 /* the same without answering: status and message say why not */
 int api_identify(struct http_req *req, struct who *w, int *status, const char **message);
 /* body as one JSON object; answers 400 itself and returns NULL */
@@ -82,6 +86,9 @@ void api_stream_tick(void);
 void api_group_create(struct http_req *req);
 void api_groups_list(struct http_req *req);
 void api_group_route(struct http_req *req);	/* /v1/groups/NAME... */
+void api_token_create(struct http_req *req);
+void api_tokens_list(struct http_req *req);
+void api_token_revoke(struct http_req *req);	/* DELETE /v1/tokens/ID */
 void api_upload(struct http_req *req);		/* POST /v1/files, body already on disk */
 void api_download(struct http_req *req);	/* GET /v1/files/ID */
 extern uint64_t api_max_file;

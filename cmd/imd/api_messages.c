@@ -383,7 +383,7 @@ void api_send(struct http_req *req)
 {
 	struct who w;
 
-	if (api_auth(req, &w) < 0)
+	if (api_auth_any(req, &w) < 0)
 		return;
 	if (req->content_type && !strncasecmp(req->content_type, "application/x-ndjson", 20))
 		send_batch(req, &w);

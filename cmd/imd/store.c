@@ -20,7 +20,7 @@
 
 #include "store.h"
 
-#define SCHEMA_VERSION 3
+#define SCHEMA_VERSION 4
 #define STR_(x) #x
 #define STR(x) STR_(x)
 #define BUSY_TIMEOUT_MS 5000
@@ -35,7 +35,8 @@
  * NULL); version 2 adds groups, members, spans and messages_grp, and swaps
  * messages_sender for messages_direct; version 3 adds files and
  * messages.file_id (ALTER TABLE has no IF NOT EXISTS, so that column is
- * added by add_file_id(), and its index comes in schema_v3_sql after it).
+ * added by add_column(), and its index comes in schema_v3_sql after it);
+ * version 4 adds tokens.send_only and tokens.expires (0: never).
  *
  * A group is soft-deleted so its id stays taken; its name is unique only
  * among live groups. members holds the current role; spans says which
@@ -60,7 +61,9 @@ static const char schema_sql[] =
 	" label TEXT,"
 	" created INTEGER NOT NULL,"
 	" cursor INTEGER NOT NULL DEFAULT 0,"
-	" revoked INTEGER NOT NULL DEFAULT 0);"
+	" revoked INTEGER NOT NULL DEFAULT 0,"
+	" send_only INTEGER NOT NULL DEFAULT 0,"
+	" expires INTEGER NOT NULL DEFAULT 0);"
 	"CREATE INDEX IF NOT EXISTS tokens_user ON tokens(user_id);"
 	"CREATE TABLE IF NOT EXISTS messages ("
 	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
@@ -114,7 +117,7 @@ static const char schema_sql[] =
 	" created INTEGER NOT NULL) WITHOUT ROWID;"
 	"CREATE INDEX IF NOT EXISTS files_sha256 ON files(sha256);";
 
-/* after add_file_id(): the column exists by then */
+/* after add_column(): the column exists by then */
 static const char schema_v3_sql[] =
 	"CREATE INDEX IF NOT EXISTS messages_file ON messages(file_id)"
 	" WHERE file_id IS NOT NULL;";
@@ -123,7 +126,7 @@ enum {
 	Q_BEGIN, Q_COMMIT, Q_ROLLBACK,
 	Q_SAVEPOINT, Q_RELEASE, Q_ROLLBACK_TO,
 	Q_USER_ADD, Q_USER_GET, Q_USER_SETPW, Q_USER_TOUCH, Q_USERS,
-	Q_TOKEN_ADD, Q_TOKEN_FIND, Q_TOKEN_REVOKE, Q_TOKEN_REVOKE_OTHERS,
+	Q_TOKEN_ADD, Q_TOKENS, Q_TOKEN_REVOKE_OWN, Q_TOKEN_FIND, Q_TOKEN_REVOKE, Q_TOKEN_REVOKE_OTHERS,
 	Q_CURSOR_SET,
 	Q_IDEM_GET, Q_IDEM_ADD, Q_MSG_ADD, Q_MSG_SETJSON,
 	Q_VISIBLE, Q_VISIBLE_WITH, Q_SPANS, Q_SPANS_GROUP, Q_GROUP_RANGE,
@@ -148,8 +151,12 @@ static const char *const query_sql[Q_COUNT] = {
 	[Q_USER_SETPW] = "UPDATE users SET pwhash = ?2 WHERE id = ?1",
 	[Q_USER_TOUCH] = "UPDATE users SET last_seen = ?2 WHERE id = ?1 AND last_seen < ?2",
 	[Q_USERS] = "SELECT id, name, last_seen FROM users ORDER BY name",
-	[Q_TOKEN_ADD] = "INSERT INTO tokens(hash, user_id, label, created) VALUES (?1, ?2, ?3, ?4)",
-	[Q_TOKEN_FIND] = "SELECT t.id, t.user_id, u.name, t.cursor FROM tokens t"
+	[Q_TOKEN_ADD] = "INSERT INTO tokens(hash, user_id, label, created, send_only, expires)"
+			"VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[Q_TOKENS] = "SELECT id, label, created, send_only, expires FROM tokens"
+		     " WHERE user_id = ?1 AND revoked = 0 ORDER BY id",
+	[Q_TOKEN_REVOKE_OWN] = "UPDATE tokens SET revoked = 1 WHERE id = ?1 AND user_id = ?2 AND revoked = 0",
+	[Q_TOKEN_FIND] = "SELECT t.id, t.user_id, u.name, t.cursor, t.send_only, t.expires FROM tokens t"
 			 " JOIN users u ON u.id = t.user_id"
 			 " WHERE t.hash = ?1 AND t.revoked = 0",
 	[Q_TOKEN_REVOKE] = "UPDATE tokens SET revoked = 1 WHERE id = ?1 AND revoked = 0",
@@ -392,15 +399,21 @@ static int check_version(struct store *st, char *err, size_t errlen)
 	return 0;
 }
 
-/* versions 1 and 2 have no messages.file_id; a new database gets it from
- * CREATE TABLE. Inside the transaction of store_open. */
-static int add_file_id(struct store *st, char *err, size_t errlen)
+/*
+ * ALTER TABLE has no IF NOT EXISTS: add a column only when an older
+ * database lacks it (version 3 added messages.file_id, version 4
+ * tokens.send_only and tokens.expires). Inside store_open's transaction.
+ */
+static int add_column(struct store *st, const char *table, const char *column,
+		      const char *decl, char *err, size_t errlen)
 {
+	char sql[256];
 	sqlite3_stmt *s;
 	int rc, have = 0;
 
-	if (sqlite3_prepare_v2(st->db, "SELECT count(*) FROM pragma_table_info('messages')"
-			       " WHERE name = 'file_id'", -1, &s, NULL) != SQLITE_OK) {
+	snprintf(sql, sizeof sql, "SELECT count(*) FROM pragma_table_info('%s') WHERE name = '%s'",
+		 table, column);
+	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "%s", sqlite3_errmsg(st->db));
 		return -1;
 	}
@@ -414,7 +427,8 @@ static int add_file_id(struct store *st, char *err, size_t errlen)
 		return -1;
 	if (have)
 		return 0;
-	return exec_sql(st, "ALTER TABLE messages ADD COLUMN file_id TEXT;", err, errlen);
+	snprintf(sql, sizeof sql, "ALTER TABLE %s ADD COLUMN %s %s;", table, column, decl);
+	return exec_sql(st, sql, err, errlen);
 }
 
 static int load_max_id(struct store *st)
@@ -462,7 +476,9 @@ int store_open(struct store **stp, const char *path, char *err, size_t errlen)
 	if (exec_sql(st, "BEGIN IMMEDIATE;", err, errlen) < 0)
 		goto bad;
 	if (exec_sql(st, schema_sql, err, errlen) < 0 ||
-	    add_file_id(st, err, errlen) < 0 ||
+	    add_column(st, "messages", "file_id", "TEXT", err, errlen) < 0 ||
+	    add_column(st, "tokens", "send_only", "INTEGER NOT NULL DEFAULT 0", err, errlen) < 0 ||
+	    add_column(st, "tokens", "expires", "INTEGER NOT NULL DEFAULT 0", err, errlen) < 0 ||
 	    exec_sql(st, schema_v3_sql, err, errlen) < 0 ||
 	    exec_sql(st, "PRAGMA user_version=" STR(SCHEMA_VERSION) "; COMMIT;", err, errlen) < 0) {
 		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
@@ -683,16 +699,71 @@ int store_users(struct store *st, struct store_user **out, size_t *n)
 /* ---- tokens ---- */
 
 int store_token_add(struct store *st, int64_t user_id, const unsigned char hash[32],
-		    const char *label, int64_t now_ms)
+		    const struct store_token_info *info, int64_t *id)
 {
 	sqlite3_stmt *s = stmt(st, Q_TOKEN_ADD);
+	int rc;
 
 	sqlite3_bind_blob(s, 1, hash, 32, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 2, user_id);
-	if (label)
-		sqlite3_bind_text(s, 3, label, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 4, now_ms);
-	return step_done(st, s);
+	if (info->label[0])
+		sqlite3_bind_text(s, 3, info->label, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 4, info->created_ms);
+	sqlite3_bind_int(s, 5, info->send_only);
+	sqlite3_bind_int64(s, 6, info->expires_ms);
+	rc = step_done(st, s);
+	if (rc == STORE_OK && id)
+		*id = sqlite3_last_insert_rowid(st->db);
+	return rc;
+}
+
+int store_tokens(struct store *st, int64_t user_id, struct store_token_info **out, size_t *n)
+{
+	sqlite3_stmt *s = stmt(st, Q_TOKENS);
+	struct store_token_info *v = NULL, *nv;
+	size_t len = 0, cap = 0;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	sqlite3_bind_int64(s, 1, user_id);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (len == cap) {
+			cap = cap ? cap * 2 : 8;
+			nv = realloc(v, cap * sizeof *v);
+			if (!nv) {
+				free(v);
+				snprintf(st->err, sizeof st->err, "out of memory");
+				sqlite3_reset(s);
+				return STORE_ERR;
+			}
+			v = nv;
+		}
+		v[len].id = sqlite3_column_int64(s, 0);
+		snprintf(v[len].label, sizeof v[len].label, "%s",
+			 sqlite3_column_text(s, 1) ? (const char *)sqlite3_column_text(s, 1) : "");
+		v[len].created_ms = sqlite3_column_int64(s, 2);
+		v[len].send_only = sqlite3_column_int(s, 3);
+		v[len].expires_ms = sqlite3_column_int64(s, 4);
+		len++;
+	}
+	if (rc != SQLITE_DONE) {
+		free(v);
+		return fail(st, s);
+	}
+	sqlite3_reset(s);
+	*out = v;
+	*n = len;
+	return STORE_OK;
+}
+
+int store_token_revoke_own(struct store *st, int64_t user_id, int64_t token_id)
+{
+	sqlite3_stmt *s = stmt(st, Q_TOKEN_REVOKE_OWN);
+
+	sqlite3_bind_int64(s, 1, token_id);
+	sqlite3_bind_int64(s, 2, user_id);
+	return step_update(st, s);
 }
 
 int store_token_find(struct store *st, const unsigned char hash[32], struct store_token *t)
@@ -712,6 +783,8 @@ int store_token_find(struct store *st, const unsigned char hash[32], struct stor
 	t->user_id = sqlite3_column_int64(s, 1);
 	copy_name(t->user, sqlite3_column_text(s, 2));
 	t->cursor = sqlite3_column_int64(s, 3);
+	t->send_only = sqlite3_column_int(s, 4);
+	t->expires_ms = sqlite3_column_int64(s, 5);
 	sqlite3_reset(s);
 	return STORE_OK;
 }

@@ -97,6 +97,17 @@ struct store_token {
 	int64_t user_id;
 	char user[33];
 	int64_t cursor;
+	int send_only;		/* may send, may not read */
+	int64_t expires_ms;	/* 0: never */
+};
+
+/* a token as its owner lists it (never the token itself: only its hash is kept) */
+struct store_token_info {
+	int64_t id;
+	char label[65];
+	int64_t created_ms;
+	int send_only;
+	int64_t expires_ms;	/* 0: never */
 };
 
 /* open or create DIR/im.db (mode 0600), WAL, synchronous=FULL, schema */
@@ -123,7 +134,11 @@ int store_users(struct store *st, struct store_user **out, size_t *n);
 
 /* tokens: hash is SHA-256 of the token (32 bytes) */
 int store_token_add(struct store *st, int64_t user_id, const unsigned char hash[32],
-		    const char *label, int64_t now_ms);
+		    const struct store_token_info *info, int64_t *id);
+/* the user's live tokens, oldest first; *out malloc'd */
+int store_tokens(struct store *st, int64_t user_id, struct store_token_info **out, size_t *n);
+/* revoke one of the user's tokens; STORE_NOTFOUND when not theirs or gone */
+int store_token_revoke_own(struct store *st, int64_t user_id, int64_t token_id);
 int store_token_find(struct store *st, const unsigned char hash[32], struct store_token *t);
 int store_token_revoke(struct store *st, int64_t token_id);
 int store_token_revoke_others(struct store *st, int64_t user_id, int64_t keep_token_id);
