@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "escape.h"
+
 #include "api.h"
 #include "api_int.h"
 #include "auth.h"
@@ -206,10 +208,17 @@ int api_auth(struct http_req *req, struct who *w)
 
 struct json_object *api_json_parse(const char *s, size_t len, const char **code, const char **msg)
 {
-	struct json_tokener *tok = json_tokener_new();
+	struct json_tokener *tok;
 	struct json_object *o;
 	enum json_tokener_error e;
 
+	/* json-c lets overlong forms and surrogates through: check first */
+	if (!im_utf8_valid(s, len)) {
+		*code = "bad_utf8";
+		*msg = "body is not valid UTF-8";
+		return NULL;
+	}
+	tok = json_tokener_new();
 	if (!tok) {
 		*code = "internal";
 		*msg = "out of memory";
@@ -239,11 +248,19 @@ struct json_object *api_json_parse(const char *s, size_t len, const char **code,
 	}
 	if (!json_object_is_type(o, json_type_object)) {
 		json_object_put(o);
-		*code = "bad_json";
+		*code = "bad_request";
 		*msg = "expected a JSON object";
 		return NULL;
 	}
 	return o;
+}
+
+/* Content-Type names JSON (parameters such as charset allowed) */
+int api_is_json(const char *ctype, const char *type)
+{
+	size_t n = strlen(type);
+
+	return ctype && !strncasecmp(ctype, type, n) && (ctype[n] == '\0' || ctype[n] == ';' || ctype[n] == ' ');
 }
 
 struct json_object *api_json_body(struct http_req *req)
@@ -251,6 +268,10 @@ struct json_object *api_json_body(struct http_req *req)
 	const char *code, *msg;
 	struct json_object *o;
 
+	if (!api_is_json(req->content_type, "application/json")) {
+		http_error(req, 400, "bad_request", "send the body as Content-Type: application/json");
+		return NULL;
+	}
 	if (!req->body_len) {
 		http_error(req, 400, "bad_json", "a JSON body is required");
 		return NULL;

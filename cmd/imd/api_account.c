@@ -162,7 +162,10 @@ static void logged_in(void *arg, int ok, const char *hash)
 	if (!req)
 		return;
 	if (!ok || w.user_id == 0) {
-		http_error(req, 401, "unauthorized", "wrong user name or password");
+		static const char body[] = "{\"error\":\"unauthorized\",\"message\":\"wrong user name or password\"}";
+
+		http_respond(req, 401, "application/json", body, sizeof(body) - 1,
+			     "WWW-Authenticate: Basic realm=\"im\"\r\n");
 		return;
 	}
 	if (auth_token_new(token, th) < 0) {

@@ -15,6 +15,8 @@
 #include <unistd.h>
 #include <openssl/rand.h>
 
+#include "escape.h"
+
 #include "api.h"
 #include "api_int.h"
 #include "blob.h"
@@ -66,27 +68,6 @@ static int upload_chunk(struct http_req *req, const char *data, size_t len)
 	return 0;
 }
 
-/* one UTF-8 sequence at s, or 0 when invalid */
-static size_t utf8_len(const unsigned char *s)
-{
-	size_t n, i;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		n = 2;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		n = 3;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		n = 4;
-	else
-		return 0;
-	for (i = 1; i < n; i++)
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-	return n;
-}
-
 /*
  * The name as told: last path element, valid UTF-8, no control
  * characters, at most 255 bytes. Clients still decide how to save it.
@@ -98,7 +79,7 @@ static void clean_name(const char *in, char *out, size_t len)
 	size_t o = 0;
 
 	while (*s && o + 4 < len) {
-		size_t n = utf8_len(s);
+		size_t n = im_utf8_len(s, strlen((const char *)s));
 
 		if (n == 0 || *s < 0x20 || *s == 0x7f || *s == '\\') {
 			out[o++] = '_';

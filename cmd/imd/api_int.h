@@ -40,6 +40,7 @@ struct json_object *api_json_body(struct http_req *req);
 /* a JSON object from text; on failure fills code/message */
 struct json_object *api_json_parse(const char *s, size_t len, const char **code, const char **msg);
 int api_name_ok(const char *name);
+int api_is_json(const char *ctype, const char *type);
 /* a string member, or NULL; *err set when present but not a string */
 const char *api_str(struct json_object *o, const char *key, int *err);
 

@@ -157,7 +157,11 @@ static int check_message(const struct who *w, struct json_object *o, const char 
 			return -1;
 		if (m->text && !m->text[0])
 			m->text = NULL;
-	} else if (!m->text || !m->text[0]) {
+	} else if (!m->text) {
+		*code = "bad_request";
+		snprintf(msg, msglen, "a text message needs \"text\"");
+		return -1;
+	} else if (!m->text[0]) {
 		*code = "bad_text";
 		snprintf(msg, msglen, "text must be 1 to %d bytes", API_MAX_TEXT);
 		return -1;
@@ -260,7 +264,7 @@ static void send_batch(struct http_req *req, const struct who *w)
 {
 	struct json_object **objs = NULL;
 	struct outgoing *ms = NULL;
-	char *p = req->body, *end = req->body + req->body_len, *out = NULL;
+	char *p = req->body, *end = req->body ? req->body + req->body_len : NULL, *out = NULL;
 	size_t n = 0, cap = 0, i, outlen = 0, outcap = 0;
 	int status = 0, line = 0;
 	const char *code = NULL;
@@ -385,7 +389,7 @@ void api_send(struct http_req *req)
 
 	if (api_auth_any(req, &w) < 0)
 		return;
-	if (req->content_type && !strncasecmp(req->content_type, "application/x-ndjson", 20))
+	if (api_is_json(req->content_type, "application/x-ndjson"))
 		send_batch(req, &w);
 	else
 		send_one(req, &w);

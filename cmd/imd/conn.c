@@ -67,7 +67,7 @@ static void mark_dead(struct conn *c)
 		return;
 	c->dead = 1;
 	loop_unwatch(loop, c->fd);
-	if (handler.on_close && !c->handshaking)
+	if (handler.on_close)
 		handler.on_close(c);
 	if (c->ssl && !c->handshaking)
 		SSL_shutdown(c->ssl);	/* best effort close_notify */

@@ -47,6 +47,17 @@ static void emit(const char *prefix, const char *fmt, va_list ap)
 		return;
 }
 
+static void log_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void log_line(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	emit("", fmt, ap);
+	va_end(ap);
+}
+
 void log_info(const char *fmt, ...)
 {
 	va_list ap;
@@ -77,5 +88,5 @@ void log_access(const char *peer, const char *user, const char *method, const ch
 	for (i = 0; path[i] && i < sizeof(safe) - 1; i++)
 		safe[i] = (path[i] > 0x20 && path[i] < 0x7f && path[i] != '"') ? path[i] : '?';
 	safe[i] = '\0';
-	log_info("%s %s \"%s %s\" %d %zu %.1fms", peer, user, method, safe, status, bytes, ms);
+	log_line("%s %s \"%s %s\" %d %zu %.1fms", peer, user, method, safe, status, bytes, ms);
 }

@@ -310,6 +310,12 @@ static void tick(struct loop *l, void *arg)
 	api_tick();
 }
 
+static void close_now(struct conn *c, void *arg)
+{
+	(void)arg;
+	conn_close(c, 1);
+}
+
 static int serve(int argc, char **argv)
 {
 	struct options o = {0};
@@ -332,7 +338,7 @@ static int serve(int argc, char **argv)
 	if (cert_pin_file(cert, pin, err, sizeof(err)) < 0)
 		die(EX_CONFIG, "%s", err);
 	if (created)
-		log_info("made a self-signed certificate in %s; its pin is %s", o.dir, pin);
+		log_info("new certificate, pin %s", pin);
 	snprintf(path, sizeof(path), "%s/im.db", o.dir);
 	if (store_open(&st, path, err, sizeof(err)) < 0)
 		die(EX_CONFIG, "%s", err);
@@ -356,6 +362,7 @@ static int serve(int argc, char **argv)
 	log_info("listening on %s (pin %s), registration %s", o.listen, pin,
 		 o.registration_open ? "open" : "closed");
 	loop_run(l);
+	conn_foreach(close_now, NULL);	/* what the grace period did not end */
 	api_before_sleep();
 	conn_flush_all();
 	conn_reap();
