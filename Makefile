@@ -28,7 +28,7 @@ ifndef V
 Q = @
 endif
 
-CLIENTS = imuser imsend imrecv
+CLIENTS = imuser imsend imrecv imgroup imwho imvoice
 BINS    = $(addprefix bin/,imd $(CLIENTS))
 
 LIB_SRC = $(wildcard lib/*.c)
@@ -53,7 +53,7 @@ bin/imd: $(IMD_OBJ) lib/libim.a
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(IMD_OBJ) lib/libim.a $(PKG_LIBS) -lhttp_parser -lpthread
 
 .SECONDEXPANSION:
-$(addprefix bin/,$(CLIENTS)): bin/%: $$(patsubst %.c,%.o,$$(wildcard cmd/%/*.c)) lib/libim.a
+$(addprefix bin/,$(CLIENTS)): bin/%: $$(addsuffix .o,$$(basename $$(wildcard cmd/%/*.c))) lib/libim.a
 	@mkdir -p bin
 	@$(if $(Q),echo "  LD $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(filter %.o,$^) lib/libim.a $(PKG_LIBS)
@@ -87,4 +87,10 @@ clean:
 	rm -f lib/*.o lib/libim.a cmd/*/*.o $(BINS)
 	rm -rf bin tests/unit/bin
 
-.PHONY: all deps check run install clean man-lint
+.PHONY: all deps check run install clean man-lint fuzz fuzz-run
+
+# libFuzzer targets (clang); see fuzz/README.md. FUZZ_SECONDS per target.
+fuzz:
+	$(MAKE) -f fuzz/fuzz.mk
+fuzz-run: fuzz
+	./fuzz/run.sh $(FUZZ_SECONDS)

@@ -1,0 +1,239 @@
+/*
+ * imuser — accounts and tokens: register, login, logout, passwd, whoami.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "calls.h"
+#include "client.h"
+#include "config.h"
+#include "errors.h"
+#include "names.h"
+#include "opts.h"
+#include "probe.h"
+#include "term.h"
+
+static const struct im_opt opts[] = {
+	{ "label", 0, "LABEL", "name this token (device or script) on login" },
+	{ NULL, 0, NULL, NULL },
+};
+
+static const struct im_cmd cmd = {
+	"imuser",
+	"register NAME\nlogin NAME\nlogout\npasswd\nwhoami",
+	"Create an account, log in or out, change the password, show who you are.",
+	opts, 0,
+};
+
+static const char *label;
+
+static int
+on_opt(void *ctx, const struct im_opt *o, const char *arg, struct im_err *e)
+{
+	(void)ctx;
+	(void)o;
+	if (strlen(arg) > 64)
+		return im_err_set(e, IM_EUSAGE, "--label: at most 64 bytes");
+	label = arg;
+	return 0;
+}
+
+static int
+fail(const struct im_err *e)
+{
+	fprintf(stderr, "imuser: %s\n", e->msg);
+	return e->code ? e->code : 70;
+}
+
+/* a password: from the terminal (twice when confirm), else a line of stdin */
+static int
+password(const char *prompt, int confirm, char **out, struct im_err *e)
+{
+	char *again = NULL;
+	size_t n;
+	int rc;
+
+	if (!im_term_interactive())
+		rc = im_read_line(stdin, "password", out, e);
+	else if ((rc = im_term_secret(prompt, out, e)) == 0 && confirm) {
+		if ((rc = im_term_secret("Again: ", &again, e)) == 0 && strcmp(*out, again) != 0)
+			rc = im_err_set(e, IM_EDATA, "the passwords do not match; nothing changed");
+		im_secret_free(again);
+	}
+	if (rc == 0 && confirm && ((n = strlen(*out)) < 8 || n > 1024))
+		rc = im_err_set(e, IM_EDATA, "password must be 8 to 1024 bytes long");
+	if (rc) {
+		im_secret_free(*out);
+		*out = NULL;
+	}
+	return rc;
+}
+
+/*
+ * Make sure we trust the server before any password goes to it. With no
+ * trust configured and the system CAs saying no: trust on first use.
+ */
+static int
+trust(struct im_client *cl, struct im_conf *conf, const struct im_common *o, struct im_err *e)
+{
+	char pin[IM_PIN_LEN], q[160];
+	int rc;
+
+	rc = im_client_check_tls(cl, e);
+	if (rc == 0 || e->curl != CURLE_PEER_FAILED_VERIFICATION || conf->cafile || conf->pin ||
+	    conf->insecure || strstr(e->msg, "not valid for"))
+		return rc;
+	if ((rc = im_probe_pin(conf->server, pin, 10000, e)))
+		return rc;
+	if (!im_term_interactive())
+		return im_err_set(e, IM_ECONFIG, "server not trusted; check its key and pass "
+		    "--pin %s (imd pin prints it)", pin);
+	if (!o->quiet)
+		fprintf(stderr, "imuser: %s is not signed by a CA this system trusts\n", conf->server);
+	snprintf(q, sizeof q, "The server's key is %s; trust it? [y/N] ", pin);
+	if (!im_term_yes(q))
+		return im_err_set(e, IM_ECONFIG, "server not trusted; nothing changed");
+	free(conf->pin);
+	if (!(conf->pin = strdup(pin)))
+		return im_err_set(e, IM_EINTERNAL, "out of memory");
+	return im_client_check_tls(cl, e);
+}
+
+static int
+login(struct im_client *cl, struct im_conf *conf, const struct im_common *o,
+    const char *name, int reg, struct im_err *e)
+{
+	char *pass = NULL, *token = NULL;
+	int rc;
+
+	if (!im_name_valid(name))
+		return im_err_set(e, IM_EUSAGE, "'%s' is not a valid user name "
+		    "(1-32 of a-z 0-9 . _ -, starting with a letter or digit)", name);
+	if ((rc = trust(cl, conf, o, e)))
+		return rc;
+	if ((rc = password(reg ? "New password: " : "Password: ", reg, &pass, e)))
+		return rc;
+	if (reg)
+		rc = im_api_register(cl, name, pass, e);
+	if (rc == 0)
+		rc = im_api_login(cl, name, pass, label, &token, e);
+	im_secret_free(pass);
+	if (rc)
+		return rc;
+	/* the config names the server and how we trust it; the token belongs to both */
+	if ((rc = im_conf_save(conf, conf->server, name, conf->cafile, conf->pin, e)) == 0)
+		rc = im_conf_save_token(conf, token, e);
+	im_secret_free(token);
+	return rc;
+}
+
+static int
+logout(struct im_client *cl, struct im_conf *conf, struct im_err *e)
+{
+	int rc;
+
+	if (!conf->token)
+		return 0;	/* not logged in: nothing to do */
+	rc = im_api_logout(cl, e);
+	if (rc && e->status != 401)	/* 401: already revoked, still remove it here */
+		return im_err_prefix(e, "token not revoked: ");
+	if (conf->token_from_env)
+		return 0;
+	return im_conf_remove_token(conf, e);
+}
+
+static int
+passwd(struct im_client *cl, struct im_conf *conf, struct im_err *e)
+{
+	char *old = NULL, *new = NULL;
+	int rc;
+
+	if ((rc = im_conf_need_token(conf, e)))
+		return rc;
+	if ((rc = password("Current password: ", 0, &old, e)) == 0 &&
+	    (rc = password("New password: ", 1, &new, e)) == 0)
+		rc = im_api_passwd(cl, old, new, e);
+	im_secret_free(old);
+	im_secret_free(new);
+	return rc;
+}
+
+static int
+whoami(struct im_client *cl, struct im_conf *conf, const struct im_common *o, struct im_err *e)
+{
+	struct json_object *obj = NULL;
+	char *user = NULL;
+	int rc;
+
+	if ((rc = im_conf_need_token(conf, e)) || (rc = im_api_whoami(cl, &user, &obj, e)))
+		return rc;
+	if (o->json)
+		printf("%s\n", json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN));
+	else
+		printf("%s\n", user);
+	free(user);
+	json_object_put(obj);
+	if (fflush(stdout) == EOF || ferror(stdout))
+		return im_err_set(e, IM_EIO, "cannot write output");
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct im_common o;
+	struct im_conf conf = { 0 };
+	struct im_client cl = { 0 };
+	struct im_err e = { 0 };
+	const char *verb;
+	int i, rc, nargs;
+
+	if ((i = im_opts_parse(argc, argv, &cmd, &o, on_opt, NULL, &e)) < 0)
+		return fail(&e);
+	if (o.help) {
+		im_opts_help(stdout, &cmd);
+		return 0;
+	}
+	if (o.version) {
+		im_opts_version(stdout, &cmd);
+		return 0;
+	}
+	if (i >= argc) {
+		im_err_set(&e, IM_EUSAGE, "missing command (register, login, logout, passwd, whoami); "
+		    "see 'imuser --help'");
+		return fail(&e);
+	}
+	verb = argv[i];
+	nargs = argc - i - 1;
+	if (!strcmp(verb, "register") || !strcmp(verb, "login")) {
+		if (nargs != 1) {
+			im_err_set(&e, IM_EUSAGE, "usage: imuser %s NAME", verb);
+			return fail(&e);
+		}
+		o.user = argv[i + 1];
+	} else if (!strcmp(verb, "logout") || !strcmp(verb, "passwd") || !strcmp(verb, "whoami")) {
+		if (nargs != 0) {
+			im_err_set(&e, IM_EUSAGE, "usage: imuser %s (no arguments)", verb);
+			return fail(&e);
+		}
+	} else {
+		im_err_set(&e, IM_EUSAGE, "unknown command '%s'; see 'imuser --help'", verb);
+		return fail(&e);
+	}
+
+	if ((rc = im_conf_load(&conf, &o, &e)) == 0 && (rc = im_client_init(&cl, &conf, &e)) == 0) {
+		if (!strcmp(verb, "register") || !strcmp(verb, "login"))
+			rc = login(&cl, &conf, &o, argv[i + 1], verb[0] == 'r', &e);
+		else if (!strcmp(verb, "logout"))
+			rc = logout(&cl, &conf, &e);
+		else if (!strcmp(verb, "passwd"))
+			rc = passwd(&cl, &conf, &e);
+		else
+			rc = whoami(&cl, &conf, &o, &e);
+	}
+	im_client_free(&cl);
+	im_conf_free(&conf);
+	return rc ? fail(&e) : 0;
+}

@@ -1,0 +1,159 @@
+/*
+ * fuzz_ndjson — the client's side of GET /v1/stream: the bytes a server
+ * sends, in random chunkings, through lib/stream.c's own write callback
+ * (on_data) and line splitter (take_line), then what imrecv does with each
+ * event (im_format, im_escape). stream.c is included whole so its static
+ * functions can be driven without a network; curl_easy_getinfo is wrapped
+ * (-Wl,--wrap) to report the status the input chose.
+ *
+ * Checks beyond the sanitizers: an event's raw line lies inside the
+ * buffer and holds no newline; its object is a JSON object; a formatted
+ * or escaped line is one line of valid UTF-8 without control characters.
+ * An error body goes through im_err_http, whose message must be one line
+ * without CR or ESC (FZ_KNOWN_ERRMSG=1 lets that open bug through).
+ */
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../lib/stream.c"
+#include "escape.h"
+#include "errors.h"
+#include "format.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+CURLcode __wrap_curl_easy_getinfo(CURL *h, CURLINFO info, ...);
+
+#define FORMAT "%i\t%t %f %T %g %k: %m %%"
+
+static long fz_status = 200;
+
+CURLcode __wrap_curl_easy_getinfo(CURL *h, CURLINFO info, ...)
+{
+	va_list ap;
+
+	(void)h;
+	va_start(ap, info);
+	if (info == CURLINFO_RESPONSE_CODE)
+		*va_arg(ap, long *) = fz_status;
+	else if (info == CURLINFO_RETRY_AFTER)
+		*va_arg(ap, curl_off_t *) = 0;
+	va_end(ap);
+	return CURLE_OK;
+}
+
+static void check_line(const char *what, const char *p, size_t n, int tab_ok)
+{
+	size_t i;
+
+	if (!im_utf8_valid(p, n)) {
+		fprintf(stderr, "%s: output is not valid UTF-8\n", what);
+		abort();
+	}
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)p[i];
+
+		if ((c < 0x20 && !(tab_ok && c == '\t')) || c == 0x7f) {
+			fprintf(stderr, "%s: control byte 0x%02x at %zu\n", what, c, i);
+			abort();
+		}
+	}
+}
+
+static void on_event(struct im_stream *s, const struct im_event *ev)
+{
+	struct im_buf out = { 0 };
+
+	if (!ev->obj || !json_object_is_type(ev->obj, json_type_object) || !ev->type) {
+		fprintf(stderr, "event without an object or type\n");
+		abort();
+	}
+	if (ev->raw < s->in.p || ev->raw + ev->rawlen > s->in.p + s->in.len ||
+	    memchr(ev->raw, '\n', ev->rawlen)) {
+		fprintf(stderr, "event's raw line is outside the buffer or holds a newline\n");
+		abort();
+	}
+	if (im_format(&out, FORMAT, ev->obj) < 0)
+		abort();
+	check_line("im_format", out.p ? out.p : "", out.len, 1);
+	im_buf_reset(&out);
+	if (im_escape(&out, ev->raw, ev->rawlen) < 0)
+		abort();
+	check_line("im_escape", out.p ? out.p : "", out.len, 0);
+	im_buf_free(&out);
+}
+
+static uint64_t rng;
+
+static uint64_t next(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return rng;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct im_conf conf = { 0 };
+	struct im_client client = { 0 };
+	struct im_stream *s;
+	struct im_event ev;
+	struct im_err e;
+	size_t off = 0, i;
+	int r, dead = 0;
+
+	rng = 0x9e3779b97f4a7c15ull;
+	for (i = 0; i < size; i++)
+		rng = (rng ^ data[i]) * 0x100000001b3ull;
+	rng |= 1;
+	fz_status = next() % 11 == 0 ? (next() % 2 ? 503 : 401) : 200;
+	conf.server = "https://fuzz.example:7443";
+	client.conf = &conf;
+	if (!(s = calloc(1, sizeof(*s))))
+		return 0;
+	s->c = &client;
+	while (off < size && !dead) {
+		size_t n = 1 + next() % (next() % 4 == 0 ? 4 : 300);
+
+		if (n > size - off)
+			n = size - off;
+		/* curl hands a chunk to on_data; it takes all or fails */
+		if (on_data((char *)data + off, 1, n, s) != n)
+			break;
+		off += n;
+		/* what im_stream_next does with buffered lines */
+		for (;;) {
+			if (s->off > 0 && (s->off > s->in.len / 2 || s->off == s->in.len)) {
+				im_buf_consume(&s->in, s->off);
+				s->off = 0;
+			}
+			memset(&e, 0, sizeof(e));
+			r = take_line(s, &ev, &e);
+			if (r == 0)
+				break;
+			if (r < 0) {
+				if (!e.code || strchr(e.msg, '\n'))
+					abort();
+				dead = 1;	/* the client gives up on this stream */
+				break;
+			}
+			on_event(s, &ev);
+		}
+	}
+	if (fz_status != 200) {
+		memset(&e, 0, sizeof(e));
+		r = im_err_http(&e, fz_status, s->errbody.p, s->errbody.len, 0, conf.server);
+		if (!r || (strpbrk(e.msg, "\n\r\033") && !getenv("FZ_KNOWN_ERRMSG"))) {
+			fprintf(stderr, "im_err_http: code %d, message \"%s\"\n", r, e.msg);
+			abort();
+		}
+	}
+	json_object_put(s->cur);
+	im_buf_free(&s->in);
+	im_buf_free(&s->errbody);
+	free(s);
+	return 0;
+}

@@ -1,0 +1,206 @@
+/*
+ * errors — map curl and HTTP failures to exit codes and one-line messages.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <curl/curl.h>
+#include <json-c/json.h>
+
+#include "errors.h"
+
+int
+im_err_set(struct im_err *e, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!e)
+		return code;
+	im_err_clear(e);
+	e->code = code;
+	va_start(ap, fmt);
+	vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+void
+im_err_clear(struct im_err *e)
+{
+	if (e)
+		memset(e, 0, sizeof *e);
+}
+
+int
+im_err_prefix(struct im_err *e, const char *fmt, ...)
+{
+	char old[sizeof e->msg];
+	size_t n;
+	va_list ap;
+
+	memcpy(old, e->msg, sizeof old);
+	va_start(ap, fmt);
+	vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+	va_end(ap);
+	n = strlen(e->msg);
+	if (n < sizeof e->msg - 1) {
+		size_t l = strlen(old);
+
+		if (l > sizeof e->msg - 1 - n)
+			l = sizeof e->msg - 1 - n;
+		memcpy(e->msg + n, old, l);
+		e->msg[n + l] = '\0';
+	}
+	return e->code;
+}
+
+/* curl's messages end without a full stop, but some carry a newline */
+static void
+clean(char *dst, size_t n, const char *detail, int curlcode)
+{
+	size_t l;
+
+	snprintf(dst, n, "%s", detail && *detail ? detail : curl_easy_strerror(curlcode));
+	l = strlen(dst);
+	while (l && (dst[l - 1] == '\n' || dst[l - 1] == '\r' || dst[l - 1] == '.'))
+		dst[--l] = '\0';
+}
+
+int
+im_err_curl(struct im_err *e, int curlcode, const char *detail, const char *server)
+{
+	char d[CURL_ERROR_SIZE + 64];
+	const char *s = server ? server : "the server";
+	int code;
+
+	clean(d, sizeof d, detail, curlcode);
+	switch (curlcode) {
+	case CURLE_COULDNT_CONNECT:
+		code = im_err_set(e, IM_EUNAVAIL, "cannot connect to %s (%s); is imd running there?", s, d);
+		e->transient = 1;
+		break;
+	case CURLE_COULDNT_RESOLVE_HOST:
+		code = im_err_set(e, IM_EUNAVAIL, "cannot resolve the host of %s (%s); check --server", s, d);
+		break;
+	case CURLE_OPERATION_TIMEDOUT:
+		code = im_err_set(e, IM_ETEMP, "%s did not answer in time (%s); try again later", s, d);
+		e->transient = 1;
+		break;
+	case CURLE_GOT_NOTHING:
+	case CURLE_SEND_ERROR:
+	case CURLE_RECV_ERROR:
+	case CURLE_PARTIAL_FILE:
+		code = im_err_set(e, IM_EUNAVAIL, "connection to %s lost (%s); try again", s, d);
+		e->transient = 1;
+		break;
+	case CURLE_SSL_CONNECT_ERROR:
+		code = im_err_set(e, IM_EUNAVAIL, "TLS handshake with %s failed (%s); is it an im server speaking https?", s, d);
+		break;
+	case CURLE_PEER_FAILED_VERIFICATION:
+		if (strstr(d, "subject name") || strstr(d, "host name") || strstr(d, "hostname"))
+			code = im_err_set(e, IM_ECONFIG, "server certificate is not valid for %s (%s); "
+			    "use the name in its certificate, or pass --pin sha256//... (imd pin prints it)", s, d);
+		else
+			code = im_err_set(e, IM_ECONFIG, "cannot verify server certificate (self-signed or unknown CA); "
+			    "pass --cafile FILE or --pin sha256//... (imd pin prints it)");
+		break;
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+		code = im_err_set(e, IM_ECONFIG, "server's key does not match the pinned key; "
+		    "if the server's key changed on purpose, log in again with --pin");
+		break;
+	case CURLE_SSL_CACERT_BADFILE:
+		code = im_err_set(e, IM_ECONFIG, "cannot use the CA file (%s); check --cafile or the cafile line of the config", d);
+		break;
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CIPHER:
+	case CURLE_SSL_ENGINE_NOTFOUND:
+	case CURLE_SSL_ENGINE_SETFAILED:
+	case CURLE_SSL_ISSUER_ERROR:
+	case CURLE_SSL_CRL_BADFILE:
+		code = im_err_set(e, IM_ECONFIG, "TLS setup failed (%s); check the cafile and pin settings", d);
+		break;
+	case CURLE_UNSUPPORTED_PROTOCOL:
+	case CURLE_URL_MALFORMAT:
+		code = im_err_set(e, IM_ECONFIG, "bad server URL %s (%s); use https://HOST:PORT", s, d);
+		break;
+	case CURLE_OUT_OF_MEMORY:
+		code = im_err_set(e, IM_EINTERNAL, "out of memory");
+		break;
+	default:
+		code = im_err_set(e, IM_EINTERNAL, "transfer with %s failed (%s)", s, d);
+		break;
+	}
+	e->curl = curlcode;
+	return code;
+}
+
+int
+im_err_http(struct im_err *e, long status, const char *body, size_t len,
+    long retry_after_ms, const char *server)
+{
+	struct json_object *j = NULL, *v;
+	const char *api = "", *m = NULL, *s = server ? server : "the server";
+	char msg[600];
+	int line = 0, code;
+
+	if (body && len) {
+		struct json_tokener *t = json_tokener_new();
+
+		if (t) {
+			j = json_tokener_parse_ex(t, body, (int)(len > 1 << 20 ? 1 << 20 : len));
+			json_tokener_free(t);
+		}
+		if (j && !json_object_is_type(j, json_type_object)) {
+			json_object_put(j);
+			j = NULL;
+		}
+	}
+	if (j && json_object_object_get_ex(j, "error", &v) && json_object_is_type(v, json_type_string))
+		api = json_object_get_string(v);
+	if (j && json_object_object_get_ex(j, "message", &v) && json_object_is_type(v, json_type_string))
+		m = json_object_get_string(v);
+	if (j && json_object_object_get_ex(j, "line", &v) && json_object_is_type(v, json_type_int))
+		line = json_object_get_int(v);
+	if (m && *m)
+		snprintf(msg, sizeof msg, "%s", m);
+	else if (*api)
+		snprintf(msg, sizeof msg, "%s", api);
+	else
+		snprintf(msg, sizeof msg, "HTTP status %ld", status);
+	/* a sentence from the server may end with a full stop; ours do not */
+	if (*msg && msg[strlen(msg) - 1] == '.')
+		msg[strlen(msg) - 1] = '\0';
+
+	if (status == 401 && strstr(msg, "log in"))
+		code = im_err_set(e, IM_ENOPERM, "%s with 'imuser login NAME'", msg);
+	else if (status == 401)
+		code = im_err_set(e, IM_ENOPERM, "%s; log in with 'imuser login NAME'", msg);
+	else if (status == 403)
+		code = im_err_set(e, IM_ENOPERM, "%s", msg);
+	else if (status == 404 && *api)
+		code = im_err_set(e, IM_ENOUSER, "%s", msg);
+	else if (status == 404)
+		code = im_err_set(e, IM_EUNAVAIL, "%s answered 404 Not Found; is it an im server? check --server", s);
+	else if (status == 429) {
+		code = im_err_set(e, IM_ETEMP, "%s is rate limiting (%s); try again later", s, msg);
+		e->transient = 1;
+	} else if (status == 503) {
+		code = im_err_set(e, IM_EUNAVAIL, "%s is unavailable (%s); try again later", s, msg);
+		e->transient = 1;
+	} else if (status >= 500)
+		code = im_err_set(e, IM_EUNAVAIL, "%s failed (%s); see its log", s, msg);
+	else if (status == 405 || status == 411)
+		code = im_err_set(e, IM_EINTERNAL, "%s refused the request (%s); please report this", s, msg);
+	else if (status >= 400)
+		code = im_err_set(e, IM_EDATA, "%s", msg);
+	else
+		code = im_err_set(e, IM_EINTERNAL, "unexpected HTTP status %ld from %s", status, s);
+	e->status = status;
+	e->retry_after_ms = retry_after_ms;
+	e->line = line;
+	snprintf(e->api, sizeof e->api, "%s", api);
+	if (j)
+		json_object_put(j);
+	return code;
+}

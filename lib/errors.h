@@ -1,0 +1,23 @@
+/*
+ * errors — turn a failed transfer or an HTTP error answer into an im_err:
+ * a sysexits code, whether a retry may help, and a one-line message in
+ * words a user can act on.
+ */
+#ifndef IM_ERRORS_H
+#define IM_ERRORS_H
+
+#include <stddef.h>
+
+#include "err.h"
+
+/* a libcurl failure; detail is curl's error buffer (may be ""), server the URL */
+int im_err_curl(struct im_err *e, int curlcode, const char *detail, const char *server);
+
+/*
+ * an HTTP status >= 300 with its body (JSON {"error","message"} when it
+ * comes from imd); retry_after_ms from the Retry-After header (0 if none)
+ */
+int im_err_http(struct im_err *e, long status, const char *body, size_t len,
+    long retry_after_ms, const char *server);
+
+#endif

@@ -1,0 +1,111 @@
+/*
+ * escape — one message, one line. Used for every field the default output
+ * and --format print, so a message can never forge a second line or steer
+ * the terminal.
+ */
+#include "escape.h"
+
+size_t
+im_utf8_len(const unsigned char *s, size_t n)
+{
+	unsigned c = s[0];
+
+	if (n == 0)
+		return 0;
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		return n >= 2 && (s[1] & 0xc0) == 0x80 ? 2 : 0;
+	if (c >= 0xe0 && c <= 0xef) {
+		if (n < 3 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80)
+			return 0;
+		if (c == 0xe0 && s[1] < 0xa0)	/* overlong */
+			return 0;
+		if (c == 0xed && s[1] >= 0xa0)	/* surrogates */
+			return 0;
+		return 3;
+	}
+	if (c >= 0xf0 && c <= 0xf4) {
+		if (n < 4 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 ||
+		    (s[3] & 0xc0) != 0x80)
+			return 0;
+		if (c == 0xf0 && s[1] < 0x90)	/* overlong */
+			return 0;
+		if (c == 0xf4 && s[1] >= 0x90)	/* above U+10FFFF */
+			return 0;
+		return 4;
+	}
+	return 0;
+}
+
+int
+im_utf8_valid(const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, l;
+
+	while (i < n) {
+		if (p[i] == 0 || !(l = im_utf8_len(p + i, n - i)))
+			return 0;
+		i += l;
+	}
+	return 1;
+}
+
+static int
+hex(struct im_buf *out, unsigned char c)
+{
+	static const char d[] = "0123456789abcdef";
+	char x[4] = { '\\', 'x', d[c >> 4], d[c & 15] };
+
+	return im_buf_add(out, x, 4);
+}
+
+int
+im_escape(struct im_buf *out, const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, l, start;
+
+	while (i < len) {
+		start = i;
+		/* copy a run of plain printable ASCII in one go */
+		while (i < len && p[i] >= 0x20 && p[i] < 0x7f && p[i] != '\\')
+			i++;
+		if (i > start && im_buf_add(out, s + start, i - start) < 0)
+			return -1;
+		if (i >= len)
+			break;
+		switch (p[i]) {
+		case '\n': if (im_buf_add(out, "\\n", 2) < 0) return -1; i++; continue;
+		case '\t': if (im_buf_add(out, "\\t", 2) < 0) return -1; i++; continue;
+		case '\r': if (im_buf_add(out, "\\r", 2) < 0) return -1; i++; continue;
+		case '\\': if (im_buf_add(out, "\\\\", 2) < 0) return -1; i++; continue;
+		default: break;
+		}
+		if (p[i] < 0x80) {		/* other C0 control, DEL */
+			if (hex(out, p[i]) < 0)
+				return -1;
+			i++;
+			continue;
+		}
+		l = im_utf8_len(p + i, len - i);
+		if (l == 0) {			/* not UTF-8: escape the byte */
+			if (hex(out, p[i]) < 0)
+				return -1;
+			i++;
+		} else if (l == 2 && p[i] == 0xc2 && p[i + 1] < 0xa0) {
+			/* C1 control U+0080..U+009F */
+			if (hex(out, p[i]) < 0 || hex(out, p[i + 1]) < 0)
+				return -1;
+			i += 2;
+		} else {
+			if (im_buf_add(out, s + i, l) < 0)
+				return -1;
+			i += l;
+		}
+	}
+	if (!out->p)		/* empty input: still give a valid string */
+		return im_buf_add(out, "", 0);
+	return 0;
+}

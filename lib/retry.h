@@ -1,0 +1,34 @@
+/*
+ * retry — exponential backoff with jitter for transient failures:
+ * 100 ms doubling to 5 s, each delay scaled by a random 0.5..1.5, for at
+ * most a total budget of seconds (or for ever with a negative budget).
+ */
+#ifndef IM_RETRY_H
+#define IM_RETRY_H
+
+#include <signal.h>
+
+struct im_backoff {
+	long next_ms;		/* the next base delay */
+	long long deadline_ms;	/* monotonic; 0: no limit */
+	int attempts;
+};
+
+void im_backoff_init(struct im_backoff *b, double budget_seconds);
+void im_backoff_reset(struct im_backoff *b);	/* after a success (keeps the deadline) */
+
+/*
+ * The delay before the next attempt, in ms (at least retry_after_ms when the
+ * server asked for it), or -1 when the budget would be exceeded.
+ */
+long im_backoff_next(struct im_backoff *b, long retry_after_ms);
+
+/* sleep ms, waking early when *stop becomes non-zero (stop may be NULL) */
+void im_sleep_ms(long ms, volatile sig_atomic_t *stop);
+
+long long im_now_ms(void);		/* CLOCK_MONOTONIC in ms */
+
+/* n random bytes from the kernel as 2n hex digits plus NUL in out */
+int im_random_hex(char *out, size_t n);
+
+#endif

@@ -1,0 +1,43 @@
+/*
+ * stream — read GET /v1/stream: NDJSON lines, one event at a time, through
+ * the curl multi interface so that a caller's deadline (-W) and signals are
+ * honoured while waiting. The stream has its own connection; calls on the
+ * client's handle (cursor updates) can go on meanwhile.
+ */
+#ifndef IM_STREAM_H
+#define IM_STREAM_H
+
+#include <signal.h>
+
+#include <json-c/json.h>
+
+#include "client.h"
+
+struct im_stream;
+
+struct im_event {
+	const char *type;		/* "open", "message", "caught_up", "heartbeat", ... */
+	struct json_object *obj;	/* the whole line, parsed; owned by the stream */
+	const char *raw;		/* the line as received, without '\n' */
+	size_t rawlen;
+	long long id;			/* "id" of a message or caught_up, else -1 */
+};
+
+/*
+ * Open the stream after message since (since < 0: after the token's cursor).
+ * stop: when it becomes non-zero, im_stream_next returns 0 promptly.
+ */
+int im_stream_open(struct im_client *c, long long since, volatile sig_atomic_t *stop,
+    struct im_stream **out, struct im_err *e);
+
+/*
+ * The next event: 1 with ev filled (valid until the next call), 0 when
+ * timeout_ms passed (timeout_ms < 0: no limit) or *stop was set, or an error
+ * code with e set: e->transient says whether reconnecting may help (the
+ * server went away, a timeout); a closed stream is such an error.
+ */
+int im_stream_next(struct im_stream *s, long timeout_ms, struct im_event *ev, struct im_err *e);
+
+void im_stream_close(struct im_stream *s);
+
+#endif

@@ -1,0 +1,49 @@
+/* unit tests: lib/escape.c */
+#include <stdlib.h>
+
+#include "escape.h"
+#include "tap.h"
+
+static const char *
+esc(const char *s, size_t n)
+{
+	static struct im_buf b;
+
+	im_buf_reset(&b);
+	im_escape(&b, s, n);
+	return b.p;
+}
+
+#define E(s) esc(s, sizeof(s) - 1)
+
+int
+main(void)
+{
+	is_str(E("hello"), "hello", "plain ASCII unchanged");
+	is_str(E(""), "", "empty string");
+	is_str(E("a\nb"), "a\\nb", "newline escaped");
+	is_str(E("a\tb\r"), "a\\tb\\r", "tab and CR escaped");
+	is_str(E("back\\slash"), "back\\\\slash", "backslash doubled");
+	is_str(E("\x1b[31mred"), "\\x1b[31mred", "ESC as \\x1b");
+	is_str(E("del\x7f"), "del\\x7f", "DEL as \\x7f");
+	is_str(E("nul\0x"), "nul\\x00x", "NUL as \\x00");
+	is_str(E("hi \xf0\x9f\x98\x84"), "hi \xf0\x9f\x98\x84", "emoji passes through");
+	is_str(E("caf\xc3\xa9"), "caf\xc3\xa9", "latin letter passes through");
+	is_str(E("\xc2\x9b" "2J"), "\\xc2\\x9b2J", "C1 CSI escaped byte by byte");
+	is_str(E("\xff\xfe"), "\\xff\\xfe", "invalid bytes escaped");
+	is_str(E("\xc0\xaf"), "\\xc0\\xaf", "overlong form escaped");
+	is_str(E("\xed\xa0\x80"), "\\xed\\xa0\\x80", "surrogate escaped");
+	is_str(E("\xe2\x82"), "\\xe2\\x82", "truncated sequence escaped");
+	ok(strchr(E("x\ny\rz\x0b"), '\n') == NULL && strchr(E("x\ny\rz\x0b"), '\r') == NULL,
+	    "no raw newline or CR survives");
+
+	ok(im_utf8_valid("abc", 3), "valid: ASCII");
+	ok(im_utf8_valid("\xf0\x9f\x98\x84", 4), "valid: emoji");
+	ok(!im_utf8_valid("a\0b", 3), "invalid: NUL");
+	ok(!im_utf8_valid("\xc0\xaf", 2), "invalid: overlong");
+	ok(!im_utf8_valid("\xed\xa0\x80", 3), "invalid: surrogate");
+	ok(!im_utf8_valid("\xf4\x90\x80\x80", 4), "invalid: above U+10FFFF");
+	ok(!im_utf8_valid("\xe2\x82", 2), "invalid: truncated");
+	ok(im_utf8_valid("\xf4\x8f\xbf\xbf", 4), "valid: U+10FFFF");
+	return tap_done();
+}
