@@ -22,7 +22,9 @@ IM_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recove
 IM_LDFLAGS += -fsanitize=$(SANITIZE)
 endif
 ALL_CFLAGS  = $(IM_CFLAGS) $(CFLAGS)
-ALL_LDFLAGS = $(IM_LDFLAGS) $(LDFLAGS)
+# --as-needed: a client links only the libraries it calls (libsox stays out
+# of imsend, whose start-up time matters)
+ALL_LDFLAGS = -Wl,--as-needed $(IM_LDFLAGS) $(LDFLAGS)
 
 ifndef V
 Q = @

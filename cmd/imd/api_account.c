@@ -12,6 +12,7 @@
 #include "api_int.h"
 #include "auth.h"
 #include "hub.h"
+#include "limits.h"
 #include "loop.h"
 
 #define MIN_PASSWORD 8
@@ -158,6 +159,8 @@ static void logged_in(void *arg, int ok, const char *hash)
 
 	(void)hash;
 	snprintf(label, sizeof(label), "%s", p->label);
+	if (p->req)
+		limits_login_result(p->req->peer, p->name, ok && w.user_id != 0);
 	req = pending_done(p);
 	if (!req)
 		return;
@@ -225,7 +228,7 @@ void api_login(struct http_req *req)
 	struct pending *p;
 	const char *label = "";
 	struct json_object *o = NULL;
-	int err = 0, r;
+	int err = 0, r, wait;
 
 	if (basic_credentials(req->authorization, cred, sizeof(cred), &pw) < 0) {
 		static const char body[] = "{\"error\":\"unauthorized\","
@@ -246,9 +249,19 @@ void api_login(struct http_req *req)
 		if (!label)
 			label = "";
 	}
+	if ((wait = limits_login_wait(req->peer, cred)) > 0) {
+		char hdr[64], msg[128];
+
+		snprintf(hdr, sizeof(hdr), "Retry-After: %d\r\n", wait);
+		snprintf(msg, sizeof(msg), "{\"error\":\"rate_limited\",\"message\":"
+			 "\"too many failed logins; try again in %d s\"}", wait);
+		http_respond(req, 429, "application/json", msg, strlen(msg), hdr);
+		goto out;
+	}
 	if (!(p = pending_new(req)))
 		goto out;
 	snprintf(p->label, sizeof(p->label), "%s", label);
+	snprintf(p->name, sizeof(p->name), "%.32s", cred);
 	r = api_name_ok(cred) ? store_user_get(api_store, cred, &u, &stored) : STORE_NOTFOUND;
 	if (r == STORE_OK) {
 		p->who.user_id = u.id;

@@ -24,6 +24,7 @@
 #include "cert.h"
 #include "conn.h"
 #include "http.h"
+#include "limits.h"
 #include "log.h"
 #include "loop.h"
 #include "store.h"
@@ -38,10 +39,12 @@ struct options {
 	int registration_open;
 	int quiet;
 	uint64_t max_file;
+	struct limits_conf limits;
 };
 
 static char default_dir[4096];
 static int shutting_down;
+static unsigned ticks;
 static int64_t shutdown_deadline;
 
 static void usage(int code)
@@ -49,6 +52,7 @@ static void usage(int code)
 	fprintf(code ? stderr : stdout,
 		"usage: imd [-q] [-d DIR] [-l ADDR:PORT] [--cert FILE --key FILE]\n"
 		"           [--registration open|closed] [--max-file SIZE]\n"
+		"           [--conns-per-addr N] [--rate N]\n"
 		"       imd pin [-d DIR] [--cert FILE]\n"
 		"       imd user add NAME [-d DIR]   (password on stdin)\n"
 		"see imd(8)\n");
@@ -101,6 +105,16 @@ static int parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
+static int count_arg(const char *s, const char *flag)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+
+	if (end == s || *end || v < 0 || v > 1000000)
+		die(EX_USAGE, "%s takes a number from 0 (no limit) to 1000000", flag);
+	return (int)v;
+}
+
 static void parse(int argc, char **argv, struct options *o)
 {
 	static const struct option longopts[] = {
@@ -110,6 +124,8 @@ static void parse(int argc, char **argv, struct options *o)
 		{ "key", required_argument, NULL, 'k' },
 		{ "registration", required_argument, NULL, 'r' },
 		{ "max-file", required_argument, NULL, 'm' },
+		{ "conns-per-addr", required_argument, NULL, 'C' },
+		{ "rate", required_argument, NULL, 'R' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -121,6 +137,7 @@ static void parse(int argc, char **argv, struct options *o)
 	o->listen = "127.0.0.1:7443";
 	o->registration_open = 1;
 	o->max_file = 4ULL << 30;
+	limits_defaults(&o->limits);
 	while ((ch = getopt_long(argc, argv, "+d:l:qh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'd': o->dir = optarg; break;
@@ -128,6 +145,11 @@ static void parse(int argc, char **argv, struct options *o)
 		case 'c': o->cert = optarg; break;
 		case 'k': o->key = optarg; break;
 		case 'q': o->quiet = 1; break;
+		case 'C': o->limits.conns_per_addr = count_arg(optarg, "--conns-per-addr"); break;
+		case 'R':
+			o->limits.requests_per_sec = count_arg(optarg, "--rate");
+			o->limits.request_burst = 4 * o->limits.requests_per_sec;
+			break;
 		case 'm':
 			if (parse_size(optarg, &o->max_file) < 0)
 				die(EX_USAGE, "--max-file takes a size such as 500M or 4G");
@@ -308,6 +330,8 @@ static void tick(struct loop *l, void *arg)
 	}
 	http_tick();
 	api_tick();
+	if (++ticks % 60 == 0)
+		limits_sweep();
 }
 
 static void close_now(struct conn *c, void *arg)
@@ -353,6 +377,7 @@ static int serve(int argc, char **argv)
 	http_init(l, ctx, api_dispatch);
 	api_init(st, o.registration_open);
 	api_set_max_file(o.max_file);
+	limits_init(&o.limits);
 	http_on_headers(api_headers);
 	http_listen(fd);
 	loop_watch(l, auth_fd(), LOOP_READ, on_auth_result, NULL);
