@@ -39,7 +39,7 @@ $(O)/%.o: fuzz/%.c $(HDRS)
 $(O)/libim.a: $(FZ_LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
-fuzz/bin/fuzz_http fuzz/bin/fuzz_json_message: fuzz/bin/%: $(O)/%.o $(FZ_IMD_OBJ)
+fuzz/bin/fuzz_http fuzz/bin/fuzz_json_message: fuzz/bin/%: $(O)/%.o $(FZ_IMD_OBJ) $(O)/libim.a
 	$(FUZZ_CC) $(FZ_LDFLAGS) $(FZ_IMD_WRAP) -o $@ $^ $(FZ_LIBS)
 
 # stream.c is #included by the harness (its static reader is the target)

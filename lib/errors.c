@@ -9,6 +9,7 @@
 #include <json-c/json.h>
 
 #include "errors.h"
+#include "escape.h"
 
 int
 im_err_set(struct im_err *e, int code, const char *fmt, ...)
@@ -135,6 +136,33 @@ im_err_curl(struct im_err *e, int curlcode, const char *detail, const char *serv
 	return code;
 }
 
+/*
+ * The server's words, made safe for a terminal: a hostile server must not
+ * send newlines or escape sequences through our one-line error. Control
+ * characters (C0, DEL, C1) and invalid UTF-8 become '?'.
+ */
+static void
+printable(char *out, size_t len, const char *s)
+{
+	size_t o = 0, n = strlen(s);
+
+	while (*s && o + 5 < len) {
+		size_t l = im_utf8_len((const unsigned char *)s, n);
+		unsigned c = (unsigned char)s[0];
+
+		if (l == 0 || c < 0x20 || c == 0x7f || (l == 2 && c == 0xc2 && (unsigned char)s[1] < 0xa0)) {
+			out[o++] = '?';
+			l = l ? l : 1;
+		} else {
+			memcpy(out + o, s, l);
+			o += l;
+		}
+		s += l;
+		n -= l;
+	}
+	out[o] = '\0';
+}
+
 int
 im_err_http(struct im_err *e, long status, const char *body, size_t len,
     long retry_after_ms, const char *server)
@@ -163,9 +191,9 @@ im_err_http(struct im_err *e, long status, const char *body, size_t len,
 	if (j && json_object_object_get_ex(j, "line", &v) && json_object_is_type(v, json_type_int))
 		line = json_object_get_int(v);
 	if (m && *m)
-		snprintf(msg, sizeof msg, "%s", m);
+		printable(msg, sizeof msg, m);
 	else if (*api)
-		snprintf(msg, sizeof msg, "%s", api);
+		printable(msg, sizeof msg, api);
 	else
 		snprintf(msg, sizeof msg, "HTTP status %ld", status);
 	/* a sentence from the server may end with a full stop; ours do not */

@@ -65,6 +65,8 @@ TRASH=$(mktemp -d "${TMPDIR:-/tmp}/im-$TEST_NAME.XXXXXX") || {
 	echo "Bail out! cannot make a temporary directory"
 	exit 1
 }
+# imd started as root becomes nobody: it must be able to reach its directory
+chmod 711 "$TRASH"
 export HOME=$TRASH
 cd "$TRASH" || exit 1
 
@@ -100,7 +102,7 @@ _cleanup () {
 	fi
 	local p
 	for p in $(jobs -p); do
-		kill -TERM "$p" 2>/dev/null
+		_kill_tree "$p"
 	done
 	wait 2>/dev/null
 	if test -z "$test_done_called"; then
@@ -283,6 +285,15 @@ wait_for () {
 file_mode () { stat -c %a "$1"; }
 
 # ---------------------------------------------------------------- imd
+
+# _kill_tree PID: SIGTERM to PID and everything it started (by parent pid)
+_kill_tree () {
+	local c
+	for c in $(pgrep -P "$1" 2>/dev/null); do
+		_kill_tree "$c"
+	done
+	kill -TERM "$1" 2>/dev/null
+}
 
 _alive () {
 	local st

@@ -12,7 +12,7 @@
 #include "api_int.h"
 #include "auth.h"
 #include "hub.h"
-#include "limits.h"
+#include "quota.h"
 #include "loop.h"
 
 #define MIN_PASSWORD 8
@@ -160,7 +160,7 @@ static void logged_in(void *arg, int ok, const char *hash)
 	(void)hash;
 	snprintf(label, sizeof(label), "%s", p->label);
 	if (p->req)
-		limits_login_result(p->req->peer, p->name, ok && w.user_id != 0);
+		quota_login_result(p->req->peer, p->name, ok && w.user_id != 0);
 	req = pending_done(p);
 	if (!req)
 		return;
@@ -249,7 +249,7 @@ void api_login(struct http_req *req)
 		if (!label)
 			label = "";
 	}
-	if ((wait = limits_login_wait(req->peer, cred)) > 0) {
+	if ((wait = quota_login_wait(req->peer, cred)) > 0) {
 		char hdr[64], msg[128];
 
 		snprintf(hdr, sizeof(hdr), "Retry-After: %d\r\n", wait);

@@ -17,7 +17,7 @@
 #include <json-c/json.h>
 
 #include "http.h"
-#include "limits.h"
+#include "quota.h"
 #include "log.h"
 
 #define MAX_CONNS 10000
@@ -560,7 +560,7 @@ static int parse_input(struct hconn *h)
 		if (h->state != HANDLING)
 			break;		/* need more bytes */
 		conn_pause(h->c, 1);
-		if (limits_request(h->req.peer) < 0)
+		if (quota_request(h->req.peer) < 0)
 			http_error(&h->req, 429, "rate_limited", "too many requests from your address; slow down");
 		else
 			dispatch(&h->req);	/* may answer at once, then we go on */
@@ -619,7 +619,7 @@ static void on_close(struct conn *c)
 		return;
 	notify_close(&h->req);
 	conn_set_data(c, NULL);
-	limits_conn_close(conn_peer(c));
+	quota_conn_close(conn_peer(c));
 	if (h->state == SENDING_FILE && h->file_fd >= 0)
 		close(h->file_fd);
 	h->file_fd = -1;
@@ -691,7 +691,7 @@ static void on_accept(struct loop *l, int fd, int events, void *arg)
 			inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, peer, sizeof(peer));
 		else if (ss.ss_family == AF_INET6)
 			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, peer, sizeof(peer));
-		if (limits_conn_open(peer) < 0) {
+		if (quota_conn_open(peer) < 0) {
 			close(s);	/* this address holds enough connections */
 			continue;
 		}
@@ -699,13 +699,13 @@ static void on_accept(struct loop *l, int fd, int events, void *arg)
 		h = calloc(1, sizeof(*h));
 		if (!h) {
 			close(s);
-			limits_conn_close(peer);
+			quota_conn_close(peer);
 			continue;
 		}
 		c = conn_accept(s, peer);
 		if (!c) {
 			free(h);
-			limits_conn_close(peer);
+			quota_conn_close(peer);
 			continue;
 		}
 		h->c = c;

@@ -6,12 +6,16 @@
  *	imd user add NAME [-d DIR]
  */
 #include <errno.h>
+#include <ftw.h>
 #include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
 #include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sysexits.h>
@@ -24,7 +28,7 @@
 #include "cert.h"
 #include "conn.h"
 #include "http.h"
-#include "limits.h"
+#include "quota.h"
 #include "log.h"
 #include "loop.h"
 #include "store.h"
@@ -39,7 +43,8 @@ struct options {
 	int registration_open;
 	int quiet;
 	uint64_t max_file;
-	struct limits_conf limits;
+	struct quota_conf limits;
+	const char *run_as;	/* user to become when started as root */
 };
 
 static char default_dir[4096];
@@ -52,7 +57,7 @@ static void usage(int code)
 	fprintf(code ? stderr : stdout,
 		"usage: imd [-q] [-d DIR] [-l ADDR:PORT] [--cert FILE --key FILE]\n"
 		"           [--registration open|closed] [--max-file SIZE]\n"
-		"           [--conns-per-addr N] [--rate N]\n"
+		"           [--conns-per-addr N] [--rate N] [-u USER]\n"
 		"       imd pin [-d DIR] [--cert FILE]\n"
 		"       imd user add NAME [-d DIR]   (password on stdin)\n"
 		"see imd(8)\n");
@@ -125,6 +130,7 @@ static void parse(int argc, char **argv, struct options *o)
 		{ "registration", required_argument, NULL, 'r' },
 		{ "max-file", required_argument, NULL, 'm' },
 		{ "conns-per-addr", required_argument, NULL, 'C' },
+		{ "user", required_argument, NULL, 'u' },
 		{ "rate", required_argument, NULL, 'R' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -137,7 +143,8 @@ static void parse(int argc, char **argv, struct options *o)
 	o->listen = "127.0.0.1:7443";
 	o->registration_open = 1;
 	o->max_file = 4ULL << 30;
-	limits_defaults(&o->limits);
+	o->run_as = "nobody";
+	quota_defaults(&o->limits);
 	while ((ch = getopt_long(argc, argv, "+d:l:qh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'd': o->dir = optarg; break;
@@ -145,6 +152,7 @@ static void parse(int argc, char **argv, struct options *o)
 		case 'c': o->cert = optarg; break;
 		case 'k': o->key = optarg; break;
 		case 'q': o->quiet = 1; break;
+		case 'u': o->run_as = optarg; break;
 		case 'C': o->limits.conns_per_addr = count_arg(optarg, "--conns-per-addr"); break;
 		case 'R':
 			o->limits.requests_per_sec = count_arg(optarg, "--rate");
@@ -285,6 +293,48 @@ static int cmd_user_add(int argc, char **argv)
 	return 0;
 }
 
+static uid_t chown_uid;
+static gid_t chown_gid;
+
+static int chown_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return lchown(path, chown_uid, chown_gid) < 0 ? -1 : 0;
+}
+
+/*
+ * Started as root: the port and the files are open, so become the
+ * unprivileged user now. The data directory becomes theirs, since the
+ * daemon keeps writing there (the database, uploads).
+ */
+static void drop_privileges(const char *dir, const char *user)
+{
+	struct passwd *pw;
+
+	if (geteuid() != 0)
+		return;
+	if (!strcmp(user, "root")) {
+		log_warn("running as root (-u root); any flaw is the whole machine's");
+		return;
+	}
+	if (!(pw = getpwnam(user)))
+		die(EX_CONFIG, "no user '%s' to run as; pass -u USER", user);
+	chown_uid = pw->pw_uid;
+	chown_gid = pw->pw_gid;
+	if (nftw(dir, chown_one, 16, FTW_PHYS) < 0)
+		die(EX_OSERR, "cannot give '%s' to %s: %s", dir, user, strerror(errno));
+	if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0)
+		die(EX_OSERR, "cannot become %s: %s", user, strerror(errno));
+	if (setuid(0) == 0)
+		die(EX_SOFTWARE, "still root after dropping privileges");
+#if defined(__SANITIZE_ADDRESS__)
+	prctl(PR_SET_DUMPABLE, 1);	/* LeakSanitizer attaches to itself at exit */
+#endif
+	log_info("dropped privileges: running as %s (uid %u)", user, (unsigned)pw->pw_uid);
+}
+
 static void on_auth_result(struct loop *l, int fd, int events, void *arg)
 {
 	(void)l;
@@ -331,7 +381,7 @@ static void tick(struct loop *l, void *arg)
 	http_tick();
 	api_tick();
 	if (++ticks % 60 == 0)
-		limits_sweep();
+		quota_sweep();
 }
 
 static void close_now(struct conn *c, void *arg)
@@ -371,13 +421,14 @@ static int serve(int argc, char **argv)
 	if (auth_init(err, sizeof(err)) < 0 || work_init(err, sizeof(err)) < 0)
 		die(EX_SOFTWARE, "%s", err);
 	fd = listen_on(o.listen);
+	drop_privileges(o.dir, o.run_as);
 	if (!(l = loop_new()))
 		die(EX_OSERR, "cannot create the event loop");
 	loop_catch_signals(l);
 	http_init(l, ctx, api_dispatch);
 	api_init(st, o.registration_open);
 	api_set_max_file(o.max_file);
-	limits_init(&o.limits);
+	quota_init(&o.limits);
 	http_on_headers(api_headers);
 	http_listen(fd);
 	loop_watch(l, auth_fd(), LOOP_READ, on_auth_result, NULL);

@@ -1,13 +1,13 @@
 /*
- * limits — per-address and per-user counters in one small hash table.
+ * quota — per-address and per-user counters in one small hash table.
  * Entries are keyed "a:ADDR" or "u:USER"; an entry with nothing to remember
- * is dropped by limits_sweep().
+ * is dropped by quota_sweep().
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "limits.h"
+#include "quota.h"
 #include "loop.h"
 
 #define NSLOTS 4096
@@ -24,10 +24,10 @@ struct entry {
 	struct entry *next;
 };
 
-static struct limits_conf conf;
+static struct quota_conf conf;
 static struct entry *slots[NSLOTS];
 
-void limits_defaults(struct limits_conf *c)
+void quota_defaults(struct quota_conf *c)
 {
 	c->conns_per_addr = 256;
 	c->requests_per_sec = 1000;
@@ -36,7 +36,7 @@ void limits_defaults(struct limits_conf *c)
 	c->login_free_failures_addr = 20;
 }
 
-void limits_init(const struct limits_conf *c)
+void quota_init(const struct quota_conf *c)
 {
 	conf = *c;
 }
@@ -73,7 +73,7 @@ static struct entry *get(const char *kind, const char *name, int create)
 	return e;
 }
 
-int limits_conn_open(const char *addr)
+int quota_conn_open(const char *addr)
 {
 	struct entry *e = get("a", addr, 1);
 
@@ -85,7 +85,7 @@ int limits_conn_open(const char *addr)
 	return 0;
 }
 
-void limits_conn_close(const char *addr)
+void quota_conn_close(const char *addr)
 {
 	struct entry *e = get("a", addr, 0);
 
@@ -93,7 +93,7 @@ void limits_conn_close(const char *addr)
 		e->conns--;
 }
 
-int limits_request(const char *addr)
+int quota_request(const char *addr)
 {
 	struct entry *e = get("a", addr, 1);
 	int64_t now = loop_mono_ms();
@@ -115,7 +115,7 @@ static int64_t wait_of(const struct entry *e, int64_t now)
 	return e && e->blocked_until > now ? e->blocked_until - now : 0;
 }
 
-int limits_login_wait(const char *addr, const char *user)
+int quota_login_wait(const char *addr, const char *user)
 {
 	int64_t now = loop_mono_ms();
 	int64_t w = wait_of(get("a", addr, 0), now), wu = wait_of(get("u", user, 0), now);
@@ -141,7 +141,7 @@ static void failed(struct entry *e, int free_failures, int64_t now)
 	e->blocked_until = now + wait;
 }
 
-void limits_login_result(const char *addr, const char *user, int ok)
+void quota_login_result(const char *addr, const char *user, int ok)
 {
 	struct entry *a = get("a", addr, 1), *u = get("u", user, 1);
 	int64_t now = loop_mono_ms();
@@ -159,7 +159,7 @@ void limits_login_result(const char *addr, const char *user, int ok)
 	failed(u, conf.login_free_failures, now);
 }
 
-void limits_sweep(void)
+void quota_sweep(void)
 {
 	int64_t now = loop_mono_ms();
 	size_t i;
