@@ -71,9 +71,9 @@ check: deps
 	$(MAKE) all $(TEST_BIN)
 	./tests/run.sh
 
+# imd makes ./run itself, mode 0700
 run: deps
 	$(MAKE) all
-	@mkdir -p run
 	./bin/imd -d run -l 127.0.0.1:7443
 
 man-lint:

@@ -55,6 +55,7 @@ struct hconn {
 	int file_fd;		/* SENDING_FILE */
 	uint64_t file_off, file_left;
 	int file_keep_alive;
+	int64_t file_moved;	/* monotonic ms the reader last took bytes */
 };
 
 static struct loop *loop;
@@ -372,6 +373,7 @@ static void file_pump(struct hconn *h)
 			return;
 		}
 		conn_write(h->c, buf, (size_t)n);
+		h->file_moved = loop_mono_ms();
 		h->file_off += (uint64_t)n;
 		h->file_left -= (uint64_t)n;
 	}
@@ -407,6 +409,7 @@ void http_respond_fd(struct http_req *req, int status, const char *content_type,
 	h->file_off = offset;
 	h->file_left = len;
 	h->file_keep_alive = h->keep_alive;
+	h->file_moved = loop_mono_ms();
 	h->state = SENDING_FILE;
 	file_pump(h);
 }
@@ -765,6 +768,11 @@ static void check_timeout(struct conn *c, void *arg)
 			h->state = HANDLING;
 			http_error(&h->req, 408, "timeout", "request not received in time");
 		}
+		break;
+	case SENDING_FILE:
+		/* a reader that stopped reading holds a file and a slot: let go */
+		if (now - h->file_moved > HTTP_BODY_TIMEOUT_MS)
+			conn_close(c, 1);
 		break;
 	default:
 		break;
