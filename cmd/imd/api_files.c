@@ -24,6 +24,8 @@
 #include "loop.h"
 #include "work.h"
 
+#define ORPHAN_AGE_MS (24LL * 3600 * 1000)
+
 uint64_t api_max_file = 4ULL << 30;
 
 struct upload {
@@ -233,6 +235,27 @@ void api_upload(struct http_req *req)
 		return;
 	}
 	u->finishing = 1;	/* a vanished client now only unhooks */
+}
+
+/*
+ * An upload no message carries after a day was abandoned (a sender killed
+ * between upload and send): forget it, and its bytes when no other upload
+ * shares them. A few per call, so the loop never stalls on it.
+ */
+void api_files_sweep(void)
+{
+	char id[33], sha[65];
+	int64_t refs;
+	int i;
+
+	for (i = 0; i < 16; i++) {
+		if (store_file_orphan(api_store, loop_now_ms() - ORPHAN_AGE_MS, id, sha) != STORE_OK)
+			return;
+		if (store_file_delete(api_store, id) < 0)
+			return;
+		if (store_file_refs(api_store, sha, &refs) == STORE_OK && refs == 0)
+			blob_remove(sha);
+	}
 }
 
 /* "bytes=a-b", "bytes=a-", "bytes=-n" against size; 0 ok, -1 unsatisfiable, 1 ignore */

@@ -191,13 +191,21 @@ static int same_message(const struct store_msg *orig, const struct outgoing *m)
 	const char *code, *msg;
 	struct json_object *o = api_json_parse(orig->json, orig->json_len, &code, &msg);
 	int err = 0, same;
-	const char *text, *to;
+	const char *text, *to, *kind;
 
 	if (!o)
 		return 0;
 	text = api_str(o, "text", &err);
 	to = api_str(o, m->grp ? "group" : "to", &err);
-	same = to && !strcmp(to, m->to) && !text == !m->text && (!text || !strcmp(text, m->text));
+	kind = api_str(o, "kind", &err);
+	same = to && !strcmp(to, m->to) && !text == !m->text && (!text || !strcmp(text, m->text)) &&
+	       kind && !strcmp(kind, m->kind);
+	if (same && strcmp(m->kind, "text")) {
+		struct json_object *f, *id;
+
+		same = json_object_object_get_ex(o, "file", &f) && json_object_object_get_ex(f, "id", &id) &&
+		       !strcmp(json_object_get_string(id), m->file.id);
+	}
 	json_object_put(o);
 	return same;
 }

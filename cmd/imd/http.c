@@ -50,6 +50,7 @@ struct hconn {
 	char refuse_msg[160];
 	int keep_alive;
 	int parsing;		/* inside parse_input */
+	int expect_continue;	/* the client waits for "100 Continue" */
 	int gone;		/* the connection closed while parsing */
 	int64_t started, headers_done;	/* monotonic ms */
 	int file_fd;		/* SENDING_FILE */
@@ -128,6 +129,7 @@ static void req_reset(struct hconn *h)
 	h->body_cap = 0;
 	h->error_status = 0;
 	h->error_code = NULL;
+	h->expect_continue = 0;
 	h->refuse_msg[0] = '\0';
 	h->started = h->headers_done = 0;
 }
@@ -193,6 +195,8 @@ static void header_done(struct hconn *h)
 		slot = &r->accept;
 	else if (!strcasecmp(h->field, "range"))
 		slot = &r->range;
+	else if (!strcasecmp(h->field, "expect") && h->value && !strcasecmp(h->value, "100-continue"))
+		h->expect_continue = 1;
 	if (slot) {
 		free(*slot);
 		*slot = h->value ? h->value : strdup("");
@@ -221,6 +225,16 @@ static int on_header_value(http_parser *p, const char *at, size_t n)
 
 	h->in_value = 1;
 	return append(h, &h->value, &h->value_len, at, n);
+}
+
+/* the body is welcome: say so to a client that waits before sending it */
+static void continue_if_asked(struct hconn *h)
+{
+	static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+
+	if (h->expect_continue)
+		conn_write(h->c, cont, sizeof(cont) - 1);
+	h->expect_continue = 0;
 }
 
 static int on_headers_complete(http_parser *p)
@@ -252,11 +266,13 @@ static int on_headers_complete(http_parser *p)
 				 (unsigned long long)r->content_length, (unsigned long long)r->max_body);
 			return fail(h, 413, "too_large");
 		}
+		continue_if_asked(h);
 		return 0;
 	}
 	if (p->content_length != ULLONG_MAX && p->content_length > 0) {
 		if (p->content_length > HTTP_MAX_BODY)
 			return fail(h, 413, "too_large");
+		continue_if_asked(h);
 		h->body_cap = (size_t)p->content_length;
 		r->body = malloc(h->body_cap + 1);
 		if (!r->body)

@@ -145,7 +145,7 @@ static void parse(int argc, char **argv, struct options *o)
 	o->max_file = 4ULL << 30;
 	o->run_as = "nobody";
 	quota_defaults(&o->limits);
-	while ((ch = getopt_long(argc, argv, "+d:l:qh", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "+d:l:u:qh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'd': o->dir = optarg; break;
 		case 'l': o->listen = optarg; break;
@@ -380,8 +380,10 @@ static void tick(struct loop *l, void *arg)
 	}
 	http_tick();
 	api_tick();
-	if (++ticks % 60 == 0)
+	if (++ticks % 60 == 0) {
 		quota_sweep();
+		api_files_sweep();
+	}
 }
 
 static void close_now(struct conn *c, void *arg)

@@ -135,7 +135,7 @@ enum {
 	Q_GROUPS_MINE, Q_GROUPS_ALL,
 	Q_MEMBER_ROLE, Q_MEMBER_UPDATE, Q_MEMBER_ADD, Q_SPAN_OPEN,
 	Q_MEMBER_DELETE, Q_SPAN_CLOSE, Q_MEMBERS,
-	Q_FILE_ADD, Q_FILE_GET, Q_FILE_VISIBLE, Q_FILE_REFS,
+	Q_FILE_ADD, Q_FILE_GET, Q_FILE_VISIBLE, Q_FILE_REFS, Q_FILE_ORPHAN, Q_FILE_DEL,
 	Q_COUNT
 };
 
@@ -261,6 +261,10 @@ static const char *const query_sql[Q_COUNT] = {
 			   "   AND s.from_id < m.id AND (s.to_id IS NULL OR m.id <= s.to_id))))"
 			   " LIMIT 1",
 	[Q_FILE_REFS] = "SELECT count(*) FROM files WHERE sha256 = ?1",
+	/* uploads no message carries, older than ?1 */
+	[Q_FILE_ORPHAN] = "SELECT f.id, f.sha256 FROM files f WHERE f.created < ?1"
+			  " AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.file_id = f.id) LIMIT 1",
+	[Q_FILE_DEL] = "DELETE FROM files WHERE id = ?1",
 };
 
 struct store {
@@ -1552,6 +1556,33 @@ int store_file_visible(struct store *st, const char *id, int64_t user_id)
 		return fail(st, s);
 	sqlite3_reset(s);
 	return rc == SQLITE_ROW ? STORE_OK : STORE_NOTFOUND;
+}
+
+int store_file_orphan(struct store *st, int64_t before_ms, char id[33], char sha256[65])
+{
+	sqlite3_stmt *s = stmt(st, Q_FILE_ORPHAN);
+	int rc;
+
+	sqlite3_bind_int64(s, 1, before_ms);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_DONE) {
+		sqlite3_reset(s);
+		return STORE_NOTFOUND;
+	}
+	if (rc != SQLITE_ROW)
+		return fail(st, s);
+	copy_text(id, 33, sqlite3_column_text(s, 0));
+	copy_text(sha256, 65, sqlite3_column_text(s, 1));
+	sqlite3_reset(s);
+	return STORE_OK;
+}
+
+int store_file_delete(struct store *st, const char *id)
+{
+	sqlite3_stmt *s = stmt(st, Q_FILE_DEL);
+
+	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+	return step_update(st, s);
 }
 
 int store_file_refs(struct store *st, const char *sha256, int64_t *n)

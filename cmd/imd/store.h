@@ -203,6 +203,9 @@ int store_file_get(struct store *st, const char *id, struct store_file *f);	/* S
 /* STORE_OK when user uploaded it or may see a message that carries it
  * (direct: sender or recipient; group: inside one of their spans) */
 int store_file_visible(struct store *st, const char *id, int64_t user_id);
+/* an upload older than before_ms that no message carries (STORE_NOTFOUND: none) */
+int store_file_orphan(struct store *st, int64_t before_ms, char id[33], char sha256[65]);
+int store_file_delete(struct store *st, const char *id);
 /* how many files (any id) still use this content; for deleting blobs */
 int store_file_refs(struct store *st, const char *sha256, int64_t *n);
 
