@@ -171,13 +171,13 @@ im_api_cursor_put(struct im_client *c, long long cursor, struct im_err *e)
 }
 
 static struct json_object *
-message(const char *to, const char *text, size_t len, const char *key)
+message(const char *to, int group, const char *text, size_t len, const char *key)
 {
 	struct json_object *o = json_object_new_object();
 
 	if (!o)
 		return NULL;
-	json_object_object_add(o, "to", json_object_new_string(to));
+	json_object_object_add(o, group ? "group" : "to", json_object_new_string(to));
 	json_object_object_add(o, "text", json_object_new_string_len(text, (int)len));
 	if (key)
 		json_object_object_add(o, "key", json_object_new_string(key));
@@ -185,10 +185,10 @@ message(const char *to, const char *text, size_t len, const char *key)
 }
 
 int
-im_api_send(struct im_client *c, const char *to, const char *text, size_t len,
+im_api_send_dest(struct im_client *c, const char *to, int group, const char *text, size_t len,
     const char *key, struct json_object **msg, struct im_err *e)
 {
-	struct json_object *o = message(to, text, len, NULL);
+	struct json_object *o = message(to, group, text, len, NULL);
 	int rc;
 
 	if (!o)
@@ -199,9 +199,17 @@ im_api_send(struct im_client *c, const char *to, const char *text, size_t len,
 }
 
 int
-im_batch_line(struct im_buf *b, const char *to, const char *text, size_t len, const char *key)
+im_api_send(struct im_client *c, const char *to, const char *text, size_t len,
+    const char *key, struct json_object **msg, struct im_err *e)
 {
-	struct json_object *o = message(to, text, len, key);
+	return im_api_send_dest(c, to, 0, text, len, key, msg, e);
+}
+
+int
+im_batch_line_dest(struct im_buf *b, const char *to, int group, const char *text, size_t len,
+    const char *key)
+{
+	struct json_object *o = message(to, group, text, len, key);
 	int rc;
 
 	if (!o)
@@ -209,6 +217,12 @@ im_batch_line(struct im_buf *b, const char *to, const char *text, size_t len, co
 	rc = im_buf_adds(b, tojson(o)) < 0 || im_buf_addc(b, '\n') < 0 ? -1 : 0;
 	json_object_put(o);
 	return rc;
+}
+
+int
+im_batch_line(struct im_buf *b, const char *to, const char *text, size_t len, const char *key)
+{
+	return im_batch_line_dest(b, to, 0, text, len, key);
 }
 
 int

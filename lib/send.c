@@ -6,6 +6,7 @@
 #include "calls.h"
 #include "emoji.h"
 #include "escape.h"
+#include "files.h"
 #include "retry.h"
 #include "send.h"
 
@@ -24,8 +25,8 @@ im_text_check(const char *text, size_t len, struct im_err *e)
 }
 
 int
-im_text_prepare(const char *text, size_t len, int emoji, char **out, size_t *outlen,
-    struct im_err *e)
+im_text_prepare_flags(const char *text, size_t len, int emoji, int flags, char **out,
+    size_t *outlen, struct im_err *e)
 {
 	char *t;
 	int rc;
@@ -40,7 +41,7 @@ im_text_prepare(const char *text, size_t len, int emoji, char **out, size_t *out
 			return im_err_set(e, IM_EINTERNAL, "out of memory");
 		memcpy(z, text, len);
 		z[len] = '\0';
-		t = im_emoji_expand(z);
+		t = im_emoji_expand_flags(z, flags);
 		free(z);
 	} else if ((t = malloc(len + 1))) {
 		memcpy(t, text, len);
@@ -58,19 +59,29 @@ im_text_prepare(const char *text, size_t len, int emoji, char **out, size_t *out
 }
 
 int
-im_send_text(struct im_client *c, const char *to, const char *text, size_t len,
-    double retry_s, struct json_object **msg, struct im_err *e)
+im_text_prepare(const char *text, size_t len, int emoji, char **out, size_t *outlen,
+    struct im_err *e)
+{
+	return im_text_prepare_flags(text, len, emoji, 0, out, outlen, e);
+}
+
+int
+im_send_text_dest(struct im_client *c, const char *to, int group, const char *text, size_t len,
+    const char *key, double retry_s, struct json_object **msg, struct im_err *e)
 {
 	struct im_backoff b;
-	char key[33];
+	char rnd[33];
 	long ms;
 	int rc;
 
-	if (im_random_hex(key, 16) < 0)
-		return im_err_set(e, IM_EINTERNAL, "cannot get random bytes");
+	if (!key) {
+		if (im_random_hex(rnd, 16) < 0)
+			return im_err_set(e, IM_EINTERNAL, "cannot get random bytes");
+		key = rnd;
+	}
 	im_backoff_init(&b, retry_s);
 	for (;;) {
-		rc = im_api_send(c, to, text, len, key, msg, e);
+		rc = im_api_send_dest(c, to, group, text, len, key, msg, e);
 		if (rc == 0 || !e->transient || (ms = im_backoff_next(&b, e->retry_after_ms)) < 0)
 			return rc;
 		im_sleep_ms(ms, NULL);
@@ -78,18 +89,25 @@ im_send_text(struct im_client *c, const char *to, const char *text, size_t len,
 }
 
 int
-im_send_lines(struct im_client *c, const char *to, const struct im_line *lines, int n,
-    const char *prefix, double retry_s, struct im_err *e)
+im_send_text(struct im_client *c, const char *to, const char *text, size_t len,
+    double retry_s, struct json_object **msg, struct im_err *e)
+{
+	return im_send_text_dest(c, to, 0, text, len, NULL, retry_s, msg, e);
+}
+
+int
+im_send_lines_dest(struct im_client *c, const char *to, int group, const struct im_line *lines,
+    int n, const char *prefix, double retry_s, struct im_err *e)
 {
 	struct im_buf body = { 0 };
 	struct im_backoff b;
-	char key[128];
+	char key[160];
 	long ms;
 	int i, rc;
 
 	for (i = 0; i < n; i++) {
 		snprintf(key, sizeof key, "%s-%lld", prefix, lines[i].no);
-		if (im_batch_line(&body, to, lines[i].p, lines[i].len, key) < 0) {
+		if (im_batch_line_dest(&body, to, group, lines[i].p, lines[i].len, key) < 0) {
 			im_buf_free(&body);
 			return im_err_set(e, IM_EINTERNAL, "out of memory");
 		}
@@ -102,5 +120,55 @@ im_send_lines(struct im_client *c, const char *to, const struct im_line *lines, 
 		im_sleep_ms(ms, NULL);
 	}
 	im_buf_free(&body);
+	return rc;
+}
+
+int
+im_send_lines(struct im_client *c, const char *to, const struct im_line *lines, int n,
+    const char *prefix, double retry_s, struct im_err *e)
+{
+	return im_send_lines_dest(c, to, 0, lines, n, prefix, retry_s, e);
+}
+
+int
+im_send_attach(struct im_client *c, const char *to, int group, const struct im_attach *a,
+    const char *key, double retry_s, struct json_object **msg, struct im_err *e)
+{
+	struct json_object *file = NULL, *id;
+	struct im_backoff b;
+	char rnd[33];
+	long ms;
+	int rc;
+
+	if (msg)
+		*msg = NULL;
+	if (!key) {
+		if (im_random_hex(rnd, 16) < 0)
+			return im_err_set(e, IM_EINTERNAL, "cannot get random bytes");
+		key = rnd;
+	}
+	/* one budget for both steps: --retry bounds the whole send */
+	im_backoff_init(&b, retry_s);
+	for (;;) {
+		rc = im_api_upload(c, a->path, a->name, a->type, a->progress, a->arg, &file, e);
+		if (rc == 0 || !e->transient || (ms = im_backoff_next(&b, e->retry_after_ms)) < 0)
+			break;
+		if (a->retrying)
+			a->retrying(a->arg, e);
+		im_sleep_ms(ms, NULL);
+	}
+	if (rc)
+		return rc;
+	json_object_object_get_ex(file, "id", &id);
+	im_backoff_reset(&b);
+	/* the file is stored; the same key on every try keeps it one message */
+	for (;;) {
+		rc = im_api_send_file(c, to, group, a->kind ? a->kind : "file", json_object_get_string(id),
+		    a->caption, a->duration, key, msg, e);
+		if (rc == 0 || !e->transient || (ms = im_backoff_next(&b, e->retry_after_ms)) < 0)
+			break;
+		im_sleep_ms(ms, NULL);
+	}
+	json_object_put(file);
 	return rc;
 }

@@ -12,6 +12,8 @@
 #include <json-c/json.h>
 
 #include "client.h"
+#include "err.h"
+#include "files.h"
 #include "lines.h"
 
 #define IM_TEXT_MAX 65536
@@ -27,9 +29,20 @@ int im_text_check(const char *text, size_t len, struct im_err *e);
 int im_text_prepare(const char *text, size_t len, int emoji, char **out, size_t *outlen,
     struct im_err *e);
 
+/* the same with im_emoji_expand_flags() flags (IM_EMOJI_EMOTICONS) */
+int im_text_prepare_flags(const char *text, size_t len, int emoji, int flags, char **out,
+    size_t *outlen, struct im_err *e);
+
 /* send text to `to`, retrying transient failures for up to retry_s seconds */
 int im_send_text(struct im_client *c, const char *to, const char *text, size_t len,
     double retry_s, struct json_object **msg, struct im_err *e);
+
+/*
+ * the same to user `to`, or with group set to group `to`; key is the
+ * Idempotency-Key (NULL: a random one), the same on every retry
+ */
+int im_send_text_dest(struct im_client *c, const char *to, int group, const char *text, size_t len,
+    const char *key, double retry_s, struct json_object **msg, struct im_err *e);
 
 /*
  * send lines[0..n) to `to` as one NDJSON batch, keys prefix-LINENO; retry
@@ -37,5 +50,33 @@ int im_send_text(struct im_client *c, const char *to, const char *text, size_t l
  */
 int im_send_lines(struct im_client *c, const char *to, const struct im_line *lines, int n,
     const char *prefix, double retry_s, struct im_err *e);
+
+/* the same to user `to`, or with group set to group `to` */
+int im_send_lines_dest(struct im_client *c, const char *to, int group, const struct im_line *lines,
+    int n, const char *prefix, double retry_s, struct im_err *e);
+
+/* a file to send (see im_send_attach) */
+struct im_attach {
+	const char *path;	/* the file on disk */
+	const char *name;	/* as the recipient sees it; NULL: the path's base name */
+	const char *type;	/* media type; NULL: guessed from the name */
+	const char *kind;	/* "file" (NULL) or "voice" */
+	const char *caption;	/* the message text, or NULL */
+	double duration;	/* seconds, for voice; else 0 */
+	im_progress_fn progress;	/* told how the upload goes; may be NULL */
+	/* told when an upload failed and will be tried again; may be NULL */
+	void (*retrying)(void *arg, const struct im_err *e);
+	void *arg;		/* for progress and retrying */
+};
+
+/*
+ * upload a->path and send it as a file (or voice) message to `to` (a group
+ * when group is set), retrying transient failures of either step for up to
+ * retry_s seconds in all. The message's Idempotency-Key is key (NULL: a
+ * random one) on every try, so a retried send stores one message; a
+ * retried upload may leave an unsent copy on the server, never a message.
+ */
+int im_send_attach(struct im_client *c, const char *to, int group, const struct im_attach *a,
+    const char *key, double retry_s, struct json_object **msg, struct im_err *e);
 
 #endif

@@ -1,6 +1,7 @@
 /*
- * imsend — send a message: the arguments, else all of stdin, or with -l
- * each line of stdin (batched, retried, never duplicated).
+ * imsend — send a message to a user or a group: the arguments, else all of
+ * stdin, or with -l each line of stdin (batched, retried, never
+ * duplicated); with -f a file (uploaded, then sent as a file message).
  */
 #include <signal.h>
 #include <stdio.h>
@@ -11,46 +12,76 @@
 #include "calls.h"
 #include "client.h"
 #include "config.h"
+#include "emoji.h"
 #include "lines.h"
 #include "names.h"
 #include "opts.h"
+#include "progress.h"
 #include "retry.h"
 #include "send.h"
 
 #define BATCH_LINES 1000
 #define BATCH_BYTES (256 * 1024)
+#define KEY_MAX 100	/* with -l the server's 128 must hold KEY-LINENO */
 
 static const struct im_opt opts[] = {
+	{ "group", 'g', "GROUP", "send to GROUP instead of a user" },
+	{ "file", 'f', "FILE", "send FILE; MESSAGE arguments are its caption" },
 	{ "lines", 'l', NULL, "send each line of stdin as its own message" },
 	{ "retry", 0, "SECONDS", "retry transient failures this long (default 30, 0: never)" },
+	{ "key", 0, "KEY", "idempotency key of the message (with -l: prefix of each line's)" },
 	{ "no-emoji", 0, NULL, "send :shortcodes: as they are, not as emoji" },
+	{ "emoticons", 0, NULL, "also turn whole-word emoticons like :) <3 into emoji" },
+	{ "emoji", 0, NULL, "list the :shortcodes: matching PATTERN (all without) and exit" },
 	{ NULL, 0, NULL, NULL },
 };
 
 static const struct im_cmd cmd = {
 	"imsend",
-	"[OPTIONS] USER [MESSAGE...]\n[OPTIONS] -l USER",
-	"Send MESSAGE (or all of stdin, or with -l each stdin line) to USER.",
+	"[OPTIONS] USER [MESSAGE...]\n"
+	"[OPTIONS] -g GROUP [MESSAGE...]\n"
+	"[OPTIONS] -l USER | -l -g GROUP\n"
+	"[OPTIONS] -f FILE USER [CAPTION...] | -f FILE -g GROUP [CAPTION...]\n"
+	"--emoji [PATTERN]",
+	"Send MESSAGE (or all of stdin, or with -l each stdin line, or with -f a file)\n"
+	"to USER or to GROUP.",
 	opts, 1,	/* after USER everything is text: "$text" can never become an option */
 };
 
-static int lines_mode, emoji = 1;
+static int lines_mode, emoji = 1, emoji_flags, list_emoji;
+static const char *group, *file, *key;
 static double retry_s = 30;
 static struct im_common o;
 
 static int
 on_opt(void *ctx, const struct im_opt *opt, const char *arg, struct im_err *e)
 {
+	size_t i;
+
 	(void)ctx;
-	if (opt->shortopt == 'l') {
+	if (!strcmp(opt->name, "lines"))
 		lines_mode = 1;
-		return 0;
-	}
-	if (!strcmp(opt->name, "no-emoji")) {
+	else if (!strcmp(opt->name, "group"))
+		group = arg;
+	else if (!strcmp(opt->name, "file"))
+		file = arg;
+	else if (!strcmp(opt->name, "no-emoji"))
 		emoji = 0;
-		return 0;
-	}
-	return im_parse_seconds("--retry", arg, &retry_s, e);
+	else if (!strcmp(opt->name, "emoticons"))
+		emoji_flags |= IM_EMOJI_EMOTICONS;
+	else if (!strcmp(opt->name, "emoji"))
+		list_emoji = 1;
+	else if (!strcmp(opt->name, "key")) {
+		for (i = 0; arg[i]; i++)
+			if (arg[i] <= ' ' || arg[i] > '~')
+				break;
+		if (arg[i] || i == 0 || i > KEY_MAX)
+			return im_err_set(e, IM_EUSAGE, "--key takes 1 to %d printable ASCII "
+			    "characters without blanks", KEY_MAX);
+		key = arg;
+	} else
+		return im_parse_seconds("--retry", arg, &retry_s, e);
+	return 0;
 }
 
 static int
@@ -68,6 +99,28 @@ out_done(struct im_err *e)
 	return 0;
 }
 
+static int
+print_json(struct json_object *msg, struct im_err *e)
+{
+	if (!o.json || !msg)
+		return 0;
+	printf("%s\n", json_object_to_json_string_ext(msg,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	return out_done(e);
+}
+
+/* the words joined by single spaces into t */
+static int
+join(struct im_buf *t, char **words, int nwords, struct im_err *e)
+{
+	int i;
+
+	for (i = 0; i < nwords; i++)
+		if ((i && im_buf_addc(t, ' ') < 0) || im_buf_adds(t, words[i]) < 0)
+			return im_err_set(e, IM_EINTERNAL, "out of memory");
+	return 0;
+}
+
 /* one message: the arguments joined by spaces, or all of stdin */
 static int
 send_one(struct im_client *cl, const char *to, char **words, int nwords, struct im_err *e)
@@ -76,19 +129,18 @@ send_one(struct im_client *cl, const char *to, char **words, int nwords, struct 
 	struct im_buf text = { 0 };
 	char *ready = NULL;
 	size_t len;
-	int i, over, rc;
+	int over, rc;
 
 	if (nwords > 0) {
-		for (i = 0; i < nwords; i++)
-			if ((i && im_buf_addc(&text, ' ') < 0) || im_buf_adds(&text, words[i]) < 0)
-				return im_err_set(e, IM_EINTERNAL, "out of memory");
+		if ((rc = join(&text, words, nwords, e)))
+			return rc;
 	} else {
 		if ((rc = im_read_all(STDIN_FILENO, IM_TEXT_MAX + 1, &text, &over, e)))
 			return rc;
 		if (over) {
 			im_buf_free(&text);
 			return im_err_set(e, IM_EDATA, "message on stdin is over %d bytes; "
-			    "use -l to send each line, or a file", IM_TEXT_MAX);
+			    "use -l to send each line, or -f to send it as a file", IM_TEXT_MAX);
 		}
 		if (text.len && text.p[text.len - 1] == '\n')
 			text.p[--text.len] = '\0';
@@ -97,15 +149,65 @@ send_one(struct im_client *cl, const char *to, char **words, int nwords, struct 
 			return 0;
 		}
 	}
-	if ((rc = im_text_prepare(text.p, text.len, emoji, &ready, &len, e)) == 0 &&
-	    (rc = im_send_text(cl, to, ready, len, retry_s, &msg, e)) == 0 && o.json) {
-		printf("%s\n", json_object_to_json_string_ext(msg,
-		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
-		rc = out_done(e);
-	}
+	if ((rc = im_text_prepare_flags(text.p, text.len, emoji, emoji_flags, &ready, &len, e)) == 0 &&
+	    (rc = im_send_text_dest(cl, to, group != NULL, ready, len, key, retry_s, &msg, e)) == 0)
+		rc = print_json(msg, e);
 	json_object_put(msg);
 	im_buf_free(&text);
 	free(ready);
+	return rc;
+}
+
+struct upload_view {
+	struct im_progress bar;
+	int retries;
+};
+
+static void
+upload_retrying(void *arg, const struct im_err *e)
+{
+	struct upload_view *v = arg;
+
+	/* on a terminal the bar starts over, so say why; elsewhere stay silent */
+	if (v->bar.fd >= 0 && v->retries++ == 0) {
+		im_progress_clear(&v->bar);
+		fprintf(stderr, "imsend: %s (retrying)\n", e->msg);
+	}
+}
+
+/* -f: upload FILE, then send it with the arguments as caption */
+static int
+send_file(struct im_client *cl, const char *to, char **words, int nwords, struct im_err *e)
+{
+	struct json_object *msg = NULL;
+	struct im_buf text = { 0 };
+	struct upload_view v = { 0 };
+	struct im_attach a = { 0 };
+	const char *base = strrchr(file, '/');
+	char *caption = NULL;
+	size_t len;
+	int rc = 0;
+
+	if (nwords > 0 && ((rc = join(&text, words, nwords, e)) ||
+	    (rc = im_text_prepare_flags(text.p, text.len, emoji, emoji_flags, &caption, &len, e)))) {
+		im_buf_free(&text);
+		return rc;
+	}
+	im_progress_init(&v.bar, STDERR_FILENO, base && base[1] ? base + 1 : file, o.quiet);
+	a.path = file;
+	a.caption = caption;
+	a.progress = im_progress_update;
+	a.retrying = upload_retrying;
+	a.arg = &v;
+	rc = im_send_attach(cl, to, group != NULL, &a, key, retry_s, &msg, e);
+	im_progress_clear(&v.bar);
+	if (rc == 0)
+		rc = print_json(msg, e);
+	else if (e->status == 413)
+		im_err_prefix(e, "cannot send '%s': ", file);
+	json_object_put(msg);
+	im_buf_free(&text);
+	free(caption);
 	return rc;
 }
 
@@ -125,10 +227,12 @@ send_lines(struct im_client *cl, const char *to, struct im_err *e)
 {
 	static struct im_line lines[BATCH_LINES], ready[BATCH_LINES];
 	struct im_lines in;
-	char prefix[17], *t;
+	char prefix[KEY_MAX + 1], *t;
 	int n, k, j, bad, rc = 0;
 
-	if (im_random_hex(prefix, 8) < 0)
+	if (key)
+		snprintf(prefix, sizeof prefix, "%s", key);
+	else if (im_random_hex(prefix, 8) < 0)
 		return im_err_set(e, IM_EINTERNAL, "cannot get random bytes");
 	im_lines_init(&in, STDIN_FILENO, IM_TEXT_MAX);
 	while (rc == 0 && (n = im_lines_batch(&in, lines, BATCH_LINES, BATCH_BYTES, e)) > 0) {
@@ -136,23 +240,23 @@ send_lines(struct im_client *cl, const char *to, struct im_err *e)
 
 		for (bad = -1, k = 0; k < n && bad < 0; k++) {
 			ready[k] = lines[k];
-			if (im_text_prepare(lines[k].p, lines[k].len, emoji, &t, &ready[k].len, &bad_e)) {
+			if (im_text_prepare_flags(lines[k].p, lines[k].len, emoji, emoji_flags, &t,
+			    &ready[k].len, &bad_e)) {
 				bad = k;
 				break;
 			}
 			ready[k].p = t;
 		}
 		k = bad < 0 ? n : bad;
-		rc = k > 0 ? im_send_lines(cl, to, ready, k, prefix, retry_s, e) : 0;
+		rc = k > 0 ? im_send_lines_dest(cl, to, group != NULL, ready, k, prefix, retry_s, e) : 0;
 		for (j = 0; j < k; j++)
 			free((char *)ready[j].p);
 		if (rc) {
 			long long first = lines[0].no;
+			char m[sizeof e->msg];
 
 			if (e->line > 0 && e->line <= k)
 				first = lines[e->line - 1].no;
-			char m[sizeof e->msg];
-
 			snprintf(m, sizeof m, "%s", unlined(e->msg));
 			im_err_set(e, e->code, "line %lld and after not sent: %.900s", first, m);
 			break;
@@ -176,6 +280,44 @@ send_lines(struct im_client *cl, const char *to, struct im_err *e)
 	return rc;
 }
 
+static void
+print_emoji(const char *code, const char *emo, void *arg)
+{
+	(void)arg;
+	printf(":%s: %s\n", code, emo);
+}
+
+/* --emoji [PATTERN]: the table, no server needed */
+static int
+list(char **words, int nwords, struct im_err *e)
+{
+	if (nwords > 1)
+		return im_err_set(e, IM_EUSAGE, "--emoji takes one PATTERN; usage: imsend --emoji [PATTERN]");
+	if (im_emoji_search(nwords ? words[0] : NULL, print_emoji, NULL) == 0) {
+		out_done(e);
+		return im_err_set(e, IM_EDATA, "no emoji shortcode contains '%s'; "
+		    "try a shorter pattern, or 'imsend --emoji' for all", words[0]);
+	}
+	return out_done(e);
+}
+
+/* --key reused for something else: say what happened in imsend's terms */
+static int
+key_conflict(struct im_err *e)
+{
+	if (key && !lines_mode && e->code && !strcmp(e->api, "idempotency_conflict"))
+		im_err_set(e, IM_EDATA, "--key '%s' was already used for a different message; "
+		    "nothing sent%s", key, file ? " (-f uploads the file anew on every run, so a "
+		    "rerun with the same key is refused, never sent twice)" : "");
+	return e->code;
+}
+
+static int
+usage(struct im_err *e, const char *what)
+{
+	return im_err_set(e, IM_EUSAGE, "%s; see 'imsend --help'", what);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -186,9 +328,8 @@ main(int argc, char **argv)
 	int i, rc;
 
 	signal(SIGPIPE, SIG_IGN);
-	if ((i = im_opts_parse(argc, argv, &cmd, &o, on_opt, NULL, &e)) < 0) {
+	if ((i = im_opts_parse(argc, argv, &cmd, &o, on_opt, NULL, &e)) < 0)
 		return fail(&e);
-	}
 	if (o.help) {
 		im_opts_help(stdout, &cmd);
 		return 0;
@@ -197,24 +338,54 @@ main(int argc, char **argv)
 		im_opts_version(stdout, &cmd);
 		return 0;
 	}
-	if (i >= argc) {
-		im_err_set(&e, IM_EUSAGE, "missing USER; usage: imsend [OPTIONS] USER [MESSAGE...]");
+	if (list_emoji) {
+		if (group || file || lines_mode || key)
+			usage(&e, "--emoji only lists shortcodes; give no -g, -f, -l or --key with it");
+		else if ((rc = list(argv + i, argc - i, &e)) == 0)
+			return 0;
 		return fail(&e);
 	}
-	to = argv[i++];
-	if (!im_name_valid(to)) {
-		im_err_set(&e, IM_EUSAGE, "'%s' is not a valid user name "
-		    "(1-32 of a-z 0-9 . _ -, starting with a letter or digit)", to);
+	if (lines_mode && file) {
+		usage(&e, "-l sends stdin lines and -f a file; give one of them");
 		return fail(&e);
+	}
+	if (group) {
+		to = group;
+		if (!im_name_valid(to)) {
+			im_err_set(&e, IM_EUSAGE, "'%s' is not a valid group name "
+			    "(1-32 of a-z 0-9 . _ -, starting with a letter or digit)", to);
+			return fail(&e);
+		}
+	} else {
+		if (i >= argc) {
+			usage(&e, "missing USER (or -g GROUP); usage: imsend [OPTIONS] USER [MESSAGE...]");
+			return fail(&e);
+		}
+		to = argv[i++];
+		if (!im_name_valid(to)) {
+			im_err_set(&e, IM_EUSAGE, "'%s' is not a valid user name "
+			    "(1-32 of a-z 0-9 . _ -, starting with a letter or digit)", to);
+			return fail(&e);
+		}
 	}
 	if (lines_mode && i < argc) {
-		im_err_set(&e, IM_EUSAGE, "-l reads messages from stdin; give no MESSAGE arguments");
+		usage(&e, "-l reads messages from stdin; give no MESSAGE arguments");
+		return fail(&e);
+	}
+	if (file && !*file) {
+		usage(&e, "-f needs a file name");
 		return fail(&e);
 	}
 	if ((rc = im_conf_load(&conf, &o, &e)) == 0 && (rc = im_conf_need_token(&conf, &e)) == 0 &&
-	    (rc = im_client_init(&cl, &conf, &e)) == 0)
-		rc = lines_mode ? send_lines(&cl, to, &e) : send_one(&cl, to, argv + i, argc - i, &e);
+	    (rc = im_client_init(&cl, &conf, &e)) == 0) {
+		if (file)
+			rc = send_file(&cl, to, argv + i, argc - i, &e);
+		else if (lines_mode)
+			rc = send_lines(&cl, to, &e);
+		else
+			rc = send_one(&cl, to, argv + i, argc - i, &e);
+	}
 	im_client_free(&cl);
 	im_conf_free(&conf);
-	return rc ? fail(&e) : 0;
+	return rc ? (key_conflict(&e), fail(&e)) : 0;
 }
