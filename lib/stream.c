@@ -60,6 +60,13 @@ int
 im_stream_open(struct im_client *c, long long since, volatile sig_atomic_t *stop,
     struct im_stream **out, struct im_err *e)
 {
+	return im_stream_open_query(c, since, NULL, stop, out, e);
+}
+
+int
+im_stream_open_query(struct im_client *c, long long since, const char *query,
+    volatile sig_atomic_t *stop, struct im_stream **out, struct im_err *e)
+{
 	struct im_stream *s;
 	struct im_buf b = { 0 };
 	struct curl_slist *t;
@@ -82,6 +89,8 @@ im_stream_open(struct im_client *c, long long since, volatile sig_atomic_t *stop
 		rc = im_buf_printf(&b, "%s/v1/stream?since=%lld", c->conf->server, since);
 	else
 		rc = im_buf_printf(&b, "%s/v1/stream", c->conf->server);
+	if (rc >= 0 && query && *query)
+		rc = im_buf_printf(&b, "%c%s", since >= 0 ? '&' : '?', query);
 	if (rc < 0 || !(t = curl_slist_append(NULL, "Accept: application/x-ndjson")))
 		goto oom;
 	s->hl = t;

@@ -31,6 +31,13 @@ int im_stream_open(struct im_client *c, long long since, volatile sig_atomic_t *
     struct im_stream **out, struct im_err *e);
 
 /*
+ * The same with more query parameters for /v1/stream, e.g.
+ * "presence=1&messages=0" (query NULL or "": none).
+ */
+int im_stream_open_query(struct im_client *c, long long since, const char *query,
+    volatile sig_atomic_t *stop, struct im_stream **out, struct im_err *e);
+
+/*
  * The next event: 1 with ev filled (valid until the next call), 0 when
  * timeout_ms passed (timeout_ms < 0: no limit) or *stop was set, or an error
  * code with e set: e->transient says whether reconnecting may help (the

@@ -1,5 +1,6 @@
 /*
- * imuser — accounts and tokens: register, login, logout, passwd, whoami.
+ * imuser — accounts and tokens: register, login, logout, passwd, whoami,
+ * and extra tokens for bots and cron (token create, list, revoke).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,32 +11,52 @@
 #include "client.h"
 #include "config.h"
 #include "errors.h"
+#include "format.h"
+#include "escape.h"
 #include "names.h"
 #include "opts.h"
+#include "out.h"
 #include "probe.h"
 #include "term.h"
+#include "tokens.h"
 
 static const struct im_opt opts[] = {
-	{ "label", 0, "LABEL", "name this token (device or script) on login" },
+	{ "label", 0, "LABEL", "name this token (device or script) on login or token create" },
+	{ "send-only", 0, NULL, "token create: the token may send, not read" },
+	{ "expires", 0, "DAYS", "token create: the token expires after DAYS days" },
 	{ NULL, 0, NULL, NULL },
 };
 
 static const struct im_cmd cmd = {
 	"imuser",
-	"register NAME\nlogin NAME\nlogout\npasswd\nwhoami",
-	"Create an account, log in or out, change the password, show who you are.",
+	"register NAME\nlogin NAME\nlogout\npasswd\nwhoami\n"
+	"token create --label LABEL [--send-only] [--expires DAYS]\ntoken list\ntoken revoke ID",
+	"Create an account, log in or out, change the password, show who you are,\n"
+	"make, list and revoke tokens for scripts.",
 	opts, 0,
 };
 
 static const char *label;
+static int send_only;
+static long long expires;	/* days, 0: never */
 
 static int
 on_opt(void *ctx, const struct im_opt *o, const char *arg, struct im_err *e)
 {
 	(void)ctx;
-	(void)o;
-	if (strlen(arg) > 64)
-		return im_err_set(e, IM_EUSAGE, "--label: at most 64 bytes");
+	if (!strcmp(o->name, "send-only")) {
+		send_only = 1;
+		return 0;
+	}
+	if (!strcmp(o->name, "expires")) {
+		if (im_parse_count("--expires", arg, 1, &expires, e))
+			return e->code;
+		if (expires > IM_TOKEN_DAYS_MAX)
+			return im_err_set(e, IM_EUSAGE, "--expires: at most %d days", IM_TOKEN_DAYS_MAX);
+		return 0;
+	}
+	if (strlen(arg) > IM_LABEL_MAX)
+		return im_err_set(e, IM_EUSAGE, "--label: at most %d bytes", IM_LABEL_MAX);
 	label = arg;
 	return 0;
 }
@@ -180,6 +201,106 @@ whoami(struct im_client *cl, struct im_conf *conf, const struct im_common *o, st
 	return 0;
 }
 
+/* token create: the token on stdout, the only time it is ever shown */
+static int
+token_create(struct im_client *cl, const struct im_common *o, struct im_err *e)
+{
+	struct json_object *obj = NULL, *v;
+	int rc;
+
+	if ((rc = im_api_token_create(cl, label, send_only, expires, &obj, e)))
+		return rc;
+	if (o->json)
+		im_out_json(obj);
+	else if (json_object_object_get_ex(obj, "token", &v))
+		printf("%s\n", json_object_get_string(v));
+	json_object_put(obj);
+	if ((rc = im_out_flush(e)))
+		return im_err_prefix(e, "the new token was lost (revoke it with 'imuser token list' "
+		    "and 'imuser token revoke ID'): ");
+	if (!o->quiet && isatty(STDOUT_FILENO))
+		fprintf(stderr, "imuser: keep this token now; it is never shown again\n");
+	return 0;
+}
+
+/* token list: ID send-only|full EXPIRES|never current|- LABEL */
+static int
+token_list(struct im_client *cl, const struct im_common *o, struct im_err *e)
+{
+	struct json_object *obj = NULL, *arr;
+	struct im_buf lab = { 0 };
+	char t1[64], t2[64], t3[64];
+	size_t i, n;
+	int rc;
+
+	if ((rc = im_api_tokens_list(cl, &obj, e)))
+		return rc;
+	json_object_object_get_ex(obj, "tokens", &arr);
+	n = json_object_array_length(arr);
+	for (i = 0; i < n; i++) {
+		struct json_object *t = json_object_array_get_idx(arr, i);
+		const char *l = im_msg_field(t, "label", t3, sizeof t3);
+		const char *exp = im_msg_field(t, "expires", t2, sizeof t2);
+
+		if (o->json) {
+			im_out_json(t);
+			continue;
+		}
+		im_buf_reset(&lab);
+		if (im_escape(&lab, l, strlen(l)) < 0) {
+			rc = im_err_set(e, IM_EINTERNAL, "out of memory");
+			break;
+		}
+		printf("%s %s %s %s %s\n", im_msg_field(t, "id", t1, sizeof t1),
+		    !strcmp(im_msg_field(t, "send_only", t3, sizeof t3), "true") ? "send-only" : "full",
+		    *exp ? exp : "never",
+		    !strcmp(im_msg_field(t, "current", t3, sizeof t3), "true") ? "current" : "-",
+		    lab.len ? lab.p : "-");
+	}
+	im_buf_free(&lab);
+	json_object_put(obj);
+	return rc ? rc : im_out_flush(e);
+}
+
+static int
+token(struct im_client *cl, struct im_conf *conf, const struct im_common *o, char **args,
+    struct im_err *e)
+{
+	long long id;
+	int rc;
+
+	if ((rc = im_conf_need_token(conf, e)))
+		return rc;
+	if (!strcmp(args[0], "create"))
+		return token_create(cl, o, e);
+	if (!strcmp(args[0], "list"))
+		return token_list(cl, o, e);
+	if (im_parse_count("token revoke", args[1], 1, &id, e))
+		return e->code;
+	return im_api_token_revoke(cl, id, e);
+}
+
+/* the operands and flags of "token ..." */
+static int
+token_usage(char **args, int nargs, struct im_err *e)
+{
+	const char *sub = nargs ? args[0] : "";
+
+	if (!strcmp(sub, "create") && nargs == 1) {
+		if (!label || !*label)
+			return im_err_set(e, IM_EUSAGE, "token create needs --label LABEL (what the token is for)");
+		return 0;
+	}
+	if (send_only || expires)
+		return im_err_set(e, IM_EUSAGE, "--send-only and --expires go with 'token create' only");
+	if (!strcmp(sub, "list") && nargs == 1 && !label)
+		return 0;
+	if (!strcmp(sub, "revoke") && nargs == 2 && !label)
+		return 0;
+	return im_err_set(e, IM_EUSAGE, "usage: imuser token create --label LABEL [--send-only] "
+	    "[--expires DAYS] | token list | token revoke ID");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -201,13 +322,20 @@ main(int argc, char **argv)
 		return 0;
 	}
 	if (i >= argc) {
-		im_err_set(&e, IM_EUSAGE, "missing command (register, login, logout, passwd, whoami); "
-		    "see 'imuser --help'");
+		im_err_set(&e, IM_EUSAGE, "missing command (register, login, logout, passwd, whoami, "
+		    "token); see 'imuser --help'");
 		return fail(&e);
 	}
 	verb = argv[i];
 	nargs = argc - i - 1;
-	if (!strcmp(verb, "register") || !strcmp(verb, "login")) {
+	if ((send_only || expires) && strcmp(verb, "token")) {
+		im_err_set(&e, IM_EUSAGE, "--send-only and --expires go with 'token create' only");
+		return fail(&e);
+	}
+	if (!strcmp(verb, "token")) {
+		if (token_usage(argv + i + 1, nargs, &e))
+			return fail(&e);
+	} else if (!strcmp(verb, "register") || !strcmp(verb, "login")) {
 		if (nargs != 1) {
 			im_err_set(&e, IM_EUSAGE, "usage: imuser %s NAME", verb);
 			return fail(&e);
@@ -230,6 +358,8 @@ main(int argc, char **argv)
 			rc = logout(&cl, &conf, &e);
 		else if (!strcmp(verb, "passwd"))
 			rc = passwd(&cl, &conf, &e);
+		else if (!strcmp(verb, "token"))
+			rc = token(&cl, &conf, &o, argv + i + 1, &e);
 		else
 			rc = whoami(&cl, &conf, &o, &e);
 	}
