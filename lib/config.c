@@ -330,6 +330,12 @@ im_conf_load(struct im_conf *c, const struct im_common *o, struct im_err *e)
 			rc = setstr(&c->cafile, abs, e);
 		} else
 			rc = setstr(&c->pin, o->pin, e);
+	} else if ((env = getenv("IM_PIN")) && *env) {
+		/* for cron: IM_SERVER, IM_PIN and IM_TOKEN need no config file */
+		if (!im_pin_valid(env))
+			return im_err_set(e, IM_ECONFIG, "IM_PIN must look like sha256//BASE64 (as printed by 'imd pin')");
+		c->trust_from_flag = 1;
+		rc = setstr(&c->pin, env, e);
 	} else if (c->same_server) {
 		if (c->file.cafile)
 			rc = setstr(&c->cafile, c->file.cafile, e);
