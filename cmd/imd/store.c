@@ -303,6 +303,27 @@ static void check_tx_lost(struct store *st)
 	}
 }
 
+/*
+ * Make room in a result array being filled row by row; on failure the
+ * array is freed and the statement reset, so the caller just returns.
+ */
+static int grow(struct store *st, sqlite3_stmt *s, void **v, size_t *cap, size_t elem)
+{
+	size_t n = *cap ? *cap * 2 : 16;
+	void *p = realloc(*v, n * elem);
+
+	if (!p) {
+		free(*v);
+		*v = NULL;
+		snprintf(st->err, sizeof st->err, "out of memory");
+		sqlite3_reset(s);
+		return -1;
+	}
+	*v = p;
+	*cap = n;
+	return 0;
+}
+
 /* run a statement that returns no rows */
 static int step_done(struct store *st, sqlite3_stmt *s)
 {
@@ -667,24 +688,15 @@ int store_user_touch(struct store *st, int64_t user_id, int64_t now_ms)
 int store_users(struct store *st, struct store_user **out, size_t *n)
 {
 	sqlite3_stmt *s = stmt(st, Q_USERS);
-	struct store_user *v = NULL, *nv;
+	struct store_user *v = NULL;
 	size_t len = 0, cap = 0;
 	int rc;
 
 	*out = NULL;
 	*n = 0;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (len == cap) {
-			cap = cap ? cap * 2 : 16;
-			nv = realloc(v, cap * sizeof *v);
-			if (!nv) {
-				free(v);
-				snprintf(st->err, sizeof st->err, "out of memory");
-				sqlite3_reset(s);
-				return STORE_ERR;
-			}
-			v = nv;
-		}
+		if (len == cap && grow(st, s, (void **)&v, &cap, sizeof *v) < 0)
+			return STORE_ERR;
 		v[len].id = sqlite3_column_int64(s, 0);
 		copy_name(v[len].name, sqlite3_column_text(s, 1));
 		v[len].last_seen_ms = sqlite3_column_int64(s, 2);
@@ -724,7 +736,7 @@ int store_token_add(struct store *st, int64_t user_id, const unsigned char hash[
 int store_tokens(struct store *st, int64_t user_id, struct store_token_info **out, size_t *n)
 {
 	sqlite3_stmt *s = stmt(st, Q_TOKENS);
-	struct store_token_info *v = NULL, *nv;
+	struct store_token_info *v = NULL;
 	size_t len = 0, cap = 0;
 	int rc;
 
@@ -732,17 +744,8 @@ int store_tokens(struct store *st, int64_t user_id, struct store_token_info **ou
 	*n = 0;
 	sqlite3_bind_int64(s, 1, user_id);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (len == cap) {
-			cap = cap ? cap * 2 : 8;
-			nv = realloc(v, cap * sizeof *v);
-			if (!nv) {
-				free(v);
-				snprintf(st->err, sizeof st->err, "out of memory");
-				sqlite3_reset(s);
-				return STORE_ERR;
-			}
-			v = nv;
-		}
+		if (len == cap && grow(st, s, (void **)&v, &cap, sizeof *v) < 0)
+			return STORE_ERR;
 		v[len].id = sqlite3_column_int64(s, 0);
 		snprintf(v[len].label, sizeof v[len].label, "%s",
 			 sqlite3_column_text(s, 1) ? (const char *)sqlite3_column_text(s, 1) : "");
@@ -1162,7 +1165,7 @@ static int load_spans(struct store *st, int64_t user_id, int64_t with_group, int
 		      struct span **out, size_t *n)
 {
 	sqlite3_stmt *s = stmt(st, with_group > 0 ? Q_SPANS_GROUP : Q_SPANS);
-	struct span *v = NULL, *nv;
+	struct span *v = NULL;
 	size_t len = 0, cap = 0;
 	int rc;
 
@@ -1171,17 +1174,8 @@ static int load_spans(struct store *st, int64_t user_id, int64_t with_group, int
 	if (with_group > 0)
 		sqlite3_bind_int64(s, 3, with_group);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (len == cap) {
-			cap = cap ? cap * 2 : 8;
-			nv = realloc(v, cap * sizeof *v);
-			if (!nv) {
-				free(v);
-				sqlite3_reset(s);
-				snprintf(st->err, sizeof st->err, "out of memory");
-				return STORE_ERR;
-			}
-			v = nv;
-		}
+		if (len == cap && grow(st, s, (void **)&v, &cap, sizeof *v) < 0)
+			return STORE_ERR;
 		v[len].grp = sqlite3_column_int64(s, 0);
 		v[len].from = sqlite3_column_int64(s, 1);
 		v[len].to = sqlite3_column_type(s, 2) == SQLITE_NULL ? INT64_MAX
@@ -1355,7 +1349,7 @@ int store_groups_list(struct store *st, int64_t user_id, int all,
 		      struct store_group **out, size_t *n)
 {
 	sqlite3_stmt *s = stmt(st, all ? Q_GROUPS_ALL : Q_GROUPS_MINE);
-	struct store_group *v = NULL, *nv;
+	struct store_group *v = NULL;
 	size_t len = 0, cap = 0;
 	int rc;
 
@@ -1363,17 +1357,8 @@ int store_groups_list(struct store *st, int64_t user_id, int all,
 	*n = 0;
 	sqlite3_bind_int64(s, 1, user_id);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (len == cap) {
-			cap = cap ? cap * 2 : 16;
-			nv = realloc(v, cap * sizeof *v);
-			if (!nv) {
-				free(v);
-				snprintf(st->err, sizeof st->err, "out of memory");
-				sqlite3_reset(s);
-				return STORE_ERR;
-			}
-			v = nv;
-		}
+		if (len == cap && grow(st, s, (void **)&v, &cap, sizeof *v) < 0)
+			return STORE_ERR;
 		row_to_group(s, &v[len]);
 		len++;
 	}
@@ -1465,7 +1450,7 @@ int store_member_remove(struct store *st, int64_t group_id, int64_t user_id, int
 int store_members(struct store *st, int64_t group_id, struct store_member **out, size_t *n)
 {
 	sqlite3_stmt *s = stmt(st, Q_MEMBERS);
-	struct store_member *v = NULL, *nv;
+	struct store_member *v = NULL;
 	size_t len = 0, cap = 0;
 	int rc;
 
@@ -1473,17 +1458,8 @@ int store_members(struct store *st, int64_t group_id, struct store_member **out,
 	*n = 0;
 	sqlite3_bind_int64(s, 1, group_id);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (len == cap) {
-			cap = cap ? cap * 2 : 16;
-			nv = realloc(v, cap * sizeof *v);
-			if (!nv) {
-				free(v);
-				snprintf(st->err, sizeof st->err, "out of memory");
-				sqlite3_reset(s);
-				return STORE_ERR;
-			}
-			v = nv;
-		}
+		if (len == cap && grow(st, s, (void **)&v, &cap, sizeof *v) < 0)
+			return STORE_ERR;
 		v[len].user_id = sqlite3_column_int64(s, 0);
 		copy_name(v[len].name, sqlite3_column_text(s, 1));
 		copy_role(v[len].role, sqlite3_column_text(s, 2));
