@@ -6,7 +6,7 @@
 #include "escape.h"
 #include "format.h"
 
-static const char placeholders[] = "itfTgkm%";
+static const char placeholders[] = "itfTgkmFSIdPeuM%";
 
 int
 im_format_check(const char *fmt, struct im_err *e)
@@ -17,7 +17,8 @@ im_format_check(const char *fmt, struct im_err *e)
 		if (*p == '%') {
 			if (!p[1] || !strchr(placeholders, p[1]))
 				return im_err_set(e, IM_EUSAGE, "--format: unknown placeholder '%%%.1s'; "
-				    "use %%i %%t %%f %%T %%g %%k %%m or %%%%", p[1] ? p + 1 : "");
+				    "use %%i %%t %%f %%T %%g %%k %%m %%F %%S %%I %%d %%P %%e %%u %%M or %%%%",
+				    p[1] ? p + 1 : "");
 			p++;
 		} else if (*p == '\\') {
 			if (!p[1] || !strchr("tn\\", p[1]))
@@ -50,23 +51,186 @@ im_msg_field(struct json_object *msg, const char *key, char *tmp, size_t tmplen)
 	}
 }
 
+const char *
+im_file_field(struct json_object *msg, const char *key, char *tmp, size_t tmplen)
+{
+	struct json_object *f;
+
+	if (!msg || !json_object_object_get_ex(msg, "file", &f) || !json_object_is_type(f, json_type_object))
+		return "";
+	return im_msg_field(f, key, tmp, tmplen);
+}
+
+void
+im_human_size(long long bytes, char *out, size_t len)
+{
+	static const char *const unit[] = { "KiB", "MiB", "GiB", "TiB" };
+	double v = (double)bytes;
+	int u = -1;
+
+	if (bytes < 1024) {
+		snprintf(out, len, "%lld B", bytes < 0 ? 0 : bytes);
+		return;
+	}
+	while (v >= 1024 && u < 3) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(out, len, "%.1f %s", v, unit[u]);
+}
+
+/* a string field of obj (which may hold NULs or be long), escaped */
 static int
-field(struct im_buf *out, struct json_object *msg, const char *key)
+esc_field(struct im_buf *out, struct json_object *obj, const char *key)
 {
 	char tmp[256];
 	struct json_object *v;
+	const char *s;
 
-	/* text may be long and may hold NUL-free UTF-8 of any length: use its length */
-	if (json_object_object_get_ex(msg, key, &v) && json_object_is_type(v, json_type_string))
+	if (obj && json_object_object_get_ex(obj, key, &v) && json_object_is_type(v, json_type_string))
 		return im_escape(out, json_object_get_string(v), (size_t)json_object_get_string_len(v));
-	const char *s = im_msg_field(msg, key, tmp, sizeof tmp);
+	s = im_msg_field(obj, key, tmp, sizeof tmp);
 	return im_escape(out, s, strlen(s));
+}
+
+static int
+esc(struct im_buf *out, const char *s)
+{
+	return im_escape(out, s, strlen(s));
+}
+
+static struct json_object *
+file_of(struct json_object *msg)
+{
+	struct json_object *f;
+
+	if (msg && json_object_object_get_ex(msg, "file", &f) && json_object_is_type(f, json_type_object))
+		return f;
+	return NULL;
+}
+
+static int
+has_text(struct json_object *msg)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(msg, "text", &v) && json_object_is_type(v, json_type_string) &&
+	    json_object_get_string_len(v) > 0;
+}
+
+/* "[file report.pdf 12.1 KiB]", "[voice 3.2 s]", with ", saved as PATH" */
+static int
+attachment(struct im_buf *out, struct json_object *msg, const char *kind)
+{
+	struct json_object *f = file_of(msg), *v;
+	char tmp[64], size[32];
+	int r;
+
+	r = im_buf_addc(out, '[');
+	if (!r)
+		r = esc(out, kind);
+	if (!r && !strcmp(kind, "voice") && json_object_object_get_ex(msg, "duration", &v) &&
+	    (json_object_is_type(v, json_type_double) || json_object_is_type(v, json_type_int)))
+		r = im_buf_printf(out, " %.1f s", json_object_get_double(v));
+	else if (!r && f) {
+		r = im_buf_addc(out, ' ');
+		if (!r)
+			r = esc_field(out, f, "name");
+		if (!r && json_object_object_get_ex(f, "size", &v) && json_object_is_type(v, json_type_int)) {
+			im_human_size(json_object_get_int64(v), size, sizeof size);
+			r = im_buf_printf(out, " %s", size);
+		}
+	}
+	if (!r && *im_msg_field(msg, "saved", tmp, sizeof tmp)) {
+		r = im_buf_adds(out, ", saved as ");
+		if (!r)
+			r = esc_field(out, msg, "saved");
+	}
+	return r ? r : im_buf_addc(out, ']');
+}
+
+/* "bob joined", "alice added carol (admin)", "alice made carol admin" */
+static int
+event(struct im_buf *out, struct json_object *msg)
+{
+	char t1[64], t2[64], t3[64];
+	const char *ev = im_msg_field(msg, "event", t1, sizeof t1);
+	const char *user = im_msg_field(msg, "user", t2, sizeof t2);
+	const char *role = im_msg_field(msg, "role", t3, sizeof t3);
+	int r = esc_field(out, msg, "from");
+
+	if (r)
+		return r;
+	if (!strcmp(ev, "created") || !strcmp(ev, "deleted"))
+		return im_buf_printf(out, " %s the group", ev);
+	if (!strcmp(ev, "joined") || !strcmp(ev, "left"))
+		return im_buf_printf(out, " %s", ev);
+	if (!strcmp(ev, "role")) {
+		if ((r = im_buf_adds(out, " made ")) || (r = esc(out, user)) || (r = im_buf_addc(out, ' ')))
+			return r;
+		return esc(out, *role ? role : "member");
+	}
+	/* added, removed, and any event to come: "FROM EVENT [USER] [(ROLE)]" */
+	if ((r = im_buf_addc(out, ' ')) || (r = esc(out, *ev ? ev : "did something")))
+		return r;
+	if (*user && ((r = im_buf_addc(out, ' ')) || (r = esc(out, user))))
+		return r;
+	/* a role is worth saying when it is more than the plain one */
+	if (*role && strcmp(role, "member") &&
+	    ((r = im_buf_adds(out, " (")) || (r = esc(out, role)) || (r = im_buf_addc(out, ')'))))
+		return r;
+	return 0;
+}
+
+int
+im_format_body(struct im_buf *out, struct json_object *msg)
+{
+	char tmp[64];
+	const char *kind = im_msg_field(msg, "kind", tmp, sizeof tmp);
+	int r;
+
+	if (!strcmp(kind, "event"))
+		r = event(out, msg);
+	else if (file_of(msg) || !strcmp(kind, "file") || !strcmp(kind, "voice")) {
+		r = attachment(out, msg, *kind ? kind : "file");
+		if (!r && has_text(msg) && !(r = im_buf_addc(out, ' ')))
+			r = esc_field(out, msg, "text");
+	} else if (*kind && strcmp(kind, "text") && !has_text(msg)) {
+		/* a kind of message from a newer server: name it */
+		if (!(r = im_buf_addc(out, '[')) && !(r = esc(out, kind)))
+			r = im_buf_addc(out, ']');
+	} else
+		r = esc_field(out, msg, "text");
+	if (r == 0 && !out->p)
+		r = im_buf_add(out, "", 0);
+	return r;
+}
+
+int
+im_format_default(struct im_buf *out, struct json_object *msg)
+{
+	char tmp[64];
+	int r, ev = !strcmp(im_msg_field(msg, "kind", tmp, sizeof tmp), "event");
+
+	if ((r = esc_field(out, msg, "time")) || (r = im_buf_addc(out, ' ')))
+		return r;
+	if (*im_msg_field(msg, "group", tmp, sizeof tmp) &&
+	    ((r = im_buf_addc(out, '#')) || (r = esc_field(out, msg, "group")) || (r = im_buf_addc(out, ' '))))
+		return r;
+	if (ev)
+		r = im_buf_adds(out, "* ");
+	else if (!(r = esc_field(out, msg, "from")))
+		r = im_buf_adds(out, ": ");
+	if (r)
+		return r;
+	return ev ? event(out, msg) : im_format_body(out, msg);
 }
 
 int
 im_format(struct im_buf *out, const char *fmt, struct json_object *msg)
 {
 	const char *p, *key;
+	struct json_object *f = file_of(msg);
 	int r = 0;
 
 	for (p = fmt; *p && r == 0; p++) {
@@ -87,9 +251,17 @@ im_format(struct im_buf *out, const char *fmt, struct json_object *msg)
 		case 'g': key = "group"; break;
 		case 'k': key = "kind"; break;
 		case 'm': key = "text"; break;
+		case 'd': key = "duration"; break;
+		case 'P': key = "saved"; break;
+		case 'e': key = "event"; break;
+		case 'u': key = "user"; break;
+		case 'F': r = esc_field(out, f, "name"); continue;
+		case 'S': r = esc_field(out, f, "size"); continue;
+		case 'I': r = esc_field(out, f, "id"); continue;
+		case 'M': r = im_format_body(out, msg); continue;
 		default: key = NULL; break;
 		}
-		r = key ? field(out, msg, key) : im_buf_addc(out, *p);
+		r = key ? esc_field(out, msg, key) : im_buf_addc(out, *p);
 	}
 	if (r == 0 && !out->p)
 		r = im_buf_add(out, "", 0);

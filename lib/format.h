@@ -1,11 +1,15 @@
 /*
- * format — imrecv's --format: placeholders replaced by message fields.
+ * format — imrecv's output lines: the default one and --format.
  *
- *   %i id   %t time   %f from   %T to   %g group   %k kind   %m text   %% %
- *   \t tab  \n newline  \\ backslash
+ *   %i id   %t time   %f from   %T to   %g group   %k kind   %m text
+ *   %F file name   %S file size (bytes)   %I file id   %d duration (voice)
+ *   %P where --save saved the file   %e event   %u the event's user
+ *   %M the message as the default line shows it (text, attachment, event)
+ *   %% %   \t tab  \n newline  \\ backslash
  *
  * Every field is escaped (see escape.h), so %m never spans two lines.
- * Absent fields (%T of a group message, %g of a direct one) are empty.
+ * Absent fields (%T of a group message, %g of a direct one, %F of a text)
+ * are empty.
  */
 #ifndef IM_FORMAT_H
 #define IM_FORMAT_H
@@ -15,6 +19,10 @@
 #include "buf.h"
 #include "err.h"
 
+/*
+ * What the default line of a direct text message is; the default output
+ * (im_format_default) adds the group, attachments and events.
+ */
 #define IM_FORMAT_DEFAULT "%t %f: %m"
 
 /* 0 if fmt is well formed, else IM_EUSAGE with e saying what is wrong */
@@ -23,7 +31,28 @@ int im_format_check(const char *fmt, struct im_err *e);
 /* append msg formatted by fmt (checked before) to out, without newline; -1 ENOMEM */
 int im_format(struct im_buf *out, const char *fmt, struct json_object *msg);
 
+/*
+ * The default line, without newline; -1 ENOMEM:
+ *   TIME alice: text                          a direct message
+ *   TIME #ops alice: text                     a group message
+ *   TIME alice: [file report.pdf 12.1 KiB] caption
+ *   TIME alice: [voice 3.2 s]
+ *   TIME #ops * alice added carol (admin)     an event
+ * With a "saved" field (imrecv --save adds it) the attachment reads
+ * [file report.pdf 12.1 KiB, saved as DIR/report.pdf].
+ */
+int im_format_default(struct im_buf *out, struct json_object *msg);
+
+/* %M alone: the text, attachment or event as the default line shows it */
+int im_format_body(struct im_buf *out, struct json_object *msg);
+
+/* "12.1 KiB": bytes for people (B, KiB, MiB, GiB, TiB; one decimal past B) */
+void im_human_size(long long bytes, char *out, size_t len);
+
 /* the string value of field key in msg, or "" (numbers as decimal) */
 const char *im_msg_field(struct json_object *msg, const char *key, char *tmp, size_t tmplen);
+
+/* field key of msg's "file" object, or "" */
+const char *im_file_field(struct json_object *msg, const char *key, char *tmp, size_t tmplen);
 
 #endif

@@ -1,22 +1,29 @@
 /*
  * imrecv — print messages: the unread ones and exit, or follow (-f, -n,
- * -W), one line each, as --json, or through an --exec hook. The token's
- * cursor moves only past messages whose output was written (or whose hook
- * exited 0).
+ * -W), one line each, as --json, or through an --exec hook; group events
+ * as records of their own; attachments saved (--save) or fetched (--get).
+ * The token's cursor moves only past messages whose output was written
+ * (or whose hook exited 0, or whose attachment was saved).
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "attach.h"
+#include "calls.h"
 #include "client.h"
 #include "config.h"
 #include "cursor.h"
+#include "escape.h"
 #include "format.h"
 #include "hook.h"
 #include "names.h"
+#include "notify.h"
 #include "opts.h"
 #include "retry.h"
+#include "safename.h"
 #include "sig.h"
 #include "stream.h"
 
@@ -26,50 +33,81 @@ static const struct im_opt opts[] = {
 	{ "wait", 'W', "SECONDS", "exit after SECONDS without a message (implies following)" },
 	{ "since", 0, "ID", "start after message ID; do not move the cursor" },
 	{ "from", 0, "USER", "only messages from USER; do not move the cursor" },
+	{ "group", 'g', "GROUP", "only messages and events of GROUP; do not move the cursor" },
 	{ "all", 'a', NULL, "also print the messages you sent" },
-	{ "format", 0, "FMT", "line format: %i %t %f %T %g %k %m %% \\t \\n (default '%t %f: %m')" },
+	{ "no-events", 0, NULL, "do not print group events (joined, left, ...)" },
+	{ "events", 0, NULL, "pass group events to --format and --exec too" },
+	{ "format", 0, "FMT", "line format: %i %t %f %T %g %k %m %F %S %I %d %P %e %u %M %% \\t \\n" },
 	{ "exec", 0, "CMD", "run 'sh -c CMD' per message, fields in IM_* and text on stdin" },
+	{ "exec-timeout", 0, "SECONDS", "kill an --exec command running longer (it fails)" },
+	{ "notify", 0, NULL, "raise a desktop notification per message (notify-send)" },
+	{ "save", 0, "DIR", "save attachments into DIR (safe names, never overwriting)" },
+	{ "get", 0, "ID", "fetch the attachment ID and exit" },
+	{ "output", 'o', "FILE", "with --get: write to FILE ('-': standard output)" },
 	{ NULL, 0, NULL, NULL },
 };
 
 static const struct im_cmd cmd = {
 	"imrecv",
-	"[-af] [-n COUNT] [-W SECONDS] [--since ID] [--from USER] [--format FMT | --json | --exec CMD]",
+	"[-af] [-n COUNT] [-W SECONDS] [--since ID] [--from USER] [-g GROUP] [--no-events | --events] "
+	"[--format FMT | --json | --exec CMD [--exec-timeout SECONDS]] [--notify] [--save DIR]\n"
+	"--get ID [-o FILE | --save DIR]",
 	"Print unread messages and exit, or follow new ones.",
 	opts, 0,
 };
 
 static struct {
-	int follow, all;
+	int follow, all, events, no_events, notify, stream_flags;
 	long long count, since;
-	double wait;
-	const char *from, *format, *exec;
+	double wait, exec_timeout;
+	const char *from, *group, *format, *exec, *save, *get, *output;
 	int format_set;
-} a = { .since = -1, .wait = -1, .format = IM_FORMAT_DEFAULT };
+} a = { .since = -1, .wait = -1 };
 
 static struct im_common o;
 
 static int
 on_opt(void *ctx, const struct im_opt *opt, const char *arg, struct im_err *e)
 {
+	const char *n = opt->name;
+
 	(void)ctx;
+	if (strcmp(n, "get") && strcmp(n, "output") && strcmp(n, "save"))
+		a.stream_flags = 1;	/* something --get has no use for */
 	switch (opt->shortopt) {
 	case 'f': a.follow = 1; return 0;
 	case 'a': a.all = 1; return 0;
 	case 'n': return im_parse_count("-n", arg, 1, &a.count, e);
 	case 'W': return im_parse_seconds("-W", arg, &a.wait, e);
+	case 'o': a.output = arg; return 0;
 	}
-	if (!strcmp(opt->name, "since"))
+	if (!strcmp(n, "since"))
 		return im_parse_count("--since", arg, 0, &a.since, e);
-	if (!strcmp(opt->name, "from")) {
+	if (!strcmp(n, "exec-timeout"))
+		return im_parse_seconds("--exec-timeout", arg, &a.exec_timeout, e);
+	if (!strcmp(n, "from") || !strcmp(n, "group")) {
 		if (!im_name_valid(arg))
-			return im_err_set(e, IM_EUSAGE, "--from: '%s' is not a valid user name", arg);
-		a.from = arg;
-	} else if (!strcmp(opt->name, "format")) {
+			return im_err_set(e, IM_EUSAGE, "--%s: '%s' is not a valid %s name", n, arg,
+			    *n == 'f' ? "user" : "group");
+		*(*n == 'f' ? &a.from : &a.group) = arg;
+	} else if (!strcmp(n, "format")) {
 		a.format = arg;
 		a.format_set = 1;
-	} else
+	} else if (!strcmp(n, "exec"))
 		a.exec = arg;
+	else if (!strcmp(n, "events"))
+		a.events = 1;
+	else if (!strcmp(n, "no-events"))
+		a.no_events = 1;
+	else if (!strcmp(n, "notify"))
+		a.notify = 1;
+	else if (!strcmp(n, "save"))
+		a.save = arg;
+	else if (!strcmp(n, "get")) {
+		if (!im_attach_id_valid(arg))
+			return im_err_set(e, IM_EUSAGE, "--get: '%s' is not a file id (32 hex digits)", arg);
+		a.get = arg;
+	}
 	return 0;
 }
 
@@ -84,30 +122,21 @@ warn(const char *m)
 static struct {
 	struct im_client *cl;
 	struct im_cursor cur;
-	int peek;		/* --since or --from: the cursor is not moved */
+	int peek;		/* --since, --from or -g: the cursor is not moved */
 	long long last;		/* last message id seen on the stream (-1: none) */
 	long long printed;
 	long long idle_from;	/* -W counts from here */
 	int caught_up;
+	int save_fd;		/* --save DIR, opened */
+	int notify_failing;	/* warned about notify-send; quiet until it works again */
 	char me[64];
 	struct im_buf line;
 	struct im_stream *s;
-} r = { .last = -1 };
+} r = { .last = -1, .save_fd = -1 };
 
-/* print (or hand to the hook) one message; 0, or an error code */
 static int
-deliver(const struct im_event *ev, struct im_err *e)
+write_out(struct im_err *e)
 {
-	if (a.exec)
-		return im_hook_run(a.exec, ev->obj, e);
-	im_buf_reset(&r.line);
-	if (o.json) {
-		if (im_buf_add(&r.line, ev->raw, ev->rawlen) < 0)
-			return im_err_set(e, IM_EINTERNAL, "out of memory");
-	} else if (im_format(&r.line, a.format, ev->obj) < 0)
-		return im_err_set(e, IM_EINTERNAL, "out of memory");
-	if (im_buf_addc(&r.line, '\n') < 0)
-		return im_err_set(e, IM_EINTERNAL, "out of memory");
 	if (fwrite(r.line.p, 1, r.line.len, stdout) != r.line.len || fflush(stdout) == EOF) {
 		if (errno == EPIPE)
 			return im_signal = SIGPIPE, im_err_set(e, IM_EIO, "output closed");
@@ -116,25 +145,96 @@ deliver(const struct im_event *ev, struct im_err *e)
 	return 0;
 }
 
-/* a message event; 1 when -n COUNT is reached, 0 to go on, or -code */
+/* print (or hand to the hook) one message or event; 0, or an error code */
 static int
-message(const struct im_event *ev, struct im_err *e)
+deliver(const struct im_event *ev, struct im_err *e)
 {
-	char tmp[64], tmp2[64];
-	const char *from, *to;
-	int rc, mine;
+	struct json_object *v;
+	int rc = 0;
+
+	if (a.exec)
+		return im_hook_run(a.exec, ev->obj, a.exec_timeout, e);
+	im_buf_reset(&r.line);
+	if (o.json && json_object_object_get_ex(ev->obj, "saved", &v))
+		rc = im_buf_adds(&r.line, json_object_to_json_string_ext(ev->obj,
+		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	else if (o.json)
+		rc = im_buf_add(&r.line, ev->raw, ev->rawlen);
+	else if (a.format_set)
+		rc = im_format(&r.line, a.format, ev->obj);
+	else
+		rc = im_format_default(&r.line, ev->obj);
+	if (rc < 0 || im_buf_addc(&r.line, '\n') < 0)
+		return im_err_set(e, IM_EINTERNAL, "out of memory");
+	return write_out(e);
+}
+
+/* --save: the message's attachment into DIR; its path becomes the field "saved" */
+static int
+save(struct json_object *msg, struct im_err *e)
+{
+	char path[4096 + 256], t1[64], t2[300], t3[80];
+	struct json_object *f;
+	int rc;
+
+	if (!json_object_object_get_ex(msg, "file", &f) || !json_object_is_type(f, json_type_object))
+		return 0;
+	rc = im_attach_save(r.cl, r.save_fd, a.save, im_file_field(msg, "id", t1, sizeof t1),
+	    im_file_field(msg, "name", t2, sizeof t2), im_file_field(msg, "sha256", t3, sizeof t3),
+	    path, sizeof path, e);
+	if (rc == 0)
+		json_object_object_add(msg, "saved", json_object_new_string(path));
+	return rc;
+}
+
+static void
+notify(struct json_object *msg)
+{
+	struct im_err ne = { 0 };
+
+	if (im_notify(msg, o.quiet, &ne)) {
+		if (!r.notify_failing) {
+			char m[sizeof ne.msg + 64];
+
+			snprintf(m, sizeof m, "%s; notifications may be missing", ne.msg);
+			warn(m);
+		}
+		r.notify_failing = 1;
+	} else
+		r.notify_failing = 0;
+}
+
+/* a message or event; 1 when -n COUNT is reached, 0 to go on, or -code */
+static int
+record(const struct im_event *ev, int event, struct im_err *e)
+{
+	char tmp[64], tmp2[64], tmp3[64];
+	const char *from, *to, *group;
+	int rc, mine, shown;
 
 	if (ev->id <= r.last)
 		return 0;	/* already seen (never expected: resumes are exact) */
 	r.last = ev->id;
 	from = im_msg_field(ev->obj, "from", tmp, sizeof tmp);
 	to = im_msg_field(ev->obj, "to", tmp2, sizeof tmp2);
-	/* what we sent to others; a note to self is received too */
+	group = im_msg_field(ev->obj, "group", tmp3, sizeof tmp3);
+	/* what we sent to others (or did in a group); a note to self is received too */
 	mine = !strcmp(from, r.me) && strcmp(to, r.me) != 0;
-	if ((a.from && strcmp(from, a.from) != 0) || (!a.all && mine)) {
+	/* events: in the default output and --json unless --no-events; to --format and --exec with --events */
+	shown = !event || (a.format_set || a.exec ? a.events : !a.no_events);
+	if (!shown || (a.from && strcmp(from, a.from) != 0) || (a.group && strcmp(group, a.group) != 0) ||
+	    (!a.all && mine)) {
 		if (!r.peek)
 			im_cursor_mark(&r.cur, ev->id);
 		return 0;
+	}
+	if (!event && a.save && (rc = save(ev->obj, e)) != 0) {
+		char m[sizeof e->msg];
+
+		snprintf(m, sizeof m, "%s", e->msg);
+		im_err_set(e, rc, "cannot save the file of message %lld: %.800s; stopped before it "
+		    "(it comes again next time)", ev->id, m);
+		return -rc;
 	}
 	if ((rc = deliver(ev, e))) {
 		if (a.exec) {
@@ -146,10 +246,14 @@ message(const struct im_event *ev, struct im_err *e)
 		}
 		return -rc;
 	}
-	r.printed++;
-	r.idle_from = im_now_ms();
 	if (!r.peek)
 		im_cursor_mark(&r.cur, ev->id);
+	if (event)
+		return 0;	/* events do not count for -n or -W */
+	if (a.notify)
+		notify(ev->obj);
+	r.printed++;
+	r.idle_from = im_now_ms();
 	return a.count && r.printed >= a.count ? 1 : 0;
 }
 
@@ -205,8 +309,10 @@ run(struct im_err *e)
 			continue;
 		}
 		if (rc == 1) {
-			if (!strcmp(ev.type, "message")) {
-				if ((rc = message(&ev, e)) != 0)
+			int event = !strcmp(ev.type, "event");
+
+			if (event || !strcmp(ev.type, "message")) {
+				if ((rc = record(&ev, event, e)) != 0)
 					return rc < 0 ? -rc : 0;
 				if (!r.peek && im_cursor_due(&r.cur) == 0 && im_cursor_flush(&r.cur, r.cl, 0, e))
 					warn(e->msg);
@@ -229,6 +335,7 @@ run(struct im_err *e)
 					r.idle_from = im_now_ms();	/* -W counts after the backlog */
 				r.caught_up = 1;
 			}
+			/* heartbeat, presence and whatever comes later: not ours to print */
 			continue;
 		}
 		/* the stream failed */
@@ -261,6 +368,80 @@ run(struct im_err *e)
 	}
 }
 
+/* --get ID: to -o FILE, or under its safe name in --save DIR or here (the name printed) */
+static int
+get(struct im_client *cl, struct im_err *e)
+{
+	char name[1024], sha[80], path[4096 + 256];
+	const char *dir = a.save ? a.save : ".";
+	int rc;
+
+	if ((rc = im_attach_info(cl, a.get, name, sizeof name, sha, sizeof sha, e))) {
+		if (rc == IM_ENOUSER)
+			im_err_set(e, rc, "no file %s that you may see; its id comes with the message "
+			    "that carries it (%%I, IM_FILE)", a.get);
+		return rc;
+	}
+	if (a.output)
+		return im_attach_save_as(cl, a.get, sha, a.output, e);
+	if ((rc = im_attach_opendir(dir, &r.save_fd, e)) ||
+	    (rc = im_attach_save(cl, r.save_fd, dir, a.get, name, sha, path, sizeof path, e)))
+		return rc;
+	im_buf_reset(&r.line);
+	if (im_escape(&r.line, path, strlen(path)) < 0 || im_buf_addc(&r.line, '\n') < 0)
+		return im_err_set(e, IM_EINTERNAL, "out of memory");
+	return write_out(e);
+}
+
+/* -g GROUP: a group that does not exist (or is hidden) is an error, not a silent wait */
+static int
+check_group(struct im_client *cl, struct im_err *e)
+{
+	struct json_object *g = NULL, *v;
+	struct im_buf path = { 0 };
+	int rc;
+
+	if (im_buf_printf(&path, "/v1/groups/%s", a.group) < 0)
+		return im_err_set(e, IM_EINTERNAL, "out of memory");
+	rc = im_call(cl, &(struct im_req){ .method = "GET", .path = path.p, .auth = 1 }, &g, e);
+	im_buf_free(&path);
+	if (rc == IM_ENOUSER)
+		im_err_set(e, rc, "no group '%s' (or it is private and you are not in it)", a.group);
+	else if (rc == 0 && (!json_object_object_get_ex(g, "role", &v) || !json_object_is_type(v, json_type_string))) {
+		char m[160];
+
+		snprintf(m, sizeof m, "you are not a member of group '%s'; its new messages will not "
+		    "come ('imgroup join %s')", a.group, a.group);
+		warn(m);
+	}
+	json_object_put(g);
+	return rc;
+}
+
+/* flag combinations, before anything is done */
+static int
+check_usage(struct im_err *e)
+{
+	if (a.get && (a.stream_flags || o.json))
+		return im_err_set(e, IM_EUSAGE, "--get takes only -o FILE or --save DIR");
+	if (a.output && !a.get)
+		return im_err_set(e, IM_EUSAGE, "-o goes with --get ID");
+	if (a.output && a.save)
+		return im_err_set(e, IM_EUSAGE, "give one of -o and --save");
+	if ((a.exec != NULL) + o.json + a.format_set > 1)
+		return im_err_set(e, IM_EUSAGE, "give one of --format, --json and --exec");
+	if (a.events && a.no_events)
+		return im_err_set(e, IM_EUSAGE, "give one of --events and --no-events");
+	if (a.exec_timeout > 0 && !a.exec)
+		return im_err_set(e, IM_EUSAGE, "--exec-timeout goes with --exec");
+	if (a.format_set && im_format_check(a.format, e))
+		return e->code;
+	if (a.notify && !im_notify_available(IM_NOTIFY_PROG))
+		return im_err_set(e, IM_EUNAVAIL, "--notify needs " IM_NOTIFY_PROG
+		    " (Debian package libnotify-bin); it is not in PATH");
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -279,18 +460,22 @@ main(int argc, char **argv)
 		im_err_set(&e, IM_EUSAGE, "unexpected argument '%s'; see 'imrecv --help'", argv[i]);
 		goto fail;
 	}
-	if ((a.exec != NULL) + o.json + a.format_set > 1) {
-		im_err_set(&e, IM_EUSAGE, "give one of --format, --json and --exec");
+	if (check_usage(&e))
 		goto fail;
-	}
-	if (im_format_check(a.format, &e))
+	if (a.save && !a.get && im_attach_opendir(a.save, &r.save_fd, &e))
 		goto fail;
 	im_catch_signals();
-	r.peek = a.since >= 0 || a.from != NULL;
+	r.peek = a.since >= 0 || a.from != NULL || a.group != NULL;
 	if ((rc = im_conf_load(&conf, &o, &e)) || (rc = im_conf_need_token(&conf, &e)) ||
 	    (rc = im_client_init(&cl, &conf, &e)))
 		goto done;
 	r.cl = &cl;
+	if (a.get) {
+		rc = get(&cl, &e);
+		goto done;
+	}
+	if (a.group && (rc = check_group(&cl, &e)))
+		goto done;
 	snprintf(r.me, sizeof r.me, "%s", conf.user ? conf.user : "");
 	im_cursor_init(&r.cur, 0);
 	rc = run(&e);
@@ -306,6 +491,8 @@ done:
 	im_client_free(&cl);
 	im_conf_free(&conf);
 	im_buf_free(&r.line);
+	if (r.save_fd >= 0)
+		close(r.save_fd);
 	if (im_signal)
 		im_die_by_signal(im_signal);
 	if (rc == 0)

@@ -1,0 +1,257 @@
+/* attach — safe saving of attachments, and --get */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "attach.h"
+#include "errors.h"
+#include "files.h"
+#include "retry.h"
+#include "safename.h"
+
+#define MAX_SUFFIX 10000
+
+int
+im_attach_id_valid(const char *id)
+{
+	return strlen(id) == 32 && strspn(id, "0123456789abcdef") == 32;
+}
+
+int
+im_attach_opendir(const char *dir, int *fd, struct im_err *e)
+{
+	if ((*fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return im_err_set(e, IM_EIO, "cannot use '%s' to save files in: %s", dir, strerror(errno));
+	return 0;
+}
+
+/* a hidden temporary file in dirfd: its name in tmp, its fd, or -1 with e set */
+static int
+temp_in(int dirfd, const char *dir, char *tmp, size_t len, struct im_err *e)
+{
+	char hex[17];
+	int fd, i;
+
+	for (i = 0; i < 100; i++) {
+		if (im_random_hex(hex, 8) < 0)
+			snprintf(hex, sizeof hex, "%08x%08x", (unsigned)getpid(), (unsigned)i);
+		snprintf(tmp, len, ".imrecv-%s.part", hex);
+		if ((fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600)) >= 0)
+			return fd;
+		if (errno != EEXIST)
+			break;
+	}
+	im_err_set(e, IM_EIO, "cannot create a file in '%s': %s", dir, strerror(errno));
+	return -1;
+}
+
+/* give the finished temporary file the first free name of safe, n-th form; 0 or -1 */
+static int
+commit(int dirfd, const char *tmp, const char *safe, char *final, size_t len)
+{
+	unsigned n;
+
+	for (n = 0; n < MAX_SUFFIX; n++) {
+		im_safe_name_nth(safe, n, final, len);
+		if (renameat2(dirfd, tmp, dirfd, final, RENAME_NOREPLACE) == 0)
+			return 0;
+		if (errno == EEXIST)
+			continue;
+		if (errno != EINVAL && errno != ENOSYS)
+			return -1;
+		/* a file system without RENAME_NOREPLACE: link(2) refuses a taken name too */
+		if (linkat(dirfd, tmp, dirfd, final, 0) == 0) {
+			unlinkat(dirfd, tmp, 0);
+			return 0;
+		}
+		if (errno != EEXIST)
+			return -1;
+	}
+	errno = EEXIST;
+	return -1;
+}
+
+int
+im_attach_save(struct im_client *c, int dirfd, const char *dir, const char *id,
+    const char *name, const char *sha256, char *path, size_t pathlen, struct im_err *e)
+{
+	char safe[IM_SAFE_NAME_MAX + 1], final[IM_SAFE_NAME_MAX + 1], tmp[64];
+	int fd, rc;
+
+	if (!im_attach_id_valid(id))
+		return im_err_set(e, IM_EDATA, "the server sent a bad file id");
+	im_safe_name(name, safe, sizeof safe);
+	if ((fd = temp_in(dirfd, dir, tmp, sizeof tmp, e)) < 0)
+		return e->code;
+	rc = im_api_download(c, id, fd, sha256 && *sha256 ? sha256 : NULL, NULL, NULL, e);
+	if (rc == 0 && fsync(fd) < 0)
+		rc = im_err_set(e, IM_EIO, "cannot write to '%s': %s", dir, strerror(errno));
+	if (close(fd) < 0 && rc == 0)
+		rc = im_err_set(e, IM_EIO, "cannot write to '%s': %s", dir, strerror(errno));
+	if (rc == 0 && commit(dirfd, tmp, safe, final, sizeof final) < 0)
+		rc = im_err_set(e, IM_EIO, "cannot save '%s' in '%s': %s", safe, dir, strerror(errno));
+	if (rc) {
+		unlinkat(dirfd, tmp, 0);
+		return rc;
+	}
+	fsync(dirfd);
+	if (!strcmp(dir, "."))
+		snprintf(path, pathlen, "%s", final);
+	else
+		snprintf(path, pathlen, "%s%s%s", dir, dir[strlen(dir) - 1] == '/' ? "" : "/", final);
+	return 0;
+}
+
+int
+im_attach_save_as(struct im_client *c, const char *id, const char *sha256,
+    const char *path, struct im_err *e)
+{
+	char dir[4096], tmp[64];
+	const char *slash, *base;
+	int dirfd, fd, rc;
+
+	if (!strcmp(path, "-"))
+		return im_api_download(c, id, STDOUT_FILENO, sha256, NULL, NULL, e);
+	/* the temporary file goes next to path, so the rename stays in one file system */
+	if ((slash = strrchr(path, '/'))) {
+		snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+		if (!dir[0])
+			snprintf(dir, sizeof dir, "/");
+		base = slash + 1;
+	} else {
+		snprintf(dir, sizeof dir, ".");
+		base = path;
+	}
+	if (!*base)
+		return im_err_set(e, IM_EUSAGE, "-o '%s' names a directory; give a file name", path);
+	if ((rc = im_attach_opendir(dir, &dirfd, e)))
+		return rc;
+	if ((fd = temp_in(dirfd, dir, tmp, sizeof tmp, e)) < 0) {
+		close(dirfd);
+		return e->code;
+	}
+	rc = im_api_download(c, id, fd, sha256, NULL, NULL, e);
+	if (rc == 0 && fsync(fd) < 0)
+		rc = im_err_set(e, IM_EIO, "cannot write '%s': %s", path, strerror(errno));
+	if (close(fd) < 0 && rc == 0)
+		rc = im_err_set(e, IM_EIO, "cannot write '%s': %s", path, strerror(errno));
+	if (rc == 0 && renameat(dirfd, tmp, dirfd, base) < 0)
+		rc = im_err_set(e, IM_EIO, "cannot write '%s': %s", path, strerror(errno));
+	if (rc)
+		unlinkat(dirfd, tmp, 0);
+	close(dirfd);
+	return rc;
+}
+
+struct info {
+	char *name, *sha;
+	size_t namelen, shalen;
+	struct im_buf body;
+};
+
+static int
+unhex(int c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 :
+	    c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* filename*=UTF-8''pct-encoded -> name (bytes as they decode; made safe later) */
+static void
+disposition(const char *v, size_t n, char *out, size_t len)
+{
+	const char *p = memmem(v, n, "filename*=UTF-8''", 17), *end = v + n;
+	size_t o = 0;
+
+	if (!p || !len)
+		return;
+	for (p += 17; p < end && *p != ';' && *p != '\r' && *p != '\n' && *p != ' ' && o + 1 < len; p++) {
+		if (*p == '%' && p + 2 < end && unhex(p[1]) >= 0 && unhex(p[2]) >= 0) {
+			out[o++] = (char)(unhex(p[1]) * 16 + unhex(p[2]));
+			p += 2;
+		} else
+			out[o++] = *p;
+	}
+	out[o] = '\0';	/* a decoded %00 just ends the name early */
+}
+
+static size_t
+on_header(char *p, size_t size, size_t n, void *arg)
+{
+	struct info *in = arg;
+	size_t len = size * n, k;
+
+	if (len > 16 && !strncasecmp(p, "X-Content-SHA256:", 17)) {
+		for (p += 17, len -= 17; len && *p == ' '; p++, len--)
+			;
+		for (k = 0; k < len && k + 1 < in->shalen && unhex(p[k]) >= 0; k++)
+			in->sha[k] = p[k];
+		in->sha[k] = '\0';
+	} else if (len > 20 && !strncasecmp(p, "Content-Disposition:", 20))
+		disposition(p + 20, len - 20, in->name, in->namelen);
+	return size * n;
+}
+
+static size_t
+on_body(char *p, size_t size, size_t n, void *arg)
+{
+	struct info *in = arg;
+
+	if (in->body.len < 65536)
+		im_buf_add(&in->body, p, size * n);
+	return size * n;
+}
+
+int
+im_attach_info(struct im_client *c, const char *id, char *name, size_t namelen,
+    char *sha256, size_t shalen, struct im_err *e)
+{
+	struct info in = { name, sha256, namelen, shalen, { 0 } };
+	struct curl_slist *hl = NULL, *t;
+	struct im_buf url = { 0 }, auth = { 0 };
+	long status = 0;
+	CURLcode cr;
+	int rc;
+
+	name[0] = sha256[0] = '\0';
+	if (!im_attach_id_valid(id))
+		return im_err_set(e, IM_EUSAGE, "'%s' is not a file id (32 hex digits)", id);
+	curl_easy_reset(c->h);
+	if ((rc = im_client_setup(c, c->h, c->errbuf, e)))
+		return rc;
+	if (im_buf_printf(&url, "%s/v1/files/%s", c->conf->server, id) < 0 ||
+	    im_buf_printf(&auth, "Authorization: Bearer %s", c->conf->token ? c->conf->token : "") < 0 ||
+	    !(hl = curl_slist_append(NULL, auth.p)) || !(t = curl_slist_append(hl, "Range: bytes=0-0"))) {
+		curl_slist_free_all(hl);
+		im_buf_free(&url);
+		im_buf_free(&auth);
+		return im_err_set(e, IM_EINTERNAL, "out of memory");
+	}
+	hl = t;
+	curl_easy_setopt(c->h, CURLOPT_URL, url.p);
+	curl_easy_setopt(c->h, CURLOPT_HTTPHEADER, hl);
+	curl_easy_setopt(c->h, CURLOPT_TIMEOUT_MS, c->timeout_ms);
+	curl_easy_setopt(c->h, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c->h, CURLOPT_HEADERDATA, &in);
+	curl_easy_setopt(c->h, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c->h, CURLOPT_WRITEDATA, &in);
+	cr = curl_easy_perform(c->h);
+	curl_slist_free_all(hl);
+	explicit_bzero(auth.p, auth.len);
+	im_buf_free(&auth);
+	im_buf_free(&url);
+	if (cr != CURLE_OK)
+		rc = im_client_curl_err(c, c->h, cr, c->errbuf, e);
+	else if (curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &status), status != 200 && status != 206)
+		rc = im_err_http(e, status, in.body.p, in.body.len, 0, c->conf->server);
+	else if (strlen(sha256) != 64)
+		rc = im_err_set(e, IM_EUNAVAIL, "%s did not say the file's SHA-256; is it an im server?",
+		    c->conf->server);
+	im_buf_free(&in.body);
+	return rc;
+}
