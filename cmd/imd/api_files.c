@@ -15,7 +15,7 @@
 #include <unistd.h>
 #include <openssl/rand.h>
 
-#include "escape.h"
+#include "safename.h"
 
 #include "api.h"
 #include "api_int.h"
@@ -68,33 +68,6 @@ static int upload_chunk(struct http_req *req, const char *data, size_t len)
 		return -1;
 	}
 	return 0;
-}
-
-/*
- * The name as told: last path element, valid UTF-8, no control
- * characters, at most 255 bytes. Clients still decide how to save it.
- */
-static void clean_name(const char *in, char *out, size_t len)
-{
-	const char *base = strrchr(in, '/');
-	const unsigned char *s = (const unsigned char *)(base ? base + 1 : in);
-	size_t o = 0;
-
-	while (*s && o + 4 < len) {
-		size_t n = im_utf8_len(s, strlen((const char *)s));
-
-		if (n == 0 || *s < 0x20 || *s == 0x7f || *s == '\\') {
-			out[o++] = '_';
-			s++;
-			continue;
-		}
-		memcpy(out + o, s, n);
-		o += n;
-		s += n;
-	}
-	out[o] = '\0';
-	if (!o || !strcmp(out, ".") || !strcmp(out, ".."))
-		snprintf(out, len, "file");
 }
 
 /* type/subtype of safe characters, parameters dropped */
@@ -152,7 +125,7 @@ int api_headers(struct http_req *req)
 		return -1;
 	}
 	http_query(req, "name", name, sizeof(name));
-	clean_name(name, u->name, sizeof(u->name));
+	im_safe_name(name, u->name, sizeof(u->name));	/* as imrecv --save would */
 	clean_type(req->content_type, u->type, sizeof(u->type));
 	u->req = req;
 	req->ctx = u;
