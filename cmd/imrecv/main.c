@@ -263,7 +263,7 @@ next_timeout(int following)
 {
 	long t = -1, due = r.peek ? -1 : im_cursor_due(&r.cur);
 
-	if (following && a.wait >= 0) {
+	if (following && a.wait >= 0 && r.caught_up) {	/* -W counts after the backlog */
 		long long left = r.idle_from + (long long)(a.wait * 1000) - im_now_ms();
 
 		t = left > 0 ? (long)left : 0;
@@ -301,7 +301,8 @@ run(struct im_err *e)
 		if (im_signal)
 			return 0;
 		if (rc == 0) {
-			if (idle_expired(following))
+			/* the backlog first, then the quiet: -W 0 still prints what is unread */
+			if (r.caught_up && idle_expired(following))
 				return a.count ? im_err_set(e, IM_ETEMP, "%lld of %lld messages came before "
 				    "%g s passed without one (-W)", r.printed, a.count, a.wait) : 0;
 			if (!r.peek && im_cursor_flush(&r.cur, r.cl, 0, e))
