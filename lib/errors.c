@@ -96,7 +96,14 @@ im_err_curl(struct im_err *e, int curlcode, const char *detail, const char *serv
 		e->transient = 1;
 		break;
 	case CURLE_SSL_CONNECT_ERROR:
-		code = im_err_set(e, IM_EUNAVAIL, "TLS handshake with %s failed (%s); is it an im server speaking https?", s, d);
+		/* cut off mid-handshake (a restarting server) is worth a retry;
+		 * a handshake the server refused is not */
+		if (strstr(d, "reset") || strstr(d, "EOF") || strstr(d, "SYSCALL") ||
+		    strstr(d, "Connection refused") || strstr(d, "Broken pipe")) {
+			code = im_err_set(e, IM_EUNAVAIL, "connection to %s lost during the TLS handshake (%s); try again", s, d);
+			e->transient = 1;
+		} else
+			code = im_err_set(e, IM_EUNAVAIL, "TLS handshake with %s failed (%s); is it an im server speaking https?", s, d);
 		break;
 	case CURLE_PEER_FAILED_VERIFICATION:
 		if (strstr(d, "subject name") || strstr(d, "host name") || strstr(d, "hostname"))
