@@ -309,18 +309,26 @@ static int chown_one(const char *path, const struct stat *st, int flag, struct F
  * unprivileged user now. The data directory becomes theirs, since the
  * daemon keeps writing there (the database, uploads).
  */
-static void drop_privileges(const char *dir, const char *user)
+/* the user to become, looked up before anything is written */
+static struct passwd *run_as_user(const char *user)
 {
 	struct passwd *pw;
 
+	if (geteuid() != 0 || !strcmp(user, "root"))
+		return NULL;
+	if (!(pw = getpwnam(user)))
+		die(EX_CONFIG, "no user '%s' to run as; pass -u USER", user);
+	return pw;
+}
+
+static void drop_privileges(const char *dir, const char *user, const struct passwd *pw)
+{
 	if (geteuid() != 0)
 		return;
-	if (!strcmp(user, "root")) {
+	if (!pw) {
 		log_warn("running as root (-u root); any flaw is the whole machine's");
 		return;
 	}
-	if (!(pw = getpwnam(user)))
-		die(EX_CONFIG, "no user '%s' to run as; pass -u USER", user);
 	chown_uid = pw->pw_uid;
 	chown_gid = pw->pw_gid;
 	if (nftw(dir, chown_one, 16, FTW_PHYS) < 0)
@@ -396,6 +404,7 @@ static int serve(int argc, char **argv)
 {
 	struct options o = {0};
 	char cert[4096], key[4096], pin[CERT_PIN_LEN], err[512], path[4096];
+	struct passwd *pw, pw_copy = {0};
 	struct store *st;
 	struct loop *l;
 	SSL_CTX *ctx;
@@ -405,6 +414,8 @@ static int serve(int argc, char **argv)
 	if (optind < argc)
 		usage(EX_USAGE);
 	log_quiet(o.quiet);
+	if ((pw = run_as_user(o.run_as)))
+		pw_copy = *pw;	/* getpwnam's storage is reused by later calls */
 	data_dir(o.dir);
 	cert_paths(&o, cert, key, sizeof(cert));
 	if (!o.cert && cert_ensure(o.dir, &created, err, sizeof(err)) < 0)
@@ -423,7 +434,7 @@ static int serve(int argc, char **argv)
 	if (auth_init(err, sizeof(err)) < 0 || work_init(err, sizeof(err)) < 0)
 		die(EX_SOFTWARE, "%s", err);
 	fd = listen_on(o.listen);
-	drop_privileges(o.dir, o.run_as);
+	drop_privileges(o.dir, o.run_as, pw ? &pw_copy : NULL);
 	if (!(l = loop_new()))
 		die(EX_OSERR, "cannot create the event loop");
 	loop_catch_signals(l);
