@@ -89,10 +89,17 @@ clean:
 	rm -f lib/*.o lib/libim.a cmd/*/*.o $(BINS)
 	rm -rf bin tests/unit/bin
 
-.PHONY: all deps check run install clean man-lint fuzz fuzz-run
+.PHONY: all deps check run install clean man-lint fuzz fuzz-run bench
 
 # libFuzzer targets (clang); see fuzz/README.md. FUZZ_SECONDS per target.
 fuzz:
 	$(MAKE) -f fuzz/fuzz.mk
 fuzz-run: fuzz
 	./fuzz/run.sh $(FUZZ_SECONDS)
+
+# im side by side with mosquitto (not part of check); see bench/RESULTS.md.
+# make bench BENCH="stream oneshot" RUNS=3   runs a subset
+bench: deps
+	@./bench/deps.sh
+	$(MAKE) bin/imd bin/imsend bin/imrecv bin/imuser
+	./bench/run.sh $(BENCH)

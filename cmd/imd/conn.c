@@ -110,8 +110,8 @@ static void compact(struct conn *c)
 {
 	if (c->head == c->len) {
 		c->head = c->len = 0;
-		/* idle connections keep no buffer */
-		if (c->cap > 16384) {
+		/* idle connections keep no buffer: thousands of streams wait */
+		if (c->cap) {
 			free(c->out);
 			c->out = NULL;
 			c->cap = 0;
