@@ -87,7 +87,7 @@ install: all
 
 clean:
 	rm -f lib/*.o lib/libim.a cmd/*/*.o $(BINS)
-	rm -rf bin tests/unit/bin
+	rm -rf bin tests/unit/bin fuzz/bin
 
 .PHONY: all deps check run install clean man-lint fuzz fuzz-run bench
 
