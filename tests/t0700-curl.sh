@@ -3,7 +3,7 @@ test_description='curl alone: the examples of im-protocol(7), run as written'
 . "$(dirname "$0")/lib.sh"
 
 # The EXAMPLES of man/man7/im-protocol.7, as a shell user types them
-# (/tmp/imspec/CURL-EXAMPLES.md). The last test checks the page has them.
+# The last test checks the page has them, word for word.
 cat >examples.txt <<'EOF'
 $ S=https://127.0.0.1:7443 C='--cacert run/cert.pem'
 $ curl $C --json '{"user":"alice","password":"correct horse"}' $S/v1/register
