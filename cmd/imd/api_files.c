@@ -64,7 +64,7 @@ static int upload_chunk(struct http_req *req, const char *data, size_t len)
 		log_warn("writing an upload failed (disk full?)");
 		req->refuse_status = 507;
 		req->refuse_code = "insufficient_storage";
-		snprintf(req->refuse_msg, sizeof(req->refuse_msg), "the server cannot store the file now");
+		req->refuse_msg = "the server cannot store the file now";
 		return -1;
 	}
 	return 0;
@@ -106,14 +106,14 @@ int api_headers(struct http_req *req)
 	if (!u) {
 		req->refuse_status = 500;
 		req->refuse_code = "internal";
-		snprintf(req->refuse_msg, sizeof(req->refuse_msg), "out of memory");
+		req->refuse_msg = "out of memory";
 		return -1;
 	}
 	if (api_identify(req, &u->who, &status, &msg) < 0) {
 		free(u);
 		req->refuse_status = status;
 		req->refuse_code = status == 401 ? "unauthorized" : "unavailable";
-		snprintf(req->refuse_msg, sizeof(req->refuse_msg), "%s", msg);
+		req->refuse_msg = msg;	/* a constant sentence */
 		return -1;
 	}
 	if (!(u->blob = blob_begin(err, sizeof(err)))) {
@@ -121,7 +121,7 @@ int api_headers(struct http_req *req)
 		log_warn("%s", err);
 		req->refuse_status = 503;
 		req->refuse_code = "unavailable";
-		snprintf(req->refuse_msg, sizeof(req->refuse_msg), "the server cannot store files now");
+		req->refuse_msg = "the server cannot store files now";
 		return -1;
 	}
 	http_query(req, "name", name, sizeof(name));

@@ -47,7 +47,7 @@ struct hconn {
 	size_t body_cap;
 	int error_status;	/* set by a callback that refused the request */
 	const char *error_code;
-	char refuse_msg[160];
+	const char *refuse_msg;	/* why a callback refused; static storage */
 	int keep_alive;
 	int parsing;		/* inside parse_input */
 	int expect_continue;	/* the client waits for "100 Continue" */
@@ -130,7 +130,7 @@ static void req_reset(struct hconn *h)
 	h->error_status = 0;
 	h->error_code = NULL;
 	h->expect_continue = 0;
-	h->refuse_msg[0] = '\0';
+	h->refuse_msg = NULL;
 	h->started = h->headers_done = 0;
 }
 
@@ -256,14 +256,17 @@ static int on_headers_complete(http_parser *p)
 	if (p->content_length != ULLONG_MAX)
 		r->content_length = p->content_length;
 	if (headers_hook && headers_hook(r) < 0) {
-		snprintf(h->refuse_msg, sizeof(h->refuse_msg), "%s", r->refuse_msg);
+		h->refuse_msg = r->refuse_msg;
 		return fail(h, r->refuse_status, r->refuse_code);
 	}
 	if (r->on_body_chunk) {
 		if (r->content_length > r->max_body) {
-			snprintf(h->refuse_msg, sizeof(h->refuse_msg),
-				 "body of %llu bytes exceeds the limit of %llu",
+			/* one request is refused at a time: one buffer serves all */
+			static char too_big[96];
+
+			snprintf(too_big, sizeof(too_big), "body of %llu bytes exceeds the limit of %llu",
 				 (unsigned long long)r->content_length, (unsigned long long)r->max_body);
+			h->refuse_msg = too_big;
 			return fail(h, 413, "too_large");
 		}
 		continue_if_asked(h);
@@ -291,7 +294,7 @@ static int on_body(http_parser *p, const char *at, size_t n)
 		if (r->body_len > r->max_body)
 			return fail(h, 413, "too_large");
 		if (r->on_body_chunk(r, at, n) < 0) {
-			snprintf(h->refuse_msg, sizeof(h->refuse_msg), "%s", r->refuse_msg);
+			h->refuse_msg = r->refuse_msg;
 			return fail(h, r->refuse_status ? r->refuse_status : 500,
 				    r->refuse_code ? r->refuse_code : "internal");
 		}
@@ -558,7 +561,7 @@ static int parse_input(struct hconn *h)
 			const char *code = h->error_code ? h->error_code : "bad_request";
 			char msg[160];
 
-			if (h->refuse_msg[0])
+			if (h->refuse_msg && h->refuse_msg[0])
 				snprintf(msg, sizeof(msg), "%s", h->refuse_msg);
 			else if (status == 431)
 				snprintf(msg, sizeof(msg), "request headers exceed %d bytes", HTTP_MAX_HEADERS_BYTES);

@@ -47,7 +47,7 @@ struct http_req {
 	uint64_t max_body;
 	int refuse_status;
 	const char *refuse_code;
-	char refuse_msg[160];
+	const char *refuse_msg;	/* a constant sentence (it is not copied) */
 
 	/* for the handler: its state, and what to tell it */
 	void *ctx;
