@@ -211,4 +211,18 @@ test_expect_success 'imuser register on a closed server exits 77' '
 	test_grep "^imuser: " err
 '
 
+test_expect_success 'a certificate near its end is renewed at start for the same key: the pin stays' '
+	old_pin=$(imd_cmd pin -d "$IMD_DIR") &&
+	stop_imd &&
+	openssl req -new -x509 -key "$IMD_DIR/key.pem" -days 2 -subj /CN=old \
+		-out "$IMD_DIR/cert.pem" 2>/dev/null &&
+	openssl x509 -in "$IMD_DIR/cert.pem" -noout -checkend 864000 >/dev/null && return 1
+	start_imd --registration closed &&
+	openssl x509 -in "$IMD_DIR/cert.pem" -noout -checkend 31536000 >/dev/null &&
+	openssl x509 -in "$IMD_DIR/cert.pem" -noout -checkend 34560000 >/dev/null && return 1
+	test "$(imd_cmd pin -d "$IMD_DIR")" = "$old_pin" &&
+	code=$(http POST /v1/login -u "dave:daves-password") &&
+	test "$code" = 200
+'
+
 test_done

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -19,7 +20,9 @@
 
 #include "cert.h"
 
-#define VALID_DAYS 3650
+/* what browsers accept (398 days), renewed at start RENEW_DAYS before its end */
+#define VALID_DAYS 397
+#define RENEW_DAYS 30
 
 /* TLS 1.2 suites: forward secrecy and AEAD only (TLS 1.3's are all fine) */
 static const char cipher_list[] =
@@ -213,6 +216,72 @@ bad:
 	return -1;
 }
 
+/* write a certificate alone, through a temporary name */
+static int write_cert(const char *dir, X509 *x, char *err, size_t errlen)
+{
+	char cert[4096], tmp[4096];
+
+	if (join(cert, sizeof cert, dir, "cert.pem") < 0 ||
+	    join(tmp, sizeof tmp, dir, "cert.pem.tmp") < 0) {
+		snprintf(err, errlen, "directory name too long");
+		return -1;
+	}
+	unlink(tmp);
+	if (write_pem(tmp, 0644, x, NULL, err, errlen) < 0)
+		return -1;
+	if (rename(tmp, cert) < 0) {
+		snprintf(err, errlen, "cannot rename into '%s': %s", dir, strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * A certificate of ours close to its end is made again for the same key:
+ * the pin, which is the key's, does not change, so no client notices.
+ */
+static int renew_if_due(const char *dir, const char *certfile, const char *keyfile,
+			int *renewed, char *err, size_t errlen)
+{
+	EVP_PKEY *key = NULL;
+	X509 *x = NULL, *fresh = NULL;
+	time_t soon = time(NULL) + (time_t)RENEW_DAYS * 86400;
+	FILE *f;
+	int rc = -1;
+
+	if (!(f = fopen(certfile, "r")))
+		return 0;	/* cert_server_ctx will say what is wrong */
+	x = PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	if (!x || X509_cmp_time(X509_get0_notAfter(x), &soon) > 0) {
+		X509_free(x);
+		ERR_clear_error();
+		return 0;
+	}
+	if ((f = fopen(keyfile, "r"))) {
+		key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+		fclose(f);
+	}
+	if (!key) {
+		ssl_err(err, errlen, "cannot read the key to renew the certificate");
+		goto out;
+	}
+	if (!(fresh = make_cert(key))) {
+		ssl_err(err, errlen, "cannot renew the certificate");
+		goto out;
+	}
+	if (write_cert(dir, fresh, err, errlen) < 0)
+		goto out;
+	*renewed = 1;
+	rc = 0;
+out:
+	X509_free(x);
+	X509_free(fresh);
+	EVP_PKEY_free(key);
+	return rc;
+}
+
 int cert_ensure(const char *dir, int *created, char *err, size_t errlen)
 {
 	char cert[4096], keyf[4096];
@@ -229,7 +298,7 @@ int cert_ensure(const char *dir, int *created, char *err, size_t errlen)
 	have_cert = access(cert, F_OK) == 0;
 	have_key = access(keyf, F_OK) == 0;
 	if (have_cert && have_key)
-		return 0;
+		return renew_if_due(dir, cert, keyf, created, err, errlen);
 	if (have_cert || have_key) {
 		snprintf(err, errlen, "'%s' exists without '%s'; remove it to make a new pair",
 			 have_cert ? cert : keyf, have_cert ? keyf : cert);

@@ -12,8 +12,9 @@
 
 /*
  * Make DIR/cert.pem and DIR/key.pem (EC P-256, SAN localhost, 127.0.0.1,
- * ::1 and the host name, valid 10 years) unless they exist. key.pem is 0600.
- * *created is set to 1 when new files were written.
+ * ::1 and the host name, valid 397 days) unless they exist; a certificate
+ * within 30 days of its end is made again for the same key (same pin).
+ * key.pem is 0600. *created is set to 1 when a certificate was written.
  */
 int cert_ensure(const char *dir, int *created, char *err, size_t errlen);
 
