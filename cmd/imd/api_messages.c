@@ -256,8 +256,10 @@ static void send_one(struct http_req *req, const struct who *w)
 		api_storage_error(req);
 	} else {
 		status = store_one(w, &m, &sm);
-		if (status == -1)
+		if (status == -1) {
+			api_fail_turn();	/* what the message left half-written goes */
 			api_storage_error(req);
+		}
 		else if (status == -2)
 			http_error(req, 409, "idempotency_conflict", "that idempotency key was used for another message");
 		else
