@@ -302,10 +302,17 @@ const char *api_str(struct json_object *o, const char *key, int *err)
 	return s;
 }
 
+/* compact, and "/" left alone (types such as "audio/ogg" stay readable) */
+const char *api_json_text(struct json_object *o, size_t *len)
+{
+	return json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN |
+						 JSON_C_TO_STRING_NOSLASHESCAPE, len);
+}
+
 void api_respond_json(struct http_req *req, int status, struct json_object *o)
 {
 	size_t n;
-	const char *s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
+	const char *s = api_json_text(o, &n);
 
 	http_respond(req, status, "application/json", s, n, "");
 }
@@ -346,7 +353,7 @@ void api_defer(struct http_req *req, int status, const char *ctype, const char *
 void api_defer_json(struct http_req *req, int status, struct json_object *o)
 {
 	size_t n;
-	const char *s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
+	const char *s = api_json_text(o, &n);
 
 	api_defer(req, status, "application/json", s, n);
 }

@@ -18,7 +18,7 @@ void api_dispatch(struct http_req *req);
 int api_headers(struct http_req *req);
 void api_set_max_file(uint64_t bytes);
 void api_before_sleep(void);
-void api_tick(void);
-void api_files_sweep(void);	/* drop uploads abandoned for a day */		/* every second: heartbeats, slow readers */
+void api_tick(void);		/* every second: heartbeats, slow readers */
+void api_files_sweep(void);	/* drop uploads abandoned for a day */
 
 #endif

@@ -193,7 +193,8 @@ void api_group_create(struct http_req *req)
 		http_error(req, 400, "bad_name", "group names are 1-32 of a-z 0-9 . _ - starting with a letter or digit");
 	} else if (store_begin(api_store) < 0) {
 		api_storage_error(req);
-	} else if ((r = store_group_create(api_store, name, w.user_id, priv, loop_now_ms(), &g.id)) == STORE_EXISTS) {
+	} else if ((r = store_group_create(api_store, name, w.user_id, priv, loop_now_ms(),
+					   &g.id)) == STORE_EXISTS) {
 		http_error(req, 409, "group_exists", "a group of that name exists");
 	} else if (r < 0) {
 		api_fail_turn();
@@ -346,7 +347,8 @@ static void add(struct http_req *req, const struct who *w, const struct store_gr
 	    !json_object_is_type(list, json_type_array) ||
 	    (n = json_object_array_length(list)) == 0 || n > MAX_ADD ||
 	    (strcmp(role, "member") && strcmp(role, "admin"))) {
-		http_error(req, 400, "bad_request", "expected {\"users\":[NAME...],\"role\":\"member\"|\"admin\"} (1-1000 users)");
+		http_error(req, 400, "bad_request",
+			   "expected {\"users\":[NAME...],\"role\":\"member\"|\"admin\"} (1-1000 users)");
 		goto out;
 	}
 	if (!strcmp(role, "admin") && strcmp(g->role, "owner")) {

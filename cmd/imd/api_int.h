@@ -70,6 +70,7 @@ void api_fail_turn(void);
 /* a non-negative integer query parameter, dflt when absent, -1 when bad */
 int64_t api_query_int(struct http_req *req, const char *name, int64_t dflt);
 void api_respond_json(struct http_req *req, int status, struct json_object *o);
+const char *api_json_text(struct json_object *o, size_t *len);
 
 /* handlers */
 void api_register(struct http_req *req);

@@ -372,7 +372,8 @@ void http_error(struct http_req *req, int status, const char *code, const char *
 		extra = "Retry-After: 1\r\n";
 	json_object_object_add(o, "error", json_object_new_string(code));
 	json_object_object_add(o, "message", json_object_new_string(message));
-	body = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
+	body = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN |
+						 JSON_C_TO_STRING_NOSLASHESCAPE, &n);
 	http_respond(req, status, "application/json", body, n, extra);
 	json_object_put(o);
 }
