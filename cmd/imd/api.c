@@ -50,6 +50,7 @@ void api_init(struct store *st, int registration_open)
 {
 	api_store = st;
 	api_registration_open = registration_open;
+	hub_on_presence(api_presence_changed);
 }
 
 struct route {

@@ -85,6 +85,7 @@ void api_stream(struct http_req *req);
 void api_cursor_get(struct http_req *req);
 void api_cursor_put(struct http_req *req);
 void api_stream_tick(void);
+void api_presence_changed(const char *user, int64_t user_id, int online);
 void api_group_create(struct http_req *req);
 void api_groups_list(struct http_req *req);
 void api_group_route(struct http_req *req);	/* /v1/groups/NAME... */

@@ -77,7 +77,7 @@ static void stream_drain(struct http_req *req)
 }
 
 /* a user came or went: tell the watchers, remember when they were seen */
-static void presence_changed(const char *user, int64_t user_id, int online)
+void api_presence_changed(const char *user, int64_t user_id, int online)
 {
 	char line[160];
 	int64_t ms = loop_now_ms();
@@ -120,12 +120,6 @@ void api_stream(struct http_req *req)
 	struct hub_sub *s;
 	struct who w;
 	int64_t since;
-	static int hooked;
-
-	if (!hooked) {
-		hub_on_presence(presence_changed);
-		hooked = 1;
-	}
 
 	if (api_auth(req, &w) < 0)
 		return;
