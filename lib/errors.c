@@ -239,3 +239,10 @@ im_err_http(struct im_err *e, long status, const char *body, size_t len,
 		json_object_put(j);
 	return code;
 }
+
+int
+im_err_report(const char *prog, const struct im_err *e)
+{
+	fprintf(stderr, "%s: %s\n", prog, e->msg);
+	return e->code ? e->code : IM_EINTERNAL;
+}

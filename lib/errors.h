@@ -20,4 +20,7 @@ int im_err_curl(struct im_err *e, int curlcode, const char *detail, const char *
 int im_err_http(struct im_err *e, long status, const char *body, size_t len,
     long retry_after_ms, const char *server);
 
+/* print "PROG: message" on stderr; returns the exit code (70 when unset) */
+int im_err_report(const char *prog, const struct im_err *e);
+
 #endif

@@ -9,6 +9,7 @@
 
 #include "client.h"
 #include "config.h"
+#include "errors.h"
 #include "format.h"
 #include "groups.h"
 #include "names.h"
@@ -66,13 +67,6 @@ on_opt(void *ctx, const struct im_opt *opt, const char *arg, struct im_err *e)
 		a.admin = 1;
 	flag_seen = opt->name;
 	return 0;
-}
-
-static int
-fail(const struct im_err *e)
-{
-	fprintf(stderr, "imgroup: %s\n", e->msg);
-	return e->code ? e->code : 70;
 }
 
 static const char *
@@ -214,7 +208,7 @@ main(int argc, char **argv)
 	int i, rc;
 
 	if ((i = im_opts_parse(argc, argv, &cmd, &o, on_opt, NULL, &e)) < 0)
-		return fail(&e);
+		return im_err_report("imgroup", &e);
 	if (o.help || o.version) {
 		(o.help ? im_opts_help : im_opts_version)(stdout, &cmd);
 		return 0;
@@ -222,20 +216,20 @@ main(int argc, char **argv)
 	if (i >= argc) {
 		im_err_set(&e, IM_EUSAGE, "missing command (create, list, members, join, leave, "
 		    "add, remove, delete); see 'imgroup --help'");
-		return fail(&e);
+		return im_err_report("imgroup", &e);
 	}
 	for (v = verbs; v->name && strcmp(v->name, argv[i]); v++)
 		;
 	if (!v->name) {
 		im_err_set(&e, IM_EUSAGE, "unknown command '%s'; see 'imgroup --help'", argv[i]);
-		return fail(&e);
+		return im_err_report("imgroup", &e);
 	}
 	if (check(v, argv + i + 1, argc - i - 1, &e))
-		return fail(&e);
+		return im_err_report("imgroup", &e);
 	if ((rc = im_conf_load(&conf, &o, &e)) == 0 && (rc = im_conf_need_token(&conf, &e)) == 0 &&
 	    (rc = im_client_init(&cl, &conf, &e)) == 0)
 		rc = run(&cl, v->name, argv + i + 1, argc - i - 1, &e);
 	im_client_free(&cl);
 	im_conf_free(&conf);
-	return rc ? fail(&e) : 0;
+	return rc ? im_err_report("imgroup", &e) : 0;
 }

@@ -16,6 +16,7 @@
 #include "client.h"
 #include "config.h"
 #include "cursor.h"
+#include "errors.h"
 #include "escape.h"
 #include "format.h"
 #include "hook.h"
@@ -499,6 +500,5 @@ done:
 	if (rc == 0)
 		return 0;
 fail:
-	fprintf(stderr, "imrecv: %s\n", e.msg);
-	return e.code ? e.code : 70;
+	return im_err_report("imrecv", &e);
 }

@@ -12,10 +12,12 @@
 #include "calls.h"
 #include "client.h"
 #include "config.h"
+#include "errors.h"
 #include "emoji.h"
 #include "lines.h"
 #include "names.h"
 #include "opts.h"
+#include "out.h"
 #include "progress.h"
 #include "retry.h"
 #include "send.h"
@@ -85,28 +87,13 @@ on_opt(void *ctx, const struct im_opt *opt, const char *arg, struct im_err *e)
 }
 
 static int
-fail(const struct im_err *e)
-{
-	fprintf(stderr, "imsend: %s\n", e->msg);
-	return e->code ? e->code : 70;
-}
-
-static int
-out_done(struct im_err *e)
-{
-	if (fflush(stdout) == EOF || ferror(stdout))
-		return im_err_set(e, IM_EIO, "cannot write output");
-	return 0;
-}
-
-static int
 print_json(struct json_object *msg, struct im_err *e)
 {
 	if (!o.json || !msg)
 		return 0;
 	printf("%s\n", json_object_to_json_string_ext(msg,
 	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
-	return out_done(e);
+	return im_out_flush(e);
 }
 
 /* the words joined by single spaces into t */
@@ -265,7 +252,7 @@ send_lines(struct im_client *cl, const char *to, struct im_err *e)
 			fwrite(cl->body.p, 1, cl->body.len, stdout);
 			if (cl->body.len && cl->body.p[cl->body.len - 1] != '\n')
 				putchar('\n');
-			if ((rc = out_done(e)))
+			if ((rc = im_out_flush(e)))
 				break;
 		}
 		if (bad >= 0) {
@@ -294,11 +281,11 @@ list(char **words, int nwords, struct im_err *e)
 	if (nwords > 1)
 		return im_err_set(e, IM_EUSAGE, "--emoji takes one PATTERN; usage: imsend --emoji [PATTERN]");
 	if (im_emoji_search(nwords ? words[0] : NULL, print_emoji, NULL) == 0) {
-		out_done(e);
+		im_out_flush(e);
 		return im_err_set(e, IM_EDATA, "no emoji shortcode contains '%s'; "
 		    "try a shorter pattern, or 'imsend --emoji' for all", words[0]);
 	}
-	return out_done(e);
+	return im_out_flush(e);
 }
 
 /* --key reused for something else: say what happened in imsend's terms */
@@ -329,7 +316,7 @@ main(int argc, char **argv)
 
 	signal(SIGPIPE, SIG_IGN);
 	if ((i = im_opts_parse(argc, argv, &cmd, &o, on_opt, NULL, &e)) < 0)
-		return fail(&e);
+		return im_err_report("imsend", &e);
 	if (o.help) {
 		im_opts_help(stdout, &cmd);
 		return 0;
@@ -343,38 +330,38 @@ main(int argc, char **argv)
 			usage(&e, "--emoji only lists shortcodes; give no -g, -f, -l or --key with it");
 		else if ((rc = list(argv + i, argc - i, &e)) == 0)
 			return 0;
-		return fail(&e);
+		return im_err_report("imsend", &e);
 	}
 	if (lines_mode && file) {
 		usage(&e, "-l sends stdin lines and -f a file; give one of them");
-		return fail(&e);
+		return im_err_report("imsend", &e);
 	}
 	if (group) {
 		to = group;
 		if (!im_name_valid(to)) {
 			im_err_set(&e, IM_EUSAGE, "'%s' is not a valid group name "
 			    "(1-32 of a-z 0-9 . _ -, starting with a letter or digit)", to);
-			return fail(&e);
+			return im_err_report("imsend", &e);
 		}
 	} else {
 		if (i >= argc) {
 			usage(&e, "missing USER (or -g GROUP); usage: imsend [OPTIONS] USER [MESSAGE...]");
-			return fail(&e);
+			return im_err_report("imsend", &e);
 		}
 		to = argv[i++];
 		if (!im_name_valid(to)) {
 			im_err_set(&e, IM_EUSAGE, "'%s' is not a valid user name "
 			    "(1-32 of a-z 0-9 . _ -, starting with a letter or digit)", to);
-			return fail(&e);
+			return im_err_report("imsend", &e);
 		}
 	}
 	if (lines_mode && i < argc) {
 		usage(&e, "-l reads messages from stdin; give no MESSAGE arguments");
-		return fail(&e);
+		return im_err_report("imsend", &e);
 	}
 	if (file && !*file) {
 		usage(&e, "-f needs a file name");
-		return fail(&e);
+		return im_err_report("imsend", &e);
 	}
 	if ((rc = im_conf_load(&conf, &o, &e)) == 0 && (rc = im_conf_need_token(&conf, &e)) == 0 &&
 	    (rc = im_client_init(&cl, &conf, &e)) == 0) {
@@ -387,5 +374,5 @@ main(int argc, char **argv)
 	}
 	im_client_free(&cl);
 	im_conf_free(&conf);
-	return rc ? (key_conflict(&e), fail(&e)) : 0;
+	return rc ? (key_conflict(&e), im_err_report("imsend", &e)) : 0;
 }

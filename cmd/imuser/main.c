@@ -61,13 +61,6 @@ on_opt(void *ctx, const struct im_opt *o, const char *arg, struct im_err *e)
 	return 0;
 }
 
-static int
-fail(const struct im_err *e)
-{
-	fprintf(stderr, "imuser: %s\n", e->msg);
-	return e->code ? e->code : 70;
-}
-
 /* a password: from the terminal (twice when confirm), else a line of stdin */
 static int
 password(const char *prompt, int confirm, char **out, struct im_err *e)
@@ -312,7 +305,7 @@ main(int argc, char **argv)
 	int i, rc, nargs;
 
 	if ((i = im_opts_parse(argc, argv, &cmd, &o, on_opt, NULL, &e)) < 0)
-		return fail(&e);
+		return im_err_report("imuser", &e);
 	if (o.help) {
 		im_opts_help(stdout, &cmd);
 		return 0;
@@ -324,31 +317,31 @@ main(int argc, char **argv)
 	if (i >= argc) {
 		im_err_set(&e, IM_EUSAGE, "missing command (register, login, logout, passwd, whoami, "
 		    "token); see 'imuser --help'");
-		return fail(&e);
+		return im_err_report("imuser", &e);
 	}
 	verb = argv[i];
 	nargs = argc - i - 1;
 	if ((send_only || expires) && strcmp(verb, "token")) {
 		im_err_set(&e, IM_EUSAGE, "--send-only and --expires go with 'token create' only");
-		return fail(&e);
+		return im_err_report("imuser", &e);
 	}
 	if (!strcmp(verb, "token")) {
 		if (token_usage(argv + i + 1, nargs, &e))
-			return fail(&e);
+			return im_err_report("imuser", &e);
 	} else if (!strcmp(verb, "register") || !strcmp(verb, "login")) {
 		if (nargs != 1) {
 			im_err_set(&e, IM_EUSAGE, "usage: imuser %s NAME", verb);
-			return fail(&e);
+			return im_err_report("imuser", &e);
 		}
 		o.user = argv[i + 1];
 	} else if (!strcmp(verb, "logout") || !strcmp(verb, "passwd") || !strcmp(verb, "whoami")) {
 		if (nargs != 0) {
 			im_err_set(&e, IM_EUSAGE, "usage: imuser %s (no arguments)", verb);
-			return fail(&e);
+			return im_err_report("imuser", &e);
 		}
 	} else {
 		im_err_set(&e, IM_EUSAGE, "unknown command '%s'; see 'imuser --help'", verb);
-		return fail(&e);
+		return im_err_report("imuser", &e);
 	}
 
 	if ((rc = im_conf_load(&conf, &o, &e)) == 0 && (rc = im_client_init(&cl, &conf, &e)) == 0) {
@@ -365,5 +358,5 @@ main(int argc, char **argv)
 	}
 	im_client_free(&cl);
 	im_conf_free(&conf);
-	return rc ? fail(&e) : 0;
+	return rc ? im_err_report("imuser", &e) : 0;
 }

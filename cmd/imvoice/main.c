@@ -11,6 +11,7 @@
 
 #include "client.h"
 #include "config.h"
+#include "errors.h"
 #include "files.h"
 #include "names.h"
 #include "opts.h"
@@ -61,13 +62,6 @@ on_opt(void *ctx, const struct im_opt *opt, const char *arg, struct im_err *e)
 		return 0;
 	}
 	return im_parse_seconds("--retry", arg, &retry_s, e);
-}
-
-static int
-fail(const struct im_err *e)
-{
-	fprintf(stderr, "imvoice: %s\n", e->msg);
-	return e->code ? e->code : 70;
 }
 
 static void
@@ -221,7 +215,7 @@ main(int argc, char **argv)
 
 	signal(SIGPIPE, SIG_IGN);
 	if ((i = im_opts_parse(argc, argv, &cmd, &o, on_opt, NULL, &e)) < 0)
-		return fail(&e);
+		return im_err_report("imvoice", &e);
 	if (o.help || o.version) {
 		(o.help ? im_opts_help : im_opts_version)(stdout, &cmd);
 		return 0;
@@ -237,13 +231,13 @@ main(int argc, char **argv)
 		im_err_set(&e, IM_EUSAGE, "usage: imvoice [-t SECONDS] [-i FILE] USER, "
 		    "or -g GROUP, or play ID [-o FILE]");
 	if (e.code)
-		return fail(&e);
+		return im_err_report("imvoice", &e);
 	to = group ? group : argv[i];
 	if (!playing && !im_name_valid(to)) {
 		im_err_set(&e, IM_EUSAGE, "'%s' is not a valid %s name "
 		    "(1-32 of a-z 0-9 . _ -, starting with a letter or digit)", to,
 		    group ? "group" : "user");
-		return fail(&e);
+		return im_err_report("imvoice", &e);
 	}
 	/* settle the configuration before anyone talks into the microphone */
 	if ((rc = im_conf_load(&conf, &o, &e)) == 0 && (rc = im_conf_need_token(&conf, &e)) == 0 &&
@@ -251,5 +245,5 @@ main(int argc, char **argv)
 		rc = playing ? play(&cl, argv[i + 1], &e) : send_voice(&cl, to, &e);
 	im_client_free(&cl);
 	im_conf_free(&conf);
-	return rc ? fail(&e) : 0;
+	return rc ? im_err_report("imvoice", &e) : 0;
 }

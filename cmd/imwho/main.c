@@ -12,6 +12,7 @@
 
 #include "client.h"
 #include "config.h"
+#include "errors.h"
 #include "format.h"
 #include "opts.h"
 #include "out.h"
@@ -294,6 +295,5 @@ main(int argc, char **argv)
 	if (rc == 0)
 		return 0;
 fail:
-	fprintf(stderr, "imwho: %s\n", e.msg);
-	return e.code ? e.code : 70;
+	return im_err_report("imwho", &e);
 }
