@@ -1,5 +1,6 @@
 #!/bin/sh
-# Install the Debian packages the build and the tests need; do nothing when all are there.
+# Install the Debian packages the build and the tests need, or the packages
+# named as arguments; do nothing when all are there.
 set -e
 # build: compiler and libraries; tests: the tools they drive (curl, jq, sox,
 # espeak-ng for voice, python3 for raw TLS clients, valgrind, testssl.sh,
@@ -7,6 +8,7 @@ set -e
 PKGS="gcc make pkg-config libssl-dev libcurl4-openssl-dev libhttp-parser-dev libjson-c-dev
 libsqlite3-dev libsox-dev libsox-fmt-all sox espeak-ng curl jq openssl sqlite3 mandoc perl
 procps psmisc python3 valgrind testssl.sh util-linux ca-certificates clang libclang-rt-14-dev"
+[ $# -gt 0 ] && PKGS="$*"
 missing=
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"
