@@ -9,6 +9,8 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "isotime.h"
+
 #include "api_int.h"
 #include "auth.h"
 #include "hub.h"
@@ -502,17 +504,13 @@ void api_token_revoke(struct http_req *req)
 
 static void add_time(struct json_object *o, const char *key, int64_t ms)
 {
-	char buf[40];
-	time_t t = (time_t)(ms / 1000);
-	struct tm tm;
+	char buf[IM_TIME_LEN];
 
 	if (!ms) {
 		json_object_object_add(o, key, NULL);
 		return;
 	}
-	gmtime_r(&t, &tm);
-	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf + 19, sizeof(buf) - 19, ".%03dZ", (int)(ms % 1000));
+	im_time_iso(ms, buf);
 	json_object_object_add(o, key, json_object_new_string(buf));
 }
 

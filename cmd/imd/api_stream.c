@@ -14,6 +14,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "isotime.h"
+
 #include "api_int.h"
 #include "hub.h"
 #include "loop.h"
@@ -79,17 +81,14 @@ static void stream_drain(struct http_req *req)
 /* a user came or went: tell the watchers, remember when they were seen */
 void api_presence_changed(const char *user, int64_t user_id, int online)
 {
-	char line[160];
+	char line[160], when[IM_TIME_LEN];
 	int64_t ms = loop_now_ms();
-	time_t t = (time_t)(ms / 1000);
-	struct tm tm;
 	int n;
 
-	gmtime_r(&t, &tm);
-	n = snprintf(line, sizeof(line), "{\"type\":\"presence\",\"user\":\"%s\",\"online\":%s,\"time\":\"",
-		     user, online ? "true" : "false");
-	n += (int)strftime(line + n, sizeof(line) - (size_t)n, "%Y-%m-%dT%H:%M:%S", &tm);
-	n += snprintf(line + n, sizeof(line) - (size_t)n, ".%03dZ\"}", (int)(ms % 1000));
+	im_time_iso(ms, when);
+	n = snprintf(line, sizeof(line),
+		     "{\"type\":\"presence\",\"user\":\"%s\",\"online\":%s,\"time\":\"%s\"}",
+		     user, online ? "true" : "false", when);
 	hub_presence_broadcast(line, (size_t)n);
 	/* in the turn's transaction: a thousand reconnects cost one fsync */
 	if (store_begin(api_store) == 0)
@@ -160,15 +159,12 @@ void api_stream(struct http_req *req)
 
 void api_stream_tick(void)
 {
-	char line[80];
-	int64_t ms = loop_now_ms();
-	time_t t = (time_t)(ms / 1000);
-	struct tm tm;
+	char line[80], when[IM_TIME_LEN];
+	int n;
 
-	gmtime_r(&t, &tm);
-	strftime(line, sizeof(line), "{\"type\":\"heartbeat\",\"time\":\"%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(line + strlen(line), sizeof(line) - strlen(line), ".%03dZ\"}", (int)(ms % 1000));
-	hub_tick(loop_mono_ms(), API_HEARTBEAT_MS, line, strlen(line));
+	im_time_iso(loop_now_ms(), when);
+	n = snprintf(line, sizeof(line), "{\"type\":\"heartbeat\",\"time\":\"%s\"}", when);
+	hub_tick(loop_mono_ms(), API_HEARTBEAT_MS, line, (size_t)n);
 }
 
 void api_cursor_get(struct http_req *req)

@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "isotime.h"
 #include "log.h"
 #include "loop.h"
 
@@ -20,15 +21,10 @@ void log_quiet(int q)
 
 static size_t stamp(char *buf, size_t len)
 {
-	int64_t ms = loop_now_ms();
-	time_t t = (time_t)(ms / 1000);
-	struct tm tm;
-	size_t n;
+	char when[IM_TIME_LEN];
 
-	gmtime_r(&t, &tm);
-	n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
-	n += (size_t)snprintf(buf + n, len - n, ".%03dZ ", (int)(ms % 1000));
-	return n;
+	im_time_iso(loop_now_ms(), when);
+	return (size_t)snprintf(buf, len, "%s ", when);
 }
 
 static void emit(const char *prefix, const char *fmt, va_list ap)

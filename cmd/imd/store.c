@@ -18,6 +18,7 @@
 #include <json-c/json.h>
 #include <sqlite3.h>
 
+#include "isotime.h"
 #include "store.h"
 
 #define SCHEMA_VERSION 4
@@ -835,18 +836,6 @@ static int is_event_kind(const char *kind)
 	return kind && !strcmp(kind, "event");
 }
 
-static void format_time(int64_t ms, char out[32])
-{
-	time_t secs = (time_t)(ms / 1000);
-	struct tm tm;
-	size_t n;
-
-	if (ms < 0)
-		secs = 0, ms = 0;
-	gmtime_r(&secs, &tm);
-	n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out + n, 32 - n, ".%03uZ", (unsigned)(ms % 1000) % 1000u);
-}
 
 static int is_file_kind(const char *kind)
 {
@@ -884,7 +873,7 @@ static char *build_json(int64_t id, const struct store_new_msg *nm, size_t *len)
 
 	if (!o)
 		return NULL;
-	format_time(nm->now_ms, when);
+	im_time_iso(nm->now_ms, when);
 	json_object_object_add(o, "id", json_object_new_int64(id));
 	json_object_object_add(o, "time", json_object_new_string(when));
 	json_object_object_add(o, "from", json_object_new_string(nm->sender_name));
