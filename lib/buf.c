@@ -30,6 +30,15 @@ grow(struct im_buf *b, size_t need)
 }
 
 int
+im_buf_reserve(struct im_buf *b, size_t n)
+{
+	if (grow(b, b->len + n) < 0)
+		return -1;
+	b->p[b->len] = '\0';
+	return 0;
+}
+
+int
 im_buf_add(struct im_buf *b, const void *data, size_t n)
 {
 	if (grow(b, b->len + n) < 0)

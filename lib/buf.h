@@ -12,6 +12,7 @@ struct im_buf {
 int im_buf_add(struct im_buf *b, const void *data, size_t n);	/* -1 on ENOMEM */
 int im_buf_addc(struct im_buf *b, char c);
 int im_buf_adds(struct im_buf *b, const char *s);
+int im_buf_reserve(struct im_buf *b, size_t n);	/* room for n more bytes */
 int im_buf_printf(struct im_buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void im_buf_reset(struct im_buf *b);		/* len = 0, keeps memory */

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "calls.h"
+#include "jsonw.h"
 
 static const char *
 tojson(struct json_object *o)
@@ -171,7 +172,7 @@ im_api_cursor_put(struct im_client *c, long long cursor, struct im_err *e)
 }
 
 static struct json_object *
-message(const char *to, int group, const char *text, size_t len, const char *key)
+message(const char *to, int group, const char *text, size_t len)
 {
 	struct json_object *o = json_object_new_object();
 
@@ -179,8 +180,6 @@ message(const char *to, int group, const char *text, size_t len, const char *key
 		return NULL;
 	json_object_object_add(o, group ? "group" : "to", json_object_new_string(to));
 	json_object_object_add(o, "text", json_object_new_string_len(text, (int)len));
-	if (key)
-		json_object_object_add(o, "key", json_object_new_string(key));
 	return o;
 }
 
@@ -188,7 +187,7 @@ int
 im_api_send_dest(struct im_client *c, const char *to, int group, const char *text, size_t len,
     const char *key, struct json_object **msg, struct im_err *e)
 {
-	struct json_object *o = message(to, group, text, len, NULL);
+	struct json_object *o = message(to, group, text, len);
 	int rc;
 
 	if (!o)
@@ -209,14 +208,15 @@ int
 im_batch_line_dest(struct im_buf *b, const char *to, int group, const char *text, size_t len,
     const char *key)
 {
-	struct json_object *o = message(to, group, text, len, key);
-	int rc;
+	struct im_jsonw w;
 
-	if (!o)
-		return -1;
-	rc = im_buf_adds(b, tojson(o)) < 0 || im_buf_addc(b, '\n') < 0 ? -1 : 0;
-	json_object_put(o);
-	return rc;
+	/* written directly: imsend -l makes one per line */
+	im_jsonw_begin(&w, b);
+	im_jsonw_str(&w, group ? "group" : "to", to);
+	im_jsonw_strn(&w, "text", text, len);
+	if (key)
+		im_jsonw_str(&w, "key", key);
+	return im_jsonw_end(&w) < 0 || im_buf_addc(b, '\n') < 0 ? -1 : 0;
 }
 
 int

@@ -1,0 +1,94 @@
+/* unit tests: lib/jsonw.c, checked against what json-c prints */
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "jsonw.h"
+#include "tap.h"
+
+#define FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
+
+/* json-c's text for the string s */
+static const char *
+jsonc(const char *s, size_t n)
+{
+	static char out[4096];
+	struct json_object *o = json_object_new_string_len(s, (int)n);
+
+	snprintf(out, sizeof out, "%s", json_object_to_json_string_ext(o, FLAGS));
+	json_object_put(o);
+	return out;
+}
+
+static const char *
+mine(const char *s, size_t n)
+{
+	static struct im_buf b;
+
+	im_buf_reset(&b);
+	if (im_json_quote(&b, s, n) < 0)
+		return "(failed)";
+	return b.p;
+}
+
+int
+main(void)
+{
+	struct im_buf b = { 0 };
+	struct im_jsonw w;
+	struct json_object *o, *f;
+	char s[3];
+	int c, same = 1;
+
+	/* every byte alone and between letters, as json-c escapes it */
+	for (c = 1; c < 256; c++) {
+		s[0] = 'a';
+		s[1] = (char)c;
+		s[2] = 'z';
+		if (strcmp(mine(s, 3), jsonc(s, 3))) {
+			printf("# byte 0x%02x: %s, json-c %s\n", c, mine(s, 3), jsonc(s, 3));
+			same = 0;
+		}
+	}
+	ok(same, "every byte 0x01-0xff quoted as json-c does");
+	is_str(mine("a\0b", 3), jsonc("a\0b", 3), "NUL as json-c does");
+	is_str(mine("", 0), "\"\"", "empty string");
+	is_str(mine("x/y \"q\" \\", 9), "\"x/y \\\"q\\\" \\\\\"", "slash kept, quote and backslash escaped");
+	is_str(mine("caf\xc3\xa9 \xf0\x9f\x98\x84", 10), jsonc("caf\xc3\xa9 \xf0\x9f\x98\x84", 10),
+	    "UTF-8 passes through");
+
+	/* an object with a nested one, against json-c's printing of the same */
+	im_jsonw_begin(&w, &b);
+	im_jsonw_int(&w, "id", 42);
+	im_jsonw_str(&w, "from", "alice");
+	im_jsonw_obj(&w, "file");
+	im_jsonw_str(&w, "name", "a\"b.txt");
+	im_jsonw_int(&w, "size", -7);
+	im_jsonw_end(&w);
+	im_jsonw_raw(&w, "duration", "1.250");
+	im_jsonw_strn(&w, "text", "hi\nthere", 8);
+	ok(im_jsonw_end(&w) == 0, "object written");
+	o = json_object_new_object();
+	json_object_object_add(o, "id", json_object_new_int64(42));
+	json_object_object_add(o, "from", json_object_new_string("alice"));
+	f = json_object_new_object();
+	json_object_object_add(f, "name", json_object_new_string("a\"b.txt"));
+	json_object_object_add(f, "size", json_object_new_int64(-7));
+	json_object_object_add(o, "file", f);
+	json_object_object_add(o, "duration", json_object_new_double_s(1.25, "1.250"));
+	json_object_object_add(o, "text", json_object_new_string("hi\nthere"));
+	is_str(b.p, json_object_to_json_string_ext(o, FLAGS), "object text is json-c's");
+	json_object_put(o);
+
+	im_buf_reset(&b);
+	im_jsonw_begin(&w, &b);
+	ok(im_jsonw_end(&w) == 0 && !strcmp(b.p, "{}"), "empty object");
+
+	im_buf_reset(&b);
+	im_jsonw_begin(&w, &b);
+	for (c = 0; c < IM_JSONW_DEPTH + 2; c++)
+		im_jsonw_obj(&w, "k");
+	ok(im_jsonw_end(&w) < 0, "nesting deeper than IM_JSONW_DEPTH fails");
+	im_buf_free(&b);
+	return tap_done();
+}
