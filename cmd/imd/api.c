@@ -12,6 +12,7 @@
 #include "hub.h"
 #include "log.h"
 #include "loop.h"
+#include "work.h"
 
 struct store *api_store;
 int api_registration_open;
@@ -209,7 +210,7 @@ int api_auth(struct http_req *req, struct who *w)
 
 struct json_object *api_json_parse(const char *s, size_t len, const char **code, const char **msg)
 {
-	struct json_tokener *tok;
+	static struct json_tokener *tok;
 	struct json_object *o;
 	enum json_tokener_error e;
 
@@ -219,13 +220,17 @@ struct json_object *api_json_parse(const char *s, size_t len, const char **code,
 		*msg = "body is not valid UTF-8";
 		return NULL;
 	}
-	tok = json_tokener_new();
+	/* one tokener for the life of the loop: a batch parses thousands of
+	 * lines; the UTF-8 check above is stricter than json-c's own */
 	if (!tok) {
-		*code = "internal";
-		*msg = "out of memory";
-		return NULL;
+		if (!(tok = json_tokener_new())) {
+			*code = "internal";
+			*msg = "out of memory";
+			return NULL;
+		}
+		json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
 	}
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	json_tokener_reset(tok);
 	o = json_tokener_parse_ex(tok, s, (int)len);
 	e = json_tokener_get_error(tok);
 	if (o && e == json_tokener_success && (size_t)json_tokener_get_parse_end(tok) < len) {
@@ -234,7 +239,6 @@ struct json_object *api_json_parse(const char *s, size_t len, const char **code,
 		o = NULL;
 		e = json_tokener_error_parse_unexpected;
 	}
-	json_tokener_free(tok);
 	if (!o || e != json_tokener_success) {
 		if (o)
 			json_object_put(o);
@@ -397,6 +401,27 @@ void api_publish_after_commit(const struct store_msg *m, int64_t extra_user)
 	pub_tail = &p->next;
 }
 
+static int checkpointing;	/* a checkpoint is on the worker */
+
+static void checkpoint_run(void *arg)
+{
+	store_checkpoint(arg);
+}
+
+static void checkpoint_done(void *arg)
+{
+	(void)arg;
+	checkpointing = 0;
+}
+
+/* the WAL's pages go back into the database on the worker, not the loop */
+static void checkpoint_maybe(void)
+{
+	if (!checkpointing && store_checkpoint_due(api_store) &&
+	    work_submit(checkpoint_run, checkpoint_done, api_store) == 0)
+		checkpointing = 1;
+}
+
 /*
  * The group commit: one transaction for everything accepted this turn,
  * then every answer that waited for it, then the fan-out. Answering may
@@ -424,6 +449,8 @@ static void commit_round(void)
 	}
 	if (failed)
 		api_groups_forget();	/* the cache may hold rolled-back members */
+	else
+		checkpoint_maybe();
 	for (p = pl; p; p = pl) {
 		pl = p->next;
 		if (!failed) {

@@ -15,16 +15,18 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <json-c/json.h>
 #include <sqlite3.h>
 
 #include "isotime.h"
+#include "jsonw.h"
 #include "store.h"
 
 #define SCHEMA_VERSION 4
 #define STR_(x) #x
 #define STR(x) STR_(x)
 #define BUSY_TIMEOUT_MS 5000
+#define CKPT_FRAMES 1000	/* WAL pages before a checkpoint, SQLite's default */
+#define CKPT_FRAMES_MAX 16000	/* ~64 MiB: past it the loop checkpoints itself */
 
 /*
  * Message ids use AUTOINCREMENT so an id is never reused, even after the
@@ -168,7 +170,8 @@ static const char *const query_sql[Q_COUNT] = {
 		       " FROM idempotency i"
 		       " JOIN messages m ON m.id = i.msg_id"
 		       " WHERE i.sender = ?1 AND i.key = ?2",
-	[Q_IDEM_ADD] = "INSERT INTO idempotency(sender, key, msg_id) VALUES (?1, ?2, ?3)",
+	[Q_IDEM_ADD] = "INSERT INTO idempotency(sender, key, msg_id) VALUES (?1, ?2, ?3)"
+		       " ON CONFLICT DO NOTHING",
 	[Q_MSG_ADD] = "INSERT INTO messages(id, time, sender, recipient, grp, kind, json, file_id)"
 		      " VALUES (?7, ?1, ?2, ?3, ?4, ?5, ?8, ?6)",
 	/*
@@ -269,6 +272,8 @@ static const char *const query_sql[Q_COUNT] = {
 
 struct store {
 	sqlite3 *db;
+	sqlite3 *ckpt_db;	/* the worker's, for checkpoints only */
+	int wal_frames;		/* in the WAL after the last commit */
 	sqlite3_stmt *q[Q_COUNT];
 	int in_tx;
 	int64_t committed_max;
@@ -467,6 +472,8 @@ static int load_max_id(struct store *st)
 	return STORE_OK;
 }
 
+static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int frames);
+
 int store_open(struct store **stp, const char *path, char *err, size_t errlen)
 {
 	struct store *st;
@@ -504,6 +511,7 @@ int store_open(struct store **stp, const char *path, char *err, size_t errlen)
 		goto bad;
 	if (check_version(st, err, errlen) < 0)
 		goto bad;
+	sqlite3_wal_hook(st->db, on_wal_commit, st);
 	if (exec_sql(st, "BEGIN IMMEDIATE;", err, errlen) < 0)
 		goto bad;
 	if (exec_sql(st, schema_sql, err, errlen) < 0 ||
@@ -527,6 +535,15 @@ int store_open(struct store **stp, const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "%s", st->err);
 		goto bad;
 	}
+	/* synchronous is per connection: the checkpoint's fsyncs need FULL too */
+	if (sqlite3_open_v2(file, &st->ckpt_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+			    NULL) != SQLITE_OK ||
+	    sqlite3_busy_timeout(st->ckpt_db, BUSY_TIMEOUT_MS) != SQLITE_OK ||
+	    sqlite3_exec(st->ckpt_db, "PRAGMA synchronous=FULL;", NULL, NULL, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "cannot open '%s' for checkpoints: %s", file,
+			 st->ckpt_db ? sqlite3_errmsg(st->ckpt_db) : "out of memory");
+		goto bad;
+	}
 	*stp = st;
 	return STORE_OK;
 bad:
@@ -544,8 +561,37 @@ void store_close(struct store *st)
 		store_rollback(st);
 	for (i = 0; i < Q_COUNT; i++)
 		sqlite3_finalize(st->q[i]);
+	sqlite3_close(st->ckpt_db);
 	sqlite3_close(st->db);
 	free(st);
+}
+
+/*
+ * Called by SQLite after each commit, in place of its own auto-checkpoint
+ * (which would copy pages and fsync on the loop). Only past the hard bound
+ * does the loop checkpoint: right after its own commit no write overlaps,
+ * so the checkpoint completes and the next write starts the WAL afresh.
+ */
+static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int frames)
+{
+	struct store *st = arg;
+
+	st->wal_frames = frames;
+	if (frames >= CKPT_FRAMES_MAX)
+		sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	return SQLITE_OK;
+}
+
+int store_checkpoint_due(const struct store *st)
+{
+	return st->wal_frames >= CKPT_FRAMES;
+}
+
+int store_checkpoint(struct store *st)
+{
+	/* PASSIVE: never waits for the loop's writes, which go on meanwhile */
+	return sqlite3_wal_checkpoint_v2(st->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL) ==
+	       SQLITE_OK ? STORE_OK : STORE_ERR;
 }
 
 const char *store_errmsg(struct store *st)
@@ -842,54 +888,48 @@ static int is_file_kind(const char *kind)
 	return kind && (!strcmp(kind, "file") || !strcmp(kind, "voice"));
 }
 
-/* "file":{"id","name","size","sha256","type"} of a message */
-static struct json_object *file_json(const struct store_file *f)
-{
-	struct json_object *o = json_object_new_object();
-
-	if (!o)
-		return NULL;
-	json_object_object_add(o, "id", json_object_new_string(f->id));
-	json_object_object_add(o, "name", json_object_new_string(f->name));
-	json_object_object_add(o, "size", json_object_new_int64(f->size));
-	json_object_object_add(o, "sha256", json_object_new_string(f->sha256));
-	json_object_object_add(o, "type", json_object_new_string(f->type));
-	return o;
-}
-
 /*
  * The message object, in the order of the protocol's examples: "to" for a
  * direct message, "group" for a group one; an event carries "event" and,
  * when given, "user" and "role" instead of "text". A file or voice message
  * carries "file", then "duration" (voice) and "text" only as a caption.
+ * Written directly, not through json-c objects: this runs once per message.
  */
 static char *build_json(int64_t id, const struct store_new_msg *nm, size_t *len)
 {
-	struct json_object *o = json_object_new_object();
+	struct im_buf b = {0};
+	struct im_jsonw w;
 	char when[32];
-	const char *str;
-	size_t n;
-	char *res = NULL;
 
-	if (!o)
-		return NULL;
 	im_time_iso(nm->now_ms, when);
-	json_object_object_add(o, "id", json_object_new_int64(id));
-	json_object_object_add(o, "time", json_object_new_string(when));
-	json_object_object_add(o, "from", json_object_new_string(nm->sender_name));
+	/* one allocation for the usual message: its fields and the text */
+	if (im_buf_reserve(&b, 256 + (nm->text ? strlen(nm->text) * 2 : 0)) < 0)
+		return NULL;
+	im_jsonw_begin(&w, &b);
+	im_jsonw_int(&w, "id", id);
+	im_jsonw_str(&w, "time", when);
+	im_jsonw_str(&w, "from", nm->sender_name);
 	if (nm->grp > 0)
-		json_object_object_add(o, "group", json_object_new_string(nm->grp_name));
+		im_jsonw_str(&w, "group", nm->grp_name);
 	else
-		json_object_object_add(o, "to", json_object_new_string(nm->recipient_name));
-	json_object_object_add(o, "kind", json_object_new_string(nm->kind));
+		im_jsonw_str(&w, "to", nm->recipient_name);
+	im_jsonw_str(&w, "kind", nm->kind);
 	if (is_event_kind(nm->kind)) {
-		json_object_object_add(o, "event", json_object_new_string(nm->event));
+		im_jsonw_str(&w, "event", nm->event);
 		if (nm->event_user)
-			json_object_object_add(o, "user", json_object_new_string(nm->event_user));
+			im_jsonw_str(&w, "user", nm->event_user);
 		if (nm->event_role)
-			json_object_object_add(o, "role", json_object_new_string(nm->event_role));
+			im_jsonw_str(&w, "role", nm->event_role);
 	} else if (nm->file) {
-		json_object_object_add(o, "file", file_json(nm->file));
+		const struct store_file *f = nm->file;
+
+		im_jsonw_obj(&w, "file");
+		im_jsonw_str(&w, "id", f->id);
+		im_jsonw_str(&w, "name", f->name);
+		im_jsonw_int(&w, "size", f->size);
+		im_jsonw_str(&w, "sha256", f->sha256);
+		im_jsonw_str(&w, "type", f->type);
+		im_jsonw_end(&w);
 		if (nm->duration_ms > 0) {
 			char secs[32];
 
@@ -898,23 +938,19 @@ static char *build_json(int64_t id, const struct store_new_msg *nm, size_t *len)
 			snprintf(secs, sizeof secs, "%lld.%03lld",
 				 (long long)(nm->duration_ms / 1000),
 				 (long long)(nm->duration_ms % 1000));
-			json_object_object_add(o, "duration",
-					       json_object_new_double_s(nm->duration_ms / 1000.0,
-									secs));
+			im_jsonw_raw(&w, "duration", secs);
 		}
 		if (nm->text && nm->text[0])
-			json_object_object_add(o, "text", json_object_new_string(nm->text));
+			im_jsonw_str(&w, "text", nm->text);
 	} else {
-		json_object_object_add(o, "text", json_object_new_string(nm->text));
+		im_jsonw_str(&w, "text", nm->text);
 	}
-	str = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN |
-						JSON_C_TO_STRING_NOSLASHESCAPE, &n);
-	if (str) {
-		res = xstrndup(str, n);
-		*len = n;
+	if (im_jsonw_end(&w) < 0) {
+		im_buf_free(&b);
+		return NULL;
 	}
-	json_object_put(o);
-	return res;
+	*len = b.len;
+	return b.p;
 }
 
 /* one row of (id, sender, recipient, grp, kind, json) into m; json copied */
@@ -970,7 +1006,30 @@ static int msg_valid(const struct store_new_msg *nm)
 	return nm->text != NULL && nm->file == NULL;
 }
 
-/* the inserts of one message, all or nothing (the caller's savepoint) */
+/*
+ * Claim the sender's idempotency key for message id: STORE_OK when it was
+ * free, STORE_EXISTS (m holds the earlier message) when it was taken. One
+ * insert that may do nothing, not a lookup before every insert.
+ */
+static int idem_claim(struct store *st, const struct store_new_msg *nm, int64_t id,
+		      struct store_msg *m)
+{
+	sqlite3_stmt *s = stmt(st, Q_IDEM_ADD);
+
+	sqlite3_bind_int64(s, 1, nm->sender);
+	sqlite3_bind_text(s, 2, nm->key, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, id);
+	if (step_done(st, s) != STORE_OK)
+		return STORE_ERR;
+	if (sqlite3_changes(st->db) == 1)
+		return STORE_OK;
+	return idem_lookup(st, nm->sender, nm->key, m) == STORE_EXISTS ? STORE_EXISTS : STORE_ERR;
+}
+
+/*
+ * The inserts of one message, all or nothing (the caller's savepoint or
+ * transaction); STORE_EXISTS when its idempotency key names an earlier one.
+ */
 static int msg_insert(struct store *st, const struct store_new_msg *nm, struct store_msg *m)
 {
 	sqlite3_stmt *s = stmt(st, Q_MSG_ADD);
@@ -982,6 +1041,8 @@ static int msg_insert(struct store *st, const struct store_new_msg *nm, struct s
 	int64_t id = store_max_id(st) + 1;
 	int rc;
 
+	if (nm->key && (rc = idem_claim(st, nm, id, m)) != STORE_OK)
+		return rc;
 	m->json = build_json(id, nm, &m->json_len);
 	if (!m->json) {
 		snprintf(st->err, sizeof st->err, "out of memory building message");
@@ -1000,15 +1061,6 @@ static int msg_insert(struct store *st, const struct store_new_msg *nm, struct s
 		sqlite3_bind_text(s, 6, nm->file->id, -1, SQLITE_STATIC);
 	if ((rc = step_done(st, s)) != STORE_OK)
 		return STORE_ERR;
-
-	if (nm->key) {
-		s = stmt(st, Q_IDEM_ADD);
-		sqlite3_bind_int64(s, 1, nm->sender);
-		sqlite3_bind_text(s, 2, nm->key, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 3, id);
-		if ((rc = step_done(st, s)) != STORE_OK)
-			return STORE_ERR;
-	}
 	m->id = id;
 	m->sender = nm->sender;
 	m->recipient = nm->recipient > 0 ? nm->recipient : 0;
@@ -1059,11 +1111,6 @@ int store_msg_add(struct store *st, const struct store_new_msg *nm, struct store
 		snprintf(st->err, sizeof st->err, "store_msg_add: incomplete message");
 		return STORE_ERR;
 	}
-	if (nm->key) {
-		rc = idem_lookup(st, nm->sender, nm->key, m);
-		if (rc != STORE_NOTFOUND)
-			return rc;
-	}
 	/*
 	 * Inside the group transaction a failure here fails the whole turn
 	 * (the api rolls it back), so no savepoint is needed: two statements
@@ -1071,20 +1118,18 @@ int store_msg_add(struct store *st, const struct store_new_msg *nm, struct store
 	 */
 	if (st->in_tx) {
 		rc = msg_insert(st, nm, m);
-		if (rc != STORE_OK) {
-			store_msg_free(m);
-			memset(m, 0, sizeof *m);
-			return STORE_ERR;
-		}
 	} else {
 		if (sp_begin(st) != STORE_OK)
 			return STORE_ERR;
 		rc = msg_insert(st, nm, m);
-		if (sp_end(st, rc == STORE_OK, rc) != STORE_OK) {
-			store_msg_free(m);
-			memset(m, 0, sizeof *m);
-			return STORE_ERR;
-		}
+		rc = sp_end(st, rc == STORE_OK || rc == STORE_EXISTS, rc);
+	}
+	if (rc == STORE_EXISTS)
+		return rc;
+	if (rc != STORE_OK) {
+		store_msg_free(m);
+		memset(m, 0, sizeof *m);
+		return STORE_ERR;
 	}
 	if (st->in_tx) {
 		if (m->id > st->pending_max)

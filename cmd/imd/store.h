@@ -121,6 +121,16 @@ int store_commit(struct store *st);	/* no-op when none open */
 void store_rollback(struct store *st);
 int store_in_tx(const struct store *st);
 
+/*
+ * Checkpoints (copying the WAL back into the database, with an fsync) run
+ * off the loop: after a commit, when store_checkpoint_due() says so, imd
+ * hands store_checkpoint() to its worker thread, which uses a connection of
+ * its own. Should the WAL still grow past a hard bound, the loop
+ * checkpoints it itself after a commit.
+ */
+int store_checkpoint_due(const struct store *st);
+int store_checkpoint(struct store *st);	/* the worker's side; thread-safe */
+
 /* highest message id that is committed (0 when none) */
 int64_t store_committed_max(const struct store *st);
 
