@@ -32,8 +32,13 @@ int im_api_send(struct im_client *c, const char *to, const char *text, size_t le
 int im_api_send_dest(struct im_client *c, const char *to, int group, const char *text, size_t len,
     const char *key, struct json_object **msg, struct im_err *e);
 
-/* a batch: body is NDJSON, one object per line; the answer's NDJSON in c->body */
-int im_api_send_batch(struct im_client *c, const char *body, size_t len, struct im_err *e);
+/*
+ * a batch: body is NDJSON, one object per line; key, when not NULL, is the
+ * whole batch's Idempotency-Key (its lines then carry none); the answer's
+ * NDJSON in c->body
+ */
+int im_api_send_batch(struct im_client *c, const char *body, size_t len, const char *key,
+    struct im_err *e);
 
 /* append one batch line {"to":..,"text":..,"key":..}\n to b; -1 ENOMEM */
 int im_batch_line(struct im_buf *b, const char *to, const char *text, size_t len, const char *key);

@@ -97,7 +97,7 @@ im_send_text(struct im_client *c, const char *to, const char *text, size_t len,
 
 int
 im_send_lines_dest(struct im_client *c, const char *to, int group, const struct im_line *lines,
-    int n, const char *prefix, double retry_s, struct im_err *e)
+    int n, const char *prefix, int per_line, double retry_s, struct im_err *e)
 {
 	struct im_buf body = { 0 };
 	struct im_backoff b;
@@ -107,27 +107,22 @@ im_send_lines_dest(struct im_client *c, const char *to, int group, const struct 
 
 	for (i = 0; i < n; i++) {
 		snprintf(key, sizeof key, "%s-%lld", prefix, lines[i].no);
-		if (im_batch_line_dest(&body, to, group, lines[i].p, lines[i].len, key) < 0) {
+		if (im_batch_line_dest(&body, to, group, lines[i].p, lines[i].len,
+		    per_line ? key : NULL) < 0) {
 			im_buf_free(&body);
 			return im_err_set(e, IM_EINTERNAL, "out of memory");
 		}
 	}
+	snprintf(key, sizeof key, "%s-%lld", prefix, n > 0 ? lines[0].no : 0);
 	im_backoff_init(&b, retry_s);
 	for (;;) {
-		rc = im_api_send_batch(c, body.p, body.len, e);
+		rc = im_api_send_batch(c, body.p, body.len, per_line ? NULL : key, e);
 		if (rc == 0 || !e->transient || (ms = im_backoff_next(&b, e->retry_after_ms)) < 0)
 			break;
 		im_sleep_ms(ms, NULL);
 	}
 	im_buf_free(&body);
 	return rc;
-}
-
-int
-im_send_lines(struct im_client *c, const char *to, const struct im_line *lines, int n,
-    const char *prefix, double retry_s, struct im_err *e)
-{
-	return im_send_lines_dest(c, to, 0, lines, n, prefix, retry_s, e);
 }
 
 int

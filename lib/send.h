@@ -1,7 +1,7 @@
 /*
  * send — sending with retries: one message with an Idempotency-Key, or a
- * batch of lines whose keys are a per-run random prefix plus the line
- * number, so a retried request never stores a message twice.
+ * batch of lines keyed by a per-run prefix plus a line number, so a
+ * retried request never stores a message twice.
  */
 #ifndef IM_SEND_H
 #define IM_SEND_H
@@ -45,15 +45,15 @@ int im_send_text_dest(struct im_client *c, const char *to, int group, const char
     const char *key, double retry_s, struct json_object **msg, struct im_err *e);
 
 /*
- * send lines[0..n) to `to` as one NDJSON batch, keys prefix-LINENO; retry
- * as above. On success the server's NDJSON answer is in c->body.
+ * send lines[0..n) to user `to` (or with group set, group `to`) as one
+ * NDJSON batch; retry as above. With per_line, each line's key is
+ * prefix-LINENO, so a rerun with the same prefix skips the lines stored
+ * before however the input is cut into batches; else the batch has one key,
+ * prefix-FIRSTLINENO (cheaper for the server; enough when the prefix is
+ * this run's own). On success the server's NDJSON answer is in c->body.
  */
-int im_send_lines(struct im_client *c, const char *to, const struct im_line *lines, int n,
-    const char *prefix, double retry_s, struct im_err *e);
-
-/* the same to user `to`, or with group set to group `to` */
 int im_send_lines_dest(struct im_client *c, const char *to, int group, const struct im_line *lines,
-    int n, const char *prefix, double retry_s, struct im_err *e);
+    int n, const char *prefix, int per_line, double retry_s, struct im_err *e);
 
 /* a file to send (see im_send_attach) */
 struct im_attach {

@@ -113,6 +113,23 @@ test_expect_success 'imsend -l --json prints each message sent, in order' '
 	jq -c "{id,text}" sent >expect && test_cmp expect recv
 '
 
+test_expect_success 'imsend -l run twice with the same --key: the lines sent before are not sent again' '
+	seq 1 5 | sed "s/^/rerun /" >five &&
+	seq 1 8 | sed "s/^/rerun /" >eight &&
+	as_user alice imsend -l --key rerun-job bob <five &&
+	as_user alice imsend -l --key rerun-job bob <eight &&
+	as_user alice imsend -l --key rerun-job bob <eight &&
+	as_user bob imrecv --format "%m" | grep "^rerun " >got &&
+	test_cmp eight got
+'
+
+test_expect_success 'imsend -l without --key: the same input sent twice arrives twice' '
+	as_user alice imsend -l bob <five &&
+	as_user alice imsend -l bob <five &&
+	as_user bob imrecv --format "%m" | grep -c "^rerun " >n &&
+	echo 10 >expect && test_cmp expect n
+'
+
 test_expect_success 'lines keep their bytes: tabs, unicode, backslashes' '
 	printf "a\tb\nhé 😄 你好\nback\\\\slash \"q\"\n" >uni &&
 	as_user alice imsend -l bob <uni &&

@@ -199,6 +199,77 @@ test_expect_success 'batch keys: a resent batch creates nothing new' '
 	test "$(message_count bob)" = $((before + 2))
 '
 
+# post_batch NAME FILE [KEY]: POST FILE as an NDJSON batch, with KEY as its
+# Idempotency-Key when given; prints the status
+post_batch () {
+	http POST /v1/messages -H "$(bearer "$1")" -H "Content-Type: application/x-ndjson" \
+		${3:+-H "Idempotency-Key: $3"} --data-binary "@$2"
+}
+
+test_expect_success 'a batch with an Idempotency-Key header: stored once, resent answers the same' '
+	before=$(message_count bob) &&
+	printf "%s\n" "{\"to\":\"bob\",\"text\":\"w1\"}" "{\"to\":\"bob\",\"text\":\"w2\"}" \
+		"{\"to\":\"bob\",\"text\":\"w3\"}" >wbatch &&
+	code=$(post_batch alice wbatch wk-1) &&
+	test "$code" = 200 &&
+	cp body wbatch1.out &&
+	test_line_count = 3 wbatch1.out &&
+	jq -s -e "[.[].id] as \$i | \$i[1] == \$i[0] + 1 and \$i[2] == \$i[0] + 2" wbatch1.out &&
+	code=$(post_batch alice wbatch wk-1) &&
+	test "$code" = 200 &&
+	test_cmp wbatch1.out body &&
+	test "$(message_count bob)" = $((before + 3))
+'
+
+test_expect_success 'the batch key is remembered across kill -9' '
+	kill9_imd &&
+	start_imd &&
+	code=$(post_batch alice wbatch wk-1) &&
+	test "$code" = 200 &&
+	test_cmp wbatch1.out body &&
+	test "$(texts bob | grep -c "^w[123]$")" = 3
+'
+
+test_expect_success 'a batch key resent with other lines, fewer or more of them: 409, nothing stored' '
+	before=$(message_count bob) &&
+	sed "s/w2/changed/" wbatch >other &&
+	code=$(post_batch alice other wk-1) &&
+	error_is 409 idempotency_conflict "$code" &&
+	head -n 2 wbatch >fewer &&
+	code=$(post_batch alice fewer wk-1) &&
+	test "$code" = 200 &&
+	head -n 2 wbatch1.out >expect &&
+	test_cmp expect body &&
+	{ cat wbatch && echo "{\"to\":\"bob\",\"text\":\"w4\"}"; } >more &&
+	code=$(post_batch alice more wk-1) &&
+	error_is 409 idempotency_conflict "$code" &&
+	sed "s/\"to\":\"bob\"/\"to\":\"alice\"/" wbatch >elsewhere &&
+	code=$(post_batch alice elsewhere wk-1) &&
+	error_is 409 idempotency_conflict "$code" &&
+	test "$(message_count bob)" = "$before" &&
+	test "$(texts bob | grep -c "^w4$")" = 0
+'
+
+test_expect_success 'a batch key is its sender'"'"'s: the same key from bob stores his batch' '
+	printf "%s\n" "{\"to\":\"alice\",\"text\":\"bob w1\"}" >bbatch &&
+	code=$(post_batch bob bbatch wk-1) &&
+	test "$code" = 200 &&
+	jq -e ".from == \"bob\" and .text == \"bob w1\"" body
+'
+
+test_expect_success 'a batch with a header key and a key in a line: 400 naming the line, nothing stored' '
+	before=$(message_count bob) &&
+	printf "%s\n" "{\"to\":\"bob\",\"text\":\"x1\"}" "{\"to\":\"bob\",\"text\":\"x2\",\"key\":\"x\"}" >mixed &&
+	code=$(post_batch alice mixed wk-2) &&
+	error_is 400 bad_request "$code" &&
+	jq -e ".line == 2" body &&
+	test "$(message_count bob)" = "$before" &&
+	k=$(printf "k%.0s" $(seq 129)) &&
+	code=$(post_batch alice wbatch "$k") &&
+	error_is 400 bad_request "$code" &&
+	test "$(message_count bob)" = "$before"
+'
+
 test_expect_success 'an Idempotency-Key over 128 bytes is refused (400 bad_request)' '
 	k=$(printf "k%.0s" $(seq 129)) &&
 	code=$(post_key alice "$k" "{\"to\":\"bob\",\"text\":\"long key\"}") &&

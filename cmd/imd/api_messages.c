@@ -269,6 +269,44 @@ static void send_one(struct http_req *req, const struct who *w)
 	json_object_put(o);
 }
 
+/*
+ * A batch whose Idempotency-Key was used before: answered again with what
+ * was stored when every line is the same message, else refused. 1 when
+ * answered, 0 when the key is new, -1 on a storage failure.
+ */
+static int batch_replay(struct http_req *req, const struct who *w, const char *key,
+			const struct outgoing *ms, size_t n)
+{
+	struct store_msg *old;
+	size_t got, i, len = 0, cap = 1;
+	char *out;
+	int r = store_batch_get(api_store, w->user_id, key, n, &old, &got), same = got == n;
+
+	if (r == STORE_NOTFOUND)
+		return 0;
+	if (r < 0)
+		return -1;
+	for (i = 0; same && i < n; i++) {
+		same = old[i].sender == w->user_id && same_message(&old[i], &ms[i]);
+		cap += old[i].json_len + 1;
+	}
+	if (!same) {
+		http_error(req, 409, "idempotency_conflict", "that idempotency key was used for another batch");
+	} else if (!(out = malloc(cap))) {
+		http_error(req, 500, "internal", "out of memory");
+	} else {
+		for (i = 0; i < n; i++) {
+			memcpy(out + len, old[i].json, old[i].json_len);
+			len += old[i].json_len;
+			out[len++] = '\n';
+		}
+		api_defer(req, 200, "application/x-ndjson", out, len);	/* the first may not be committed yet */
+		free(out);
+	}
+	store_msgs_free(old, got);
+	return 1;
+}
+
 /* NDJSON in, all or nothing; NDJSON out, one line per message */
 static void send_batch(struct http_req *req, const struct who *w)
 {
@@ -277,9 +315,16 @@ static void send_batch(struct http_req *req, const struct who *w)
 	char *p = req->body, *end = req->body ? req->body + req->body_len : NULL, *out = NULL;
 	size_t n = 0, cap = 0, i, outlen = 0, outcap = 0;
 	int status = 0, line = 0;
-	const char *code = NULL;
+	const char *code = NULL, *bkey = req->idempotency_key;	/* the batch's own key */
 	char msg[200] = "";
+	int64_t first = 0;
 
+	if (bkey && !key_ok(bkey)) {
+		status = 400;
+		code = "bad_request";
+		snprintf(msg, sizeof(msg), "Idempotency-Key is 1-128 printable ASCII characters");
+		goto fail;
+	}
 	while (p && p < end) {
 		char *nl = memchr(p, '\n', (size_t)(end - p));
 		size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
@@ -322,6 +367,13 @@ static void send_batch(struct http_req *req, const struct who *w)
 			snprintf(msg, sizeof(msg), "line %d: %s", line, detail);
 			goto fail;
 		}
+		if (bkey && ms[n - 1].key) {
+			status = 400;
+			code = "bad_request";
+			snprintf(msg, sizeof(msg), "line %d: a batch with an Idempotency-Key header "
+				 "takes no \"key\" in its lines", line);
+			goto fail;
+		}
 		p = nl ? nl + 1 : end;
 	}
 	if (n == 0) {
@@ -334,6 +386,16 @@ static void send_batch(struct http_req *req, const struct who *w)
 	if (store_begin(api_store) < 0) {
 		status = 503;
 		goto fail;
+	}
+	if (bkey) {
+		int r = batch_replay(req, w, bkey, ms, n);
+
+		if (r > 0)
+			goto done;
+		if (r < 0) {
+			status = 503;
+			goto fail;
+		}
 	}
 	for (i = 0; i < n; i++) {
 		struct store_msg sm = {0};
@@ -365,7 +427,16 @@ static void send_batch(struct http_req *req, const struct who *w)
 		memcpy(out + outlen, sm.json, sm.json_len);
 		outlen += sm.json_len;
 		out[outlen++] = '\n';
+		if (i == 0)
+			first = sm.id;
 		store_msg_free(&sm);
+	}
+	if (bkey && store_batch_claim(api_store, w->user_id, bkey, first) != STORE_OK) {
+		api_fail_turn();
+		status = 503;
+		code = "unavailable";
+		snprintf(msg, sizeof(msg), "storage failure; nothing was saved, try again");
+		goto fail;
 	}
 	api_defer(req, 200, "application/x-ndjson", out, outlen);
 	goto done;

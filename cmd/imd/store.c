@@ -131,7 +131,7 @@ enum {
 	Q_USER_ADD, Q_USER_GET, Q_USER_SETPW, Q_USER_TOUCH, Q_USERS,
 	Q_TOKEN_ADD, Q_TOKENS, Q_TOKEN_REVOKE_OWN, Q_TOKEN_FIND, Q_TOKEN_REVOKE, Q_TOKEN_REVOKE_OTHERS,
 	Q_CURSOR_SET,
-	Q_IDEM_GET, Q_IDEM_ADD, Q_MSG_ADD,
+	Q_IDEM_GET, Q_IDEM_ADD, Q_BATCH_GET, Q_MSG_ADD,
 	Q_VISIBLE, Q_VISIBLE_WITH, Q_SPANS, Q_SPANS_GROUP, Q_GROUP_RANGE,
 	Q_MAX_ID,
 	Q_GROUP_ADD, Q_GROUP_GET, Q_GROUP_DELETE, Q_SPANS_CLOSE_ALL, Q_MEMBERS_DROP,
@@ -172,6 +172,10 @@ static const char *const query_sql[Q_COUNT] = {
 		       " WHERE i.sender = ?1 AND i.key = ?2",
 	[Q_IDEM_ADD] = "INSERT INTO idempotency(sender, key, msg_id) VALUES (?1, ?2, ?3)"
 		       " ON CONFLICT DO NOTHING",
+	[Q_BATCH_GET] = "SELECT m.id, m.sender, m.recipient, m.grp, m.kind, m.json"
+			" FROM idempotency i"
+			" JOIN messages m ON m.id >= i.msg_id AND m.id < i.msg_id + ?3"
+			" WHERE i.sender = ?1 AND i.key = ?2 ORDER BY m.id",
 	[Q_MSG_ADD] = "INSERT INTO messages(id, time, sender, recipient, grp, kind, json, file_id)"
 		      " VALUES (?7, ?1, ?2, ?3, ?4, ?5, ?8, ?6)",
 	/*
@@ -1241,6 +1245,38 @@ static int load_spans(struct store *st, int64_t user_id, int64_t with_group, int
 	*out = v;
 	*n = len;
 	return STORE_OK;
+}
+
+int store_batch_get(struct store *st, int64_t sender, const char *key, size_t n,
+		    struct store_msg **out, size_t *got)
+{
+	sqlite3_stmt *s = stmt(st, Q_BATCH_GET);
+	struct msgvec mv = {0};
+
+	*out = NULL;
+	*got = 0;
+	sqlite3_bind_int64(s, 1, sender);
+	sqlite3_bind_text(s, 2, key, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, (int64_t)n);
+	if (collect(st, s, &mv, 0) != STORE_OK) {
+		store_msgs_free(mv.v, mv.len);
+		return STORE_ERR;
+	}
+	*out = mv.v;
+	*got = mv.len;
+	return mv.len ? STORE_OK : STORE_NOTFOUND;
+}
+
+int store_batch_claim(struct store *st, int64_t sender, const char *key, int64_t first_id)
+{
+	sqlite3_stmt *s = stmt(st, Q_IDEM_ADD);
+
+	sqlite3_bind_int64(s, 1, sender);
+	sqlite3_bind_text(s, 2, key, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, first_id);
+	if (step_done(st, s) != STORE_OK)
+		return STORE_ERR;
+	return sqlite3_changes(st->db) == 1 ? STORE_OK : STORE_EXISTS;
 }
 
 /*

@@ -161,6 +161,17 @@ int store_cursor_set(struct store *st, int64_t token_id, int64_t cursor);	/* onl
  */
 int store_msg_add(struct store *st, const struct store_new_msg *nm, struct store_msg *m);
 /*
+ * A batch sent with an idempotency key is stored once under that key,
+ * which names its first message: a batch's messages have consecutive ids,
+ * as it is written in one go. store_batch_get returns the messages of the
+ * earlier batch (at most n, from its first; they may have been another
+ * batch's size, so compare) or STORE_NOTFOUND; store_batch_claim records
+ * the key after the batch is written (STORE_EXISTS if taken meanwhile).
+ */
+int store_batch_get(struct store *st, int64_t sender, const char *key, size_t n,
+		    struct store_msg **out, size_t *got);
+int store_batch_claim(struct store *st, int64_t sender, const char *key, int64_t first_id);
+/*
  * messages user may see with since < id <= upto, ascending, at most limit:
  * direct messages they sent or received, and group messages inside one of
  * their membership spans (from_id < id <= to_id). with_user > 0 keeps only

@@ -235,7 +235,8 @@ send_lines(struct im_client *cl, const char *to, struct im_err *e)
 			ready[k].p = t;
 		}
 		k = bad < 0 ? n : bad;
-		rc = k > 0 ? im_send_lines_dest(cl, to, group != NULL, ready, k, prefix, retry_s, e) : 0;
+		rc = k > 0 ? im_send_lines_dest(cl, to, group != NULL, ready, k, prefix,
+		    key != NULL, retry_s, e) : 0;
 		for (j = 0; j < k; j++)
 			free((char *)ready[j].p);
 		if (rc) {
