@@ -5,6 +5,7 @@
  * The text is what json-c prints with JSON_C_TO_STRING_PLAIN |
  * JSON_C_TO_STRING_NOSLASHESCAPE, byte for byte.
  *
+ * Keys are written as given: plain ASCII names, at most 64 bytes.
  * Errors stick: after a failed allocation every call does nothing and
  * im_jsonw_end() returns -1.
  */
