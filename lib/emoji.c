@@ -199,10 +199,16 @@ im_emoji_expand_flags(const char *text, int flags)
 		goto nomem;
 	copied = s;
 	while (*s) {
-		unsigned char prev = s > text ? (unsigned char)s[-1] : 0;
-		int word = s == text || is_space(prev);
+		unsigned char prev;
+		int word;
 		const char *emoji = NULL, *lit = NULL;
 		size_t n = 0;
+
+		/* without emoticons only ':' or its escape can start a change */
+		if (!(flags & IM_EMOJI_EMOTICONS) && !*(s += strcspn(s, ":\\")))
+			break;
+		prev = s > text ? (unsigned char)s[-1] : 0;
+		word = s == text || is_space(prev);
 
 		if (*s == '\\' && s[1] == ':' &&
 		    shortcode_at(s + 1, prev, &n))

@@ -3,6 +3,9 @@
  * and --format print, so a message can never forge a second line or steer
  * the terminal.
  */
+#include <stdint.h>
+#include <string.h>
+
 #include "escape.h"
 
 size_t
@@ -43,8 +46,18 @@ im_utf8_valid(const char *s, size_t n)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	size_t i = 0, l;
+	uint64_t v;
 
 	while (i < n) {
+		/* most text is ASCII: eight bytes at a time while none is NUL or above 0x7f */
+		if (n - i >= 8) {
+			memcpy(&v, p + i, 8);
+			if (!(v & 0x8080808080808080ULL) &&
+			    !((v - 0x0101010101010101ULL) & ~v & 0x8080808080808080ULL)) {
+				i += 8;
+				continue;
+			}
+		}
 		if (p[i] == 0 || !(l = im_utf8_len(p + i, n - i)))
 			return 0;
 		i += l;

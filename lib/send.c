@@ -50,7 +50,8 @@ im_text_prepare_flags(const char *text, size_t len, int emoji, int flags, char *
 	if (!t)
 		return im_err_set(e, IM_EINTERNAL, "out of memory");
 	*outlen = strlen(t);
-	if ((rc = im_text_check(t, *outlen, e))) {
+	/* checked again only when the expansion changed something */
+	if ((*outlen != len || memcmp(t, text, len)) && (rc = im_text_check(t, *outlen, e))) {
 		free(t);
 		return rc;
 	}

@@ -45,5 +45,14 @@ main(void)
 	ok(!im_utf8_valid("\xf4\x90\x80\x80", 4), "invalid: above U+10FFFF");
 	ok(!im_utf8_valid("\xe2\x82", 2), "invalid: truncated");
 	ok(im_utf8_valid("\xf4\x8f\xbf\xbf", 4), "valid: U+10FFFF");
+	/* long runs go eight bytes at a time: what breaks a run must still count */
+	ok(im_utf8_valid("0123456789abcdefghij", 20), "valid: 20 ASCII bytes");
+	ok(!im_utf8_valid("0123456789\0bcdefghij", 20), "invalid: NUL in a long ASCII run");
+	ok(!im_utf8_valid("01234567\0", 9), "invalid: NUL right after eight bytes");
+	ok(!im_utf8_valid("0123\x7f\x80" "567abcdefgh", 16), "invalid: stray continuation byte in a run");
+	ok(!im_utf8_valid("abcdefgh\xc0\xaf" "abcdefgh", 18), "invalid: overlong between runs");
+	ok(im_utf8_valid("abcdefg\xf0\x9f\x98\x84" "abcdefgh", 19), "valid: emoji across an 8-byte edge");
+	ok(!im_utf8_valid("abcdefghabcdefg\xf0\x9f", 17), "invalid: truncated at the end of a run");
+	ok(im_utf8_valid("\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x01", 9), "valid: DEL and control bytes");
 	return tap_done();
 }
