@@ -187,6 +187,8 @@ im_tls_init(struct im_tls *t, const struct im_conf *conf, struct im_err *e)
 	t->conf = conf;
 	if ((rc = split_url(t, conf->server, e)))
 		return rc;
+	/* a client exits right after its calls: freeing OpenSSL's tables at exit is wasted time */
+	OPENSSL_init_ssl(OPENSSL_INIT_NO_ATEXIT, NULL);
 	if (!(t->ctx = SSL_CTX_new(TLS_client_method())) || !bio_method()) {
 		im_err_set(e, IM_EINTERNAL, "cannot set up TLS");
 		e->net = IM_NET_TLS_SETUP;
@@ -194,6 +196,7 @@ im_tls_init(struct im_tls *t, const struct im_conf *conf, struct im_err *e)
 	}
 	SSL_CTX_set_min_proto_version(t->ctx, TLS1_2_VERSION);
 	SSL_CTX_set_mode(t->ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	SSL_CTX_set_read_ahead(t->ctx, 1);	/* a record in one read(2), not two */
 	if (conf->insecure || conf->pin)
 		SSL_CTX_set_verify(t->ctx, SSL_VERIFY_NONE, NULL);
 	else {
@@ -495,7 +498,7 @@ im_conn_readable(struct im_conn *c, int wait_ms)
 {
 	struct pollfd p = { .fd = c->fd, .events = POLLIN };
 
-	return SSL_pending(c->ssl) > 0 || poll(&p, 1, wait_ms) == 1;
+	return SSL_has_pending(c->ssl) || poll(&p, 1, wait_ms) == 1;
 }
 
 int
@@ -523,7 +526,9 @@ im_conn_peer_pin(struct im_conn *c, char pin[IM_PIN_LEN])
 	unsigned char *der = NULL;
 	int len;
 
-	if (!cert || (len = i2d_PUBKEY(X509_get0_pubkey(cert), &der)) <= 0)
+	/* the SubjectPublicKeyInfo as the certificate holds it: i2d_PUBKEY
+	 * would encode the key anew, at many times the cost */
+	if (!cert || (len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &der)) <= 0)
 		return -1;
 	im_pin_of_spki(der, (size_t)len, pin);
 	OPENSSL_free(der);
