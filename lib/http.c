@@ -167,7 +167,7 @@ read_head(struct im_http *h, long long until, int quiet_wait, int *got, struct i
 	}
 }
 
-/* a streamed body; 1 when the server answered before it was all sent */
+/* a streamed body; 1 when the server answered (h->head) before it was all sent */
 static int
 send_body(struct im_http *h, const struct im_http_req *r, int *got, struct im_err *e)
 {
@@ -177,17 +177,23 @@ send_body(struct im_http *h, const struct im_http_req *r, int *got, struct im_er
 	int rc;
 
 	while (sent < r->blen) {
-		/* readable: session tickets, or an answer that stops us */
+		/* readable: session tickets, a late 100 Continue, or an answer that stops us */
 		if (im_conn_readable(&h->conn, 0)) {
-			if ((f = fill(h, im_now_ms(), e)) > 0) {
-				*got = 1;
-				return 1;
-			}
-			if (f == 0)
+			if ((f = fill(h, im_now_ms(), e)) == 0)
 				return im_err_net(e, IM_NET_LOST, "server closed the connection",
 				    h->tls->conf->server);
-			if (f < 0)
+			if (f < 0 && f != IM_CONN_AGAIN)
 				return e->code;
+			if (f > 0) {
+				*got = 1;
+				if ((rc = read_head(h, im_http_until(h), 1, got, e)) == 1)
+					return im_err_net(e, IM_NET_TIMEOUT, "answer head cut short",
+					    h->tls->conf->server);
+				if (rc)
+					return rc;
+				if (h->head.status >= 200)
+					return 1;
+			}
 		}
 		n = r->read(r->arg, chunk, r->blen - sent < (long long)sizeof chunk ?
 		    (size_t)(r->blen - sent) : sizeof chunk);
