@@ -199,8 +199,15 @@ send_body(struct im_http *h, const struct im_http_req *r, int *got, struct im_er
 		    (size_t)(r->blen - sent) : sizeof chunk);
 		if (n <= 0)
 			return im_err_set(e, IM_EDATA, "cannot read the body");
-		if ((rc = write_all(h, chunk, (size_t)n, e)))
+		if ((rc = write_all(h, chunk, (size_t)n, e))) {
+			struct im_err late;
+
+			/* refused and closed: the answer may still be readable, and says more */
+			if (e->net == IM_NET_LOST && read_head(h, im_now_ms() + 1000, 1, got, &late) == 0 &&
+			    h->head.status >= 200)
+				return 1;
 			return rc;
+		}
 		sent += n;
 	}
 	return 0;

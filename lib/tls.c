@@ -21,8 +21,6 @@
 #include <unistd.h>
 
 #include <openssl/err.h>
-#include <openssl/evp.h>
-#include <openssl/x509v3.h>
 
 #include "buf.h"
 #include "errors.h"
