@@ -20,7 +20,7 @@ struct im_head {
 	int close;		/* Connection: close (or HTTP/1.0 without keep-alive) */
 	long retry_after_s;	/* Retry-After in seconds (0..3600), else 0 */
 	char sha256[65];	/* X-Content-SHA256 (hex digits only), or "" */
-	char disposition[512];	/* Content-Disposition, cut to fit, or "" */
+	char disposition[1024];	/* Content-Disposition, cut to fit, or "" */
 };
 
 /*
