@@ -8,15 +8,11 @@
  */
 #include <errno.h>
 #include <arpa/inet.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -24,58 +20,12 @@
 
 #include "buf.h"
 #include "errors.h"
+#include "net.h"
 #include "retry.h"
 #include "tls.h"
 #include "tlscache.h"
 
 #define CONNECT_TIMEOUT_MS 10000
-#define KEEPALIVE_S 60	/* idle time before probes, and between them */
-
-/* ---------------------------------------------------------------- a socket BIO without SIGPIPE */
-
-/* OpenSSL's socket BIO write(2)s, which raises SIGPIPE on a closed connection */
-static int
-bio_write(BIO *b, const char *p, int n)
-{
-	ssize_t r = send(BIO_get_fd(b, NULL), p, (size_t)n, MSG_NOSIGNAL);
-
-	BIO_clear_retry_flags(b);
-	if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-		BIO_set_retry_write(b);
-	return (int)r;
-}
-
-static int
-bio_read(BIO *b, char *p, int n)
-{
-	ssize_t r = recv(BIO_get_fd(b, NULL), p, (size_t)n, 0);
-
-	BIO_clear_retry_flags(b);
-	if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-		BIO_set_retry_read(b);
-	return (int)r;
-}
-
-static BIO_METHOD *
-bio_method(void)
-{
-	static BIO_METHOD *m;
-	const BIO_METHOD *sock = BIO_s_socket();
-
-	if (m)
-		return m;
-	/* the socket BIO's own control (fd, close flag, EOF), our reads and writes */
-	if (!(m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK | BIO_TYPE_DESCRIPTOR,
-	    "im socket")))
-		return NULL;
-	BIO_meth_set_write(m, bio_write);
-	BIO_meth_set_read(m, bio_read);
-	BIO_meth_set_puts(m, BIO_meth_get_puts(sock));
-	BIO_meth_set_ctrl(m, BIO_meth_get_ctrl(sock));
-	BIO_meth_set_create(m, BIO_meth_get_create(sock));
-	BIO_meth_set_destroy(m, BIO_meth_get_destroy(sock));
-	return m;
-}
 
 /* ---------------------------------------------------------------- the server URL */
 
@@ -187,7 +137,7 @@ im_tls_init(struct im_tls *t, const struct im_conf *conf, struct im_err *e)
 		return rc;
 	/* a client exits right after its calls: freeing OpenSSL's tables at exit is wasted time */
 	OPENSSL_init_ssl(OPENSSL_INIT_NO_ATEXIT, NULL);
-	if (!(t->ctx = SSL_CTX_new(TLS_client_method())) || !bio_method()) {
+	if (!(t->ctx = SSL_CTX_new(TLS_client_method()))) {
 		im_err_set(e, IM_EINTERNAL, "cannot set up TLS");
 		e->net = IM_NET_TLS_SETUP;
 		return e->code;
@@ -234,80 +184,6 @@ im_tls_free(struct im_tls *t)
 }
 
 /* ---------------------------------------------------------------- connecting */
-
-/* wait for events on fd until the absolute time until; 0 ready, -1 time is up or EINTR */
-static int
-wait_fd(int fd, short events, long long until)
-{
-	struct pollfd p = { .fd = fd, .events = events };
-	long long left = until ? until - im_now_ms() : -1;
-
-	if (until && left <= 0)
-		return -1;
-	return poll(&p, 1, left > 0 && left < 3600000 ? (int)left : until ? 3600000 : -1) == 1 ? 0 : -1;
-}
-
-static void
-tune(int fd)
-{
-	int one = 1, ka = KEEPALIVE_S;
-
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
-	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &ka, sizeof ka);
-	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &ka, sizeof ka);
-}
-
-static int
-dial(struct im_tls *t, long long deadline, struct im_err *e)
-{
-	struct addrinfo hints = { 0 }, *res, *ai;
-	int fd = -1, rc, err = ETIMEDOUT;
-	socklen_t sl;
-
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_ADDRCONFIG;
-	if ((rc = getaddrinfo(t->host, t->port, &hints, &res)) != 0) {
-		im_err_net(e, rc == EAI_MEMORY ? IM_NET_NOMEM : IM_NET_RESOLVE, gai_strerror(rc),
-		    t->conf->server);
-		return -1;
-	}
-	for (ai = res; ai; ai = ai->ai_next) {
-		if ((fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
-		    ai->ai_protocol)) < 0) {
-			err = errno;
-			continue;
-		}
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
-			break;
-		if (errno == EINPROGRESS) {
-			int ready;
-
-			while (!(ready = wait_fd(fd, POLLOUT, deadline) == 0) && im_now_ms() < deadline)
-				;	/* a signal: wait on */
-			sl = sizeof err;
-			if (!ready)
-				err = ETIMEDOUT;
-			else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &sl) < 0)
-				err = errno;
-			if (err == 0)
-				break;
-		} else
-			err = errno;
-		close(fd);
-		fd = -1;
-		if (err == ETIMEDOUT)
-			break;
-	}
-	freeaddrinfo(res);
-	if (fd < 0) {
-		im_err_net(e, err == ETIMEDOUT ? IM_NET_TIMEOUT : IM_NET_CONNECT, strerror(err),
-		    t->conf->server);
-		return -1;
-	}
-	tune(fd);
-	return fd;
-}
 
 /* the words for a failed handshake, and whether it was cut off */
 static int
@@ -377,13 +253,12 @@ im_conn_open(struct im_tls *t, struct im_conn *c, long long deadline, struct im_
 	c->tls = t;
 	if (!deadline || deadline > cd)
 		deadline = cd;
-	if ((c->fd = dial(t, deadline, e)) < 0)
+	if ((c->fd = im_dial(t->host, t->port, deadline, t->conf->server, e)) < 0)
 		return e->code;
-	if (!(c->ssl = SSL_new(t->ctx)) || !(bio = BIO_new(bio_method()))) {
+	if (!(c->ssl = SSL_new(t->ctx)) || !(bio = im_bio_nosigpipe(c->fd))) {
 		im_conn_close(c);
 		return im_err_net(e, IM_NET_NOMEM, "", t->conf->server);
 	}
-	BIO_set_fd(bio, c->fd, BIO_NOCLOSE);
 	SSL_set_bio(c->ssl, bio, bio);
 	SSL_set_app_data(c->ssl, c);
 	if (!is_ip(t->host))
@@ -404,7 +279,7 @@ im_conn_open(struct im_tls *t, struct im_conn *c, long long deadline, struct im_
 		err = SSL_get_error(c->ssl, r);
 		oserr = errno;
 		if ((err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) &&
-		    (wait_fd(c->fd, err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline) == 0 ||
+		    (im_wait_fd(c->fd, err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline) == 0 ||
 		    im_now_ms() < deadline))
 			continue;
 		handshake_failed(c, err, oserr, deadline, e);
@@ -467,7 +342,7 @@ im_conn_read(struct im_conn *c, void *p, size_t n, long long until, struct im_er
 		}
 		if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE)
 			return io_failed(c, err, oserr, e);
-		if (wait_fd(c->fd, err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, until) < 0)
+		if (im_wait_fd(c->fd, err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, until) < 0)
 			return IM_CONN_AGAIN;
 	}
 }
@@ -486,7 +361,7 @@ im_conn_write(struct im_conn *c, const void *p, size_t n, long long until, struc
 		oserr = errno;
 		if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE)
 			return io_failed(c, err, oserr ? oserr : EPIPE, e);
-		if (wait_fd(c->fd, err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, until) < 0)
+		if (im_wait_fd(c->fd, err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, until) < 0)
 			return IM_CONN_AGAIN;
 	}
 }
