@@ -148,12 +148,6 @@ im_attach_save_as(struct im_client *c, const char *id, const char *sha256,
 	return rc;
 }
 
-struct info {
-	char *name, *sha;
-	size_t namelen, shalen;
-	struct im_buf body;
-};
-
 static int
 unhex(int c)
 {
@@ -180,78 +174,50 @@ disposition(const char *v, size_t n, char *out, size_t len)
 	out[o] = '\0';	/* a decoded %00 just ends the name early */
 }
 
-static size_t
-on_header(char *p, size_t size, size_t n, void *arg)
-{
-	struct info *in = arg;
-	size_t len = size * n, k;
-
-	if (len > 16 && !strncasecmp(p, "X-Content-SHA256:", 17)) {
-		for (p += 17, len -= 17; len && *p == ' '; p++, len--)
-			;
-		for (k = 0; k < len && k + 1 < in->shalen && unhex(p[k]) >= 0; k++)
-			in->sha[k] = p[k];
-		in->sha[k] = '\0';
-	} else if (len > 20 && !strncasecmp(p, "Content-Disposition:", 20))
-		disposition(p + 20, len - 20, in->name, in->namelen);
-	return size * n;
-}
-
-static size_t
-on_body(char *p, size_t size, size_t n, void *arg)
-{
-	struct info *in = arg;
-
-	if (in->body.len < 65536)
-		im_buf_add(&in->body, p, size * n);
-	return size * n;
-}
-
 int
 im_attach_info(struct im_client *c, const char *id, char *name, size_t namelen,
     char *sha256, size_t shalen, struct im_err *e)
 {
-	struct info in = { name, sha256, namelen, shalen, { 0 } };
-	struct curl_slist *hl = NULL, *t;
-	struct im_buf url = { 0 }, auth = { 0 };
-	long status = 0;
-	CURLcode cr;
+	struct im_http_req q = { .method = "GET", .resend = 1,
+	    .deadline = im_now_ms() + c->timeout_ms };
+	struct im_buf url = { 0 }, hdr = { 0 };
+	struct im_http *h = &c->http;
 	int rc;
 
 	name[0] = sha256[0] = '\0';
 	if (!im_attach_id_valid(id))
 		return im_err_set(e, IM_EUSAGE, "'%s' is not a file id (32 hex digits)", id);
-	curl_easy_reset(c->h);
-	if ((rc = im_client_setup(c, c->h, c->errbuf, e)))
+	if ((rc = im_client_tls(c, e)))
 		return rc;
-	if (im_buf_printf(&url, "%s/v1/files/%s", c->conf->server, id) < 0 ||
-	    im_buf_printf(&auth, "Authorization: Bearer %s", c->conf->token ? c->conf->token : "") < 0 ||
-	    !(hl = curl_slist_append(NULL, auth.p)) || !(t = curl_slist_append(hl, "Range: bytes=0-0"))) {
-		curl_slist_free_all(hl);
-		im_buf_free(&url);
-		im_buf_free(&auth);
-		return im_err_set(e, IM_EINTERNAL, "out of memory");
+	if (im_buf_printf(&url, "/v1/files/%s", id) < 0 || im_client_headers(c, &hdr, "*/*", 1) < 0 ||
+	    im_buf_adds(&hdr, "Range: bytes=0-0\r\n") < 0) {
+		rc = im_err_set(e, IM_EINTERNAL, "out of memory");
+		goto out;
 	}
-	hl = t;
-	curl_easy_setopt(c->h, CURLOPT_URL, url.p);
-	curl_easy_setopt(c->h, CURLOPT_HTTPHEADER, hl);
-	curl_easy_setopt(c->h, CURLOPT_TIMEOUT_MS, c->timeout_ms);
-	curl_easy_setopt(c->h, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(c->h, CURLOPT_HEADERDATA, &in);
-	curl_easy_setopt(c->h, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c->h, CURLOPT_WRITEDATA, &in);
-	cr = curl_easy_perform(c->h);
-	curl_slist_free_all(hl);
-	explicit_bzero(auth.p, auth.len);
-	im_buf_free(&auth);
-	im_buf_free(&url);
-	if (cr != CURLE_OK)
-		rc = im_client_curl_err(c, c->h, cr, c->errbuf, e);
-	else if (curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &status), status != 200 && status != 206)
-		rc = im_err_http(e, status, in.body.p, in.body.len, 0, c->conf->server);
-	else if (strlen(sha256) != 64)
+	q.path = url.p;
+	q.headers = hdr.p;
+	im_buf_reset(&c->body);
+	if ((rc = im_http_begin(h, &q, e)))
+		goto out;
+	if (h->head.status != 200 && h->head.status != 206) {
+		rc = im_client_status(c, h, e);
+		goto out;
+	}
+	c->status = h->head.status;
+	/* the headers are the answer; the byte (or the file) is not needed */
+	if (h->head.length > 65536)
+		im_http_close(h);
+	else if ((rc = im_http_body_all(h, &c->body, 65536, e)))
+		goto out;
+	snprintf(sha256, shalen, "%s", h->head.sha256);
+	disposition(h->head.disposition, strlen(h->head.disposition), name, namelen);
+	if (strlen(sha256) != 64)
 		rc = im_err_set(e, IM_EUNAVAIL, "%s did not say the file's SHA-256; is it an im server?",
 		    c->conf->server);
-	im_buf_free(&in.body);
+out:
+	if (hdr.p)
+		explicit_bzero(hdr.p, hdr.len);
+	im_buf_free(&hdr);
+	im_buf_free(&url);
 	return rc;
 }

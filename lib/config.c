@@ -419,6 +419,12 @@ make_parent(const char *path, struct im_err *e)
 int
 im_write_private(const char *path, const char *data, size_t len, struct im_err *e)
 {
+	return im_write_private_ex(path, data, len, 1, e);
+}
+
+int
+im_write_private_ex(const char *path, const char *data, size_t len, int durable, struct im_err *e)
+{
 	struct im_buf tmp = { 0 };
 	size_t off = 0;
 	ssize_t n;
@@ -442,7 +448,7 @@ im_write_private(const char *path, const char *data, size_t len, struct im_err *
 		}
 		off += (size_t)n;
 	}
-	if (off < len || fsync(fd) < 0 || close(fd) < 0 || rename(tmp.p, path) < 0) {
+	if (off < len || (durable && fsync(fd) < 0) || close(fd) < 0 || rename(tmp.p, path) < 0) {
 		rc = im_err_set(e, IM_ECONFIG, "cannot write %s: %s", path, strerror(errno));
 		if (off < len)
 			close(fd);

@@ -67,5 +67,8 @@ int im_conf_remove_token(const struct im_conf *c, struct im_err *e);
 
 /* write path atomically (temporary file + rename), mode 0600, making its directory 0700 */
 int im_write_private(const char *path, const char *data, size_t len, struct im_err *e);
+/* the same, without waiting for the disk unless durable (for a cache) */
+int im_write_private_ex(const char *path, const char *data, size_t len, int durable,
+    struct im_err *e);
 
 #endif

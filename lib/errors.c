@@ -1,11 +1,10 @@
 /*
- * errors — map curl and HTTP failures to exit codes and one-line messages.
+ * errors — map network and HTTP failures to exit codes and one-line messages.
  */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-#include <curl/curl.h>
 #include <json-c/json.h>
 
 #include "errors.h"
@@ -56,91 +55,96 @@ im_err_prefix(struct im_err *e, const char *fmt, ...)
 	return e->code;
 }
 
-/* curl's messages end without a full stop, but some carry a newline */
+/* details come from strerror and OpenSSL: no full stop, no newline */
 static void
-clean(char *dst, size_t n, const char *detail, int curlcode)
+clean(char *dst, size_t n, const char *detail)
 {
 	size_t l;
 
-	snprintf(dst, n, "%s", detail && *detail ? detail : curl_easy_strerror(curlcode));
+	snprintf(dst, n, "%s", detail && *detail ? detail : "unknown error");
 	l = strlen(dst);
 	while (l && (dst[l - 1] == '\n' || dst[l - 1] == '\r' || dst[l - 1] == '.'))
 		dst[--l] = '\0';
 }
 
 int
-im_err_curl(struct im_err *e, int curlcode, const char *detail, const char *server)
+im_err_net(struct im_err *e, int kind, const char *detail, const char *server)
 {
-	char d[CURL_ERROR_SIZE + 64];
+	char d[320];
 	const char *s = server ? server : "the server";
-	int code;
+	int code, transient = 0;
 
-	clean(d, sizeof d, detail, curlcode);
-	switch (curlcode) {
-	case CURLE_COULDNT_CONNECT:
+	clean(d, sizeof d, detail);
+	switch (kind) {
+	case IM_NET_CONNECT:
 		code = im_err_set(e, IM_EUNAVAIL, "cannot connect to %s (%s); is imd running there?", s, d);
-		e->transient = 1;
+		transient = 1;
 		break;
-	case CURLE_COULDNT_RESOLVE_HOST:
+	case IM_NET_RESOLVE:
 		code = im_err_set(e, IM_EUNAVAIL, "cannot resolve the host of %s (%s); check --server", s, d);
 		break;
-	case CURLE_OPERATION_TIMEDOUT:
+	case IM_NET_TIMEOUT:
 		code = im_err_set(e, IM_ETEMP, "%s did not answer in time (%s); try again later", s, d);
-		e->transient = 1;
+		transient = 1;
 		break;
-	case CURLE_GOT_NOTHING:
-	case CURLE_SEND_ERROR:
-	case CURLE_RECV_ERROR:
-	case CURLE_PARTIAL_FILE:
+	case IM_NET_LOST:
 		code = im_err_set(e, IM_EUNAVAIL, "connection to %s lost (%s); try again", s, d);
-		e->transient = 1;
+		transient = 1;
 		break;
-	case CURLE_SSL_CONNECT_ERROR:
-		/* cut off mid-handshake (a restarting server) is worth a retry;
-		 * a handshake the server refused is not */
-		if (strstr(d, "reset") || strstr(d, "EOF") || strstr(d, "SYSCALL") ||
-		    strstr(d, "Connection refused") || strstr(d, "Broken pipe")) {
-			code = im_err_set(e, IM_EUNAVAIL, "connection to %s lost during the TLS handshake (%s); try again", s, d);
-			e->transient = 1;
-		} else
-			code = im_err_set(e, IM_EUNAVAIL, "TLS handshake with %s failed (%s); is it an im server speaking https?", s, d);
+	case IM_NET_TLS_LOST:
+		/* cut off mid-handshake (a restarting server) is worth a retry */
+		code = im_err_set(e, IM_EUNAVAIL, "connection to %s lost during the TLS handshake (%s); try again", s, d);
+		transient = 1;
 		break;
-	case CURLE_PEER_FAILED_VERIFICATION:
-		if (strstr(d, "subject name") || strstr(d, "host name") || strstr(d, "hostname"))
-			code = im_err_set(e, IM_ECONFIG, "server certificate is not valid for %s (%s); "
-			    "use the name in its certificate, or pass --pin sha256//... (imd pin prints it)", s, d);
-		else
-			code = im_err_set(e, IM_ECONFIG, "cannot verify server certificate (self-signed or unknown CA); "
-			    "pass --cafile FILE or --pin sha256//... (imd pin prints it)");
+	case IM_NET_TLS:
+		code = im_err_set(e, IM_EUNAVAIL, "TLS handshake with %s failed (%s); is it an im server speaking https?", s, d);
 		break;
-	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+	case IM_NET_NAME:
+		code = im_err_set(e, IM_ECONFIG, "server certificate is not valid for %s (%s); "
+		    "use the name in its certificate, or pass --pin sha256//... (imd pin prints it)", s, d);
+		break;
+	case IM_NET_VERIFY:
+		code = im_err_set(e, IM_ECONFIG, "cannot verify server certificate (self-signed or unknown CA); "
+		    "pass --cafile FILE or --pin sha256//... (imd pin prints it)");
+		break;
+	case IM_NET_PIN:
 		code = im_err_set(e, IM_ECONFIG, "server's key does not match the pinned key; "
 		    "if the server's key changed on purpose, log in again with --pin");
 		break;
-	case CURLE_SSL_CACERT_BADFILE:
+	case IM_NET_CAFILE:
 		code = im_err_set(e, IM_ECONFIG, "cannot use the CA file (%s); check --cafile or the cafile line of the config", d);
 		break;
-	case CURLE_SSL_CERTPROBLEM:
-	case CURLE_SSL_CIPHER:
-	case CURLE_SSL_ENGINE_NOTFOUND:
-	case CURLE_SSL_ENGINE_SETFAILED:
-	case CURLE_SSL_ISSUER_ERROR:
-	case CURLE_SSL_CRL_BADFILE:
+	case IM_NET_TLS_SETUP:
 		code = im_err_set(e, IM_ECONFIG, "TLS setup failed (%s); check the cafile and pin settings", d);
 		break;
-	case CURLE_UNSUPPORTED_PROTOCOL:
-	case CURLE_URL_MALFORMAT:
+	case IM_NET_URL:
 		code = im_err_set(e, IM_ECONFIG, "bad server URL %s (%s); use https://HOST:PORT", s, d);
 		break;
-	case CURLE_OUT_OF_MEMORY:
+	case IM_NET_PROTO:
+		code = im_err_set(e, IM_EUNAVAIL, "%s sent an answer that is not valid HTTP (%s); is it an im server?", s, d);
+		break;
+	case IM_NET_NOMEM:
 		code = im_err_set(e, IM_EINTERNAL, "out of memory");
 		break;
 	default:
 		code = im_err_set(e, IM_EINTERNAL, "transfer with %s failed (%s)", s, d);
 		break;
 	}
-	e->curl = curlcode;
+	if (e) {
+		e->transient = transient;
+		e->net = kind;
+	}
 	return code;
+}
+
+int
+im_err_pin(struct im_err *e, const char *got, const char *want)
+{
+	im_err_set(e, IM_ECONFIG, "server's key %s does not match pinned %s; "
+	    "if the server's key changed on purpose, log in again with --pin %s", got, want, got);
+	if (e)
+		e->net = IM_NET_PIN;
+	return IM_ECONFIG;
 }
 
 /*

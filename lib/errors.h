@@ -10,8 +10,11 @@
 
 #include "err.h"
 
-/* a libcurl failure; detail is curl's error buffer (may be ""), server the URL */
-int im_err_curl(struct im_err *e, int curlcode, const char *detail, const char *server);
+/* a failed connection or transfer: kind is an enum im_net, detail says more */
+int im_err_net(struct im_err *e, int kind, const char *detail, const char *server);
+
+/* the server's key (got) is not among the pinned (want): name both */
+int im_err_pin(struct im_err *e, const char *got, const char *want);
 
 /*
  * an HTTP status >= 300 with its body (JSON {"error","message"} when it

@@ -122,3 +122,21 @@ im_escape(struct im_buf *out, const char *s, size_t len)
 		return im_buf_add(out, "", 0);
 	return 0;
 }
+
+int
+im_url_escape(struct im_buf *out, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const unsigned char *p;
+
+	for (p = (const unsigned char *)s; *p; p++) {
+		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+		    *p == '-' || *p == '.' || *p == '_' || *p == '~') {
+			if (im_buf_addc(out, (char)*p) < 0)
+				return -1;
+		} else if (im_buf_addc(out, '%') < 0 || im_buf_addc(out, hex[*p >> 4]) < 0 ||
+		    im_buf_addc(out, hex[*p & 15]) < 0)
+			return -1;
+	}
+	return 0;
+}

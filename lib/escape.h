@@ -22,4 +22,7 @@ size_t im_utf8_len(const unsigned char *s, size_t n);
 /* 1 when s[0..n) is valid UTF-8 without NUL bytes */
 int im_utf8_valid(const char *s, size_t n);
 
+/* append s percent-encoded for a URL query value (all but A-Z a-z 0-9 - . _ ~); -1 on ENOMEM */
+int im_url_escape(struct im_buf *out, const char *s);
+
 #endif

@@ -1,11 +1,11 @@
 /*
- * stream — the NDJSON stream reader on the curl multi interface.
+ * stream — the NDJSON stream reader, on a connection of its own.
  *
- * Lines are collected in a buffer by curl's write callback; im_stream_next
- * hands them out one by one and only drives the transfer when no complete
- * line is buffered. When much is buffered and the caller is slow (an --exec
- * hook), the transfer is paused so TCP pushes back on the server instead of
- * our memory growing.
+ * Lines are collected in a buffer; im_stream_next hands them out one by
+ * one and reads from the connection only when no complete line is
+ * buffered, so a slow caller (an --exec hook) makes TCP push back on the
+ * server instead of our memory growing. Waits are sliced (a second at
+ * most) so that the caller's deadline and signals are honoured.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -16,44 +16,30 @@
 #include "retry.h"
 #include "stream.h"
 
-#define PAUSE_AT (1u << 20)		/* pause the transfer with this much unread */
 #define LINE_MAX_BYTES (16u << 20)	/* a longer line is not from imd */
+#define STALL_MS 60000L		/* heartbeats come every 20 s: a minute of silence is a dead link */
+#define SLICE_MS 1000L
 
 struct im_stream {
 	struct im_client *c;
-	CURLM *m;
-	CURL *h;
-	struct curl_slist *hl;
-	char errbuf[CURL_ERROR_SIZE];
+	struct im_http h;
+	struct im_buf path;
+	int started;		/* the request went out and the head came back */
+	long status;
 	struct im_buf in;	/* received, not yet handed out */
 	size_t off;		/* start of the unread part of in */
-	struct im_buf errbody;	/* body of a non-200 answer */
 	struct json_object *cur;
 	volatile sig_atomic_t *stop;
-	int done, paused;
-	CURLcode result;
+	long long last_data;
 };
 
-static size_t
-on_data(char *p, size_t size, size_t n, void *arg)
+/* bytes of the body; -1 when a line grows beyond reason */
+static int
+on_data(struct im_stream *s, const char *p, size_t n)
 {
-	struct im_stream *s = arg;
-	long status = 0;
-
-	n *= size;
-	curl_easy_getinfo(s->h, CURLINFO_RESPONSE_CODE, &status);
-	if (status != 200) {
-		if (s->errbody.len < 65536)
-			im_buf_add(&s->errbody, p, n);
-		return n;
-	}
-	if (s->in.len - s->off > PAUSE_AT && s->in.p && memchr(s->in.p + s->off, '\n', s->in.len - s->off)) {
-		s->paused = 1;
-		return CURL_WRITEFUNC_PAUSE;
-	}
 	if (s->in.len - s->off > LINE_MAX_BYTES)
-		return 0;	/* CURLE_WRITE_ERROR */
-	return im_buf_add(&s->in, p, n) < 0 ? 0 : n;
+		return -1;
+	return im_buf_add(&s->in, p, n);
 }
 
 int
@@ -68,63 +54,56 @@ im_stream_open_query(struct im_client *c, long long since, const char *query,
     volatile sig_atomic_t *stop, struct im_stream **out, struct im_err *e)
 {
 	struct im_stream *s;
-	struct im_buf b = { 0 };
-	struct curl_slist *t;
 	int rc;
 
 	*out = NULL;
+	if ((rc = im_client_tls(c, e)))
+		return rc;
 	if (!(s = calloc(1, sizeof *s)))
 		return im_err_set(e, IM_EINTERNAL, "out of memory");
 	s->c = c;
 	s->stop = stop;
-	if (!(s->m = curl_multi_init()) || !(s->h = curl_easy_init())) {
-		im_stream_close(s);
-		return im_err_set(e, IM_EINTERNAL, "cannot initialise libcurl");
-	}
-	if ((rc = im_client_setup(c, s->h, s->errbuf, e))) {
-		im_stream_close(s);
-		return rc;
-	}
+	im_http_init(&s->h, &c->tls);
 	if (since >= 0)
-		rc = im_buf_printf(&b, "%s/v1/stream?since=%lld", c->conf->server, since);
+		rc = im_buf_printf(&s->path, "/v1/stream?since=%lld", since);
 	else
-		rc = im_buf_printf(&b, "%s/v1/stream", c->conf->server);
+		rc = im_buf_printf(&s->path, "/v1/stream");
 	if (rc >= 0 && query && *query)
-		rc = im_buf_printf(&b, "%c%s", since >= 0 ? '&' : '?', query);
-	if (rc < 0 || !(t = curl_slist_append(NULL, "Accept: application/x-ndjson")))
-		goto oom;
-	s->hl = t;
-	im_buf_reset(&s->errbody);
-	if (c->conf->token) {
-		struct im_buf a = { 0 };
-
-		if (im_buf_printf(&a, "Authorization: Bearer %s", c->conf->token) < 0)
-			goto oom;
-		t = curl_slist_append(s->hl, a.p);
-		explicit_bzero(a.p, a.len);
-		im_buf_free(&a);
-		if (!t)
-			goto oom;
-		s->hl = t;
-	}
-	curl_easy_setopt(s->h, CURLOPT_URL, b.p);
-	curl_easy_setopt(s->h, CURLOPT_HTTPHEADER, s->hl);
-	curl_easy_setopt(s->h, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(s->h, CURLOPT_WRITEDATA, s);
-	/* heartbeats come every 20 s: a minute of silence means a dead connection */
-	curl_easy_setopt(s->h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(s->h, CURLOPT_LOW_SPEED_TIME, 60L);
-	im_buf_free(&b);
-	if (curl_multi_add_handle(s->m, s->h) != CURLM_OK) {
+		rc = im_buf_printf(&s->path, "%c%s", since >= 0 ? '&' : '?', query);
+	if (rc < 0) {
 		im_stream_close(s);
-		return im_err_set(e, IM_EINTERNAL, "cannot start the stream");
+		return im_err_set(e, IM_EINTERNAL, "out of memory");
 	}
 	*out = s;
 	return 0;
-oom:
-	im_buf_free(&b);
-	im_stream_close(s);
-	return im_err_set(e, IM_EINTERNAL, "out of memory");
+}
+
+/* send the request, read the head; 0, or an error code (a refusal is one) */
+static int
+start(struct im_stream *s, long long deadline, struct im_err *e)
+{
+	struct im_http_req q = { .method = "GET", .path = s->path.p, .resend = 1,
+	    .deadline = deadline, .stall_ms = STALL_MS, .stop = s->stop };
+	struct im_buf hdr = { 0 };
+	int rc;
+
+	if (im_client_headers(s->c, &hdr, "application/x-ndjson", 1) < 0)
+		return im_err_set(e, IM_EINTERNAL, "out of memory");
+	q.headers = hdr.p;
+	rc = im_http_begin(&s->h, &q, e);
+	explicit_bzero(hdr.p, hdr.len);
+	im_buf_free(&hdr);
+	if (rc)
+		return rc;
+	s->h.deadline = 0;	/* the caller's deadline is for the wait, not the stream */
+	s->status = s->h.head.status;
+	s->started = 1;
+	s->last_data = im_now_ms();
+	if (s->status != 200)
+		return im_client_status(s->c, &s->h, e) ? e->code :
+		    im_err_set(e, IM_EUNAVAIL, "%s answered the stream with HTTP status %ld",
+		    s->c->conf->server, s->status);
+	return 0;
 }
 
 /* a complete line in the buffer becomes ev; 1 if there was one, -code on a bad line */
@@ -174,31 +153,13 @@ take_line(struct im_stream *s, struct im_event *ev, struct im_err *e)
 	return 1;
 }
 
-static int
-finished(struct im_stream *s, struct im_err *e)
-{
-	long status = 0, ra = 0;
-	curl_off_t rat = 0;
-
-	curl_easy_getinfo(s->h, CURLINFO_RESPONSE_CODE, &status);
-	if (s->result != CURLE_OK && !(status && status != 200))
-		return im_client_curl_err(s->c, s->h, s->result, s->errbuf, e);
-	if (status != 200) {
-		curl_easy_getinfo(s->h, CURLINFO_RETRY_AFTER, &rat);
-		ra = rat > 0 && rat < 3600 ? (long)rat * 1000 : 0;
-		return im_err_http(e, status, s->errbody.p, s->errbody.len, ra, s->c->conf->server);
-	}
-	im_err_set(e, IM_EUNAVAIL, "%s closed the stream", s->c->conf->server);
-	e->transient = 1;
-	return e->code;
-}
-
 int
 im_stream_next(struct im_stream *s, long timeout_ms, struct im_event *ev, struct im_err *e)
 {
-	long long deadline = timeout_ms >= 0 ? im_now_ms() + timeout_ms : 0;
-	int running, r, left;
-	CURLMsg *msg;
+	long long deadline = timeout_ms >= 0 ? im_now_ms() + timeout_ms : 0, now, until;
+	char chunk[16384];
+	ssize_t n;
+	int r;
 
 	/* the line handed out last time is no longer needed */
 	if (s->off > 0 && (s->off > s->in.len / 2 || s->off == s->in.len)) {
@@ -208,32 +169,39 @@ im_stream_next(struct im_stream *s, long timeout_ms, struct im_event *ev, struct
 	for (;;) {
 		if ((r = take_line(s, ev, e)) != 0)
 			return r < 0 ? -r : 1;
-		if (s->paused) {
-			s->paused = 0;
-			curl_easy_pause(s->h, CURLPAUSE_CONT);
-			continue;
-		}
-		if (s->done)
-			return finished(s, e);
 		if (s->stop && *s->stop)
 			return 0;
-		long wait = 1000;
-		if (deadline) {
-			long long now = im_now_ms();
-
-			if (now >= deadline)
+		now = im_now_ms();
+		if (deadline && now >= deadline)
+			return 0;
+		if (!s->started) {
+			if ((r = start(s, deadline, e)) == 0)
+				continue;
+			/* interrupted, or the caller's time is up: not an error */
+			if ((s->stop && *s->stop) || (deadline && im_now_ms() >= deadline && e->net == IM_NET_TIMEOUT))
 				return 0;
-			if (deadline - now < wait)
-				wait = (long)(deadline - now);
+			return r;
 		}
-		/* returns early on activity, curl's own timers, or a signal (EINTR) */
-		curl_multi_poll(s->m, NULL, 0, (int)wait, NULL);
-		curl_multi_perform(s->m, &running);
-		while ((msg = curl_multi_info_read(s->m, &left)))
-			if (msg->msg == CURLMSG_DONE) {
-				s->done = 1;
-				s->result = msg->data.result;
-			}
+		until = now + SLICE_MS;
+		if (deadline && deadline < until)
+			until = deadline;
+		n = im_http_body(&s->h, chunk, sizeof chunk, until, e);
+		if (n == IM_CONN_AGAIN) {
+			if (im_now_ms() - s->last_data >= STALL_MS)
+				return im_err_net(e, IM_NET_TIMEOUT, "no heartbeat for 60 seconds",
+				    s->c->conf->server);
+			continue;
+		}
+		if (n < 0)
+			return e->code;
+		if (n == 0) {
+			im_err_set(e, IM_EUNAVAIL, "%s closed the stream", s->c->conf->server);
+			e->transient = 1;
+			return e->code;
+		}
+		if (on_data(s, chunk, (size_t)n) < 0)
+			return im_err_net(e, IM_NET_PROTO, "a stream line over 16 MiB", s->c->conf->server);
+		s->last_data = im_now_ms();
 	}
 }
 
@@ -242,15 +210,9 @@ im_stream_close(struct im_stream *s)
 {
 	if (!s)
 		return;
-	if (s->m && s->h)
-		curl_multi_remove_handle(s->m, s->h);
-	if (s->h)
-		curl_easy_cleanup(s->h);
-	if (s->m)
-		curl_multi_cleanup(s->m);
-	curl_slist_free_all(s->hl);
+	im_http_close(&s->h);
 	json_object_put(s->cur);
 	im_buf_free(&s->in);
-	im_buf_free(&s->errbody);
+	im_buf_free(&s->path);
 	free(s);
 }

@@ -1,8 +1,8 @@
 /*
- * stream — read GET /v1/stream: NDJSON lines, one event at a time, through
- * the curl multi interface so that a caller's deadline (-W) and signals are
- * honoured while waiting. The stream has its own connection; calls on the
- * client's handle (cursor updates) can go on meanwhile.
+ * stream — read GET /v1/stream: NDJSON lines, one event at a time, so
+ * that a caller's deadline (-W) and signals are honoured while waiting. The
+ * stream has its own connection; calls on the client's connection (cursor
+ * updates) can go on meanwhile.
  */
 #ifndef IM_STREAM_H
 #define IM_STREAM_H

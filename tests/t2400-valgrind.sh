@@ -7,7 +7,7 @@ VG_TIMEOUT=${IM_VG_TIMEOUT:-180}
 # vg LOG NAME CMD [ARGS...]: run client CMD as user NAME under valgrind,
 # its report in LOG. Fails on any memory error or definite leak (exit 99 by
 # --error-exitcode) and when the client itself fails. Still-reachable and
-# possible leaks (libcurl's and OpenSSL's global state) are not counted.
+# possible leaks (OpenSSL's global state) are not counted.
 vg () {
 	local log=$1 name=$2 cmd=$3 rc
 	shift 3

@@ -96,7 +96,7 @@ trust(struct im_client *cl, struct im_conf *conf, const struct im_common *o, str
 	int rc;
 
 	rc = im_client_check_tls(cl, e);
-	if (rc == 0 || e->curl != CURLE_PEER_FAILED_VERIFICATION || conf->cafile || conf->pin ||
+	if (rc == 0 || e->net != IM_NET_VERIFY || conf->cafile || conf->pin ||
 	    conf->insecure || strstr(e->msg, "not valid for"))
 		return rc;
 	if ((rc = im_probe_pin(conf->server, pin, 10000, e)))
