@@ -378,21 +378,26 @@ void http_error(struct http_req *req, int status, const char *code, const char *
 	json_object_put(o);
 }
 
-/* queue the next piece of the file; finish the response at its end */
+/*
+ * Queue the next piece of the file, read straight into the connection's
+ * write queue; finish the response at its end.
+ */
 static void file_pump(struct hconn *h)
 {
-	char buf[FILE_CHUNK];
-
 	while (h->state == SENDING_FILE && h->file_left > 0 && conn_pending(h->c) < FILE_CHUNK) {
-		size_t want = h->file_left < sizeof(buf) ? (size_t)h->file_left : sizeof(buf);
-		ssize_t n = pread(h->file_fd, buf, want, (off_t)h->file_off);
+		size_t want = h->file_left < FILE_CHUNK ? (size_t)h->file_left : FILE_CHUNK;
+		void *p = conn_reserve(h->c, want);
+		ssize_t n;
 
+		if (!p)
+			return;		/* the connection is gone; on_close cleans up */
+		n = pread(h->file_fd, p, want, (off_t)h->file_off);
 		if (n <= 0) {
 			log_warn("reading a file for %s failed", h->req.peer);
 			conn_close(h->c, 1);	/* the length promised cannot be kept */
 			return;
 		}
-		conn_write(h->c, buf, (size_t)n);
+		conn_commit(h->c, (size_t)n);
 		h->file_moved = loop_mono_ms();
 		h->file_off += (uint64_t)n;
 		h->file_left -= (uint64_t)n;
