@@ -31,6 +31,7 @@ enum state {
 };
 
 #define FILE_CHUNK (256 * 1024)
+#define BULK_BODY (64 * 1024)	/* a streamed body this large is read in big pieces */
 
 struct hconn {
 	struct conn *c;
@@ -39,6 +40,8 @@ struct hconn {
 	struct http_req req;
 	char *in;		/* bytes received but not parsed yet */
 	size_t in_len;
+	const char *ext;	/* bytes parsed straight from the read, when in is empty */
+	size_t ext_len;
 	/* header being parsed */
 	char *field, *value;
 	size_t field_len, value_len;
@@ -51,6 +54,8 @@ struct hconn {
 	int keep_alive;
 	int parsing;		/* inside parse_input */
 	int expect_continue;	/* the client waits for "100 Continue" */
+	int body_held;		/* the body sink is full: parser and reading stop */
+	int bulk;		/* the connection reads in big pieces for this body */
 	int gone;		/* the connection closed while parsing */
 	int64_t started, headers_done;	/* monotonic ms */
 	int file_fd;		/* SENDING_FILE */
@@ -130,6 +135,10 @@ static void req_reset(struct hconn *h)
 	h->error_status = 0;
 	h->error_code = NULL;
 	h->expect_continue = 0;
+	h->body_held = 0;
+	if (h->bulk)
+		conn_bulk_read(h->c, 0);
+	h->bulk = 0;
 	h->refuse_msg = NULL;
 	h->started = h->headers_done = 0;
 }
@@ -269,6 +278,10 @@ static int on_headers_complete(http_parser *p)
 			h->refuse_msg = too_big;
 			return fail(h, 413, "too_large");
 		}
+		if (r->content_length >= BULK_BODY) {
+			conn_bulk_read(h->c, 1);
+			h->bulk = 1;
+		}
 		continue_if_asked(h);
 		return 0;
 	}
@@ -290,13 +303,20 @@ static int on_body(http_parser *p, const char *at, size_t n)
 	struct http_req *r = &h->req;
 
 	if (r->on_body_chunk) {
+		int rc;
+
 		r->body_len += n;
 		if (r->body_len > r->max_body)
 			return fail(h, 413, "too_large");
-		if (r->on_body_chunk(r, at, n) < 0) {
+		rc = r->on_body_chunk(r, at, n);
+		if (rc < 0) {
 			h->refuse_msg = r->refuse_msg;
 			return fail(h, r->refuse_status ? r->refuse_status : 500,
 				    r->refuse_code ? r->refuse_code : "internal");
+		}
+		if (rc > 0) {	/* taken, but no more until http_body_resume */
+			h->body_held = 1;
+			http_parser_pause(p, 1);
 		}
 		return 0;
 	}
@@ -546,20 +566,42 @@ static void hconn_free(struct hconn *h)
 	free(h);
 }
 
+/* keep bytes for later parsing; -1 when memory ran out */
+static int keep_input(struct hconn *h, const char *buf, size_t len)
+{
+	char *p;
+
+	/* bounded: the parser consumes all but what a paused request left */
+	if (h->in_len + len > HTTP_MAX_BODY + HTTP_MAX_HEADERS_BYTES + 65536)
+		return -1;
+	p = realloc(h->in, h->in_len + len);
+	if (!p)
+		return -1;
+	memcpy(p + h->in_len, buf, len);
+	h->in = p;
+	h->in_len += len;
+	return 0;
+}
+
 /*
- * Feed buffered input to the parser, dispatching each complete request.
- * A loop, not recursion: a client pipelining thousands of requests that are
- * answered at once must not deepen the stack. Returns -1 when the
- * connection closed meanwhile and h is gone.
+ * Feed input to the parser, dispatching each complete request: what was
+ * kept in h->in, else what on_data handed over in h->ext (an upload's
+ * body then goes to its sink without a copy). A loop, not recursion: a
+ * client pipelining thousands of requests that are answered at once must
+ * not deepen the stack. Returns -1 when the connection closed meanwhile
+ * and h is gone.
  */
 static int parse_input(struct hconn *h)
 {
 	if (h->parsing)
 		return 0;
 	h->parsing = 1;
-	while (h->in_len > 0 && (h->state == IDLE || h->state == READING) &&
-	       !h->gone && !conn_closing(h->c)) {
-		size_t n = http_parser_execute(&h->parser, &settings, h->in, h->in_len);
+	while ((h->in_len > 0 || h->ext_len > 0) && (h->state == IDLE || h->state == READING) &&
+	       !h->body_held && !h->gone && !conn_closing(h->c)) {
+		int from_in = h->in_len > 0;
+		const char *src = from_in ? h->in : h->ext;
+		size_t len = from_in ? h->in_len : h->ext_len;
+		size_t n = http_parser_execute(&h->parser, &settings, src, len);
 		enum http_errno err = HTTP_PARSER_ERRNO(&h->parser);
 
 		if (err != HPE_OK && err != HPE_PAUSED) {
@@ -577,22 +619,31 @@ static int parse_input(struct hconn *h)
 				snprintf(msg, sizeof(msg), "a body needs Content-Length; chunked uploads are not accepted");
 			else
 				snprintf(msg, sizeof(msg), "malformed HTTP request: %s", http_errno_description(err));
-			h->in_len = 0;
+			h->in_len = h->ext_len = 0;
 			h->keep_alive = 0;
 			h->state = HANDLING;
 			http_error(&h->req, status, code, msg);
 			break;
 		}
-		memmove(h->in, h->in + n, h->in_len - n);
-		h->in_len -= n;
+		if (from_in) {
+			memmove(h->in, h->in + n, h->in_len - n);
+			h->in_len -= n;
+		} else {
+			h->ext += n;
+			h->ext_len -= n;
+		}
 		if (h->state != HANDLING)
-			break;		/* need more bytes */
+			break;		/* need more bytes, or the sink is full */
 		conn_pause(h->c, 1);
 		if (quota_request(h->req.peer) < 0)
 			http_error(&h->req, 429, "rate_limited", "too many requests from your address; slow down");
 		else
 			dispatch(&h->req);	/* may answer at once, then we go on */
 	}
+	/* what the read brought beyond this request waits, in order */
+	if (h->ext_len > 0 && !h->gone && keep_input(h, h->ext, h->ext_len) < 0)
+		conn_close(h->c, 1);
+	h->ext_len = 0;
 	h->parsing = 0;
 	if (h->gone) {
 		hconn_free(h);
@@ -603,26 +654,33 @@ static int parse_input(struct hconn *h)
 		h->in = NULL;
 	}
 	if ((h->state == IDLE || h->state == READING) && !conn_closing(h->c))
-		conn_pause(h->c, 0);
+		conn_pause(h->c, h->body_held);
 	return 0;
+}
+
+void http_body_resume(struct http_req *req)
+{
+	struct hconn *h = req_hconn(req);
+
+	if (!h->body_held)
+		return;
+	h->body_held = 0;
+	http_parser_pause(&h->parser, 0);
+	parse_input(h);
 }
 
 static int on_data(struct conn *c, const char *buf, size_t len)
 {
 	struct hconn *h = conn_data(c);
-	char *p;
 
 	if (h->state == STREAMING)
 		return 0;	/* a stream's client has nothing more to say */
-	/* bounded: the parser consumes all but what a paused request left */
-	if (h->in_len + len > HTTP_MAX_BODY + HTTP_MAX_HEADERS_BYTES + 65536)
+	if (h->in_len == 0 && !h->parsing) {
+		h->ext = buf;	/* parse_input keeps what it leaves */
+		h->ext_len = len;
+	} else if (keep_input(h, buf, len) < 0) {
 		return -1;
-	p = realloc(h->in, h->in_len + len);
-	if (!p)
-		return -1;
-	memcpy(p + h->in_len, buf, len);
-	h->in = p;
-	h->in_len += len;
+	}
 	if (h->state == IDLE && !h->started)
 		h->started = loop_mono_ms();
 	parse_input(h);
