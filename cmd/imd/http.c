@@ -843,10 +843,14 @@ static void check_timeout(struct conn *c, void *arg)
 			conn_close(c, 1);
 		break;
 	case READING:
-		/* an upload may take long, but must keep moving */
+		/*
+		 * an upload may take long, but must keep moving; while its sink
+		 * is full the wait is ours, not the client's
+		 */
 		if ((!h->headers_done && now - h->started > HTTP_HEADER_TIMEOUT_MS) ||
 		    (h->headers_done && !h->req.on_body_chunk && now - h->headers_done > HTTP_BODY_TIMEOUT_MS) ||
-		    (h->headers_done && h->req.on_body_chunk && now - conn_last_active(c) > HTTP_BODY_TIMEOUT_MS)) {
+		    (h->headers_done && h->req.on_body_chunk && !h->body_held &&
+		     now - conn_last_active(c) > HTTP_BODY_TIMEOUT_MS)) {
 			h->keep_alive = 0;
 			h->state = HANDLING;
 			http_error(&h->req, 408, "timeout", "request not received in time");
