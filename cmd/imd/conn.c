@@ -338,7 +338,8 @@ static void do_read(struct conn *c)
 	while (!c->dead && !c->paused) {
 		int r;
 
-		if (got >= READ_BUDGET) {
+		/* without the ready list (no eventfd), read on until dry */
+		if (got >= READ_BUDGET && ready_fd >= 0) {
 			if (SSL_has_pending(c->ssl))
 				make_ready(c);
 			return;
