@@ -3,9 +3,9 @@
  * arrives (after the token was checked on the headers alone), GET
  * /v1/files/ID sends it back, with Range, to those who may see it.
  *
- * The last step of an upload, fsync and rename, blocks on the disk, so it
- * runs on the worker thread; the answer waits for it and for the commit
- * of the file's row.
+ * The body is hashed and written on the worker thread as it arrives (see
+ * blob.c); the last step, fsync and rename, blocks on the disk, so it runs
+ * there too; the answer waits for it and for the commit of the file's row.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -56,18 +56,29 @@ static void upload_gone(struct http_req *req)
 	free(u);
 }
 
+/* 1 when the blob holds as much as it may: reading waits for upload_room */
 static int upload_chunk(struct http_req *req, const char *data, size_t len)
 {
 	struct upload *u = req->ctx;
+	int r = blob_write(u->blob, data, len);
 
-	if (blob_write(u->blob, data, len) < 0) {
+	if (r < 0) {
 		log_warn("writing an upload failed (disk full?)");
 		req->refuse_status = 507;
 		req->refuse_code = "insufficient_storage";
 		req->refuse_msg = "the server cannot store the file now";
 		return -1;
 	}
-	return 0;
+	return r;
+}
+
+/* the worker stored a chunk: the body may flow again */
+static void upload_room(void *arg)
+{
+	struct upload *u = arg;
+
+	if (u->req && !u->finishing)
+		http_body_resume(u->req);
 }
 
 /* type/subtype of safe characters, parameters dropped */
@@ -128,6 +139,7 @@ int api_headers(struct http_req *req)
 	im_safe_name(name, u->name, sizeof(u->name));	/* as imrecv --save would */
 	clean_type(req->content_type, u->type, sizeof(u->type));
 	u->req = req;
+	blob_on_room(u->blob, upload_room, u);
 	req->ctx = u;
 	req->on_close = upload_gone;
 	req->on_body_chunk = upload_chunk;

@@ -1,5 +1,15 @@
 /*
  * blob — content-addressed attachment files.
+ *
+ * An upload's bytes are gathered in chunks of CHUNK; each full chunk is
+ * hashed and written by the worker thread while the loop decrypts the
+ * next, so the two cores pipeline. The worker runs jobs in order, so the
+ * hash sees the chunks in order. At most MAX_CHUNKS are out at a time:
+ * then blob_write asks its caller to stop until on_room runs, once half
+ * of them came back.
+ *
+ * Fields the worker uses (fd, md, wfailed, a chunk's bytes) are touched
+ * by the loop only before the first job or after the last came back.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -12,6 +22,17 @@
 #include <openssl/evp.h>
 
 #include "blob.h"
+#include "work.h"
+
+#define CHUNK (256 * 1024)	/* bytes per write() and per job */
+#define MAX_CHUNKS 4		/* per upload in memory: 1 MiB */
+
+struct chunk {
+	struct blob_upload *u;
+	struct chunk *next;	/* on the spare list */
+	size_t len;
+	char buf[CHUNK];
+};
 
 struct blob_upload {
 	int fd;
@@ -19,6 +40,16 @@ struct blob_upload {
 	EVP_MD_CTX *md;
 	uint64_t size;
 	char hex[65];
+	int wfailed;		/* the worker could not write */
+	/* the loop's side */
+	struct chunk *fill;	/* being filled */
+	struct chunk *spare;
+	int in_flight;		/* chunks the worker has */
+	int held;		/* blob_write said "full" */
+	int failed;		/* a chunk came back unwritten */
+	int aborted;		/* let go: the last chunk back frees it */
+	void (*on_room)(void *arg);
+	void *room_arg;
 };
 
 static char root[4096];
@@ -69,21 +100,118 @@ struct blob_upload *blob_begin(char *err, size_t errlen)
 	return u;
 }
 
-int blob_write(struct blob_upload *u, const void *data, size_t len)
+void blob_on_room(struct blob_upload *u, void (*fn)(void *arg), void *arg)
 {
-	const char *p = data;
+	u->on_room = fn;
+	u->room_arg = arg;
+}
 
-	EVP_DigestUpdate(u->md, data, len);
-	u->size += len;
+/* hash and store one chunk; on the worker */
+static void put_chunk(struct blob_upload *u, const struct chunk *ch)
+{
+	const char *p = ch->buf;
+	size_t len = ch->len;
+
+	if (u->wfailed)
+		return;
+	EVP_DigestUpdate(u->md, p, len);
 	while (len > 0) {
 		ssize_t n = write(u->fd, p, len);
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0)
-			return -1;
+		if (n <= 0) {
+			u->wfailed = 1;
+			return;
+		}
 		p += n;
 		len -= (size_t)n;
+	}
+}
+
+static void chunk_run(void *arg)
+{
+	struct chunk *ch = arg;
+
+	put_chunk(ch->u, ch);
+}
+
+static void destroy(struct blob_upload *u)
+{
+	if (u->fd >= 0) {
+		close(u->fd);
+		unlink(u->tmp);
+	}
+	blob_free(u);
+}
+
+/* a chunk is back on the loop: reuse its buffer, wake a held writer */
+static void chunk_done(void *arg)
+{
+	struct chunk *ch = arg;
+	struct blob_upload *u = ch->u;
+
+	u->in_flight--;
+	if (u->wfailed)
+		u->failed = 1;
+	ch->len = 0;
+	ch->next = u->spare;
+	u->spare = ch;
+	if (u->aborted) {
+		if (u->in_flight == 0)
+			destroy(u);
+		return;
+	}
+	/* half empty before reading resumes: fewer stops and starts */
+	if (u->held && (u->in_flight <= MAX_CHUNKS / 2 || u->failed)) {
+		u->held = 0;
+		if (u->on_room)
+			u->on_room(u->room_arg);	/* may write again */
+	}
+}
+
+static int send_chunk(struct blob_upload *u)
+{
+	struct chunk *ch = u->fill;
+
+	if (work_submit(chunk_run, chunk_done, ch) < 0)
+		return -1;
+	u->fill = NULL;
+	u->in_flight++;
+	return 0;
+}
+
+int blob_write(struct blob_upload *u, const void *data, size_t len)
+{
+	const char *p = data;
+
+	if (u->failed)
+		return -1;
+	u->size += len;
+	while (len > 0) {
+		size_t n;
+
+		if (!u->fill) {
+			if ((u->fill = u->spare))
+				u->spare = u->fill->next;
+			else if (!(u->fill = malloc(sizeof(*u->fill))))
+				return -1;
+			u->fill->u = u;
+			u->fill->len = 0;
+		}
+		n = CHUNK - u->fill->len;
+		if (n > len)
+			n = len;
+		memcpy(u->fill->buf + u->fill->len, p, n);
+		u->fill->len += n;
+		p += n;
+		len -= n;
+		if (u->fill->len == CHUNK && send_chunk(u) < 0)
+			return -1;
+	}
+	if (u->in_flight >= MAX_CHUNKS) {
+		u->held = 1;
+		return 1;
 	}
 	return 0;
 }
@@ -92,17 +220,24 @@ void blob_abort(struct blob_upload *u)
 {
 	if (!u)
 		return;
-	if (u->fd >= 0) {
-		close(u->fd);
-		unlink(u->tmp);
+	if (u->in_flight > 0) {
+		u->aborted = 1;	/* chunk_done finishes the job */
+		return;
 	}
-	blob_free(u);
+	destroy(u);
 }
 
 void blob_free(struct blob_upload *u)
 {
+	struct chunk *ch;
+
 	if (!u)
 		return;
+	free(u->fill);
+	while ((ch = u->spare)) {
+		u->spare = ch->next;
+		free(ch);
+	}
 	EVP_MD_CTX_free(u->md);
 	free(u);
 }
@@ -129,7 +264,10 @@ int blob_finish(struct blob_upload *u)
 	unsigned int n = 0, i;
 	int r = -1;
 
-	if (!EVP_DigestFinal_ex(u->md, md, &n) || n != 32)
+	/* the chunks before were the worker's jobs before this one */
+	if (u->fill)
+		put_chunk(u, u->fill);
+	if (u->wfailed || !EVP_DigestFinal_ex(u->md, md, &n) || n != 32)
 		goto out;
 	for (i = 0; i < 32; i++)
 		snprintf(u->hex + 2 * i, 3, "%02x", md[i]);

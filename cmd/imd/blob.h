@@ -17,12 +17,19 @@ struct blob_upload;
 int blob_init(const char *dir, char *err, size_t errlen);
 
 struct blob_upload *blob_begin(char *err, size_t errlen);
+/*
+ * Take len more bytes; the worker hashes and stores them in the
+ * background. Returns 0, -1 when storing failed, or 1 when as much as
+ * may be is in memory: write no more until on_room runs.
+ */
 int blob_write(struct blob_upload *u, const void *data, size_t len);
-/* drop an unfinished upload: its temporary file goes */
+void blob_on_room(struct blob_upload *u, void (*fn)(void *arg), void *arg);
+/* drop an unfinished upload: its temporary file goes, once the worker let go */
 void blob_abort(struct blob_upload *u);
 /*
- * Blocking (fsync): run it on the worker. Makes the file durable under its
- * hash; returns 0, or -1 (the temporary file is removed either way).
+ * Blocking (fsync): run it on the worker, after the last blob_write. Makes
+ * the file durable under its hash; returns 0, or -1 (the temporary file is
+ * removed either way).
  */
 int blob_finish(struct blob_upload *u);
 const char *blob_sha256(const struct blob_upload *u);	/* hex, after blob_finish */

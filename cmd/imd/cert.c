@@ -30,6 +30,13 @@ static const char cipher_list[] =
 	"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
 	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
 
+/*
+ * TLS 1.3 suites in our order (the server's preference decides): AES-128
+ * first, about a tenth cheaper per byte than AES-256 on attachments
+ */
+static const char ciphersuites[] =
+	"TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256";
+
 /* "what: OpenSSL's reason", and clear OpenSSL's error queue */
 static int ssl_err(char *err, size_t errlen, const char *what)
 {
@@ -355,7 +362,8 @@ SSL_CTX *cert_server_ctx(const char *certfile, const char *keyfile, char *err, s
 		return NULL;
 	}
 	if (!SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) ||
-	    !SSL_CTX_set_cipher_list(ctx, cipher_list)) {
+	    !SSL_CTX_set_cipher_list(ctx, cipher_list) ||
+	    !SSL_CTX_set_ciphersuites(ctx, ciphersuites)) {
 		ssl_err(err, errlen, "cannot configure TLS");
 		goto bad;
 	}

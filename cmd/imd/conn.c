@@ -4,14 +4,26 @@
  * OpenSSL may want to write while we read (and read while we write); the
  * want_* flags remember which direction an operation waits for so the epoll
  * interest follows it.
+ *
+ * Bulk transfers: a large write queue is encrypted into a buffering BIO so
+ * sixteen 16 KiB records leave in one write(); a connection set to bulk
+ * reading has OpenSSL read ahead into a large buffer. Both buffers exist
+ * only while the bulk lasts: thousands of idle streams hold neither.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 #include <openssl/err.h>
 
 #include "conn.h"
+
+#define BULK_WRITE_MIN	(32 * 1024)	/* queued bytes that make a write bulk */
+#define WRITE_BUF	(256 * 1024)	/* ciphertext gathered per write() */
+#define WRITE_BUDGET	(1024 * 1024)	/* plaintext one connection sends per turn */
+#define READ_BUF	(256 * 1024)	/* OpenSSL's read-ahead buffer in bulk */
+#define READ_BUDGET	(256 * 1024)	/* plaintext one connection reads per turn */
 
 struct conn {
 	int fd;
@@ -24,30 +36,47 @@ struct conn {
 	int read_wants_write;
 	int write_wants_read;
 	int dirty;		/* on the flush list */
+	int ready;		/* on the ready list */
+	int armed;		/* the events epoll watches for, -1 before the first */
 	char *out;		/* write queue: out[head..len) unsent */
 	size_t head, len, cap;
+	BIO *wbuf;		/* buffering BIO under the SSL while a bulk write lasts */
 	int64_t created, active;
 	void *data;
 	struct conn *prev, *next;	/* all live connections */
 	struct conn *next_dirty;
+	struct conn *next_ready;
 	struct conn *next_dead;
 };
 
 static struct loop *loop;
 static SSL_CTX *ssl_ctx;
 static struct conn_handler handler;
-static struct conn *all, *dirty_list, *dead_list;
+static struct conn *all, *dirty_list, *ready_list, *dead_list;
 static size_t nconns;
+/* readable while ready_list is not empty, so the loop does not sleep */
+static int ready_fd = -1;
 
 static void on_events(struct loop *l, int fd, int events, void *arg);
+static void on_ready(struct loop *l, int fd, int events, void *arg);
 
 void conn_init(struct loop *l, SSL_CTX *ctx, const struct conn_handler *h)
 {
 	loop = l;
 	ssl_ctx = ctx;
 	handler = *h;
+	ready_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (ready_fd >= 0)
+		loop_watch(loop, ready_fd, LOOP_READ, on_ready, NULL);
 }
 
+/* ciphertext waiting in the buffering BIO */
+static size_t wbuf_pending(const struct conn *c)
+{
+	return c->wbuf ? (size_t)BIO_wpending(c->wbuf) : 0;
+}
+
+/* only changes reach epoll_ctl: a bulk transfer would toggle it per chunk */
 static void rearm(struct conn *c)
 {
 	int ev = 0;
@@ -56,9 +85,12 @@ static void rearm(struct conn *c)
 		return;
 	if (!c->paused || c->handshaking || c->write_wants_read)
 		ev |= LOOP_READ;
-	if (c->head < c->len || c->read_wants_write)
+	if (c->head < c->len || c->read_wants_write || wbuf_pending(c))
 		ev |= LOOP_WRITE;
-	loop_watch(loop, c->fd, ev, on_events, c);
+	if (ev == c->armed)
+		return;
+	if (loop_watch(loop, c->fd, ev, on_events, c) == 0)
+		c->armed = ev;
 }
 
 static void mark_dead(struct conn *c)
@@ -69,8 +101,11 @@ static void mark_dead(struct conn *c)
 	loop_unwatch(loop, c->fd);
 	if (handler.on_close)
 		handler.on_close(c);
-	if (c->ssl && !c->handshaking)
+	if (c->ssl && !c->handshaking) {
 		SSL_shutdown(c->ssl);	/* best effort close_notify */
+		if (c->wbuf)
+			BIO_flush(c->wbuf);
+	}
 	close(c->fd);
 	c->fd = -1;
 	c->next_dead = dead_list;
@@ -96,6 +131,7 @@ struct conn *conn_accept(int fd, const char *peer)
 	SSL_set_accept_state(c->ssl);
 	snprintf(c->peer, sizeof(c->peer), "%s", peer);
 	c->handshaking = 1;
+	c->armed = -1;
 	c->created = c->active = loop_mono_ms();
 	c->next = all;
 	if (all)
@@ -123,10 +159,10 @@ static void compact(struct conn *c)
 	}
 }
 
-void conn_write(struct conn *c, const void *data, size_t len)
+void *conn_reserve(struct conn *c, size_t len)
 {
-	if (c->dead || len == 0)
-		return;
+	if (c->dead)
+		return NULL;
 	if (c->len + len > c->cap) {
 		size_t cap = c->cap ? c->cap : 4096;
 		char *p;
@@ -138,13 +174,19 @@ void conn_write(struct conn *c, const void *data, size_t len)
 			p = realloc(c->out, cap);
 			if (!p) {
 				mark_dead(c);
-				return;
+				return NULL;
 			}
 			c->out = p;
 			c->cap = cap;
 		}
 	}
-	memcpy(c->out + c->len, data, len);
+	return c->out + c->len;
+}
+
+void conn_commit(struct conn *c, size_t len)
+{
+	if (c->dead || len == 0)
+		return;
 	c->len += len;
 	if (!c->dirty) {
 		c->dirty = 1;
@@ -153,56 +195,159 @@ void conn_write(struct conn *c, const void *data, size_t len)
 	}
 }
 
+void conn_write(struct conn *c, const void *data, size_t len)
+{
+	void *p;
+
+	if (len == 0 || !(p = conn_reserve(c, len)))
+		return;
+	memcpy(p, data, len);
+	conn_commit(c, len);
+}
+
 size_t conn_pending(const struct conn *c)
 {
 	return c->len - c->head;
 }
 
-/* write what the socket takes; -1 when the connection broke */
-static int flush(struct conn *c)
+/*
+ * Records go out through a buffering BIO while much is queued, so one
+ * write() carries many of them; it is taken away when the queue empties.
+ * The socket BIO stays the read BIO throughout and gets one more reference
+ * for the chain, which SSL_free releases with it.
+ */
+static int wbuf_start(struct conn *c)
 {
-	int was_full = c->head < c->len;
+	BIO *sock = SSL_get_rbio(c->ssl), *b;
 
-	c->write_wants_read = 0;
-	while (c->head < c->len) {
-		size_t n = c->len - c->head;
-		int r;
-
-		ERR_clear_error();
-		r = SSL_write(c->ssl, c->out + c->head, n > 1 << 20 ? 1 << 20 : (int)n);
-		if (r > 0) {
-			c->head += (size_t)r;
-			continue;
-		}
-		switch (SSL_get_error(c->ssl, r)) {
-		case SSL_ERROR_WANT_WRITE:
-			return 0;
-		case SSL_ERROR_WANT_READ:
-			c->write_wants_read = 1;
-			return 0;
-		default:
-			return -1;
-		}
+	if (c->wbuf || !sock || !(b = BIO_new(BIO_f_buffer())))
+		return -1;
+	if (BIO_set_write_buffer_size(b, WRITE_BUF) <= 0 || !BIO_up_ref(sock)) {
+		BIO_free(b);
+		return -1;
 	}
-	compact(c);
-	if (was_full && handler.on_drain && !c->closing)
-		handler.on_drain(c);
-	if (c->closing && c->head == c->len)
-		mark_dead(c);
+	BIO_push(b, sock);
+	SSL_set0_wbio(c->ssl, b);	/* drops the wbio reference on sock */
+	c->wbuf = b;
 	return 0;
 }
 
+/* only once every byte of it reached the socket */
+static void wbuf_stop(struct conn *c)
+{
+	BIO *sock;
+
+	if (!c->wbuf || BIO_wpending(c->wbuf) > 0)
+		return;
+	sock = BIO_pop(c->wbuf);
+	c->wbuf = NULL;
+	SSL_set0_wbio(c->ssl, sock);	/* frees the buffer, keeps our reference */
+}
+
+/* 0 once the buffer is empty or the socket is full, -1 when it broke */
+static int wbuf_flush(struct conn *c)
+{
+	if (!c->wbuf || BIO_wpending(c->wbuf) == 0)
+		return 0;
+	if (BIO_flush(c->wbuf) > 0 || BIO_should_retry(c->wbuf))
+		return 0;
+	return -1;
+}
+
+/*
+ * Write what the socket takes, at most WRITE_BUDGET so one download does
+ * not hold the loop; -1 when the connection broke. A queue that empties is
+ * offered to on_drain at once, so a download refills it and its records
+ * keep filling whole writes.
+ */
+static int flush(struct conn *c)
+{
+	size_t sent = 0;
+
+	c->write_wants_read = 0;
+	while (c->head < c->len && sent < WRITE_BUDGET) {
+		if (c->len - c->head >= BULK_WRITE_MIN && !c->wbuf)
+			wbuf_start(c);	/* without it, records go out one by one */
+		while (c->head < c->len && sent < WRITE_BUDGET) {
+			size_t n = c->len - c->head;
+			int r;
+
+			ERR_clear_error();
+			r = SSL_write(c->ssl, c->out + c->head, n > 1 << 20 ? 1 << 20 : (int)n);
+			if (r > 0) {
+				c->head += (size_t)r;
+				sent += (size_t)r;
+				continue;
+			}
+			switch (SSL_get_error(c->ssl, r)) {
+			case SSL_ERROR_WANT_WRITE:
+				return 0;
+			case SSL_ERROR_WANT_READ:
+				c->write_wants_read = 1;
+				return 0;
+			default:
+				return -1;
+			}
+		}
+		if (c->head < c->len)
+			break;	/* over budget: EPOLLOUT brings us back */
+		/* emptied: the buffer stays for a refill */
+		c->head = c->len = 0;
+		if (handler.on_drain && !c->closing)
+			handler.on_drain(c);
+		if (c->dead)
+			return 0;
+	}
+	if (wbuf_flush(c) < 0)
+		return -1;
+	if (c->head == c->len) {
+		compact(c);
+		if (!wbuf_pending(c))
+			wbuf_stop(c);
+		if (c->closing && !wbuf_pending(c))
+			mark_dead(c);
+	}
+	return 0;
+}
+
+/* OpenSSL holds bytes no epoll event will announce: read them next turn */
+static void make_ready(struct conn *c)
+{
+	uint64_t one = 1;
+
+	if (c->ready)
+		return;
+	if (!ready_list && write(ready_fd, &one, sizeof(one)) < 0)
+		return;
+	c->ready = 1;
+	c->next_ready = ready_list;
+	ready_list = c;
+}
+
+/*
+ * Read what arrived, at most READ_BUDGET so one upload does not hold the
+ * loop; what is left in the socket wakes epoll again, what is left inside
+ * OpenSSL goes on the ready list.
+ */
 static void do_read(struct conn *c)
 {
 	char buf[16384];
+	size_t got = 0;
 
 	c->read_wants_write = 0;
 	while (!c->dead && !c->paused) {
 		int r;
 
+		/* without the ready list (no eventfd), read on until dry */
+		if (got >= READ_BUDGET && ready_fd >= 0) {
+			if (SSL_has_pending(c->ssl))
+				make_ready(c);
+			return;
+		}
 		ERR_clear_error();
 		r = SSL_read(c->ssl, buf, sizeof(buf));
 		if (r > 0) {
+			got += (size_t)r;
 			c->active = loop_mono_ms();
 			if (handler.on_data(c, buf, (size_t)r) < 0) {
 				conn_close(c, 0);
@@ -221,6 +366,37 @@ static void do_read(struct conn *c)
 			return;
 		}
 	}
+}
+
+static void on_ready(struct loop *l, int fd, int events, void *arg)
+{
+	struct conn *list = ready_list, *c;
+	uint64_t n;
+
+	(void)l;
+	(void)events;
+	(void)arg;
+	ready_list = NULL;
+	while ((c = list)) {
+		list = c->next_ready;
+		c->ready = 0;
+		if (c->dead || c->paused || c->handshaking)
+			continue;
+		do_read(c);
+		rearm(c);
+	}
+	/* quiet again only when nobody went back on the list */
+	if (!ready_list && read(fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		return;
+}
+
+void conn_bulk_read(struct conn *c, int on)
+{
+	if (c->dead)
+		return;
+	SSL_set_read_ahead(c->ssl, on);
+	/* the larger buffer is made the next time OpenSSL needs one */
+	SSL_set_default_read_buffer_len(c->ssl, on ? READ_BUF : 0);
 }
 
 static void handshake(struct conn *c)
@@ -277,7 +453,7 @@ void conn_close(struct conn *c, int abort)
 {
 	if (c->dead)
 		return;
-	if (abort || c->head == c->len || c->handshaking) {
+	if (abort || c->handshaking || (c->head == c->len && !wbuf_pending(c))) {
 		mark_dead(c);
 		return;
 	}
@@ -298,9 +474,9 @@ void conn_pause(struct conn *c, int paused)
 	c->paused = paused;
 	if (c->dead)
 		return;
-	/* bytes OpenSSL already decrypted will not wake epoll again */
+	/* bytes OpenSSL already holds will not wake epoll again */
 	if (resume && !c->closing) {
-		if (SSL_pending(c->ssl) > 0)
+		if (SSL_has_pending(c->ssl))
 			do_read(c);
 	}
 	if (!c->dead)
@@ -315,12 +491,20 @@ int conn_handshaking(const struct conn *c) { return c->handshaking; }
 int64_t conn_created(const struct conn *c) { return c->created; }
 size_t conn_count(void) { return nconns; }
 
+/*
+ * Once per turn: a connection whose on_drain queued more goes on a fresh
+ * list for the next turn (EPOLLOUT is armed for it), so a download that
+ * refills itself cannot keep the loop here.
+ */
 void conn_flush_all(void)
 {
-	while (dirty_list) {
-		struct conn *c = dirty_list;
+	struct conn *list = dirty_list;
 
-		dirty_list = c->next_dirty;
+	dirty_list = NULL;
+	while (list) {
+		struct conn *c = list;
+
+		list = c->next_dirty;
 		c->dirty = 0;
 		if (c->dead || c->handshaking)
 			continue;
@@ -345,6 +529,14 @@ void conn_reap(void)
 				p = &(*p)->next_dirty;
 			if (*p)
 				*p = c->next_dirty;
+		}
+		if (c->ready) {
+			struct conn **p = &ready_list;
+
+			while (*p && *p != c)
+				p = &(*p)->next_ready;
+			if (*p)
+				*p = c->next_ready;
 		}
 		if (c->prev)
 			c->prev->next = c->next;

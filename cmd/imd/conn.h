@@ -34,12 +34,21 @@ void conn_init(struct loop *l, SSL_CTX *ctx, const struct conn_handler *h);
 struct conn *conn_accept(int fd, const char *peer);
 
 void conn_write(struct conn *c, const void *data, size_t len);
+/*
+ * Room for len more bytes at the end of the write queue (NULL when the
+ * connection is gone); fill some of it, then conn_commit what was filled.
+ * Nothing else may be written in between.
+ */
+void *conn_reserve(struct conn *c, size_t len);
+void conn_commit(struct conn *c, size_t len);
 size_t conn_pending(const struct conn *c);	/* bytes queued, not yet sent */
 /* close once the queue is flushed (or at once when abort) */
 void conn_close(struct conn *c, int abort);
 int conn_closing(const struct conn *c);
 /* stop or resume reading (back-pressure while a request is being answered) */
 void conn_pause(struct conn *c, int paused);
+/* a large body follows: read ahead in big pieces (until called with 0) */
+void conn_bulk_read(struct conn *c, int on);
 
 void conn_set_data(struct conn *c, void *data);
 void *conn_data(const struct conn *c);

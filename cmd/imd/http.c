@@ -31,6 +31,7 @@ enum state {
 };
 
 #define FILE_CHUNK (256 * 1024)
+#define BULK_BODY (64 * 1024)	/* a streamed body this large is read in big pieces */
 
 struct hconn {
 	struct conn *c;
@@ -39,6 +40,8 @@ struct hconn {
 	struct http_req req;
 	char *in;		/* bytes received but not parsed yet */
 	size_t in_len;
+	const char *ext;	/* bytes parsed straight from the read, when in is empty */
+	size_t ext_len;
 	/* header being parsed */
 	char *field, *value;
 	size_t field_len, value_len;
@@ -51,6 +54,8 @@ struct hconn {
 	int keep_alive;
 	int parsing;		/* inside parse_input */
 	int expect_continue;	/* the client waits for "100 Continue" */
+	int body_held;		/* the body sink is full: parser and reading stop */
+	int bulk;		/* the connection reads in big pieces for this body */
 	int gone;		/* the connection closed while parsing */
 	int64_t started, headers_done;	/* monotonic ms */
 	int file_fd;		/* SENDING_FILE */
@@ -130,6 +135,10 @@ static void req_reset(struct hconn *h)
 	h->error_status = 0;
 	h->error_code = NULL;
 	h->expect_continue = 0;
+	h->body_held = 0;
+	if (h->bulk)
+		conn_bulk_read(h->c, 0);
+	h->bulk = 0;
 	h->refuse_msg = NULL;
 	h->started = h->headers_done = 0;
 }
@@ -269,6 +278,10 @@ static int on_headers_complete(http_parser *p)
 			h->refuse_msg = too_big;
 			return fail(h, 413, "too_large");
 		}
+		if (r->content_length >= BULK_BODY) {
+			conn_bulk_read(h->c, 1);
+			h->bulk = 1;
+		}
 		continue_if_asked(h);
 		return 0;
 	}
@@ -290,13 +303,20 @@ static int on_body(http_parser *p, const char *at, size_t n)
 	struct http_req *r = &h->req;
 
 	if (r->on_body_chunk) {
+		int rc;
+
 		r->body_len += n;
 		if (r->body_len > r->max_body)
 			return fail(h, 413, "too_large");
-		if (r->on_body_chunk(r, at, n) < 0) {
+		rc = r->on_body_chunk(r, at, n);
+		if (rc < 0) {
 			h->refuse_msg = r->refuse_msg;
 			return fail(h, r->refuse_status ? r->refuse_status : 500,
 				    r->refuse_code ? r->refuse_code : "internal");
+		}
+		if (rc > 0) {	/* taken, but no more until http_body_resume */
+			h->body_held = 1;
+			http_parser_pause(p, 1);
 		}
 		return 0;
 	}
@@ -378,21 +398,26 @@ void http_error(struct http_req *req, int status, const char *code, const char *
 	json_object_put(o);
 }
 
-/* queue the next piece of the file; finish the response at its end */
+/*
+ * Queue the next piece of the file, read straight into the connection's
+ * write queue; finish the response at its end.
+ */
 static void file_pump(struct hconn *h)
 {
-	char buf[FILE_CHUNK];
-
 	while (h->state == SENDING_FILE && h->file_left > 0 && conn_pending(h->c) < FILE_CHUNK) {
-		size_t want = h->file_left < sizeof(buf) ? (size_t)h->file_left : sizeof(buf);
-		ssize_t n = pread(h->file_fd, buf, want, (off_t)h->file_off);
+		size_t want = h->file_left < FILE_CHUNK ? (size_t)h->file_left : FILE_CHUNK;
+		void *p = conn_reserve(h->c, want);
+		ssize_t n;
 
+		if (!p)
+			return;		/* the connection is gone; on_close cleans up */
+		n = pread(h->file_fd, p, want, (off_t)h->file_off);
 		if (n <= 0) {
 			log_warn("reading a file for %s failed", h->req.peer);
 			conn_close(h->c, 1);	/* the length promised cannot be kept */
 			return;
 		}
-		conn_write(h->c, buf, (size_t)n);
+		conn_commit(h->c, (size_t)n);
 		h->file_moved = loop_mono_ms();
 		h->file_off += (uint64_t)n;
 		h->file_left -= (uint64_t)n;
@@ -541,20 +566,42 @@ static void hconn_free(struct hconn *h)
 	free(h);
 }
 
+/* keep bytes for later parsing; -1 when memory ran out */
+static int keep_input(struct hconn *h, const char *buf, size_t len)
+{
+	char *p;
+
+	/* bounded: the parser consumes all but what a paused request left */
+	if (h->in_len + len > HTTP_MAX_BODY + HTTP_MAX_HEADERS_BYTES + 65536)
+		return -1;
+	p = realloc(h->in, h->in_len + len);
+	if (!p)
+		return -1;
+	memcpy(p + h->in_len, buf, len);
+	h->in = p;
+	h->in_len += len;
+	return 0;
+}
+
 /*
- * Feed buffered input to the parser, dispatching each complete request.
- * A loop, not recursion: a client pipelining thousands of requests that are
- * answered at once must not deepen the stack. Returns -1 when the
- * connection closed meanwhile and h is gone.
+ * Feed input to the parser, dispatching each complete request: what was
+ * kept in h->in, else what on_data handed over in h->ext (an upload's
+ * body then goes to its sink without a copy). A loop, not recursion: a
+ * client pipelining thousands of requests that are answered at once must
+ * not deepen the stack. Returns -1 when the connection closed meanwhile
+ * and h is gone.
  */
 static int parse_input(struct hconn *h)
 {
 	if (h->parsing)
 		return 0;
 	h->parsing = 1;
-	while (h->in_len > 0 && (h->state == IDLE || h->state == READING) &&
-	       !h->gone && !conn_closing(h->c)) {
-		size_t n = http_parser_execute(&h->parser, &settings, h->in, h->in_len);
+	while ((h->in_len > 0 || h->ext_len > 0) && (h->state == IDLE || h->state == READING) &&
+	       !h->body_held && !h->gone && !conn_closing(h->c)) {
+		int from_in = h->in_len > 0;
+		const char *src = from_in ? h->in : h->ext;
+		size_t len = from_in ? h->in_len : h->ext_len;
+		size_t n = http_parser_execute(&h->parser, &settings, src, len);
 		enum http_errno err = HTTP_PARSER_ERRNO(&h->parser);
 
 		if (err != HPE_OK && err != HPE_PAUSED) {
@@ -572,22 +619,31 @@ static int parse_input(struct hconn *h)
 				snprintf(msg, sizeof(msg), "a body needs Content-Length; chunked uploads are not accepted");
 			else
 				snprintf(msg, sizeof(msg), "malformed HTTP request: %s", http_errno_description(err));
-			h->in_len = 0;
+			h->in_len = h->ext_len = 0;
 			h->keep_alive = 0;
 			h->state = HANDLING;
 			http_error(&h->req, status, code, msg);
 			break;
 		}
-		memmove(h->in, h->in + n, h->in_len - n);
-		h->in_len -= n;
+		if (from_in) {
+			memmove(h->in, h->in + n, h->in_len - n);
+			h->in_len -= n;
+		} else {
+			h->ext += n;
+			h->ext_len -= n;
+		}
 		if (h->state != HANDLING)
-			break;		/* need more bytes */
+			break;		/* need more bytes, or the sink is full */
 		conn_pause(h->c, 1);
 		if (quota_request(h->req.peer) < 0)
 			http_error(&h->req, 429, "rate_limited", "too many requests from your address; slow down");
 		else
 			dispatch(&h->req);	/* may answer at once, then we go on */
 	}
+	/* what the read brought beyond this request waits, in order */
+	if (h->ext_len > 0 && !h->gone && keep_input(h, h->ext, h->ext_len) < 0)
+		conn_close(h->c, 1);
+	h->ext_len = 0;
 	h->parsing = 0;
 	if (h->gone) {
 		hconn_free(h);
@@ -598,26 +654,33 @@ static int parse_input(struct hconn *h)
 		h->in = NULL;
 	}
 	if ((h->state == IDLE || h->state == READING) && !conn_closing(h->c))
-		conn_pause(h->c, 0);
+		conn_pause(h->c, h->body_held);
 	return 0;
+}
+
+void http_body_resume(struct http_req *req)
+{
+	struct hconn *h = req_hconn(req);
+
+	if (!h->body_held)
+		return;
+	h->body_held = 0;
+	http_parser_pause(&h->parser, 0);
+	parse_input(h);
 }
 
 static int on_data(struct conn *c, const char *buf, size_t len)
 {
 	struct hconn *h = conn_data(c);
-	char *p;
 
 	if (h->state == STREAMING)
 		return 0;	/* a stream's client has nothing more to say */
-	/* bounded: the parser consumes all but what a paused request left */
-	if (h->in_len + len > HTTP_MAX_BODY + HTTP_MAX_HEADERS_BYTES + 65536)
+	if (h->in_len == 0 && !h->parsing) {
+		h->ext = buf;	/* parse_input keeps what it leaves */
+		h->ext_len = len;
+	} else if (keep_input(h, buf, len) < 0) {
 		return -1;
-	p = realloc(h->in, h->in_len + len);
-	if (!p)
-		return -1;
-	memcpy(p + h->in_len, buf, len);
-	h->in = p;
-	h->in_len += len;
+	}
 	if (h->state == IDLE && !h->started)
 		h->started = loop_mono_ms();
 	parse_input(h);
@@ -780,10 +843,14 @@ static void check_timeout(struct conn *c, void *arg)
 			conn_close(c, 1);
 		break;
 	case READING:
-		/* an upload may take long, but must keep moving */
+		/*
+		 * an upload may take long, but must keep moving; while its sink
+		 * is full the wait is ours, not the client's
+		 */
 		if ((!h->headers_done && now - h->started > HTTP_HEADER_TIMEOUT_MS) ||
 		    (h->headers_done && !h->req.on_body_chunk && now - h->headers_done > HTTP_BODY_TIMEOUT_MS) ||
-		    (h->headers_done && h->req.on_body_chunk && now - conn_last_active(c) > HTTP_BODY_TIMEOUT_MS)) {
+		    (h->headers_done && h->req.on_body_chunk && !h->body_held &&
+		     now - conn_last_active(c) > HTTP_BODY_TIMEOUT_MS)) {
 			h->keep_alive = 0;
 			h->state = HANDLING;
 			http_error(&h->req, 408, "timeout", "request not received in time");

@@ -41,7 +41,9 @@ struct http_req {
 	/*
 	 * Set by the headers hook to take the body as it arrives instead of
 	 * buffered whole (uploads); max_body then bounds it. A sink returns
-	 * -1 to refuse, after filling refuse_status/refuse_code/refuse_msg.
+	 * -1 to refuse, after filling refuse_status/refuse_code/refuse_msg;
+	 * 1 when it took the piece but can take no more for now: reading
+	 * stops until it calls http_body_resume().
 	 */
 	int (*on_body_chunk)(struct http_req *req, const char *data, size_t len);
 	uint64_t max_body;
@@ -79,6 +81,9 @@ void http_error(struct http_req *req, int status, const char *code, const char *
  */
 void http_respond_fd(struct http_req *req, int status, const char *content_type, int fd,
 		     uint64_t offset, uint64_t len, const char *extra_headers);
+
+/* a body sink that returned 1 takes more again */
+void http_body_resume(struct http_req *req);
 
 /* start a chunked response that does not end; then send pieces of it */
 void http_stream_start(struct http_req *req, const char *content_type);

@@ -35,6 +35,7 @@ static void *worker(void *unused)
 	for (;;) {
 		struct job *j;
 		uint64_t one = 1;
+		int wake;
 
 		while (!W.todo && !W.stop)
 			pthread_cond_wait(&W.cv, &W.mu);
@@ -48,9 +49,11 @@ static void *worker(void *unused)
 		j->run(j->arg);
 		pthread_mutex_lock(&W.mu);
 		j->next = NULL;
+		/* one wake-up per batch: the loop takes the whole list at once */
+		wake = !W.done;
 		*W.done_tail = j;
 		W.done_tail = &j->next;
-		if (write(W.efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		if (wake && write(W.efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
 			break;
 	}
 	pthread_mutex_unlock(&W.mu);
