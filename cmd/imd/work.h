@@ -1,5 +1,6 @@
 /*
- * work — slow or blocking jobs (hashing and writing uploads, fsync) on a
+ * work — slow or blocking jobs (hashing and writing uploads, fsync, database
+ * checkpoints) on a
  * worker thread, so the event loop never waits on the disk. run() executes
  * on the worker; done() later runs on the loop thread from work_poll().
  *
