@@ -1,8 +1,8 @@
 /*
  * work — slow or blocking jobs (hashing and writing uploads, fsync, database
- * checkpoints) on a
- * worker thread, so the event loop never waits on the disk. run() executes
- * on the worker; done() later runs on the loop thread from work_poll().
+ * checkpoints) on a worker thread, so the event loop never waits on the
+ * disk. run() executes on the worker; done() later runs on the loop thread
+ * from work_poll().
  *
  * Jobs run one at a time in the order submitted, and their done() calls
  * follow in that order: an upload's chunks are hashed in sequence.
