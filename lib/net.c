@@ -49,8 +49,13 @@ im_dial(const char *host, const char *port, long long deadline, const char *serv
 	socklen_t sl;
 
 	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_ADDRCONFIG;
-	if ((rc = getaddrinfo(host, port, &hints, &res)) != 0) {
+	/* an address needs no lookup, nor AI_ADDRCONFIG's query of the interfaces */
+	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
+	if ((rc = getaddrinfo(host, port, &hints, &res)) == EAI_NONAME) {
+		hints.ai_flags = AI_ADDRCONFIG;
+		rc = getaddrinfo(host, port, &hints, &res);
+	}
+	if (rc != 0) {
 		im_err_net(e, rc == EAI_MEMORY ? IM_NET_NOMEM : IM_NET_RESOLVE, gai_strerror(rc),
 		    server);
 		return -1;
