@@ -99,6 +99,36 @@ void conn_write(struct conn *c, const void *data, size_t len)
 	}
 }
 
+/* a scratch area the caller fills, then "sent" like any write */
+static char *reserved;
+static size_t reserved_cap;
+
+void *conn_reserve(struct conn *c, size_t len)
+{
+	char *p;
+
+	if (c->dead)
+		return NULL;
+	if (len > reserved_cap) {
+		if (!(p = realloc(reserved, len)))
+			return NULL;
+		reserved = p;
+		reserved_cap = len;
+	}
+	return reserved;
+}
+
+void conn_commit(struct conn *c, size_t len)
+{
+	conn_write(c, reserved, len);
+}
+
+void conn_bulk_read(struct conn *c, int on)
+{
+	(void)c;
+	(void)on;
+}
+
 size_t conn_pending(const struct conn *c)
 {
 	return c->pending;
