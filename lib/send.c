@@ -107,7 +107,8 @@ im_send_lines_dest(struct im_client *c, const char *to, int group, const struct 
 	int i, rc;
 
 	for (i = 0; i < n; i++) {
-		snprintf(key, sizeof key, "%s-%lld", prefix, lines[i].no);
+		if (per_line)
+			snprintf(key, sizeof key, "%s-%lld", prefix, lines[i].no);
 		if (im_batch_line_dest(&body, to, group, lines[i].p, lines[i].len,
 		    per_line ? key : NULL) < 0) {
 			im_buf_free(&body);
