@@ -162,6 +162,7 @@ void *conn_data(const struct conn *c) { return c->data; }
 const char *conn_peer(const struct conn *c) { return c->peer; }
 int64_t conn_last_active(const struct conn *c) { return c->active; }
 int conn_handshaking(const struct conn *c) { (void)c; return 0; }
+int conn_resumed(const struct conn *c) { (void)c; return 0; }
 int64_t conn_created(const struct conn *c) { return c->created; }
 size_t conn_count(void) { return fake.used && !fake.dead; }
 

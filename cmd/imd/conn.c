@@ -399,6 +399,11 @@ void conn_bulk_read(struct conn *c, int on)
 	SSL_set_default_read_buffer_len(c->ssl, on ? READ_BUF : 0);
 }
 
+int conn_resumed(const struct conn *c)
+{
+	return c->ssl && !c->handshaking && SSL_session_reused(c->ssl);
+}
+
 static void handshake(struct conn *c)
 {
 	int r;

@@ -55,6 +55,7 @@ void *conn_data(const struct conn *c);
 const char *conn_peer(const struct conn *c);
 int64_t conn_last_active(const struct conn *c);	/* monotonic ms of last read */
 int conn_handshaking(const struct conn *c);
+int conn_resumed(const struct conn *c);	/* its TLS session was resumed */
 int64_t conn_created(const struct conn *c);
 
 /* flush every connection written to this turn, free the closed ones */

@@ -344,7 +344,7 @@ static void log_request(struct hconn *h, int status, size_t bytes)
 	double ms = h->started ? (double)(loop_mono_ms() - h->started) : 0;
 
 	log_access(r->peer, r->user[0] ? r->user : "-", r->method ? r->method : "-",
-		   r->path ? r->path : "-", status, bytes, ms);
+		   r->path ? r->path : "-", status, bytes, ms, conn_resumed(h->c));
 }
 
 static int parse_input(struct hconn *h);

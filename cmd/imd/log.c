@@ -74,7 +74,7 @@ void log_warn(const char *fmt, ...)
 
 /* the path is logged without its query, and printable characters only */
 void log_access(const char *peer, const char *user, const char *method, const char *path,
-		int status, size_t bytes, double ms)
+		int status, size_t bytes, double ms, int resumed)
 {
 	char safe[128];
 	size_t i;
@@ -84,5 +84,6 @@ void log_access(const char *peer, const char *user, const char *method, const ch
 	for (i = 0; path[i] && i < sizeof(safe) - 1; i++)
 		safe[i] = (path[i] > 0x20 && path[i] < 0x7f && path[i] != '"') ? path[i] : '?';
 	safe[i] = '\0';
-	log_line("%s %s \"%s %s\" %d %zu %.1fms", peer, user, method, safe, status, bytes, ms);
+	log_line("%s %s \"%s %s\" %d %zu %.1fms%s", peer, user, method, safe, status, bytes, ms,
+		 resumed ? " resumed" : "");
 }
