@@ -1010,6 +1010,19 @@ static int msg_valid(const struct store_new_msg *nm)
 	return nm->text != NULL && nm->file == NULL;
 }
 
+/* a message's key and a batch's are one kind of row: (sender, key) -> first id */
+int store_batch_claim(struct store *st, int64_t sender, const char *key, int64_t first_id)
+{
+	sqlite3_stmt *s = stmt(st, Q_IDEM_ADD);
+
+	sqlite3_bind_int64(s, 1, sender);
+	sqlite3_bind_text(s, 2, key, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, first_id);
+	if (step_done(st, s) != STORE_OK)
+		return STORE_ERR;
+	return sqlite3_changes(st->db) == 1 ? STORE_OK : STORE_EXISTS;
+}
+
 /*
  * Claim the sender's idempotency key for message id: STORE_OK when it was
  * free, STORE_EXISTS (m holds the earlier message) when it was taken. One
@@ -1018,15 +1031,10 @@ static int msg_valid(const struct store_new_msg *nm)
 static int idem_claim(struct store *st, const struct store_new_msg *nm, int64_t id,
 		      struct store_msg *m)
 {
-	sqlite3_stmt *s = stmt(st, Q_IDEM_ADD);
+	int rc = store_batch_claim(st, nm->sender, nm->key, id);
 
-	sqlite3_bind_int64(s, 1, nm->sender);
-	sqlite3_bind_text(s, 2, nm->key, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 3, id);
-	if (step_done(st, s) != STORE_OK)
-		return STORE_ERR;
-	if (sqlite3_changes(st->db) == 1)
-		return STORE_OK;
+	if (rc != STORE_EXISTS)
+		return rc;
 	return idem_lookup(st, nm->sender, nm->key, m) == STORE_EXISTS ? STORE_EXISTS : STORE_ERR;
 }
 
@@ -1265,18 +1273,6 @@ int store_batch_get(struct store *st, int64_t sender, const char *key, size_t n,
 	*out = mv.v;
 	*got = mv.len;
 	return mv.len ? STORE_OK : STORE_NOTFOUND;
-}
-
-int store_batch_claim(struct store *st, int64_t sender, const char *key, int64_t first_id)
-{
-	sqlite3_stmt *s = stmt(st, Q_IDEM_ADD);
-
-	sqlite3_bind_int64(s, 1, sender);
-	sqlite3_bind_text(s, 2, key, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 3, first_id);
-	if (step_done(st, s) != STORE_OK)
-		return STORE_ERR;
-	return sqlite3_changes(st->db) == 1 ? STORE_OK : STORE_EXISTS;
 }
 
 /*
