@@ -423,6 +423,20 @@ restart_imd () {
 # imd_cmd ARGS...: run the imd binary (e.g. imd_cmd user add bob -d "$IMD_DIR")
 imd_cmd () { timeout "$IM_TIMEOUT" "$IM_BIN/imd" "$@"; }
 
+# ---------------------------------------------------------------- files
+
+# stored: every file under imd's files directory (finished or not)
+stored () { find "$IMD_DIR/files" -type f | sort; }
+
+# uploading: an upload is being written by imd (a partial file over 1 MiB)
+uploading () { test -n "$(find "$IMD_DIR/files/tmp" -type f -size +1M 2>/dev/null)"; }
+
+# tmp_empty: no partial upload left
+tmp_empty () { test -z "$(find "$IMD_DIR/files/tmp" -type f 2>/dev/null)"; }
+
+# sha FILE: its SHA-256 in hex
+sha () { sha256sum "$1" | cut -d" " -f1; }
+
 # ---------------------------------------------------------------- users
 
 # home_of NAME: the IM_DIR of a test user

@@ -17,17 +17,6 @@ count () {
 		jq '[.messages[] | select(.kind != "event")] | length'
 }
 
-# stored: every file under imd's files directory (finished or not)
-stored () { find "$IMD_DIR/files" -type f | sort; }
-
-# uploading: an upload is being written by imd (a partial file over 1 MiB)
-uploading () { test -n "$(find "$IMD_DIR/files/tmp" -type f -size +1M 2>/dev/null)"; }
-
-# tmp_empty: no partial upload left
-tmp_empty () { test -z "$(find "$IMD_DIR/files/tmp" -type f 2>/dev/null)"; }
-
-sha () { sha256sum "$1" | cut -d" " -f1; }
-
 # imsend_bg USER ARGS...: imsend as USER in the background (no timeout
 # wrapper, so $! is imsend itself); stdout to bg.out, stderr to bg.err
 imsend_bg () {

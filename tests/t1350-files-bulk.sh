@@ -8,13 +8,6 @@ upload, an upload cut while it is hashed leaves nothing, a big upload starves no
 # upload in 256 KiB chunks, hashed and written on its worker thread, at
 # most four at a time. These tests cross each of those boundaries.
 
-sha () { sha256sum "$1" | cut -d" " -f1; }
-
-# stored: every file under imd's files directory (finished or not)
-stored () { find "$IMD_DIR/files" -type f | sort; }
-uploading () { test -n "$(find "$IMD_DIR/files/tmp" -type f -size +1M 2>/dev/null)"; }
-tmp_empty () { test -z "$(find "$IMD_DIR/files/tmp" -type f 2>/dev/null)"; }
-
 # upload FILE OUT: POST FILE as alice; the answer to OUT
 upload () {
 	imcurl -H "$(bearer alice)" -H "Content-Type: application/octet-stream" \
