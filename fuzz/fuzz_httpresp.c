@@ -17,18 +17,10 @@
 
 #include "buf.h"
 #include "httpresp.h"
+#include "fz_rng.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static uint64_t rng;
-
-static uint64_t next(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
-}
 
 static void check_head(const struct im_head *h)
 {
@@ -55,7 +47,7 @@ static int decode(const char *p, size_t n, int cut, struct im_buf *out, size_t *
 	ssize_t r;
 
 	while (off < n && !im_chunked_done(&c)) {
-		piece = cut ? 1 + next() % 64 : n - off;
+		piece = cut ? 1 + fz_rng_next() % 64 : n - off;
 		if (piece > n - off)
 			piece = n - off;
 		if ((r = im_chunked_feed(&c, p + off, piece, &d, &dl)) < 0)
@@ -77,14 +69,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const char *p = (const char *)data;
 	struct im_head h, h2;
 	struct im_buf whole = { 0 }, cut = { 0 };
-	size_t i, u1 = 0, u2 = 0;
+	size_t u1 = 0, u2 = 0;
 	ssize_t n, m;
 	int r1, r2;
 
-	rng = 0x9e3779b97f4a7c15ull;
-	for (i = 0; i < size; i++)
-		rng = (rng ^ data[i]) * 0x100000001b3ull;
-	rng |= 1;
+	fz_rng_seed(data, size);
 
 	n = im_head_parse(p, size, &h);
 	if (n < -1 || n > (ssize_t)size)
@@ -95,7 +84,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			fprintf(stderr, "the head parses differently alone\n");
 			abort();
 		}
-		m = im_head_parse(p, (size_t)(next() % (size_t)n), &h2);
+		m = im_head_parse(p, (size_t)(fz_rng_next() % (size_t)n), &h2);
 		if (m != 0 && m != -1) {
 			fprintf(stderr, "a cut head was taken as complete\n");
 			abort();

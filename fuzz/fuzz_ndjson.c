@@ -22,6 +22,7 @@
 #include "escape.h"
 #include "errors.h"
 #include "format.h"
+#include "fz_rng.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -70,15 +71,6 @@ static void on_event(struct im_stream *s, const struct im_event *ev)
 	im_buf_free(&out);
 }
 
-static uint64_t rng;
-
-static uint64_t next(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -88,14 +80,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct im_event ev;
 	struct im_buf errbody = { 0 };
 	struct im_err e;
-	size_t off = 0, i;
+	size_t off = 0;
 	int r, dead = 0;
 
-	rng = 0x9e3779b97f4a7c15ull;
-	for (i = 0; i < size; i++)
-		rng = (rng ^ data[i]) * 0x100000001b3ull;
-	rng |= 1;
-	fz_status = next() % 11 == 0 ? (next() % 2 ? 503 : 401) : 200;
+	fz_rng_seed(data, size);
+	fz_status = fz_rng_next() % 11 == 0 ? (fz_rng_next() % 2 ? 503 : 401) : 200;
 	conf.server = "https://fuzz.example:7443";
 	client.conf = &conf;
 	if (!(s = calloc(1, sizeof(*s))))
@@ -103,7 +92,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	s->c = &client;
 	s->status = fz_status;
 	while (off < size && !dead) {
-		size_t n = 1 + next() % (next() % 4 == 0 ? 4 : 300);
+		size_t n = 1 + fz_rng_next() % (fz_rng_next() % 4 == 0 ? 4 : 300);
 
 		if (n > size - off)
 			n = size - off;
