@@ -107,6 +107,20 @@ im_attach_save(struct im_client *c, int dirfd, const char *dir, const char *id,
 	return 0;
 }
 
+static int
+save_to_special(struct im_client *c, const char *id, const char *sha256, const char *path,
+    struct im_err *e)
+{
+	int fd, rc;
+
+	if ((fd = open(path, O_WRONLY | O_NOCTTY | O_CLOEXEC)) < 0)
+		return im_err_set(e, IM_EIO, "cannot write '%s': %s", path, strerror(errno));
+	rc = im_api_download(c, id, fd, sha256, NULL, NULL, e);
+	if (close(fd) < 0 && rc == 0)
+		rc = im_err_set(e, IM_EIO, "cannot write '%s': %s", path, strerror(errno));
+	return rc;
+}
+
 int
 im_attach_save_as(struct im_client *c, const char *id, const char *sha256,
     const char *path, struct im_err *e)
@@ -115,8 +129,18 @@ im_attach_save_as(struct im_client *c, const char *id, const char *sha256,
 	const char *slash, *base;
 	int dirfd, fd, rc;
 
+	struct stat st;
+
 	if (!strcmp(path, "-"))
 		return im_api_download(c, id, STDOUT_FILENO, sha256, NULL, NULL, e);
+	if (stat(path, &st) == 0) {
+		if (S_ISDIR(st.st_mode))
+			return im_err_set(e, IM_EUSAGE, "-o '%s' is a directory; --save saves into one",
+			    path);
+		/* a device or a pipe (-o /dev/null, a FIFO) is written to, never replaced */
+		if (!S_ISREG(st.st_mode))
+			return save_to_special(c, id, sha256, path, e);
+	}
 	/* the temporary file goes next to path, so the rename stays in one file system */
 	if ((slash = strrchr(path, '/'))) {
 		snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);

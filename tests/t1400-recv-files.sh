@@ -182,6 +182,24 @@ test_expect_success '--get ID -o - writes to stdout' '
 	cmp blob.bin got2.bin
 '
 
+test_expect_success '--get ID -o FIFO writes into the pipe and leaves it a pipe' '
+	mkfifo pipe &&
+	{ timeout 30 cat pipe >got3.bin & } &&
+	reader=$! &&
+	as_user bob imrecv --get "$id" -o pipe &&
+	wait $reader &&
+	test -p pipe &&
+	cmp blob.bin got3.bin
+'
+
+test_expect_success '--get ID -o DIR is a usage error and writes nothing' '
+	mkdir odir &&
+	expect_exit 64 as_user bob imrecv --get "$id" -o odir 2>err &&
+	test_grep "is a directory" err &&
+	test -z "$(ls -A odir)" &&
+	test -d odir
+'
+
 test_expect_success '--get ID alone saves under the safe name here, prints the name, no overwrite' '
 	mkdir here && cd here &&
 	as_user bob imrecv --get "$hid" >../out1 &&
