@@ -48,6 +48,8 @@ cc $CF -o "$OUT/loadgen" "$BENCH/loadgen.c" $(pkg-config --cflags --libs openssl
 	die "cannot build loadgen"
 cc $CF -o "$OUT/curlinit" "$BENCH/curlinit.c" $(pkg-config --cflags --libs libcurl) ||
 	die "cannot build curlinit"
+cc $CF -o "$OUT/tlsfloor" "$BENCH/tlsfloor.c" $(pkg-config --cflags --libs openssl) ||
+	die "cannot build tlsfloor"
 LG=$OUT/loadgen
 
 ulimit -n "$(ulimit -Hn)" 2>/dev/null
@@ -440,6 +442,29 @@ files_pass () {
 	done
 }
 
+# floor_pass: RUNS of the same curl transfers against bench/tlsfloor, a bare
+# HTTPS server (no disk, no parsing): upload dropped, upload hashed, download
+floor_pass () {
+	local r port pid t big=$WORK/big.bin len=$((FILE_MB * 1048576))
+	port=$(pick_port)
+	"$OUT/tlsfloor" "$IMD_CERT" "$IMD_DIR/key.pem" "$port" 2>"$WORK/floor.log" &
+	pid=$!
+	for r in $(seq 100); do grep -q listening "$WORK/floor.log" && break; sleep 0.05; done
+	for r in $(seq "$RUNS"); do
+		for path in up sha; do
+			t=$(curl -sS --cacert "$IMD_CERT" -H 'Expect:' -T "$big" -X POST -o /dev/null \
+				-w '%{time_total}' "https://127.0.0.1:$port/$path") || say "floor: upload failed"
+			record "files.f$path" "$(awk -v t="$t" -v m="$FILE_MB" 'BEGIN { printf "%.1f", m * 1048576 / t / 1e6 }')"
+		done
+		t=$(curl -sS --cacert "$IMD_CERT" -o /dev/null -w '%{time_total}' \
+			"https://127.0.0.1:$port/$len") || say "floor: download failed"
+		record files.fdown "$(awk -v t="$t" -v m="$FILE_MB" 'BEGIN { printf "%.1f", m * 1048576 / t / 1e6 }')"
+	done
+	kill "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	say "files floor done"
+}
+
 # 6. attachments: 1 GiB up and down, against one core's AES-128-GCM; once
 # with imd's data on the disk (uploads are fsynced: the disk's own rate,
 # measured with dd, is shown), once on tmpfs (what imd itself can do)
@@ -462,6 +487,7 @@ sc_files () {
 		cp -a "$IMD_DIR" "$shm/imd"
 		start_imd "$shm/imd"
 		files_pass .shm
+		floor_pass
 		stop_imd
 		rm -rf "$shm"
 		start_imd "$save_dir"
@@ -569,6 +595,11 @@ table () {
 	row "6 upload, disk vs dd conv=fsync" files.up files.dd MB/s - 0 "(info)"
 	row "6 upload, tmpfs vs aes-gcm" files.up.shm files.gcm MB/s ge 0.5 ">= 0.5x"
 	row "6 download, tmpfs vs aes-gcm" files.down.shm files.gcm MB/s ge 0.5 ">= 0.5x"
+	row "6 floor upload vs aes-gcm" files.fup files.gcm MB/s - 0 "(info)"
+	row "6 floor upload+SHA-256 vs aes-gcm" files.fsha files.gcm MB/s - 0 "(info)"
+	row "6 floor download vs aes-gcm" files.fdown files.gcm MB/s - 0 "(info)"
+	row "6 upload, tmpfs vs floor+SHA-256" files.up.shm files.fsha MB/s - 0 "(info)"
+	row "6 download, tmpfs vs floor" files.down.shm files.fdown MB/s - 0 "(info)"
 	row "6 imd VmHWM after vs at start" files.hwm files.hwm0 MiB le 1.5 "flat (<= 1.5x)"
 	row "7 imd start, ${HIST_N} msgs" hist.start hist.start0 ms abs-le 100 "<= 100 ms"
 	row "7 since 0 -n 10000 vs sqlite3" hist.im hist.sql ms le 10 "<= 10x"
@@ -581,6 +612,7 @@ table () {
 	printf '\npeer: mosquitto %s (TLS, QoS as named); 6: peer = openssl speed -evp aes-128-gcm, one core;\n' \
 		"$(mosquitto -h 2>/dev/null | awk 'NR == 1 { print $3 }')"
 	printf '4: peer column of the floor row = the curl-init program; 7: peer = sqlite3 shell (start row: peer = empty store)\n'
+	printf '6: floor = bench/tlsfloor.c, a bare HTTPS server (no disk, no parsing) driven by the same curl commands\n'
 	test "${FANOUT_SENDER:-}" = loadgen &&
 		printf '2: imsend -g not built yet; the sender is bench/loadgen (NDJSON batches of 1000, as imsend -l)\n'
 	true
