@@ -26,6 +26,7 @@
 
 #define STALL_MS 60000L
 #define ERRBODY_MAX (64 * 1024)	/* an upload's answer */
+#define DOWNLOAD_CHUNK (256 * 1024)	/* written and hashed at once */
 
 /* ---------------------------------------------------------------- upload */
 
@@ -233,6 +234,26 @@ write_all(int fd, const char *p, size_t len)
 	return 0;
 }
 
+/* up to cap bytes of the answer's body, fewer only at its end; -1 with e set */
+static ssize_t
+body_fill(struct im_http *h, char *p, size_t cap, struct im_err *e)
+{
+	size_t have = 0;
+	ssize_t n;
+
+	while (have < cap && (n = im_http_body(h, p + have, cap - have, im_http_until(h), e)) != 0) {
+		if (n == IM_CONN_AGAIN) {
+			if (im_http_expired(h, e))
+				return -1;
+			continue;
+		}
+		if (n < 0)
+			return -1;
+		have += (size_t)n;
+	}
+	return (ssize_t)have;
+}
+
 static int
 id_valid(const char *id)
 {
@@ -252,7 +273,7 @@ im_api_download(struct im_client *c, const char *id, int fd, const char *sha256,
 	struct im_buf url = { 0 }, hdr = { 0 };
 	struct im_http *h = &c->http;
 	unsigned char md[EVP_MAX_MD_SIZE];
-	char hex[2 * EVP_MAX_MD_SIZE + 1], chunk[65536];
+	char hex[2 * EVP_MAX_MD_SIZE + 1], *chunk = NULL;
 	const char *want;
 	unsigned int mdlen = 0, i;
 	long long got = 0, total;
@@ -279,16 +300,11 @@ im_api_download(struct im_client *c, const char *id, int fd, const char *sha256,
 	if ((rc = im_http_begin(h, &q, e)) || (rc = im_client_status(c, h, e)))
 		goto out;
 	total = h->head.length > 0 ? h->head.length : 0;
-	while ((n = im_http_body(h, chunk, sizeof chunk, im_http_until(h), e)) != 0) {
-		if (n == IM_CONN_AGAIN) {
-			if ((rc = im_http_expired(h, e)))
-				goto out;
-			continue;
-		}
-		if (n < 0) {
-			rc = e->code;
-			goto out;
-		}
+	if (!(chunk = malloc(DOWNLOAD_CHUNK))) {
+		rc = im_err_set(e, IM_EINTERNAL, "out of memory");
+		goto out;
+	}
+	while ((n = body_fill(h, chunk, DOWNLOAD_CHUNK, e)) > 0) {
 		if ((werr = write_all(fd, chunk, (size_t)n))) {
 			im_http_close(h);	/* the rest of the answer is not read */
 			rc = im_err_set(e, IM_EIO, "cannot write file %s: %s", id, strerror(werr));
@@ -302,6 +318,10 @@ im_api_download(struct im_client *c, const char *id, int fd, const char *sha256,
 		got += n;
 		if (progress)
 			progress(arg, got, total);
+	}
+	if (n < 0) {
+		rc = e->code;
+		goto out;
 	}
 	if (!EVP_DigestFinal_ex(ctx, md, &mdlen)) {
 		rc = im_err_set(e, IM_EINTERNAL, "cannot compute SHA-256");
@@ -321,5 +341,6 @@ out:
 	im_buf_free(&hdr);
 	im_buf_free(&url);
 	EVP_MD_CTX_free(ctx);
+	free(chunk);
 	return rc;
 }

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "errors.h"
@@ -14,6 +15,7 @@
 #include "retry.h"
 #include "version.h"
 
+#define BODY_CHUNK (256 * 1024)	/* a streamed body is read and written in these */
 #define EXPECT_WAIT_MS 200	/* a server that ignores Expect costs this per upload */
 
 void
@@ -169,9 +171,9 @@ read_head(struct im_http *h, long long until, int quiet_wait, int *got, struct i
 
 /* a streamed body; 1 when the server answered (h->head) before it was all sent */
 static int
-send_body(struct im_http *h, const struct im_http_req *r, int *got, struct im_err *e)
+send_body_with(struct im_http *h, const struct im_http_req *r, char *chunk, int *got,
+    struct im_err *e)
 {
-	char chunk[16384];
 	long long sent = 0;
 	ssize_t n, f;
 	int rc;
@@ -195,8 +197,8 @@ send_body(struct im_http *h, const struct im_http_req *r, int *got, struct im_er
 					return 1;
 			}
 		}
-		n = r->read(r->arg, chunk, r->blen - sent < (long long)sizeof chunk ?
-		    (size_t)(r->blen - sent) : sizeof chunk);
+		n = r->read(r->arg, chunk, r->blen - sent < BODY_CHUNK ?
+		    (size_t)(r->blen - sent) : BODY_CHUNK);
 		if (n <= 0)
 			return im_err_set(e, IM_EDATA, "cannot read the body");
 		if ((rc = write_all(h, chunk, (size_t)n, e))) {
@@ -211,6 +213,19 @@ send_body(struct im_http *h, const struct im_http_req *r, int *got, struct im_er
 		sent += n;
 	}
 	return 0;
+}
+
+static int
+send_body(struct im_http *h, const struct im_http_req *r, int *got, struct im_err *e)
+{
+	char *chunk = malloc(BODY_CHUNK);
+	int rc;
+
+	if (!chunk)
+		return im_err_net(e, IM_NET_NOMEM, "", h->tls->conf->server);
+	rc = send_body_with(h, r, chunk, got, e);
+	free(chunk);
+	return rc;
 }
 
 /* one attempt on the open connection */
@@ -341,7 +356,18 @@ im_http_body(struct im_http *h, char *p, size_t n, long long until, struct im_er
 				finished(h);
 			return (ssize_t)take;
 		}
-		if ((r = fill(h, until, e)) == IM_CONN_AGAIN || r < 0)
+		if (h->left > 0 && n >= sizeof h->buf) {
+			/* a long body of known length: decrypted straight into p */
+			take = (long long)n > h->left ? (size_t)h->left : n;
+			if ((r = im_conn_read(&h->conn, p, take, until, e)) > 0) {
+				h->last_io = im_now_ms();
+				if ((h->left -= r) == 0)
+					finished(h);
+				return r;
+			}
+		} else
+			r = fill(h, until, e);
+		if (r == IM_CONN_AGAIN || r < 0)
 			return r;
 		if (r == 0) {
 			if (h->left < 0 && !h->head.chunked) {
