@@ -221,10 +221,21 @@ send_body(struct im_http *h, const struct im_http_req *r, int *got, struct im_er
 	char *chunk = malloc(BODY_CHUNK);
 	int rc;
 
+	ssize_t f;
+
 	if (!chunk)
 		return im_err_net(e, IM_NET_NOMEM, "", h->tls->conf->server);
+	if (r->blen >= BODY_CHUNK)
+		im_conn_gather(&h->conn);
 	rc = send_body_with(h, r, chunk, got, e);
 	free(chunk);
+	/* what is still gathered; after an early answer or an error the connection is spent */
+	while (rc == 0 && (f = im_conn_flush(&h->conn, im_http_until(h), e)) != 0) {
+		if (f != IM_CONN_AGAIN)
+			return e->code;
+		if (im_http_expired(h, e))
+			return e->code;
+	}
 	return rc;
 }
 

@@ -20,6 +20,7 @@
 
 #include "buf.h"
 #include "errors.h"
+#include "gather.h"
 #include "net.h"
 #include "retry.h"
 #include "tls.h"
@@ -366,6 +367,30 @@ im_conn_write(struct im_conn *c, const void *p, size_t n, long long until, struc
 	}
 }
 
+void
+im_conn_gather(struct im_conn *c)
+{
+	if (!c->gather)
+		c->gather = im_gather_start(c->ssl);	/* without it, records leave one by one */
+}
+
+ssize_t
+im_conn_flush(struct im_conn *c, long long until, struct im_err *e)
+{
+	int r;
+
+	if (!c->gather)
+		return 0;
+	while (errno = 0, (r = im_gather_flush(c->gather)) == 0)
+		if (im_wait_fd(c->fd, POLLOUT, until) < 0)
+			return IM_CONN_AGAIN;
+	if (r < 0)
+		return io_failed(c, SSL_ERROR_SYSCALL, errno ? errno : EPIPE, e);
+	im_gather_stop(c->ssl, c->gather);
+	c->gather = NULL;
+	return 0;
+}
+
 int
 im_conn_readable(struct im_conn *c, int wait_ms)
 {
@@ -413,14 +438,18 @@ im_conn_close(struct im_conn *c)
 {
 	if (c->ssl) {
 		/* a close_notify lets the server tell a goodbye from a cut */
-		if (c->verified && c->fd >= 0)
+		if (c->verified && c->fd >= 0) {
 			SSL_shutdown(c->ssl);
-		SSL_free(c->ssl);
+			if (c->gather)
+				BIO_flush(c->gather);
+		}
+		SSL_free(c->ssl);	/* and the gathering buffer with it */
 	}
 	SSL_SESSION_free(c->early);
 	if (c->fd >= 0)
 		close(c->fd);
 	c->ssl = NULL;
+	c->gather = NULL;
 	c->early = NULL;
 	c->fd = -1;
 	ERR_clear_error();

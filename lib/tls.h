@@ -40,6 +40,7 @@ struct im_conn {
 	int verified;		/* our own checks (the pin) passed */
 	int saved;		/* a session of this connection went to disk */
 	SSL_SESSION *early;	/* a session that came before the checks ended */
+	BIO *gather;		/* records gathered for one write(2) (im_conn_gather) */
 };
 
 #define IM_CONN_INIT { .fd = -1 }
@@ -60,6 +61,13 @@ int im_conn_open(struct im_tls *t, struct im_conn *c, long long deadline, struct
 #define IM_CONN_AGAIN (-2)
 ssize_t im_conn_read(struct im_conn *c, void *p, size_t n, long long until, struct im_err *e);
 ssize_t im_conn_write(struct im_conn *c, const void *p, size_t n, long long until, struct im_err *e);
+
+/*
+ * A long write follows: its records are gathered, many to a write(2),
+ * until im_conn_flush sends the rest (as im_conn_write: 0 when all left).
+ */
+void im_conn_gather(struct im_conn *c);
+ssize_t im_conn_flush(struct im_conn *c, long long until, struct im_err *e);
 
 /* 1 when a read would not block: TLS bytes already decrypted, or the socket readable */
 int im_conn_readable(struct im_conn *c, int wait_ms);

@@ -18,9 +18,9 @@
 #include <openssl/err.h>
 
 #include "conn.h"
+#include "gather.h"
 
 #define BULK_WRITE_MIN	(32 * 1024)	/* queued bytes that make a write bulk */
-#define WRITE_BUF	(256 * 1024)	/* ciphertext gathered per write() */
 #define WRITE_BUDGET	(1024 * 1024)	/* plaintext one connection sends per turn */
 #define READ_BUF	(256 * 1024)	/* OpenSSL's read-ahead buffer in bulk */
 #define READ_BUDGET	(256 * 1024)	/* plaintext one connection reads per turn */
@@ -73,7 +73,7 @@ void conn_init(struct loop *l, SSL_CTX *ctx, const struct conn_handler *h)
 /* ciphertext waiting in the buffering BIO */
 static size_t wbuf_pending(const struct conn *c)
 {
-	return c->wbuf ? (size_t)BIO_wpending(c->wbuf) : 0;
+	return im_gather_pending(c->wbuf);
 }
 
 /* only changes reach epoll_ctl: a bulk transfer would toggle it per chunk */
@@ -210,48 +210,26 @@ size_t conn_pending(const struct conn *c)
 	return c->len - c->head;
 }
 
-/*
- * Records go out through a buffering BIO while much is queued, so one
- * write() carries many of them; it is taken away when the queue empties.
- * The socket BIO stays the read BIO throughout and gets one more reference
- * for the chain, which SSL_free releases with it.
- */
-static int wbuf_start(struct conn *c)
+/* records go out sixteen to a write() while much is queued */
+static void wbuf_start(struct conn *c)
 {
-	BIO *sock = SSL_get_rbio(c->ssl), *b;
-
-	if (c->wbuf || !sock || !(b = BIO_new(BIO_f_buffer())))
-		return -1;
-	if (BIO_set_write_buffer_size(b, WRITE_BUF) <= 0 || !BIO_up_ref(sock)) {
-		BIO_free(b);
-		return -1;
-	}
-	BIO_push(b, sock);
-	SSL_set0_wbio(c->ssl, b);	/* drops the wbio reference on sock */
-	c->wbuf = b;
-	return 0;
+	if (!c->wbuf)
+		c->wbuf = im_gather_start(c->ssl);
 }
 
 /* only once every byte of it reached the socket */
 static void wbuf_stop(struct conn *c)
 {
-	BIO *sock;
-
-	if (!c->wbuf || BIO_wpending(c->wbuf) > 0)
+	if (!c->wbuf || im_gather_pending(c->wbuf) > 0)
 		return;
-	sock = BIO_pop(c->wbuf);
+	im_gather_stop(c->ssl, c->wbuf);
 	c->wbuf = NULL;
-	SSL_set0_wbio(c->ssl, sock);	/* frees the buffer, keeps our reference */
 }
 
 /* 0 once the buffer is empty or the socket is full, -1 when it broke */
 static int wbuf_flush(struct conn *c)
 {
-	if (!c->wbuf || BIO_wpending(c->wbuf) == 0)
-		return 0;
-	if (BIO_flush(c->wbuf) > 0 || BIO_should_retry(c->wbuf))
-		return 0;
-	return -1;
+	return c->wbuf && im_gather_flush(c->wbuf) < 0 ? -1 : 0;
 }
 
 /*
