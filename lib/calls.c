@@ -198,13 +198,6 @@ im_api_send_dest(struct im_client *c, const char *to, int group, const char *tex
 }
 
 int
-im_api_send(struct im_client *c, const char *to, const char *text, size_t len,
-    const char *key, struct json_object **msg, struct im_err *e)
-{
-	return im_api_send_dest(c, to, 0, text, len, key, msg, e);
-}
-
-int
 im_batch_line_dest(struct im_buf *b, const char *to, int group, const char *text, size_t len,
     const char *key)
 {
@@ -217,12 +210,6 @@ im_batch_line_dest(struct im_buf *b, const char *to, int group, const char *text
 	if (key)
 		im_jsonw_str(&w, "key", key);
 	return im_jsonw_end(&w) < 0 || im_buf_addc(b, '\n') < 0 ? -1 : 0;
-}
-
-int
-im_batch_line(struct im_buf *b, const char *to, const char *text, size_t len, const char *key)
-{
-	return im_batch_line_dest(b, to, 0, text, len, key);
 }
 
 int

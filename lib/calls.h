@@ -24,11 +24,10 @@ int im_api_passwd(struct im_client *c, const char *old, const char *new, struct 
 int im_api_cursor_get(struct im_client *c, long long *cursor, struct im_err *e);
 int im_api_cursor_put(struct im_client *c, long long cursor, struct im_err *e);
 
-/* one text message to user `to`; key: Idempotency-Key; *msg the stored message */
-int im_api_send(struct im_client *c, const char *to, const char *text, size_t len,
-    const char *key, struct json_object **msg, struct im_err *e);
-
-/* the same to user `to`, or with group set to group `to` ({"group":..}) */
+/*
+ * one text message to user `to`, or with group set to group `to`;
+ * key: Idempotency-Key; *msg the stored message
+ */
 int im_api_send_dest(struct im_client *c, const char *to, int group, const char *text, size_t len,
     const char *key, struct json_object **msg, struct im_err *e);
 
@@ -40,9 +39,10 @@ int im_api_send_dest(struct im_client *c, const char *to, int group, const char 
 int im_api_send_batch(struct im_client *c, const char *body, size_t len, const char *key,
     struct im_err *e);
 
-/* append one batch line {"to":..,"text":..,"key":..}\n to b; -1 ENOMEM */
-int im_batch_line(struct im_buf *b, const char *to, const char *text, size_t len, const char *key);
-/* the same with {"group":..} instead of {"to":..} when group is set */
+/*
+ * append one batch line {"to":..,"text":..,"key":..}\n to b, {"group":..}
+ * in place of "to" when group is set; -1 ENOMEM
+ */
 int im_batch_line_dest(struct im_buf *b, const char *to, int group, const char *text, size_t len,
     const char *key);
 
