@@ -442,6 +442,23 @@ files_pass () {
 	done
 }
 
+# cmds_pass: RUNS of the same file sent and fetched with the real commands:
+# imsend -f (reads, encrypts, uploads, sends the message) and imrecv --get
+# (fetches, checks the SHA-256 the message announced, writes)
+cmds_pass () {
+	local r id t0 big=$WORK/big.bin
+	for r in $(seq "$RUNS"); do
+		t0=$(now)
+		id=$(as alice "$BIN/imsend" --json -f "$big" bob | jq -r .file.id) ||
+			say "files: imsend -f failed"
+		record files.cup "$(awk -v s="$(secs "$t0" "$(now)")" -v m="$FILE_MB" 'BEGIN { printf "%.1f", m * 1048576 / s / 1e6 }')"
+		t0=$(now)
+		as bob "$BIN/imrecv" --get "$id" -o /dev/null || say "files: imrecv --get failed"
+		record files.cdown "$(awk -v s="$(secs "$t0" "$(now)")" -v m="$FILE_MB" 'BEGIN { printf "%.1f", m * 1048576 / s / 1e6 }')"
+	done
+	say "files with imsend and imrecv done"
+}
+
 # floor_pass: RUNS of the same curl transfers against bench/tlsfloor, a bare
 # HTTPS server (no disk, no parsing): upload dropped, upload hashed, download
 floor_pass () {
@@ -487,6 +504,7 @@ sc_files () {
 		cp -a "$IMD_DIR" "$shm/imd"
 		start_imd "$shm/imd"
 		files_pass .shm
+		cmds_pass
 		floor_pass
 		stop_imd
 		rm -rf "$shm"
@@ -595,6 +613,8 @@ table () {
 	row "6 upload, disk vs dd conv=fsync" files.up files.dd MB/s - 0 "(info)"
 	row "6 upload, tmpfs vs aes-gcm" files.up.shm files.gcm MB/s ge 0.5 ">= 0.5x"
 	row "6 download, tmpfs vs aes-gcm" files.down.shm files.gcm MB/s ge 0.5 ">= 0.5x"
+	row "6 imsend -f, tmpfs vs aes-gcm" files.cup files.gcm MB/s - 0 "(info)"
+	row "6 imrecv --get, tmpfs vs aes-gcm" files.cdown files.gcm MB/s - 0 "(info)"
 	row "6 floor upload vs aes-gcm" files.fup files.gcm MB/s - 0 "(info)"
 	row "6 floor upload+SHA-256 vs aes-gcm" files.fsha files.gcm MB/s - 0 "(info)"
 	row "6 floor download vs aes-gcm" files.fdown files.gcm MB/s - 0 "(info)"
