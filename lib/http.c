@@ -219,9 +219,8 @@ static int
 send_body(struct im_http *h, const struct im_http_req *r, int *got, struct im_err *e)
 {
 	char *chunk = malloc(BODY_CHUNK);
-	int rc;
-
 	ssize_t f;
+	int rc;
 
 	if (!chunk)
 		return im_err_net(e, IM_NET_NOMEM, "", h->tls->conf->server);

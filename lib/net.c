@@ -8,6 +8,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -40,6 +42,69 @@ tune(int fd)
 	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &ka, sizeof ka);
 }
 
+/* a lookup in flight: everything the resolver's thread may still read or write */
+struct lookup {
+	struct gaicb cb;
+	struct addrinfo hints;
+	char host[256], port[16];
+	struct lookup *next;
+};
+
+/* lookups given up on, kept reachable: their thread may finish after us */
+static struct lookup *abandoned;
+
+/*
+ * A host name looked up before deadline: getaddrinfo(3) alone waits as
+ * long as the resolver's own timeouts and tries (5 s each, per server).
+ * 0, an EAI_ code, or EAI_INPROGRESS when the deadline came first.
+ */
+static int
+lookup(const char *host, const char *port, long long deadline, struct addrinfo **res)
+{
+	struct lookup *l;
+	struct gaicb *list[1];
+	struct timespec ts;
+	long long left;
+	int rc;
+
+	if (strlen(host) >= sizeof l->host || strlen(port) >= sizeof l->port)
+		return EAI_NONAME;	/* longer than any name the resolver takes */
+	if (!(l = calloc(1, sizeof *l)))
+		return EAI_MEMORY;
+	snprintf(l->host, sizeof l->host, "%s", host);
+	snprintf(l->port, sizeof l->port, "%s", port);
+	l->hints.ai_socktype = SOCK_STREAM;
+	l->hints.ai_flags = AI_ADDRCONFIG;
+	l->cb = (struct gaicb){ .ar_name = l->host, .ar_service = l->port, .ar_request = &l->hints };
+	list[0] = &l->cb;
+	if ((rc = getaddrinfo_a(GAI_NOWAIT, list, 1, NULL)) != 0) {
+		free(l);
+		return rc;
+	}
+	while ((rc = gai_error(&l->cb)) == EAI_INPROGRESS && (left = deadline - im_now_ms()) > 0) {
+		ts.tv_sec = left / 1000;
+		ts.tv_nsec = left % 1000 * 1000000;
+		gai_suspend((const struct gaicb *const *)list, 1, &ts);	/* a signal: wait on */
+	}
+	if (rc == EAI_INPROGRESS) {
+		switch (gai_cancel(&l->cb)) {
+		case EAI_ALLDONE:	/* it finished meanwhile */
+			rc = gai_error(&l->cb);
+			break;
+		case EAI_CANCELED:
+			free(l);
+			return EAI_INPROGRESS;
+		default:
+			l->next = abandoned;
+			abandoned = l;
+			return EAI_INPROGRESS;
+		}
+	}
+	*res = l->cb.ar_result;
+	free(l);
+	return rc;
+}
+
 int
 im_dial(const char *host, const char *port, long long deadline, const char *server,
     struct im_err *e)
@@ -51,9 +116,11 @@ im_dial(const char *host, const char *port, long long deadline, const char *serv
 	hints.ai_socktype = SOCK_STREAM;
 	/* an address needs no lookup, nor AI_ADDRCONFIG's query of the interfaces */
 	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
-	if ((rc = getaddrinfo(host, port, &hints, &res)) == EAI_NONAME) {
-		hints.ai_flags = AI_ADDRCONFIG;
-		rc = getaddrinfo(host, port, &hints, &res);
+	if ((rc = getaddrinfo(host, port, &hints, &res)) == EAI_NONAME)
+		rc = lookup(host, port, deadline, &res);
+	if (rc == EAI_INPROGRESS) {
+		im_err_net(e, IM_NET_TIMEOUT, "the host name lookup took too long", server);
+		return -1;
 	}
 	if (rc != 0) {
 		im_err_net(e, rc == EAI_MEMORY ? IM_NET_NOMEM : IM_NET_RESOLVE, gai_strerror(rc),
