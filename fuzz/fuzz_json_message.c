@@ -7,6 +7,8 @@
  * Checks: a parsed body is an object; every string api_str hands out is
  * valid UTF-8 without NUL (the handlers store it as is); the object
  * serialises and parses back; a refusal is bad_json, bad_utf8 or bad_request.
+ * And a batch line's reader without json-c (lib/flatjson.c): whatever it
+ * accepts, json-c accepts with the same keys and the same strings.
  * FZ_KNOWN_UTF8=1 lets the open bug (json-c's lax UTF-8 check) through. Links the same
  * objects as fuzz_http (fz_imd.c supplies conn.h) but starts nothing.
  */
@@ -16,6 +18,8 @@
 #include <string.h>
 
 #include "api_int.h"
+#include "escape.h"
+#include "flatjson.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -58,6 +62,38 @@ static const char *keys[] = {
 	"user", "password", "new_password", "label", "to", "group", "text", "kind", "key", "file",
 };
 
+/* the flat reading of data, when it has one, is json-c's reading of it */
+static void flat_agrees(const char *data, size_t size, struct json_object *o)
+{
+	struct im_flat_field f[8];
+	struct json_object *v;
+	char *out = malloc(size + 1), *k = malloc(size + 1);
+	int n, i;
+
+	if (!out || !k || !im_utf8_valid(data, size) || (n = im_flat_parse(data, size, out, f, 8)) < 0) {
+		free(out);
+		free(k);
+		return;
+	}
+	if (!o || json_object_object_length(o) != n) {
+		fprintf(stderr, "flat reading accepted what json-c reads otherwise\n");
+		abort();
+	}
+	for (i = 0; i < n; i++) {
+		/* a key fits: it is shorter than the input */
+		snprintf(k, size + 1, "%.*s", (int)f[i].key_len, f[i].key);
+		if (!json_object_object_get_ex(o, k, &v) ||
+		    !json_object_is_type(v, json_type_string) ||
+		    (size_t)json_object_get_string_len(v) != f[i].val_len ||
+		    memcmp(json_object_get_string(v), f[i].val, f[i].val_len)) {
+			fprintf(stderr, "flat reading of key '%s' differs from json-c's\n", k);
+			abort();
+		}
+	}
+	free(out);
+	free(k);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *code = NULL, *msg = NULL, *s;
@@ -66,6 +102,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int err;
 
 	o = api_json_parse((const char *)data, size, &code, &msg);
+	flat_agrees((const char *)data, size, o);
 	if (!o) {
 		if (!code || !msg || (strcmp(code, "bad_json") && strcmp(code, "bad_utf8") && strcmp(code, "bad_request"))) {
 			fprintf(stderr, "refused with code %s\n", code ? code : "(null)");

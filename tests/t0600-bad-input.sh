@@ -129,6 +129,41 @@ test_expect_success 'a batch with one bad line: 400 naming the line, nothing sto
 	unchanged
 '
 
+# Batch lines of the common shape are read without json-c; every other
+# shape goes to json-c. Both readings must give the same messages.
+test_expect_success 'batch lines are read as JSON says, whatever their shape' '
+	cat >batch <<-\EOF &&
+	{"to":"bob","text":"plain"}
+	 { "text" : "q\"b\\s\/t\tn\n" , "to" : "bob" , "x" : "ignored" }
+	{"to":"bob","text":"caf\u00e9 \ud83d\ude00"}
+	{"to":"nobody","to":"bob","text":"the last to counts"}
+	{"to":"bob","text":"kind given","kind":"text","n":1}
+	EOF
+	code=$(http POST /v1/messages -H "$(bearer alice)" -H "Content-Type: application/x-ndjson" --data-binary @batch) &&
+	test "$code" = 200 &&
+	jq -r "[.to, .text] | @json" body >got &&
+	cat >expect <<-\EOF &&
+	["bob","plain"]
+	["bob","q\"b\\s/t\tn\n"]
+	["bob","café 😀"]
+	["bob","the last to counts"]
+	["bob","kind given"]
+	EOF
+	test_cmp expect got
+'
+
+test_expect_success 'a batch line with a number, a NUL or a bad kind: 400 naming it, nothing stored' '
+	for bad in "{\"to\":\"bob\",\"text\":5}" "{\"to\":\"bob\",\"text\":\"a\\u0000b\"}" \
+		"{\"to\":\"bob\",\"text\":\"x\",\"kind\":\"poem\"}" "{\"to\":\"bob\"}"; do
+		printf "%s\n" "{\"to\":\"bob\",\"text\":\"ok 1\"}" "$bad" >batch &&
+		code=$(http POST /v1/messages -H "$(bearer alice)" -H "Content-Type: application/x-ndjson" \
+			--data-binary @batch) &&
+		test "$code" = 400 &&
+		jq -e ".line == 2" body || return 1
+	done &&
+	unchanged
+'
+
 test_expect_success 'headers over 16 KiB: 431 headers_too_large' '
 	h=$(head -c 17000 /dev/zero | tr "\0" h) &&
 	code=$(http GET /v1/whoami -H "$(bearer alice)" -H "X-Padding: $h") &&

@@ -1,0 +1,102 @@
+/* flatjson — a flat JSON object of strings, read without a tree */
+#include <string.h>
+
+#include "flatjson.h"
+
+static const char *
+skip_ws(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
+		p++;
+	return p;
+}
+
+/* a key: no escapes, nothing below 0x20; p at the opening quote */
+static const char *
+key(const char *p, const char *end, struct im_flat_field *f)
+{
+	const char *q = ++p;
+
+	while (q < end && *q != '"') {
+		if (*q == '\\' || (unsigned char)*q < 0x20)
+			return NULL;
+		q++;
+	}
+	if (q == end)
+		return NULL;
+	f->key = p;
+	f->key_len = (size_t)(q - p);
+	return q + 1;
+}
+
+/* a value decoded into *out; p at the opening quote */
+static const char *
+value(const char *p, const char *end, char **out, struct im_flat_field *f)
+{
+	char *o = *out;
+
+	f->val = o;
+	for (p++; p < end && *p != '"'; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if (c < 0x20)
+			return NULL;
+		if (c != '\\') {
+			*o++ = (char)c;
+			continue;
+		}
+		if (++p == end)
+			return NULL;
+		switch (*p) {
+		case '"': case '\\': case '/': *o++ = *p; break;
+		case 'b': *o++ = '\b'; break;
+		case 'f': *o++ = '\f'; break;
+		case 'n': *o++ = '\n'; break;
+		case 'r': *o++ = '\r'; break;
+		case 't': *o++ = '\t'; break;
+		default: return NULL;	/* \u and anything unknown: the full parser's */
+		}
+	}
+	if (p == end)
+		return NULL;
+	f->val_len = (size_t)(o - f->val);
+	*o++ = '\0';
+	*out = o;
+	return p + 1;
+}
+
+int
+im_flat_parse(const char *s, size_t len, char *out, struct im_flat_field *f, int max)
+{
+	const char *p = s, *end = s + len;
+	int n = 0, i;
+
+	p = skip_ws(p, end);
+	if (p == end || *p++ != '{')
+		return -1;
+	p = skip_ws(p, end);
+	if (p < end && *p == '}')
+		return skip_ws(p + 1, end) == end ? 0 : -1;
+	for (;;) {
+		if (n == max || p == end || *p != '"' || !(p = key(p, end, &f[n])))
+			return -1;
+		for (i = 0; i < n; i++)
+			if (f[i].key_len == f[n].key_len && !memcmp(f[i].key, f[n].key, f[n].key_len))
+				return -1;	/* json-c keeps the last; leave that to it */
+		p = skip_ws(p, end);
+		if (p == end || *p++ != ':')
+			return -1;
+		p = skip_ws(p, end);
+		if (p == end || *p != '"' || !(p = value(p, end, &out, &f[n])))
+			return -1;
+		n++;
+		p = skip_ws(p, end);
+		if (p == end)
+			return -1;
+		if (*p == '}')
+			return skip_ws(p + 1, end) == end ? n : -1;
+		if (*p++ != ',')
+			return -1;
+		p = skip_ws(p, end);
+	}
+}
