@@ -107,6 +107,7 @@ im_attach_save(struct im_client *c, int dirfd, const char *dir, const char *id,
 	return 0;
 }
 
+/* written in place: a FIFO's open waits for its reader, as a shell's would */
 static int
 save_to_special(struct im_client *c, const char *id, const char *sha256, const char *path,
     struct im_err *e)
@@ -127,9 +128,8 @@ im_attach_save_as(struct im_client *c, const char *id, const char *sha256,
 {
 	char dir[4096], tmp[64];
 	const char *slash, *base;
-	int dirfd, fd, rc;
-
 	struct stat st;
+	int dirfd, fd, rc;
 
 	if (!strcmp(path, "-"))
 		return im_api_download(c, id, STDOUT_FILENO, sha256, NULL, NULL, e);
