@@ -359,7 +359,7 @@ static int batch_replay(struct http_req *req, const struct who *w, const char *k
 /* NDJSON in, all or nothing; NDJSON out, one line per message */
 static void send_batch(struct http_req *req, const struct who *w)
 {
-	struct json_object **objs = NULL;	/* NULL for the lines read without json-c */
+	struct json_object **objs = NULL;	/* per line; NULL where read without json-c */
 	struct outgoing *ms = NULL;
 	struct fields f;
 	char *p = req->body, *end = req->body ? req->body + req->body_len : NULL, *out = NULL;
@@ -376,7 +376,7 @@ static void send_batch(struct http_req *req, const struct who *w)
 		snprintf(msg, sizeof(msg), "Idempotency-Key is 1-128 printable ASCII characters");
 		goto fail;
 	}
-	if (p && !(arena = malloc(req->body_len))) {
+	if (p && !(arena = malloc(req->body_len + 1))) {
 		status = 500;
 		code = "internal";
 		snprintf(msg, sizeof(msg), "out of memory");
