@@ -434,6 +434,16 @@ uploading () { test -n "$(find "$IMD_DIR/files/tmp" -type f -size +1M 2>/dev/nul
 # tmp_empty: no partial upload left
 tmp_empty () { test -z "$(find "$IMD_DIR/files/tmp" -type f 2>/dev/null)"; }
 
+# kill_mid_upload PID: once imd is writing an upload, kill -9 its client
+# PID and wait until imd has dropped the partial file
+kill_mid_upload () {
+	local ok=0
+	wait_for 20 uploading && ok=1
+	kill -KILL "$1"
+	wait "$1"
+	test $ok = 1 && wait_for 10 tmp_empty
+}
+
 # sha FILE: its SHA-256 in hex
 sha () { sha256sum "$1" | cut -d" " -f1; }
 

@@ -164,10 +164,7 @@ test_expect_success 'an interrupted upload (imsend killed) leaves no file and no
 	n=$(count bob) &&
 	stored >before &&
 	imsend_bg alice -f big.bin bob &&
-	wait_for 20 uploading &&
-	kill -KILL $BG &&
-	{ wait $BG; true; } &&
-	wait_for 10 tmp_empty &&
+	kill_mid_upload $BG &&
 	stored >after &&
 	test_cmp before after &&
 	test "$(count bob)" = $n
@@ -177,11 +174,7 @@ test_expect_success 'an interrupted upload (curl --limit-rate, killed) leaves no
 	stored >before &&
 	{ curl -sS --cacert "$CERT" -H "$(bearer alice)" --limit-rate 2M --data-binary @f50.bin \
 		"$URL/v1/files?name=slow" >/dev/null 2>&1 & } &&
-	c=$! &&
-	wait_for 20 uploading &&
-	kill -KILL $c &&
-	{ wait $c; true; } &&
-	wait_for 10 tmp_empty &&
+	kill_mid_upload $! &&
 	stored >after &&
 	test_cmp before after
 '

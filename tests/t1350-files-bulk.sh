@@ -90,11 +90,7 @@ test_expect_success 'an upload cut while imd still hashes it leaves nothing' '
 	stored >before &&
 	{ curl -sS --cacert "$CERT" -H "$(bearer alice)" -H "Expect:" -X POST -T sparse.bin \
 		"$URL/v1/files?name=cut" >/dev/null 2>&1 & } &&
-	c=$! &&
-	wait_for 20 uploading &&
-	kill -KILL $c &&
-	{ wait $c; true; } &&
-	wait_for 10 tmp_empty &&
+	kill_mid_upload $! &&
 	stored >after &&
 	test_cmp before after
 '
