@@ -462,7 +462,7 @@ cmds_pass () {
 # floor_pass: RUNS of the same curl transfers against bench/tlsfloor, a bare
 # HTTPS server (no disk, no parsing): upload dropped, upload hashed, download
 floor_pass () {
-	local r port pid t big=$WORK/big.bin len=$((FILE_MB * 1048576))
+	local r path port pid t big=$WORK/big.bin len=$((FILE_MB * 1048576))
 	port=$(pick_port)
 	"$OUT/tlsfloor" "$IMD_CERT" "$IMD_DIR/key.pem" "$port" 2>"$WORK/floor.log" &
 	pid=$!
