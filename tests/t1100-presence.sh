@@ -137,7 +137,7 @@ test_expect_success 'last seen survives an imd restart; the watcher reconnects a
 	grep "^bob " got >bob.after &&
 	test_cmp bob.seen bob.after &&
 	bg dave imrecv -f >/dev/null 2>&1 && dpid=$! &&
-	wait_for 20 has_line +dave w.out &&
+	wait_for 20 eval "test \$(count_lines +dave w.out) = 2" &&
 	wait_for 20 grep -q "reconnected" w.err &&
 	sleep 1 &&
 	replay w.out >state &&
@@ -145,7 +145,7 @@ test_expect_success 'last seen survives an imd restart; the watcher reconnects a
 	test_cmp now state &&
 	test_no_grep "^\+?carol$" state &&
 	kill $dpid && wait $dpid;
-	wait_for 10 has_line -dave w.out
+	wait_for 10 eval "test \$(count_lines -dave w.out) = 2"
 '
 
 cat >stall.py <<'PYEOF'
@@ -194,7 +194,7 @@ test_expect_success 'a stalled stream: others get their messages at once; it is 
 	test $(history_of carol | wc -l) -ge 650 &&
 	kill $bpid && wait $bpid;
 	kill $spid; wait $spid;
-	wait_for 10 has_line -bob w.out
+	wait_for 10 eval "test \$(count_lines -bob w.out) = 4"
 '
 
 test_expect_success 'the watcher ends by SIGTERM like any filter (exit 143), output intact' '
