@@ -52,6 +52,16 @@ im_msg_field(struct json_object *msg, const char *key, char *tmp, size_t tmplen)
 }
 
 const char *
+im_field(struct json_object *obj, const char *key)
+{
+	static char tmp[8][64];
+	static int k;
+
+	k = (k + 1) % 8;
+	return im_msg_field(obj, key, tmp[k], sizeof tmp[k]);
+}
+
+const char *
 im_file_field(struct json_object *msg, const char *key, char *tmp, size_t tmplen)
 {
 	struct json_object *f;

@@ -52,6 +52,9 @@ void im_human_size(long long bytes, char *out, size_t len);
 /* the string value of field key in msg, or "" (numbers as decimal) */
 const char *im_msg_field(struct json_object *msg, const char *key, char *tmp, size_t tmplen);
 
+/* im_msg_field with buffers of its own: a result lasts seven more calls */
+const char *im_field(struct json_object *obj, const char *key);
+
 /* field key of msg's "file" object, or "" */
 const char *im_file_field(struct json_object *msg, const char *key, char *tmp, size_t tmplen);
 

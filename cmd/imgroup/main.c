@@ -69,16 +69,6 @@ on_opt(void *ctx, const struct im_opt *opt, const char *arg, struct im_err *e)
 	return 0;
 }
 
-static const char *
-field(struct json_object *obj, const char *key)
-{
-	static char tmp[4][64];
-	static int k;
-
-	k = (k + 1) % 4;
-	return im_msg_field(obj, key, tmp[k], sizeof tmp[k]);
-}
-
 /* print obj and put it; 0 or an error code */
 static int
 print_obj(struct json_object *obj, struct im_err *e)
@@ -103,14 +93,14 @@ list(struct im_client *cl, struct im_err *e)
 	n = json_object_array_length(arr);
 	for (i = 0; i < n; i++) {
 		struct json_object *g = json_object_array_get_idx(arr, i);
-		const char *role = field(g, "role");
+		const char *role = im_field(g, "role");
 
 		if (o.json)
 			im_out_json(g);
 		else
-			printf("%s %s %s %s %s\n", field(g, "group"), *role ? role : "-",
-			    !strcmp(field(g, "private"), "true") ? "private" : "public",
-			    field(g, "members"), field(g, "owner"));
+			printf("%s %s %s %s %s\n", im_field(g, "group"), *role ? role : "-",
+			    !strcmp(im_field(g, "private"), "true") ? "private" : "public",
+			    im_field(g, "members"), im_field(g, "owner"));
 	}
 	json_object_put(obj);
 	return im_out_flush(e);
@@ -134,7 +124,7 @@ members(struct im_client *cl, const char *name, struct im_err *e)
 		if (o.json)
 			im_out_json(m);
 		else
-			printf("%s %s\n", field(m, "user"), field(m, "role"));
+			printf("%s %s\n", im_field(m, "user"), im_field(m, "role"));
 	}
 	json_object_put(obj);
 	return im_out_flush(e);

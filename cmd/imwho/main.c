@@ -57,16 +57,6 @@ warn(const char *m)
 		fprintf(stderr, "imwho: %s\n", m);
 }
 
-static const char *
-field(struct json_object *obj, const char *key)
-{
-	static char tmp[2][64];
-	static int k;
-
-	k = (k + 1) % 2;
-	return im_msg_field(obj, key, tmp[k], sizeof tmp[k]);
-}
-
 /* imwho [-a]: NAME, or NAME online|offline LAST_SEEN ("-": never) */
 static int
 list(struct im_client *cl, struct im_err *e)
@@ -81,18 +71,18 @@ list(struct im_client *cl, struct im_err *e)
 	n = json_object_array_length(arr);
 	for (i = 0; i < n; i++) {
 		struct json_object *u = json_object_array_get_idx(arr, i);
-		int online = !strcmp(field(u, "online"), "true");
-		const char *seen = field(u, "last_seen");
+		int online = !strcmp(im_field(u, "online"), "true");
+		const char *seen = im_field(u, "last_seen");
 
 		if (!a.all && !online)
 			continue;
 		if (o.json)
 			im_out_json(u);
 		else if (a.all)
-			printf("%s %s %s\n", field(u, "user"), online ? "online" : "offline",
+			printf("%s %s %s\n", im_field(u, "user"), online ? "online" : "offline",
 			    *seen ? seen : "-");
 		else
-			printf("%s\n", field(u, "user"));
+			printf("%s\n", im_field(u, "user"));
 	}
 	json_object_put(obj);
 	return im_out_flush(e);
@@ -190,8 +180,8 @@ event(const struct im_event *ev, struct im_err *e)
 	}
 	if (strcmp(ev->type, "presence"))
 		return 0;	/* heartbeat, or anything newer */
-	user = field(ev->obj, "user");
-	online = !strcmp(field(ev->obj, "online"), "true");
+	user = im_field(ev->obj, "user");
+	online = !strcmp(im_field(ev->obj, "online"), "true");
 	if (!*user)
 		return 0;
 	if (!w.synced) {
