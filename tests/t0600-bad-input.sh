@@ -164,6 +164,19 @@ test_expect_success 'a batch line with a number, a NUL or a bad kind: 400 naming
 	unchanged
 '
 
+# both readers of a batch line rely on one UTF-8 check ahead of them
+test_expect_success 'a batch line that is not UTF-8, of either shape: 400 bad_utf8 naming it, nothing stored' '
+	for bad in "{\"to\":\"bob\",\"text\":\"flat \377 line\"}" \
+		"{\"to\":\"bob\",\"text\":\"overlong \300\257\",\"n\":1}"; do
+		{ echo "{\"to\":\"bob\",\"text\":\"ok 1\"}" && printf "$bad\n"; } >batch &&
+		code=$(http POST /v1/messages -H "$(bearer alice)" -H "Content-Type: application/x-ndjson" \
+			--data-binary @batch) &&
+		error_is 400 bad_utf8 "$code" &&
+		jq -e ".line == 2 and (.message | test(\"line 2\"))" body || return 1
+	done &&
+	unchanged
+'
+
 test_expect_success 'headers over 16 KiB: 431 headers_too_large' '
 	h=$(head -c 17000 /dev/zero | tr "\0" h) &&
 	code=$(http GET /v1/whoami -H "$(bearer alice)" -H "X-Padding: $h") &&

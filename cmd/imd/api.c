@@ -208,18 +208,27 @@ int api_auth(struct http_req *req, struct who *w)
 	return 0;
 }
 
+/* json-c lets overlong forms and surrogates through: check first */
+int api_utf8_check(const char *s, size_t len, const char **code, const char **msg)
+{
+	if (im_utf8_valid(s, len))
+		return 0;
+	*code = "bad_utf8";
+	*msg = "body is not valid UTF-8";
+	return -1;
+}
+
 struct json_object *api_json_parse(const char *s, size_t len, const char **code, const char **msg)
+{
+	return api_utf8_check(s, len, code, msg) < 0 ? NULL : api_json_parse_utf8(s, len, code, msg);
+}
+
+struct json_object *api_json_parse_utf8(const char *s, size_t len, const char **code, const char **msg)
 {
 	static struct json_tokener *tok;
 	struct json_object *o;
 	enum json_tokener_error e;
 
-	/* json-c lets overlong forms and surrogates through: check first */
-	if (!im_utf8_valid(s, len)) {
-		*code = "bad_utf8";
-		*msg = "body is not valid UTF-8";
-		return NULL;
-	}
 	/* one tokener for the life of the loop: a batch parses thousands of
 	 * lines; the UTF-8 check above is stricter than json-c's own */
 	if (!tok) {

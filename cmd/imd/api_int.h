@@ -39,6 +39,9 @@ int api_identify(struct http_req *req, struct who *w, int *status, const char **
 struct json_object *api_json_body(struct http_req *req);
 /* a JSON object from text; on failure fills code/message */
 struct json_object *api_json_parse(const char *s, size_t len, const char **code, const char **msg);
+/* its two halves: the UTF-8 check (-1 with code/message), and the parse of checked text */
+int api_utf8_check(const char *s, size_t len, const char **code, const char **msg);
+struct json_object *api_json_parse_utf8(const char *s, size_t len, const char **code, const char **msg);
 int api_name_ok(const char *name);
 int api_is_json(const char *ctype, const char *type);
 /* a string member, or NULL; *err set when present but not a string */

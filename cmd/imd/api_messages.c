@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "api_int.h"
-#include "escape.h"
 #include "flatjson.h"
 #include "loop.h"
 
@@ -56,8 +55,8 @@ static const char **field_slot(struct fields *f, const char *k, size_t n)
 /*
  * A batch line of the common shape, {"to":..,"text":..}, read without
  * building a json-c tree (a tree per line was a sixth of a batch's cost),
- * its strings decoded into arena (len bytes). 0 when the line has any
- * other shape, or is an attachment: json-c reads it then.
+ * its strings decoded into arena (len bytes); p is valid UTF-8. 0 when the
+ * line has any other shape, or is an attachment: json-c reads it then.
  */
 static int fields_of_flat(const char *p, size_t len, char *arena, struct fields *f)
 {
@@ -65,7 +64,7 @@ static int fields_of_flat(const char *p, size_t len, char *arena, struct fields 
 	const char **slot;
 	int n, i;
 
-	if (!im_utf8_valid(p, len) || (n = im_flat_parse(p, len, arena, ff, MAX_FIELDS)) < 0)
+	if ((n = im_flat_parse(p, len, arena, ff, MAX_FIELDS)) < 0)
 		return 0;
 	memset(f, 0, sizeof(*f));
 	for (i = 0; i < n; i++)
@@ -412,16 +411,18 @@ static void send_batch(struct http_req *req, const struct who *w)
 				goto fail;
 			}
 		}
-		objs[n] = NULL;
-		if (fields_of_flat(p, len, arena + used, &f)) {
-			used += len;
-		} else if ((objs[n] = api_json_parse(p, len, &code, &jmsg))) {
-			fields_of_json(objs[n], &f);
-		} else {
+		objs[n] = NULL;	/* one UTF-8 check serves both readers */
+		if (api_utf8_check(p, len, &code, &jmsg) < 0 ||
+		    (!fields_of_flat(p, len, arena + used, &f) &&
+		     !(objs[n] = api_json_parse_utf8(p, len, &code, &jmsg)))) {
 			status = 400;
 			snprintf(msg, sizeof(msg), "line %d: %s", line, jmsg);
 			goto fail;
 		}
+		if (objs[n])
+			fields_of_json(objs[n], &f);
+		else
+			used += len;	/* the strings fields_of_flat put in the arena */
 		n++;
 		if (check_message(w, objs[n - 1], &f, NULL, &ms[n - 1], n > 1 ? &ms[n - 2] : NULL,
 				  &status, &code, detail, sizeof(detail)) < 0) {
