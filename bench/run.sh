@@ -84,6 +84,8 @@ trap 'exit 130' INT TERM
 now () { date +%s%N; }
 # secs T0 T1: elapsed seconds between two now values
 secs () { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.6f", (b - a) / 1e9 }'; }
+# mbps SECONDS: MB/s of a FILE_MB MiB transfer that took SECONDS
+mbps () { awk -v s="$1" -v m="$FILE_MB" 'BEGIN { printf "%.1f", m * 1048576 / s / 1e6 }'; }
 pick_port () { echo $((20000 + (RANDOM * 32768 + RANDOM) % 12000)); }
 rss_kb () { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 hwm_kb () { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
@@ -433,10 +435,10 @@ files_pass () {
 			-w '\n%{time_total}' "$IMD_URL/v1/files?name=big.bin") || say "files: upload failed"
 		id=$(printf '%s\n' "$out" | head -1 | jq -r .id)
 		t=$(printf '%s\n' "$out" | tail -1)
-		record files.up$sfx "$(awk -v t="$t" -v m="$FILE_MB" 'BEGIN { printf "%.1f", m * 1048576 / t / 1e6 }')"
+		record files.up$sfx "$(mbps "$t")"
 		t=$(curl -sS --cacert "$IMD_CERT" -H "Authorization: Bearer $(token_of alice)" \
 			-o /dev/null -w '%{time_total}' "$IMD_URL/v1/files/$id") || say "files: download failed"
-		record files.down$sfx "$(awk -v t="$t" -v m="$FILE_MB" 'BEGIN { printf "%.1f", m * 1048576 / t / 1e6 }')"
+		record files.down$sfx "$(mbps "$t")"
 		record files.hwm$sfx "$(awk -v k="$(hwm_kb "$IMD_PID")" 'BEGIN { printf "%.1f", k / 1024 }')"
 		say "files run $r$sfx done"
 	done
@@ -451,10 +453,10 @@ cmds_pass () {
 		t0=$(now)
 		id=$(as alice "$BIN/imsend" --json -f "$big" bob | jq -r .file.id) ||
 			say "files: imsend -f failed"
-		record files.cup "$(awk -v s="$(secs "$t0" "$(now)")" -v m="$FILE_MB" 'BEGIN { printf "%.1f", m * 1048576 / s / 1e6 }')"
+		record files.cup "$(mbps "$(secs "$t0" "$(now)")")"
 		t0=$(now)
 		as bob "$BIN/imrecv" --get "$id" -o /dev/null || say "files: imrecv --get failed"
-		record files.cdown "$(awk -v s="$(secs "$t0" "$(now)")" -v m="$FILE_MB" 'BEGIN { printf "%.1f", m * 1048576 / s / 1e6 }')"
+		record files.cdown "$(mbps "$(secs "$t0" "$(now)")")"
 	done
 	say "files with imsend and imrecv done"
 }
@@ -471,11 +473,11 @@ floor_pass () {
 		for path in up sha; do
 			t=$(curl -sS --cacert "$IMD_CERT" -H 'Expect:' -T "$big" -X POST -o /dev/null \
 				-w '%{time_total}' "https://127.0.0.1:$port/$path") || say "floor: upload failed"
-			record "files.f$path" "$(awk -v t="$t" -v m="$FILE_MB" 'BEGIN { printf "%.1f", m * 1048576 / t / 1e6 }')"
+			record "files.f$path" "$(mbps "$t")"
 		done
 		t=$(curl -sS --cacert "$IMD_CERT" -o /dev/null -w '%{time_total}' \
 			"https://127.0.0.1:$port/$len") || say "floor: download failed"
-		record files.fdown "$(awk -v t="$t" -v m="$FILE_MB" 'BEGIN { printf "%.1f", m * 1048576 / t / 1e6 }')"
+		record files.fdown "$(mbps "$t")"
 	done
 	kill "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null
@@ -493,7 +495,7 @@ sc_files () {
 	record files.gcm "$gcm"
 	t0=$(now)
 	dd if=/dev/zero of="$WORK/dd.bin" bs=1M count="$FILE_MB" conv=fsync 2>/dev/null
-	record files.dd "$(awk -v s="$(secs "$t0" "$(now)")" -v m="$FILE_MB" 'BEGIN { printf "%.1f", m * 1048576 / s / 1e6 }')"
+	record files.dd "$(mbps "$(secs "$t0" "$(now)")")"
 	rm -f "$WORK/dd.bin"
 	stop_imd; start_imd "$IMD_DIR"
 	record files.hwm0 "$(awk -v k="$(hwm_kb "$IMD_PID")" 'BEGIN { printf "%.1f", k / 1024 }')"

@@ -21,7 +21,6 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-
 static void check_head(const struct im_head *h)
 {
 	size_t i;

@@ -71,7 +71,6 @@ static void on_event(struct im_stream *s, const struct im_event *ev)
 	im_buf_free(&out);
 }
 
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct im_conf conf = { 0 };
