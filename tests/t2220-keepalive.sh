@@ -89,7 +89,8 @@ PPIN=sha256//$(openssl x509 -in prx.crt -pubkey -noout | openssl pkey -pubin -ou
 	openssl dgst -sha256 -binary | base64)
 echo "some file" >file.txt
 
-# proxy MODE: (re)start the proxy in that mode on a fresh port, before imd
+# proxy MODE: (re)start the proxy in front of imd, in that mode, on a fresh port;
+# lib.sh's exit handler ends it with the script's other background jobs
 PXPID=
 proxy () {
 	test -n "$PXPID" && kill $PXPID 2>/dev/null && wait $PXPID 2>/dev/null
@@ -100,7 +101,6 @@ proxy () {
 	PXPID=$!
 	wait_for 10 grep -q ready px.out
 }
-trap 'test -n "$PXPID" && kill $PXPID 2>/dev/null' EXIT
 send_file () {
 	IM_DIR=$TRASH/c IM_TOKEN=$(token_of alice) timeout "$IM_TIMEOUT" "$IM_BIN/imsend" \
 		--server "https://127.0.0.1:$PXPORT" --pin "$PPIN" -f file.txt bob "$1"
