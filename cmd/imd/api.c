@@ -42,12 +42,14 @@ static struct deferred *deferred_head, **deferred_tail = &deferred_head;
 static struct pending_pub *pub_head, **pub_tail = &pub_head;
 static int turn_failed;
 
-void api_fail_turn(void)
+void
+api_fail_turn(void)
 {
 	turn_failed = 1;
 }
 
-void api_init(struct store *st, int registration_open)
+void
+api_init(struct store *st, int registration_open)
 {
 	api_store = st;
 	api_registration_open = registration_open;
@@ -79,7 +81,8 @@ static const struct route routes[] = {
 	{ "GET", "/v1/tokens", api_tokens_list },
 };
 
-static void method_not_allowed(struct http_req *req, const char *allow)
+static void
+method_not_allowed(struct http_req *req, const char *allow)
 {
 	static const char body[] = "{\"error\":\"method_not_allowed\",\"message\":\"method not allowed here\"}";
 	char hdr[160];
@@ -88,7 +91,8 @@ static void method_not_allowed(struct http_req *req, const char *allow)
 	http_respond(req, 405, "application/json", body, sizeof(body) - 1, hdr);
 }
 
-void api_dispatch(struct http_req *req)
+void
+api_dispatch(struct http_req *req)
 {
 	char allow[128] = "";
 	size_t i;
@@ -129,7 +133,8 @@ void api_dispatch(struct http_req *req)
 	http_error(req, 404, "not_found", "no such call; see im-protocol(7)");
 }
 
-int api_name_ok(const char *s)
+int
+api_name_ok(const char *s)
 {
 	size_t i;
 
@@ -146,7 +151,8 @@ int api_name_ok(const char *s)
 	return 1;
 }
 
-int api_identify(struct http_req *req, struct who *w, int *status, const char **message)
+int
+api_identify(struct http_req *req, struct who *w, int *status, const char **message)
 {
 	const char *h = req->authorization;
 	unsigned char hash[32];
@@ -186,7 +192,8 @@ int api_identify(struct http_req *req, struct who *w, int *status, const char **
 	return 0;
 }
 
-int api_auth_any(struct http_req *req, struct who *w)
+int
+api_auth_any(struct http_req *req, struct who *w)
 {
 	const char *message;
 	int status;
@@ -197,7 +204,8 @@ int api_auth_any(struct http_req *req, struct who *w)
 	return -1;
 }
 
-int api_auth(struct http_req *req, struct who *w)
+int
+api_auth(struct http_req *req, struct who *w)
 {
 	if (api_auth_any(req, w) < 0)
 		return -1;
@@ -209,7 +217,8 @@ int api_auth(struct http_req *req, struct who *w)
 }
 
 /* json-c lets overlong forms and surrogates through: check first */
-int api_utf8_check(const char *s, size_t len, const char **code, const char **msg)
+int
+api_utf8_check(const char *s, size_t len, const char **code, const char **msg)
 {
 	if (im_utf8_valid(s, len))
 		return 0;
@@ -218,12 +227,14 @@ int api_utf8_check(const char *s, size_t len, const char **code, const char **ms
 	return -1;
 }
 
-struct json_object *api_json_parse(const char *s, size_t len, const char **code, const char **msg)
+struct json_object *
+api_json_parse(const char *s, size_t len, const char **code, const char **msg)
 {
 	return api_utf8_check(s, len, code, msg) < 0 ? NULL : api_json_parse_utf8(s, len, code, msg);
 }
 
-struct json_object *api_json_parse_utf8(const char *s, size_t len, const char **code, const char **msg)
+struct json_object *
+api_json_parse_utf8(const char *s, size_t len, const char **code, const char **msg)
 {
 	static struct json_tokener *tok;
 	struct json_object *o;
@@ -270,14 +281,16 @@ struct json_object *api_json_parse_utf8(const char *s, size_t len, const char **
 }
 
 /* Content-Type names JSON (parameters such as charset allowed) */
-int api_is_json(const char *ctype, const char *type)
+int
+api_is_json(const char *ctype, const char *type)
 {
 	size_t n = strlen(type);
 
 	return ctype && !strncasecmp(ctype, type, n) && (ctype[n] == '\0' || ctype[n] == ';' || ctype[n] == ' ');
 }
 
-struct json_object *api_json_body(struct http_req *req)
+struct json_object *
+api_json_body(struct http_req *req)
 {
 	const char *code, *msg;
 	struct json_object *o;
@@ -296,7 +309,8 @@ struct json_object *api_json_body(struct http_req *req)
 	return o;
 }
 
-const char *api_str(struct json_object *o, const char *key, int *err)
+const char *
+api_str(struct json_object *o, const char *key, int *err)
 {
 	struct json_object *v;
 	const char *s;
@@ -317,13 +331,15 @@ const char *api_str(struct json_object *o, const char *key, int *err)
 }
 
 /* compact, and "/" left alone (types such as "audio/ogg" stay readable) */
-const char *api_json_text(struct json_object *o, size_t *len)
+const char *
+api_json_text(struct json_object *o, size_t *len)
 {
 	return json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN |
 						 JSON_C_TO_STRING_NOSLASHESCAPE, len);
 }
 
-void api_respond_json(struct http_req *req, int status, struct json_object *o)
+void
+api_respond_json(struct http_req *req, int status, struct json_object *o)
 {
 	size_t n;
 	const char *s = api_json_text(o, &n);
@@ -331,20 +347,23 @@ void api_respond_json(struct http_req *req, int status, struct json_object *o)
 	http_respond(req, status, "application/json", s, n, "");
 }
 
-void api_storage_error(struct http_req *req)
+void
+api_storage_error(struct http_req *req)
 {
 	log_warn("storage: %s", store_errmsg(api_store));
 	http_error(req, 503, "unavailable", "storage failure; try again later");
 }
 
-static void deferred_gone(struct http_req *req)
+static void
+deferred_gone(struct http_req *req)
 {
 	struct deferred *d = req->ctx;
 
 	d->req = NULL;
 }
 
-void api_defer(struct http_req *req, int status, const char *ctype, const char *body, size_t len)
+void
+api_defer(struct http_req *req, int status, const char *ctype, const char *body, size_t len)
 {
 	struct deferred *d = calloc(1, sizeof(*d));
 
@@ -364,7 +383,8 @@ void api_defer(struct http_req *req, int status, const char *ctype, const char *
 	deferred_tail = &d->next;
 }
 
-void api_defer_json(struct http_req *req, int status, struct json_object *o)
+void
+api_defer_json(struct http_req *req, int status, struct json_object *o)
 {
 	size_t n;
 	const char *s = api_json_text(o, &n);
@@ -373,7 +393,8 @@ void api_defer_json(struct http_req *req, int status, struct json_object *o)
 }
 
 /* the line a stream gets for a stored message: its type in front */
-char *api_stream_line(const struct store_msg *m, size_t *len)
+char *
+api_stream_line(const struct store_msg *m, size_t *len)
 {
 	static const char msg[] = "{\"type\":\"message\",", ev[] = "{\"type\":\"event\",";
 	const char *prefix = m->is_event ? ev : msg;
@@ -388,7 +409,8 @@ char *api_stream_line(const struct store_msg *m, size_t *len)
 	return line;
 }
 
-void api_publish_after_commit(const struct store_msg *m, int64_t extra_user)
+void
+api_publish_after_commit(const struct store_msg *m, int64_t extra_user)
 {
 	struct pending_pub *p = calloc(1, sizeof(*p));
 
@@ -412,19 +434,22 @@ void api_publish_after_commit(const struct store_msg *m, int64_t extra_user)
 
 static int checkpointing;	/* a checkpoint is on the worker */
 
-static void checkpoint_run(void *arg)
+static void
+checkpoint_run(void *arg)
 {
 	store_checkpoint(arg);
 }
 
-static void checkpoint_done(void *arg)
+static void
+checkpoint_done(void *arg)
 {
 	(void)arg;
 	checkpointing = 0;
 }
 
 /* the WAL's pages go back into the database on the worker, not the loop */
-static void checkpoint_maybe(void)
+static void
+checkpoint_maybe(void)
 {
 	if (!checkpointing && store_checkpoint_due(api_store) &&
 	    work_submit(checkpoint_run, checkpoint_done, api_store) == 0)
@@ -437,7 +462,8 @@ static void checkpoint_maybe(void)
  * let a connection's next pipelined request in, which may write again:
  * that goes into a new round, never into the batch just committed.
  */
-static void commit_round(void)
+static void
+commit_round(void)
 {
 	struct deferred *d, *dl = deferred_head;
 	struct pending_pub *p, *pl = pub_head;
@@ -486,13 +512,15 @@ static void commit_round(void)
 	}
 }
 
-void api_before_sleep(void)
+void
+api_before_sleep(void)
 {
 	while (deferred_head || pub_head || turn_failed || store_in_tx(api_store))
 		commit_round();
 }
 
-void api_tick(void)
+void
+api_tick(void)
 {
 	api_stream_tick();
 }

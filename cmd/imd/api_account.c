@@ -29,14 +29,16 @@ struct pending {
 	char *new_password;
 };
 
-static void pending_gone(struct http_req *req)
+static void
+pending_gone(struct http_req *req)
 {
 	struct pending *p = req->ctx;
 
 	p->req = NULL;
 }
 
-static struct pending *pending_new(struct http_req *req)
+static struct pending *
+pending_new(struct http_req *req)
 {
 	struct pending *p = calloc(1, sizeof(*p));
 
@@ -51,7 +53,8 @@ static struct pending *pending_new(struct http_req *req)
 }
 
 /* detach from the request; NULL when the client is gone (p freed) */
-static struct http_req *pending_done(struct pending *p)
+static struct http_req *
+pending_done(struct pending *p)
 {
 	struct http_req *req = p->req;
 
@@ -67,7 +70,8 @@ static struct http_req *pending_done(struct pending *p)
 	return req;
 }
 
-static int password_ok(struct http_req *req, const char *pw)
+static int
+password_ok(struct http_req *req, const char *pw)
 {
 	size_t n = pw ? strlen(pw) : 0;
 
@@ -78,7 +82,8 @@ static int password_ok(struct http_req *req, const char *pw)
 	return 1;
 }
 
-static void registered(void *arg, int ok, const char *hash)
+static void
+registered(void *arg, int ok, const char *hash)
 {
 	struct pending *p = arg;
 	char name[33];
@@ -115,7 +120,8 @@ static void registered(void *arg, int ok, const char *hash)
 	json_object_put(o);
 }
 
-void api_register(struct http_req *req)
+void
+api_register(struct http_req *req)
 {
 	struct json_object *o;
 	struct store_user u;
@@ -149,7 +155,8 @@ void api_register(struct http_req *req)
 	json_object_put(o);
 }
 
-static void logged_in(void *arg, int ok, const char *hash)
+static void
+logged_in(void *arg, int ok, const char *hash)
 {
 	struct pending *p = arg;
 	struct who w = p->who;
@@ -192,7 +199,8 @@ static void logged_in(void *arg, int ok, const char *hash)
 }
 
 /* user:password from "Basic base64"; 0 on success */
-static int basic_credentials(const char *h, char *buf, size_t len, char **pw)
+static int
+basic_credentials(const char *h, char *buf, size_t len, char **pw)
 {
 	size_t n;
 	int out;
@@ -222,7 +230,8 @@ static int basic_credentials(const char *h, char *buf, size_t len, char **pw)
 	return 0;
 }
 
-void api_login(struct http_req *req)
+void
+api_login(struct http_req *req)
 {
 	char cred[3 * 1024];
 	char *pw, *stored = NULL;
@@ -283,7 +292,8 @@ out:
 		json_object_put(o);
 }
 
-void api_logout(struct http_req *req)
+void
+api_logout(struct http_req *req)
 {
 	struct who w;
 
@@ -297,7 +307,8 @@ void api_logout(struct http_req *req)
 	api_defer(req, 204, NULL, "", 0);
 }
 
-void api_whoami(struct http_req *req)
+void
+api_whoami(struct http_req *req)
 {
 	struct who w;
 	struct json_object *o;
@@ -311,7 +322,8 @@ void api_whoami(struct http_req *req)
 	json_object_put(o);
 }
 
-static void password_stored(void *arg, int ok, const char *hash)
+static void
+password_stored(void *arg, int ok, const char *hash)
 {
 	struct pending *p = arg;
 	struct who w = p->who;
@@ -332,7 +344,8 @@ static void password_stored(void *arg, int ok, const char *hash)
 	api_defer(req, 204, NULL, "", 0);
 }
 
-static void password_checked(void *arg, int ok, const char *hash)
+static void
+password_checked(void *arg, int ok, const char *hash)
 {
 	struct pending *p = arg;
 
@@ -349,7 +362,8 @@ static void password_checked(void *arg, int ok, const char *hash)
 		http_error(pending_done(p), 500, "internal", "could not start hashing");
 }
 
-void api_password(struct http_req *req)
+void
+api_password(struct http_req *req)
 {
 	struct json_object *o;
 	const char *old, *new;
@@ -384,7 +398,8 @@ static void add_time(struct json_object *o, const char *key, int64_t ms);
 #define MAX_TOKEN_DAYS 3650
 
 /* POST /v1/tokens {"label":L,"send_only":B,"expires_days":N}: for bots and cron */
-void api_token_create(struct http_req *req)
+void
+api_token_create(struct http_req *req)
 {
 	struct store_token_info info = {0};
 	char token[AUTH_TOKEN_LEN + 1];
@@ -437,7 +452,8 @@ out:
 	json_object_put(o);
 }
 
-void api_tokens_list(struct http_req *req)
+void
+api_tokens_list(struct http_req *req)
 {
 	struct store_token_info *t = NULL;
 	struct json_object *o, *a;
@@ -469,7 +485,8 @@ void api_tokens_list(struct http_req *req)
 	free(t);
 }
 
-void api_token_revoke(struct http_req *req)
+void
+api_token_revoke(struct http_req *req)
 {
 	const char *p = req->path + strlen("/v1/tokens/");
 	struct who w;
@@ -502,7 +519,8 @@ void api_token_revoke(struct http_req *req)
 	api_defer(req, 204, NULL, "", 0);
 }
 
-static void add_time(struct json_object *o, const char *key, int64_t ms)
+static void
+add_time(struct json_object *o, const char *key, int64_t ms)
 {
 	char buf[IM_TIME_LEN];
 
@@ -514,7 +532,8 @@ static void add_time(struct json_object *o, const char *key, int64_t ms)
 	json_object_object_add(o, key, json_object_new_string(buf));
 }
 
-void api_users(struct http_req *req)
+void
+api_users(struct http_req *req)
 {
 	struct store_user *users = NULL;
 	struct json_object *o, *a;

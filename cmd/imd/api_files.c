@@ -38,12 +38,14 @@ struct upload {
 	int ok;
 };
 
-void api_set_max_file(uint64_t bytes)
+void
+api_set_max_file(uint64_t bytes)
 {
 	api_max_file = bytes;
 }
 
-static void upload_gone(struct http_req *req)
+static void
+upload_gone(struct http_req *req)
 {
 	struct upload *u = req->ctx;
 
@@ -57,7 +59,8 @@ static void upload_gone(struct http_req *req)
 }
 
 /* 1 when the blob holds as much as it may: reading waits for upload_room */
-static int upload_chunk(struct http_req *req, const char *data, size_t len)
+static int
+upload_chunk(struct http_req *req, const char *data, size_t len)
 {
 	struct upload *u = req->ctx;
 	int r = blob_write(u->blob, data, len);
@@ -73,7 +76,8 @@ static int upload_chunk(struct http_req *req, const char *data, size_t len)
 }
 
 /* the worker stored a chunk: the body may flow again */
-static void upload_room(void *arg)
+static void
+upload_room(void *arg)
 {
 	struct upload *u = arg;
 
@@ -82,7 +86,8 @@ static void upload_room(void *arg)
 }
 
 /* type/subtype of safe characters, parameters dropped */
-static void clean_type(const char *in, char *out, size_t len)
+static void
+clean_type(const char *in, char *out, size_t len)
 {
 	size_t i, slash = 0;
 
@@ -104,7 +109,8 @@ static void clean_type(const char *in, char *out, size_t len)
 		snprintf(out, len, "application/octet-stream");
 }
 
-int api_headers(struct http_req *req)
+int
+api_headers(struct http_req *req)
 {
 	const char *msg;
 	struct upload *u;
@@ -147,14 +153,16 @@ int api_headers(struct http_req *req)
 	return 0;
 }
 
-static void finish_on_worker(void *arg)
+static void
+finish_on_worker(void *arg)
 {
 	struct upload *u = arg;
 
 	u->ok = blob_finish(u->blob) == 0;
 }
 
-static void finished(void *arg)
+static void
+finished(void *arg)
 {
 	struct upload *u = arg;
 	struct http_req *req = u->req;
@@ -203,7 +211,8 @@ out:
 	free(u);
 }
 
-void api_upload(struct http_req *req)
+void
+api_upload(struct http_req *req)
 {
 	struct upload *u = req->ctx;
 
@@ -227,7 +236,8 @@ void api_upload(struct http_req *req)
  * between upload and send): forget it, and its bytes when no other upload
  * shares them. A few per call, so the loop never stalls on it.
  */
-void api_files_sweep(void)
+void
+api_files_sweep(void)
 {
 	char id[33], sha[65];
 	int64_t refs;
@@ -244,7 +254,8 @@ void api_files_sweep(void)
 }
 
 /* "bytes=a-b", "bytes=a-", "bytes=-n" against size; 0 ok, -1 unsatisfiable, 1 ignore */
-static int parse_range(const char *h, uint64_t size, uint64_t *off, uint64_t *len)
+static int
+parse_range(const char *h, uint64_t size, uint64_t *off, uint64_t *len)
 {
 	unsigned long long a, b;
 	char *end;
@@ -282,7 +293,8 @@ static int parse_range(const char *h, uint64_t size, uint64_t *off, uint64_t *le
 	return 0;
 }
 
-void api_download(struct http_req *req)
+void
+api_download(struct http_req *req)
 {
 	const char *id = req->path + strlen("/v1/files/");
 	char hdr[1024], disp[800];

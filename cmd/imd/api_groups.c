@@ -26,7 +26,8 @@ struct cached {
 
 static struct cached *cache[CACHE_SLOTS];
 
-struct member_set *api_group_members(int64_t group_id)
+struct member_set *
+api_group_members(int64_t group_id)
 {
 	struct cached **slot = &cache[(uint64_t)group_id % CACHE_SLOTS], *c;
 	struct store_member *m = NULL;
@@ -60,13 +61,15 @@ struct member_set *api_group_members(int64_t group_id)
 	return set;
 }
 
-void api_member_set_put(struct member_set *set)
+void
+api_member_set_put(struct member_set *set)
 {
 	if (set && --set->refs == 0)
 		free(set);
 }
 
-void api_group_changed(int64_t group_id)
+void
+api_group_changed(int64_t group_id)
 {
 	struct cached **p = &cache[(uint64_t)group_id % CACHE_SLOTS], *c;
 
@@ -81,7 +84,8 @@ void api_group_changed(int64_t group_id)
 	}
 }
 
-void api_groups_forget(void)
+void
+api_groups_forget(void)
 {
 	size_t i;
 
@@ -96,7 +100,8 @@ void api_groups_forget(void)
 	}
 }
 
-static struct json_object *group_json(const struct store_group *g)
+static struct json_object *
+group_json(const struct store_group *g)
 {
 	struct json_object *o = json_object_new_object();
 
@@ -112,8 +117,9 @@ static struct json_object *group_json(const struct store_group *g)
  * Write a membership event into the group and queue it for the members.
  * extra_user also gets it live (one who has just left).
  */
-static int group_event(const struct who *w, const struct store_group *g, const char *event,
-		       const char *user, const char *role, int64_t extra_user)
+static int
+group_event(const struct who *w, const struct store_group *g, const char *event,
+    const char *user, const char *role, int64_t extra_user)
 {
 	struct store_new_msg nm = {0};
 	struct store_msg m = {0};
@@ -134,8 +140,9 @@ static int group_event(const struct who *w, const struct store_group *g, const c
 	return 0;
 }
 
-int api_group_find(struct http_req *req, const char *name, const struct who *w,
-		   struct store_group *g)
+int
+api_group_find(struct http_req *req, const char *name, const struct who *w,
+    struct store_group *g)
 {
 	int r;
 
@@ -156,7 +163,8 @@ int api_group_find(struct http_req *req, const char *name, const struct who *w,
 	return 0;
 }
 
-static void defer_group(struct http_req *req, int status, const char *name, const struct who *w)
+static void
+defer_group(struct http_req *req, int status, const char *name, const struct who *w)
 {
 	struct store_group g;
 	struct json_object *o;
@@ -171,7 +179,8 @@ static void defer_group(struct http_req *req, int status, const char *name, cons
 	json_object_put(o);
 }
 
-void api_group_create(struct http_req *req)
+void
+api_group_create(struct http_req *req)
 {
 	struct json_object *o, *v;
 	struct store_group g = {0};
@@ -213,7 +222,8 @@ void api_group_create(struct http_req *req)
 	json_object_put(o);
 }
 
-void api_groups_list(struct http_req *req)
+void
+api_groups_list(struct http_req *req)
 {
 	struct store_group *gs = NULL;
 	struct json_object *o, *a;
@@ -239,7 +249,8 @@ void api_groups_list(struct http_req *req)
 	free(gs);
 }
 
-static void show(struct http_req *req, const struct who *w, const struct store_group *g)
+static void
+show(struct http_req *req, const struct who *w, const struct store_group *g)
 {
 	struct store_member *m = NULL;
 	struct json_object *o, *a;
@@ -265,7 +276,8 @@ static void show(struct http_req *req, const struct who *w, const struct store_g
 	free(m);
 }
 
-static void join(struct http_req *req, const struct who *w, const struct store_group *g)
+static void
+join(struct http_req *req, const struct who *w, const struct store_group *g)
 {
 	if (g->role[0]) {
 		defer_group(req, 200, g->name, w);	/* already in: nothing changes */
@@ -291,8 +303,9 @@ static void join(struct http_req *req, const struct who *w, const struct store_g
 }
 
 /* take user out of g: the event first, so their span ends on it */
-static int remove_member(const struct who *w, const struct store_group *g, int64_t user_id,
-			 const char *user, const char *event)
+static int
+remove_member(const struct who *w, const struct store_group *g, int64_t user_id,
+    const char *user, const char *event)
 {
 	if (store_begin(api_store) < 0 ||
 	    group_event(w, g, event, user, NULL, user_id) < 0 ||
@@ -302,7 +315,8 @@ static int remove_member(const struct who *w, const struct store_group *g, int64
 	return 0;
 }
 
-static void leave(struct http_req *req, const struct who *w, const struct store_group *g)
+static void
+leave(struct http_req *req, const struct who *w, const struct store_group *g)
 {
 	if (!g->role[0]) {
 		http_error(req, 403, "forbidden", "you are not a member of this group");
@@ -320,13 +334,15 @@ static void leave(struct http_req *req, const struct who *w, const struct store_
 	api_defer(req, 204, NULL, "", 0);
 }
 
-static int is_manager(const struct store_group *g)
+static int
+is_manager(const struct store_group *g)
 {
 	return !strcmp(g->role, "owner") || !strcmp(g->role, "admin");
 }
 
 /* POST /v1/groups/NAME/members {"users":[...],"role":"member"|"admin"} */
-static void add(struct http_req *req, const struct who *w, const struct store_group *g)
+static void
+add(struct http_req *req, const struct who *w, const struct store_group *g)
 {
 	struct store_user *users = NULL;
 	struct json_object *o, *list;
@@ -417,8 +433,9 @@ out:
 }
 
 /* DELETE /v1/groups/NAME/members/USER */
-static void remove_one(struct http_req *req, const struct who *w, const struct store_group *g,
-		       const char *name)
+static void
+remove_one(struct http_req *req, const struct who *w, const struct store_group *g,
+    const char *name)
 {
 	struct store_user u;
 	char role[8];
@@ -461,7 +478,8 @@ static void remove_one(struct http_req *req, const struct who *w, const struct s
 	api_defer(req, 204, NULL, "", 0);
 }
 
-static void delete_group(struct http_req *req, const struct who *w, const struct store_group *g)
+static void
+delete_group(struct http_req *req, const struct who *w, const struct store_group *g)
 {
 	if (strcmp(g->role, "owner")) {
 		http_error(req, 403, "forbidden", "only the owner may delete the group");
@@ -478,7 +496,8 @@ static void delete_group(struct http_req *req, const struct who *w, const struct
 	api_defer(req, 204, NULL, "", 0);
 }
 
-void api_group_route(struct http_req *req)
+void
+api_group_route(struct http_req *req)
 {
 	char name[64], rest[128];
 	const char *p = req->path + strlen("/v1/groups/"), *slash = strchr(p, '/');

@@ -30,7 +30,8 @@ struct fields {
 	int err;	/* as api_str's: 1 not a string, 2 holds a NUL */
 };
 
-static void fields_of_json(struct json_object *o, struct fields *f)
+static void
+fields_of_json(struct json_object *o, struct fields *f)
 {
 	memset(f, 0, sizeof(*f));
 	f->to = api_str(o, "to", &f->err);
@@ -40,7 +41,8 @@ static void fields_of_json(struct json_object *o, struct fields *f)
 	f->key = api_str(o, "key", &f->err);
 }
 
-static const char **field_slot(struct fields *f, const char *k, size_t n)
+static const char **
+field_slot(struct fields *f, const char *k, size_t n)
 {
 #define SLOT(name) if (n == sizeof(#name) - 1 && !memcmp(k, #name, n)) return &f->name
 	SLOT(to);
@@ -58,7 +60,8 @@ static const char **field_slot(struct fields *f, const char *k, size_t n)
  * its strings decoded into arena (len bytes); p is valid UTF-8. 0 when the
  * line has any other shape, or is an attachment: json-c reads it then.
  */
-static int fields_of_flat(const char *p, size_t len, char *arena, struct fields *f)
+static int
+fields_of_flat(const char *p, size_t len, char *arena, struct fields *f)
 {
 	struct im_flat_field ff[MAX_FIELDS];
 	const char **slot;
@@ -73,7 +76,8 @@ static int fields_of_flat(const char *p, size_t len, char *arena, struct fields 
 	return !f->kind || !strcmp(f->kind, "text");
 }
 
-static int key_ok(const char *k)
+static int
+key_ok(const char *k)
 {
 	size_t i;
 
@@ -84,8 +88,9 @@ static int key_ok(const char *k)
 }
 
 /* the recipient, a user or a group the sender is in; -1 with status set */
-static int resolve(const struct who *w, const char *to, int is_group, struct outgoing *m,
-		   int *status, const char **code, char *msg, size_t msglen)
+static int
+resolve(const struct who *w, const char *to, int is_group, struct outgoing *m,
+    int *status, const char **code, char *msg, size_t msglen)
 {
 	struct store_group g;
 	struct store_user u;
@@ -122,8 +127,9 @@ static int resolve(const struct who *w, const char *to, int is_group, struct out
 }
 
 /* "file":ID of an upload the sender may see; "duration" for voice */
-static int check_attachment(const struct who *w, struct json_object *o, struct outgoing *m,
-			    int *status, const char **code, char *msg, size_t msglen)
+static int
+check_attachment(const struct who *w, struct json_object *o, struct outgoing *m,
+    int *status, const char **code, char *msg, size_t msglen)
 {
 	struct json_object *v;
 	const char *id;
@@ -163,9 +169,10 @@ static int check_attachment(const struct who *w, struct json_object *o, struct o
  * Validate one message object. On failure fill status/code/msg and return
  * -1. last caches the previous recipient: batches mostly go to one place.
  */
-static int check_message(const struct who *w, struct json_object *o, const struct fields *f,
-			 const char *header_key, struct outgoing *m, const struct outgoing *last,
-			 int *status, const char **code, char *msg, size_t msglen)
+static int
+check_message(const struct who *w, struct json_object *o, const struct fields *f,
+    const char *header_key, struct outgoing *m, const struct outgoing *last,
+    int *status, const char **code, char *msg, size_t msglen)
 {
 	const char *to = f->to, *group = f->group, *kind = f->kind;
 
@@ -231,7 +238,8 @@ static int check_message(const struct who *w, struct json_object *o, const struc
 }
 
 /* a retry must carry the same message as the original */
-static int same_message(const struct store_msg *orig, const struct outgoing *m)
+static int
+same_message(const struct store_msg *orig, const struct outgoing *m)
 {
 	const char *code, *msg;
 	struct json_object *o = api_json_parse(orig->json, orig->json_len, &code, &msg);
@@ -256,7 +264,8 @@ static int same_message(const struct store_msg *orig, const struct outgoing *m)
 }
 
 /* store one; 201 new, 200 replayed, -1 on storage failure, -2 key reused */
-static int store_one(const struct who *w, const struct outgoing *m, struct store_msg *sm)
+static int
+store_one(const struct who *w, const struct outgoing *m, struct store_msg *sm)
 {
 	struct store_new_msg nm = {
 		.sender = w->user_id, .sender_name = w->name,
@@ -282,7 +291,8 @@ static int store_one(const struct who *w, const struct outgoing *m, struct store
 	return 201;
 }
 
-static void send_one(struct http_req *req, const struct who *w)
+static void
+send_one(struct http_req *req, const struct who *w)
 {
 	struct json_object *o = api_json_body(req);
 	struct fields f;
@@ -322,8 +332,9 @@ static void send_one(struct http_req *req, const struct who *w)
  * was stored when every line is the same message, else refused. 1 when
  * answered, 0 when the key is new, -1 on a storage failure.
  */
-static int batch_replay(struct http_req *req, const struct who *w, const char *key,
-			const struct outgoing *ms, size_t n)
+static int
+batch_replay(struct http_req *req, const struct who *w, const char *key,
+    const struct outgoing *ms, size_t n)
 {
 	struct store_msg *old;
 	size_t got, i, len = 0, cap = 1;
@@ -356,7 +367,8 @@ static int batch_replay(struct http_req *req, const struct who *w, const char *k
 }
 
 /* NDJSON in, all or nothing; NDJSON out, one line per message */
-static void send_batch(struct http_req *req, const struct who *w)
+static void
+send_batch(struct http_req *req, const struct who *w)
 {
 	struct json_object **objs = NULL;	/* per line; NULL where read without json-c */
 	struct outgoing *ms = NULL;
@@ -527,7 +539,8 @@ done:
 	free(arena);
 }
 
-void api_send(struct http_req *req)
+void
+api_send(struct http_req *req)
 {
 	struct who w;
 
@@ -540,7 +553,8 @@ void api_send(struct http_req *req)
 }
 
 /* a non-negative integer query parameter; -1 when present but bad */
-int64_t api_query_int(struct http_req *req, const char *name, int64_t dflt)
+int64_t
+api_query_int(struct http_req *req, const char *name, int64_t dflt)
 {
 	char buf[24], *end;
 	long long v;
@@ -553,7 +567,8 @@ int64_t api_query_int(struct http_req *req, const char *name, int64_t dflt)
 	return v;
 }
 
-void api_history(struct http_req *req)
+void
+api_history(struct http_req *req)
 {
 	struct store_msg *msgs = NULL;
 	struct store_group g;

@@ -22,12 +22,14 @@
 
 #define FILL_LIMIT (256 * 1024)	/* page while less than this is queued */
 
-static void send_line(struct hub_sub *s, const char *fmt_json)
+static void
+send_line(struct hub_sub *s, const char *fmt_json)
 {
 	hub_send(s, fmt_json, strlen(fmt_json));
 }
 
-static void fill(struct hub_sub *s)
+static void
+fill(struct hub_sub *s)
 {
 	char line[96];
 
@@ -64,7 +66,8 @@ static void fill(struct hub_sub *s)
 	}
 }
 
-static void stream_closed(struct http_req *req)
+static void
+stream_closed(struct http_req *req)
 {
 	struct hub_sub *s = req->ctx;
 
@@ -73,13 +76,15 @@ static void stream_closed(struct http_req *req)
 	req->ctx = NULL;
 }
 
-static void stream_drain(struct http_req *req)
+static void
+stream_drain(struct http_req *req)
 {
 	fill(req->ctx);
 }
 
 /* a user came or went: tell the watchers, remember when they were seen */
-void api_presence_changed(const char *user, int64_t user_id, int online)
+void
+api_presence_changed(const char *user, int64_t user_id, int online)
 {
 	char line[160], when[IM_TIME_LEN];
 	int64_t ms = loop_now_ms();
@@ -95,7 +100,8 @@ void api_presence_changed(const char *user, int64_t user_id, int online)
 		store_user_touch(api_store, user_id, ms);
 }
 
-static void snapshot_one(const char *user, void *arg)
+static void
+snapshot_one(const char *user, void *arg)
 {
 	char line[128];
 	int n = snprintf(line, sizeof(line),
@@ -104,7 +110,8 @@ static void snapshot_one(const char *user, void *arg)
 	hub_send(arg, line, (size_t)n);
 }
 
-static int flag(struct http_req *req, const char *name, int dflt)
+static int
+flag(struct http_req *req, const char *name, int dflt)
 {
 	char v[8];
 
@@ -113,7 +120,8 @@ static int flag(struct http_req *req, const char *name, int dflt)
 	return strcmp(v, "0") && strcmp(v, "false") && strcmp(v, "no");
 }
 
-void api_stream(struct http_req *req)
+void
+api_stream(struct http_req *req)
 {
 	struct json_object *o;
 	struct hub_sub *s;
@@ -157,7 +165,8 @@ void api_stream(struct http_req *req)
 	fill(s);
 }
 
-void api_stream_tick(void)
+void
+api_stream_tick(void)
 {
 	char line[80], when[IM_TIME_LEN];
 	int n;
@@ -167,7 +176,8 @@ void api_stream_tick(void)
 	hub_tick(loop_mono_ms(), API_HEARTBEAT_MS, line, (size_t)n);
 }
 
-void api_cursor_get(struct http_req *req)
+void
+api_cursor_get(struct http_req *req)
 {
 	struct who w;
 	char body[64];
@@ -179,7 +189,8 @@ void api_cursor_get(struct http_req *req)
 	http_respond(req, 200, "application/json", body, (size_t)n, "");
 }
 
-void api_cursor_put(struct http_req *req)
+void
+api_cursor_put(struct http_req *req)
 {
 	struct json_object *o, *v;
 	struct who w;

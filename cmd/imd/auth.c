@@ -71,13 +71,15 @@ static struct {
 
 /* ---- base64 ---- */
 
-static size_t b64_encode(const unsigned char *in, size_t n, char *out)
+static size_t
+b64_encode(const unsigned char *in, size_t n, char *out)
 {
 	return (size_t)EVP_EncodeBlock((unsigned char *)out, in, (int)n);
 }
 
 /* standard base64 with padding; returns decoded length or -1 */
-static int b64_decode(const char *in, size_t n, unsigned char *out, size_t outcap)
+static int
+b64_decode(const char *in, size_t n, unsigned char *out, size_t outcap)
 {
 	unsigned char tmp[128];
 	int len, pad = 0;
@@ -99,14 +101,16 @@ static int b64_decode(const char *in, size_t n, unsigned char *out, size_t outca
 
 /* ---- scrypt ---- */
 
-static int scrypt(const char *pw, size_t pwlen, const unsigned char *salt, size_t saltlen,
-		  uint64_t n, uint64_t r, uint64_t p, unsigned char *key, size_t keylen)
+static int
+scrypt(const char *pw, size_t pwlen, const unsigned char *salt, size_t saltlen,
+    uint64_t n, uint64_t r, uint64_t p, unsigned char *key, size_t keylen)
 {
 	return EVP_PBE_scrypt(pw, pwlen, salt, saltlen, n, r, p, SCRYPT_MAXMEM,
 			      key, keylen) == 1 ? 0 : -1;
 }
 
-static char *hash_password(const char *pw, size_t pwlen)
+static char *
+hash_password(const char *pw, size_t pwlen)
 {
 	unsigned char salt[SALT_LEN], key[KEY_LEN];
 	char salt64[32], key64[64];
@@ -130,7 +134,8 @@ static char *hash_password(const char *pw, size_t pwlen)
 }
 
 /* a decimal field ending at '$'; advances *s past the '$' */
-static int parse_num(const char **s, uint64_t max, uint64_t *v)
+static int
+parse_num(const char **s, uint64_t max, uint64_t *v)
 {
 	const char *p = *s;
 	uint64_t x = 0;
@@ -158,7 +163,8 @@ struct parsed {
 };
 
 /* "scrypt$N$r$p$salt$key", with parameters we are willing to compute */
-static int parse_stored(const char *s, struct parsed *h)
+static int
+parse_stored(const char *s, struct parsed *h)
 {
 	const char *dollar;
 	int len;
@@ -187,7 +193,8 @@ static int parse_stored(const char *s, struct parsed *h)
 	return 0;
 }
 
-static int verify_password(const char *pw, size_t pwlen, const char *stored)
+static int
+verify_password(const char *pw, size_t pwlen, const char *stored)
 {
 	struct parsed h;
 	unsigned char key[KEY_MAX];
@@ -205,19 +212,22 @@ static int verify_password(const char *pw, size_t pwlen, const char *stored)
 	return real && ok;
 }
 
-char *auth_hash_password(const char *password)
+char *
+auth_hash_password(const char *password)
 {
 	return hash_password(password, strlen(password));
 }
 
-int auth_verify_password(const char *password, const char *stored)
+int
+auth_verify_password(const char *password, const char *stored)
 {
 	return verify_password(password, strlen(password), stored);
 }
 
 /* ---- worker ---- */
 
-static void q_push(struct jobq *q, struct job *j)
+static void
+q_push(struct jobq *q, struct job *j)
 {
 	j->next = NULL;
 	if (q->tail)
@@ -227,7 +237,8 @@ static void q_push(struct jobq *q, struct job *j)
 	q->tail = j;
 }
 
-static struct job *q_pop(struct jobq *q)
+static struct job *
+q_pop(struct jobq *q)
 {
 	struct job *j = q->head;
 
@@ -240,7 +251,8 @@ static struct job *q_pop(struct jobq *q)
 	return j;
 }
 
-static void job_free(struct job *j)
+static void
+job_free(struct job *j)
 {
 	if (!j)
 		return;
@@ -253,7 +265,8 @@ static void job_free(struct job *j)
 	free(j);
 }
 
-static void run_job(struct job *j)
+static void
+run_job(struct job *j)
 {
 	if (j->kind == JOB_HASH) {
 		j->hash = hash_password(j->password, j->pwlen);
@@ -267,7 +280,8 @@ static void run_job(struct job *j)
 	j->password = NULL;
 }
 
-static void *worker(void *unused)
+static void *
+worker(void *unused)
 {
 	struct job *j;
 	uint64_t one = 1;
@@ -295,7 +309,8 @@ static void *worker(void *unused)
 	return NULL;
 }
 
-int auth_init(char *err, size_t errlen)
+int
+auth_init(char *err, size_t errlen)
 {
 	int rc;
 
@@ -318,7 +333,8 @@ int auth_init(char *err, size_t errlen)
 	return 0;
 }
 
-static void q_free_all(struct jobq *q)
+static void
+q_free_all(struct jobq *q)
 {
 	struct job *j;
 
@@ -326,7 +342,8 @@ static void q_free_all(struct jobq *q)
 		job_free(j);
 }
 
-void auth_shutdown(void)
+void
+auth_shutdown(void)
 {
 	if (!W.started)
 		return;
@@ -343,12 +360,14 @@ void auth_shutdown(void)
 	W.started = 0;
 }
 
-int auth_fd(void)
+int
+auth_fd(void)
 {
 	return W.efd;
 }
 
-void auth_poll_results(void)
+void
+auth_poll_results(void)
 {
 	struct job *list, *j;
 	uint64_t count;
@@ -370,8 +389,9 @@ void auth_poll_results(void)
 	}
 }
 
-static int submit(enum job_kind kind, const char *password, const char *stored,
-		  auth_cb cb, void *arg)
+static int
+submit(enum job_kind kind, const char *password, const char *stored,
+    auth_cb cb, void *arg)
 {
 	struct job *j;
 
@@ -397,12 +417,14 @@ static int submit(enum job_kind kind, const char *password, const char *stored,
 	return 0;
 }
 
-int auth_hash_async(const char *password, auth_cb cb, void *arg)
+int
+auth_hash_async(const char *password, auth_cb cb, void *arg)
 {
 	return submit(JOB_HASH, password, NULL, cb, arg);
 }
 
-int auth_verify_async(const char *password, const char *stored, auth_cb cb, void *arg)
+int
+auth_verify_async(const char *password, const char *stored, auth_cb cb, void *arg)
 {
 	return submit(JOB_VERIFY, password, stored, cb, arg);
 }
@@ -412,7 +434,8 @@ int auth_verify_async(const char *password, const char *stored, auth_cb cb, void
  * into freed memory: clear the callback of every queued, running or finished
  * job with this arg. Loop thread only.
  */
-void auth_cancel(void *arg)
+void
+auth_cancel(void *arg)
 {
 	struct job *j;
 
@@ -430,7 +453,8 @@ void auth_cancel(void *arg)
 
 /* ---- tokens ---- */
 
-void auth_token_hash(const char *token, size_t len, unsigned char hash[32])
+void
+auth_token_hash(const char *token, size_t len, unsigned char hash[32])
 {
 	unsigned int n = 32;
 
@@ -438,7 +462,8 @@ void auth_token_hash(const char *token, size_t len, unsigned char hash[32])
 		memset(hash, 0, 32);	/* cannot happen with the default provider */
 }
 
-int auth_token_new(char out[AUTH_TOKEN_LEN + 1], unsigned char hash[32])
+int
+auth_token_new(char out[AUTH_TOKEN_LEN + 1], unsigned char hash[32])
 {
 	static const char url64[] =
 		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";

@@ -54,12 +54,14 @@ struct blob_upload {
 
 static char root[4096];
 
-static int mkdir_private(const char *path)
+static int
+mkdir_private(const char *path)
 {
 	return mkdir(path, 0700) == 0 || errno == EEXIST ? 0 : -1;
 }
 
-int blob_init(const char *dir, char *err, size_t errlen)
+int
+blob_init(const char *dir, char *err, size_t errlen)
 {
 	char tmp[4200];
 	DIR *d;
@@ -81,7 +83,8 @@ int blob_init(const char *dir, char *err, size_t errlen)
 	return 0;
 }
 
-struct blob_upload *blob_begin(char *err, size_t errlen)
+struct blob_upload *
+blob_begin(char *err, size_t errlen)
 {
 	struct blob_upload *u = calloc(1, sizeof(*u));
 
@@ -100,14 +103,16 @@ struct blob_upload *blob_begin(char *err, size_t errlen)
 	return u;
 }
 
-void blob_on_room(struct blob_upload *u, void (*fn)(void *arg), void *arg)
+void
+blob_on_room(struct blob_upload *u, void (*fn)(void *arg), void *arg)
 {
 	u->on_room = fn;
 	u->room_arg = arg;
 }
 
 /* hash and store one chunk; on the worker */
-static void put_chunk(struct blob_upload *u, const struct chunk *ch)
+static void
+put_chunk(struct blob_upload *u, const struct chunk *ch)
 {
 	const char *p = ch->buf;
 	size_t len = ch->len;
@@ -129,14 +134,16 @@ static void put_chunk(struct blob_upload *u, const struct chunk *ch)
 	}
 }
 
-static void chunk_run(void *arg)
+static void
+chunk_run(void *arg)
 {
 	struct chunk *ch = arg;
 
 	put_chunk(ch->u, ch);
 }
 
-static void destroy(struct blob_upload *u)
+static void
+destroy(struct blob_upload *u)
 {
 	if (u->fd >= 0) {
 		close(u->fd);
@@ -146,7 +153,8 @@ static void destroy(struct blob_upload *u)
 }
 
 /* a chunk is back on the loop: reuse its buffer, wake a held writer */
-static void chunk_done(void *arg)
+static void
+chunk_done(void *arg)
 {
 	struct chunk *ch = arg;
 	struct blob_upload *u = ch->u;
@@ -170,7 +178,8 @@ static void chunk_done(void *arg)
 	}
 }
 
-static int send_chunk(struct blob_upload *u)
+static int
+send_chunk(struct blob_upload *u)
 {
 	struct chunk *ch = u->fill;
 
@@ -181,7 +190,8 @@ static int send_chunk(struct blob_upload *u)
 	return 0;
 }
 
-int blob_write(struct blob_upload *u, const void *data, size_t len)
+int
+blob_write(struct blob_upload *u, const void *data, size_t len)
 {
 	const char *p = data;
 
@@ -216,7 +226,8 @@ int blob_write(struct blob_upload *u, const void *data, size_t len)
 	return 0;
 }
 
-void blob_abort(struct blob_upload *u)
+void
+blob_abort(struct blob_upload *u)
 {
 	if (!u)
 		return;
@@ -227,7 +238,8 @@ void blob_abort(struct blob_upload *u)
 	destroy(u);
 }
 
-void blob_free(struct blob_upload *u)
+void
+blob_free(struct blob_upload *u)
 {
 	struct chunk *ch;
 
@@ -242,12 +254,14 @@ void blob_free(struct blob_upload *u)
 	free(u);
 }
 
-static void path_of(const char *hex, char *out, size_t len)
+static void
+path_of(const char *hex, char *out, size_t len)
 {
 	snprintf(out, len, "%s/%.2s/%s", root, hex, hex);
 }
 
-static void fsync_dir(const char *path)
+static void
+fsync_dir(const char *path)
 {
 	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
@@ -257,7 +271,8 @@ static void fsync_dir(const char *path)
 	}
 }
 
-int blob_finish(struct blob_upload *u)
+int
+blob_finish(struct blob_upload *u)
 {
 	unsigned char md[32];
 	char final[4400], dir[4300];
@@ -294,17 +309,20 @@ out:
 	return r;
 }
 
-const char *blob_sha256(const struct blob_upload *u)
+const char *
+blob_sha256(const struct blob_upload *u)
 {
 	return u->hex;
 }
 
-uint64_t blob_size(const struct blob_upload *u)
+uint64_t
+blob_size(const struct blob_upload *u)
 {
 	return u->size;
 }
 
-int blob_open(const char *hex)
+int
+blob_open(const char *hex)
 {
 	char path[4400];
 
@@ -312,7 +330,8 @@ int blob_open(const char *hex)
 	return open(path, O_RDONLY | O_CLOEXEC);
 }
 
-void blob_remove(const char *hex)
+void
+blob_remove(const char *hex)
 {
 	char path[4400];
 

@@ -38,7 +38,8 @@ static const char ciphersuites[] =
 	"TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256";
 
 /* "what: OpenSSL's reason", and clear OpenSSL's error queue */
-static int ssl_err(char *err, size_t errlen, const char *what)
+static int
+ssl_err(char *err, size_t errlen, const char *what)
 {
 	unsigned long e = ERR_peek_last_error();
 	char buf[256];
@@ -55,7 +56,8 @@ static int ssl_err(char *err, size_t errlen, const char *what)
 
 /* ---- making the certificate ---- */
 
-static int add_ext(X509 *x, int nid, const char *value)
+static int
+add_ext(X509 *x, int nid, const char *value)
 {
 	X509V3_CTX ctx;
 	X509_EXTENSION *ext;
@@ -72,7 +74,8 @@ static int add_ext(X509 *x, int nid, const char *value)
 }
 
 /* the host name, if it is one a certificate can carry as a DNS name */
-static int host_name(char *out, size_t outlen)
+static int
+host_name(char *out, size_t outlen)
 {
 	char h[256];
 	size_t i;
@@ -90,7 +93,8 @@ static int host_name(char *out, size_t outlen)
 	return 0;
 }
 
-static int random_serial(X509 *x)
+static int
+random_serial(X509 *x)
 {
 	unsigned char raw[16];
 	BIGNUM *bn;
@@ -114,7 +118,8 @@ static int random_serial(X509 *x)
  * key usage allows certificate signing (or has no key usage at all), so we
  * leave keyUsage out and keep CA:FALSE: the key can sign nothing but this.
  */
-static X509 *make_cert(EVP_PKEY *key)
+static X509 *
+make_cert(EVP_PKEY *key)
 {
 	X509 *x = X509_new();
 	X509_NAME *name;
@@ -151,8 +156,9 @@ static X509 *make_cert(EVP_PKEY *key)
 }
 
 /* write a PEM file through a fresh descriptor; fsync before close */
-static int write_pem(const char *path, mode_t mode, X509 *x, EVP_PKEY *key,
-		     char *err, size_t errlen)
+static int
+write_pem(const char *path, mode_t mode, X509 *x, EVP_PKEY *key,
+    char *err, size_t errlen)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
 	FILE *f;
@@ -182,7 +188,8 @@ static int write_pem(const char *path, mode_t mode, X509 *x, EVP_PKEY *key,
 	return 0;
 }
 
-static int join(char *out, size_t outlen, const char *dir, const char *file)
+static int
+join(char *out, size_t outlen, const char *dir, const char *file)
 {
 	int n = snprintf(out, outlen, "%s/%s", dir, file);
 
@@ -194,7 +201,8 @@ static int join(char *out, size_t outlen, const char *dir, const char *file)
  * before certificate, so a crash never leaves a half-written file under
  * the real name.
  */
-static int write_pair(const char *dir, X509 *x, EVP_PKEY *key, char *err, size_t errlen)
+static int
+write_pair(const char *dir, X509 *x, EVP_PKEY *key, char *err, size_t errlen)
 {
 	char cert[4096], certtmp[4096], keyf[4096], keytmp[4096];
 
@@ -224,7 +232,8 @@ bad:
 }
 
 /* write a certificate alone, through a temporary name */
-static int write_cert(const char *dir, X509 *x, char *err, size_t errlen)
+static int
+write_cert(const char *dir, X509 *x, char *err, size_t errlen)
 {
 	char cert[4096], tmp[4096];
 
@@ -248,8 +257,9 @@ static int write_cert(const char *dir, X509 *x, char *err, size_t errlen)
  * A certificate of ours close to its end is made again for the same key:
  * the pin, which is the key's, does not change, so no client notices.
  */
-static int renew_if_due(const char *dir, const char *certfile, const char *keyfile,
-			int *renewed, char *err, size_t errlen)
+static int
+renew_if_due(const char *dir, const char *certfile, const char *keyfile,
+    int *renewed, char *err, size_t errlen)
 {
 	EVP_PKEY *key = NULL;
 	X509 *x = NULL, *fresh = NULL;
@@ -289,7 +299,8 @@ out:
 	return rc;
 }
 
-int cert_ensure(const char *dir, int *created, char *err, size_t errlen)
+int
+cert_ensure(const char *dir, int *created, char *err, size_t errlen)
 {
 	char cert[4096], keyf[4096];
 	int have_cert, have_key, rc = -1;
@@ -332,7 +343,8 @@ out:
 
 /* ---- the server context ---- */
 
-static int key_file_private(const char *keyfile, char *err, size_t errlen)
+static int
+key_file_private(const char *keyfile, char *err, size_t errlen)
 {
 	struct stat sb;
 
@@ -348,7 +360,8 @@ static int key_file_private(const char *keyfile, char *err, size_t errlen)
 	return 0;
 }
 
-SSL_CTX *cert_server_ctx(const char *certfile, const char *keyfile, char *err, size_t errlen)
+SSL_CTX *
+cert_server_ctx(const char *certfile, const char *keyfile, char *err, size_t errlen)
 {
 	static const unsigned char sid_ctx[] = "imd";
 	SSL_CTX *ctx;
@@ -404,7 +417,8 @@ bad:
 
 /* ---- the pin ---- */
 
-int cert_pin_file(const char *certfile, char pin[CERT_PIN_LEN], char *err, size_t errlen)
+int
+cert_pin_file(const char *certfile, char pin[CERT_PIN_LEN], char *err, size_t errlen)
 {
 	unsigned char *der = NULL, md[32];
 	unsigned int mdlen = sizeof md;

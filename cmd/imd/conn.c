@@ -60,7 +60,8 @@ static int ready_fd = -1;
 static void on_events(struct loop *l, int fd, int events, void *arg);
 static void on_ready(struct loop *l, int fd, int events, void *arg);
 
-void conn_init(struct loop *l, SSL_CTX *ctx, const struct conn_handler *h)
+void
+conn_init(struct loop *l, SSL_CTX *ctx, const struct conn_handler *h)
 {
 	loop = l;
 	ssl_ctx = ctx;
@@ -71,13 +72,15 @@ void conn_init(struct loop *l, SSL_CTX *ctx, const struct conn_handler *h)
 }
 
 /* ciphertext waiting in the buffering BIO */
-static size_t wbuf_pending(const struct conn *c)
+static size_t
+wbuf_pending(const struct conn *c)
 {
 	return im_gather_pending(c->wbuf);
 }
 
 /* only changes reach epoll_ctl: a bulk transfer would toggle it per chunk */
-static void rearm(struct conn *c)
+static void
+rearm(struct conn *c)
 {
 	int ev = 0;
 
@@ -93,7 +96,8 @@ static void rearm(struct conn *c)
 		c->armed = ev;
 }
 
-static void mark_dead(struct conn *c)
+static void
+mark_dead(struct conn *c)
 {
 	if (c->dead)
 		return;
@@ -112,7 +116,8 @@ static void mark_dead(struct conn *c)
 	dead_list = c;
 }
 
-struct conn *conn_accept(int fd, const char *peer)
+struct conn *
+conn_accept(int fd, const char *peer)
 {
 	struct conn *c = calloc(1, sizeof(*c));
 
@@ -142,7 +147,8 @@ struct conn *conn_accept(int fd, const char *peer)
 	return c;
 }
 
-static void compact(struct conn *c)
+static void
+compact(struct conn *c)
 {
 	if (c->head == c->len) {
 		c->head = c->len = 0;
@@ -159,7 +165,8 @@ static void compact(struct conn *c)
 	}
 }
 
-void *conn_reserve(struct conn *c, size_t len)
+void *
+conn_reserve(struct conn *c, size_t len)
 {
 	if (c->dead)
 		return NULL;
@@ -183,7 +190,8 @@ void *conn_reserve(struct conn *c, size_t len)
 	return c->out + c->len;
 }
 
-void conn_commit(struct conn *c, size_t len)
+void
+conn_commit(struct conn *c, size_t len)
 {
 	if (c->dead || len == 0)
 		return;
@@ -195,7 +203,8 @@ void conn_commit(struct conn *c, size_t len)
 	}
 }
 
-void conn_write(struct conn *c, const void *data, size_t len)
+void
+conn_write(struct conn *c, const void *data, size_t len)
 {
 	void *p;
 
@@ -205,20 +214,23 @@ void conn_write(struct conn *c, const void *data, size_t len)
 	conn_commit(c, len);
 }
 
-size_t conn_pending(const struct conn *c)
+size_t
+conn_pending(const struct conn *c)
 {
 	return c->len - c->head;
 }
 
 /* records go out sixteen to a write() while much is queued */
-static void wbuf_start(struct conn *c)
+static void
+wbuf_start(struct conn *c)
 {
 	if (!c->wbuf)
 		c->wbuf = im_gather_start(c->ssl);
 }
 
 /* only once every byte of it reached the socket */
-static void wbuf_stop(struct conn *c)
+static void
+wbuf_stop(struct conn *c)
 {
 	if (!c->wbuf || im_gather_pending(c->wbuf) > 0)
 		return;
@@ -227,7 +239,8 @@ static void wbuf_stop(struct conn *c)
 }
 
 /* 0 once the buffer is empty or the socket is full, -1 when it broke */
-static int wbuf_flush(struct conn *c)
+static int
+wbuf_flush(struct conn *c)
 {
 	return c->wbuf && im_gather_flush(c->wbuf) < 0 ? -1 : 0;
 }
@@ -238,7 +251,8 @@ static int wbuf_flush(struct conn *c)
  * offered to on_drain at once, so a download refills it and its records
  * keep filling whole writes.
  */
-static int flush(struct conn *c)
+static int
+flush(struct conn *c)
 {
 	size_t sent = 0;
 
@@ -289,7 +303,8 @@ static int flush(struct conn *c)
 }
 
 /* OpenSSL holds bytes no epoll event will announce: read them next turn */
-static void make_ready(struct conn *c)
+static void
+make_ready(struct conn *c)
 {
 	uint64_t one = 1;
 
@@ -307,7 +322,8 @@ static void make_ready(struct conn *c)
  * loop; what is left in the socket wakes epoll again, what is left inside
  * OpenSSL goes on the ready list.
  */
-static void do_read(struct conn *c)
+static void
+do_read(struct conn *c)
 {
 	char buf[16384];
 	size_t got = 0;
@@ -346,7 +362,8 @@ static void do_read(struct conn *c)
 	}
 }
 
-static void on_ready(struct loop *l, int fd, int events, void *arg)
+static void
+on_ready(struct loop *l, int fd, int events, void *arg)
 {
 	struct conn *list = ready_list, *c;
 	uint64_t n;
@@ -368,7 +385,8 @@ static void on_ready(struct loop *l, int fd, int events, void *arg)
 		return;
 }
 
-void conn_bulk_read(struct conn *c, int on)
+void
+conn_bulk_read(struct conn *c, int on)
 {
 	if (c->dead)
 		return;
@@ -377,12 +395,14 @@ void conn_bulk_read(struct conn *c, int on)
 	SSL_set_default_read_buffer_len(c->ssl, on ? READ_BUF : 0);
 }
 
-int conn_resumed(const struct conn *c)
+int
+conn_resumed(const struct conn *c)
 {
 	return c->ssl && !c->handshaking && SSL_session_reused(c->ssl);
 }
 
-static void handshake(struct conn *c)
+static void
+handshake(struct conn *c)
 {
 	int r;
 
@@ -405,7 +425,8 @@ static void handshake(struct conn *c)
 	}
 }
 
-static void on_events(struct loop *l, int fd, int events, void *arg)
+static void
+on_events(struct loop *l, int fd, int events, void *arg)
 {
 	struct conn *c = arg;
 
@@ -432,7 +453,8 @@ static void on_events(struct loop *l, int fd, int events, void *arg)
 	rearm(c);
 }
 
-void conn_close(struct conn *c, int abort)
+void
+conn_close(struct conn *c, int abort)
 {
 	if (c->dead)
 		return;
@@ -445,12 +467,14 @@ void conn_close(struct conn *c, int abort)
 	rearm(c);
 }
 
-int conn_closing(const struct conn *c)
+int
+conn_closing(const struct conn *c)
 {
 	return c->closing || c->dead;
 }
 
-void conn_pause(struct conn *c, int paused)
+void
+conn_pause(struct conn *c, int paused)
 {
 	int resume = c->paused && !paused;
 
@@ -479,7 +503,8 @@ size_t conn_count(void) { return nconns; }
  * list for the next turn (EPOLLOUT is armed for it), so a download that
  * refills itself cannot keep the loop here.
  */
-void conn_flush_all(void)
+void
+conn_flush_all(void)
 {
 	struct conn *list = dirty_list;
 
@@ -498,7 +523,8 @@ void conn_flush_all(void)
 	}
 }
 
-void conn_reap(void)
+void
+conn_reap(void)
 {
 	while (dead_list) {
 		struct conn *c = dead_list;
@@ -534,7 +560,8 @@ void conn_reap(void)
 	}
 }
 
-void conn_foreach(void (*fn)(struct conn *c, void *arg), void *arg)
+void
+conn_foreach(void (*fn)(struct conn *c, void *arg), void *arg)
 {
 	struct conn *c, *next;
 

@@ -70,7 +70,8 @@ static http_headers_fn headers_hook;
 static int listen_fd = -1;
 static http_parser_settings settings;
 
-static const char *status_text(int status)
+static const char *
+status_text(int status)
 {
 	switch (status) {
 	case 200: return "OK";
@@ -96,13 +97,15 @@ static const char *status_text(int status)
 	}
 }
 
-static struct hconn *req_hconn(const struct http_req *req)
+static struct hconn *
+req_hconn(const struct http_req *req)
 {
 	return (struct hconn *)((char *)req - offsetof(struct hconn, req));
 }
 
 /* tell the handler, once, that its request is over without it */
-static void notify_close(struct http_req *r)
+static void
+notify_close(struct http_req *r)
 {
 	void (*fn)(struct http_req *) = r->on_close;
 
@@ -111,7 +114,8 @@ static void notify_close(struct http_req *r)
 		fn(r);
 }
 
-static void req_reset(struct hconn *h)
+static void
+req_reset(struct hconn *h)
 {
 	struct http_req *r = &h->req;
 
@@ -143,7 +147,8 @@ static void req_reset(struct hconn *h)
 	h->started = h->headers_done = 0;
 }
 
-static int fail(struct hconn *h, int status, const char *code)
+static int
+fail(struct hconn *h, int status, const char *code)
 {
 	h->error_status = status;
 	h->error_code = code;
@@ -151,7 +156,8 @@ static int fail(struct hconn *h, int status, const char *code)
 }
 
 /* append to a growing string, counting toward the header limit */
-static int append(struct hconn *h, char **s, size_t *len, const char *at, size_t n)
+static int
+append(struct hconn *h, char **s, size_t *len, const char *at, size_t n)
 {
 	char *p;
 
@@ -168,7 +174,8 @@ static int append(struct hconn *h, char **s, size_t *len, const char *at, size_t
 	return 0;
 }
 
-static int on_message_begin(http_parser *p)
+static int
+on_message_begin(http_parser *p)
 {
 	struct hconn *h = p->data;
 
@@ -178,7 +185,8 @@ static int on_message_begin(http_parser *p)
 	return 0;
 }
 
-static int on_url(http_parser *p, const char *at, size_t n)
+static int
+on_url(http_parser *p, const char *at, size_t n)
 {
 	struct hconn *h = p->data;
 	size_t len = h->req.path ? strlen(h->req.path) : 0;
@@ -187,7 +195,8 @@ static int on_url(http_parser *p, const char *at, size_t n)
 }
 
 /* keep the header just completed if it is one we use */
-static void header_done(struct hconn *h)
+static void
+header_done(struct hconn *h)
 {
 	struct http_req *r = &h->req;
 	char **slot = NULL;
@@ -217,7 +226,8 @@ static void header_done(struct hconn *h)
 	h->field_len = h->value_len = 0;
 }
 
-static int on_header_field(http_parser *p, const char *at, size_t n)
+static int
+on_header_field(http_parser *p, const char *at, size_t n)
 {
 	struct hconn *h = p->data;
 
@@ -228,7 +238,8 @@ static int on_header_field(http_parser *p, const char *at, size_t n)
 	return append(h, &h->field, &h->field_len, at, n);
 }
 
-static int on_header_value(http_parser *p, const char *at, size_t n)
+static int
+on_header_value(http_parser *p, const char *at, size_t n)
 {
 	struct hconn *h = p->data;
 
@@ -237,7 +248,8 @@ static int on_header_value(http_parser *p, const char *at, size_t n)
 }
 
 /* the body is welcome: say so to a client that waits before sending it */
-static void continue_if_asked(struct hconn *h)
+static void
+continue_if_asked(struct hconn *h)
 {
 	static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
 
@@ -246,7 +258,8 @@ static void continue_if_asked(struct hconn *h)
 	h->expect_continue = 0;
 }
 
-static int on_headers_complete(http_parser *p)
+static int
+on_headers_complete(http_parser *p)
 {
 	struct hconn *h = p->data;
 	struct http_req *r = &h->req;
@@ -297,7 +310,8 @@ static int on_headers_complete(http_parser *p)
 	return 0;
 }
 
-static int on_body(http_parser *p, const char *at, size_t n)
+static int
+on_body(http_parser *p, const char *at, size_t n)
 {
 	struct hconn *h = p->data;
 	struct http_req *r = &h->req;
@@ -327,7 +341,8 @@ static int on_body(http_parser *p, const char *at, size_t n)
 	return 0;
 }
 
-static int on_message_complete(http_parser *p)
+static int
+on_message_complete(http_parser *p)
 {
 	struct hconn *h = p->data;
 
@@ -338,7 +353,8 @@ static int on_message_complete(http_parser *p)
 	return 0;
 }
 
-static void log_request(struct hconn *h, int status, size_t bytes)
+static void
+log_request(struct hconn *h, int status, size_t bytes)
 {
 	struct http_req *r = &h->req;
 	double ms = h->started ? (double)(loop_mono_ms() - h->started) : 0;
@@ -349,8 +365,9 @@ static void log_request(struct hconn *h, int status, size_t bytes)
 
 static int parse_input(struct hconn *h);
 
-void http_respond(struct http_req *req, int status, const char *content_type,
-		  const char *body, size_t len, const char *extra_headers)
+void
+http_respond(struct http_req *req, int status, const char *content_type,
+    const char *body, size_t len, const char *extra_headers)
 {
 	struct hconn *h = req_hconn(req);
 	char head[1024];
@@ -380,7 +397,8 @@ void http_respond(struct http_req *req, int status, const char *content_type,
 	parse_input(h);
 }
 
-void http_error(struct http_req *req, int status, const char *code, const char *message)
+void
+http_error(struct http_req *req, int status, const char *code, const char *message)
 {
 	struct json_object *o = json_object_new_object();
 	const char *body, *extra = "";
@@ -402,7 +420,8 @@ void http_error(struct http_req *req, int status, const char *code, const char *
  * Queue the next piece of the file, read straight into the connection's
  * write queue; finish the response at its end.
  */
-static void file_pump(struct hconn *h)
+static void
+file_pump(struct hconn *h)
 {
 	while (h->state == SENDING_FILE && h->file_left > 0 && conn_pending(h->c) < FILE_CHUNK) {
 		size_t want = h->file_left < FILE_CHUNK ? (size_t)h->file_left : FILE_CHUNK;
@@ -436,8 +455,9 @@ static void file_pump(struct hconn *h)
 	}
 }
 
-void http_respond_fd(struct http_req *req, int status, const char *content_type, int fd,
-		     uint64_t offset, uint64_t len, const char *extra_headers)
+void
+http_respond_fd(struct http_req *req, int status, const char *content_type, int fd,
+    uint64_t offset, uint64_t len, const char *extra_headers)
 {
 	struct hconn *h = req_hconn(req);
 	char head[1024];
@@ -459,7 +479,8 @@ void http_respond_fd(struct http_req *req, int status, const char *content_type,
 	file_pump(h);
 }
 
-void http_stream_start(struct http_req *req, const char *content_type)
+void
+http_stream_start(struct http_req *req, const char *content_type)
 {
 	struct hconn *h = req_hconn(req);
 	char head[512];
@@ -475,7 +496,8 @@ void http_stream_start(struct http_req *req, const char *content_type)
 	conn_pause(h->c, 0);
 }
 
-void http_stream_send(struct http_req *req, const char *data, size_t len)
+void
+http_stream_send(struct http_req *req, const char *data, size_t len)
 {
 	struct hconn *h = req_hconn(req);
 	char size[24];
@@ -489,12 +511,14 @@ void http_stream_send(struct http_req *req, const char *data, size_t len)
 	conn_write(h->c, "\r\n", 2);
 }
 
-size_t http_stream_pending(const struct http_req *req)
+size_t
+http_stream_pending(const struct http_req *req)
 {
 	return conn_pending(req_hconn(req)->c);
 }
 
-void http_stream_end(struct http_req *req)
+void
+http_stream_end(struct http_req *req)
 {
 	struct hconn *h = req_hconn(req);
 
@@ -502,17 +526,20 @@ void http_stream_end(struct http_req *req)
 	conn_close(h->c, 0);
 }
 
-void http_stream_abort(struct http_req *req)
+void
+http_stream_abort(struct http_req *req)
 {
 	conn_close(req_hconn(req)->c, 1);
 }
 
-int http_stream_closing(const struct http_req *req)
+int
+http_stream_closing(const struct http_req *req)
 {
 	return conn_closing(req_hconn(req)->c);
 }
 
-static int hexval(int c)
+static int
+hexval(int c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -523,7 +550,8 @@ static int hexval(int c)
 	return -1;
 }
 
-int http_query(const struct http_req *req, const char *name, char *buf, size_t len)
+int
+http_query(const struct http_req *req, const char *name, char *buf, size_t len)
 {
 	const char *q = req->query;
 	size_t nl = strlen(name);
@@ -559,7 +587,8 @@ int http_query(const struct http_req *req, const char *name, char *buf, size_t l
 	return -1;
 }
 
-static void hconn_free(struct hconn *h)
+static void
+hconn_free(struct hconn *h)
 {
 	req_reset(h);
 	free(h->in);
@@ -567,7 +596,8 @@ static void hconn_free(struct hconn *h)
 }
 
 /* keep bytes for later parsing; -1 when memory ran out */
-static int keep_input(struct hconn *h, const char *buf, size_t len)
+static int
+keep_input(struct hconn *h, const char *buf, size_t len)
 {
 	char *p;
 
@@ -591,7 +621,8 @@ static int keep_input(struct hconn *h, const char *buf, size_t len)
  * not deepen the stack. Returns -1 when the connection closed meanwhile
  * and h is gone.
  */
-static int parse_input(struct hconn *h)
+static int
+parse_input(struct hconn *h)
 {
 	if (h->parsing)
 		return 0;
@@ -658,7 +689,8 @@ static int parse_input(struct hconn *h)
 	return 0;
 }
 
-void http_body_resume(struct http_req *req)
+void
+http_body_resume(struct http_req *req)
 {
 	struct hconn *h = req_hconn(req);
 
@@ -669,7 +701,8 @@ void http_body_resume(struct http_req *req)
 	parse_input(h);
 }
 
-static int on_data(struct conn *c, const char *buf, size_t len)
+static int
+on_data(struct conn *c, const char *buf, size_t len)
 {
 	struct hconn *h = conn_data(c);
 
@@ -687,7 +720,8 @@ static int on_data(struct conn *c, const char *buf, size_t len)
 	return 0;
 }
 
-static void on_drain(struct conn *c)
+static void
+on_drain(struct conn *c)
 {
 	struct hconn *h = conn_data(c);
 
@@ -697,7 +731,8 @@ static void on_drain(struct conn *c)
 		file_pump(h);
 }
 
-static void on_close(struct conn *c)
+static void
+on_close(struct conn *c)
 {
 	struct hconn *h = conn_data(c);
 
@@ -717,7 +752,8 @@ static void on_close(struct conn *c)
 
 static const struct conn_handler handler = { on_data, on_drain, on_close };
 
-void http_init(struct loop *l, SSL_CTX *ctx, http_dispatch_fn fn)
+void
+http_init(struct loop *l, SSL_CTX *ctx, http_dispatch_fn fn)
 {
 	loop = l;
 	dispatch = fn;
@@ -738,7 +774,8 @@ void http_init(struct loop *l, SSL_CTX *ctx, http_dispatch_fn fn)
  * idle 20 s, then 3 probes 5 s apart; unacknowledged data for 30 s. So a
  * dead stream is noticed within HTTP_DEAD_PEER_MS at most.
  */
-static void tune_socket(int s)
+static void
+tune_socket(int s)
 {
 	int one = 1, idle = 20, intvl = 5, cnt = 3;
 	unsigned int user_timeout = 30000;
@@ -751,7 +788,8 @@ static void tune_socket(int s)
 	setsockopt(s, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout, sizeof(user_timeout));
 }
 
-static void on_accept(struct loop *l, int fd, int events, void *arg)
+static void
+on_accept(struct loop *l, int fd, int events, void *arg)
 {
 	(void)l;
 	(void)events;
@@ -803,18 +841,21 @@ static void on_accept(struct loop *l, int fd, int events, void *arg)
 	}
 }
 
-void http_on_headers(http_headers_fn fn)
+void
+http_on_headers(http_headers_fn fn)
 {
 	headers_hook = fn;
 }
 
-void http_listen(int fd)
+void
+http_listen(int fd)
 {
 	listen_fd = fd;
 	loop_watch(loop, fd, LOOP_READ, on_accept, NULL);
 }
 
-void http_stop_listening(void)
+void
+http_stop_listening(void)
 {
 	if (listen_fd < 0)
 		return;
@@ -823,7 +864,8 @@ void http_stop_listening(void)
 	listen_fd = -1;
 }
 
-static void check_timeout(struct conn *c, void *arg)
+static void
+check_timeout(struct conn *c, void *arg)
 {
 	struct hconn *h = conn_data(c);
 	int64_t now = *(int64_t *)arg;
@@ -866,14 +908,16 @@ static void check_timeout(struct conn *c, void *arg)
 	}
 }
 
-void http_tick(void)
+void
+http_tick(void)
 {
 	int64_t now = loop_mono_ms();
 
 	conn_foreach(check_timeout, &now);
 }
 
-static void shut_one(struct conn *c, void *arg)
+static void
+shut_one(struct conn *c, void *arg)
 {
 	struct hconn *h = conn_data(c);
 	size_t *busy = arg;
@@ -890,7 +934,8 @@ static void shut_one(struct conn *c, void *arg)
 	(*busy)++;
 }
 
-size_t http_shutdown(void)
+size_t
+http_shutdown(void)
 {
 	size_t busy = 0;
 

@@ -12,17 +12,20 @@ static struct hub_sub *bucket[NBUCKETS];
 static struct hub_sub *all, *watchers;
 static hub_presence_fn presence_fn;
 
-void hub_on_presence(hub_presence_fn fn)
+void
+hub_on_presence(hub_presence_fn fn)
 {
 	presence_fn = fn;
 }
 
-static size_t slot(int64_t user_id)
+static size_t
+slot(int64_t user_id)
 {
 	return (size_t)((uint64_t)user_id * 0x9E3779B97F4A7C15ULL >> 52) % NBUCKETS;
 }
 
-void hub_add(struct hub_sub *s)
+void
+hub_add(struct hub_sub *s)
 {
 	struct hub_sub **b = &bucket[slot(s->user_id)];
 	int first = hub_streams_of(s->user_id) == 0;
@@ -49,7 +52,8 @@ void hub_add(struct hub_sub *s)
 	}
 }
 
-void hub_remove(struct hub_sub *s)
+void
+hub_remove(struct hub_sub *s)
 {
 	if (s->prev)
 		s->prev->next = s->next;
@@ -76,7 +80,8 @@ void hub_remove(struct hub_sub *s)
 		presence_fn(s->user, s->user_id, 0);
 }
 
-void hub_presence_broadcast(const char *json, size_t len)
+void
+hub_presence_broadcast(const char *json, size_t len)
 {
 	struct hub_sub *s;
 
@@ -84,7 +89,8 @@ void hub_presence_broadcast(const char *json, size_t len)
 		hub_send(s, json, len);
 }
 
-void hub_online_users(void (*fn)(const char *user, void *arg), void *arg)
+void
+hub_online_users(void (*fn)(const char *user, void *arg), void *arg)
 {
 	struct hub_sub *s, *t;
 	size_t b;
@@ -101,7 +107,8 @@ void hub_online_users(void (*fn)(const char *user, void *arg), void *arg)
 	}
 }
 
-void hub_send(struct hub_sub *s, const char *json, size_t len)
+void
+hub_send(struct hub_sub *s, const char *json, size_t len)
 {
 	char frame[8192];
 	size_t n;
@@ -148,7 +155,8 @@ void hub_send(struct hub_sub *s, const char *json, size_t len)
 	}
 }
 
-static void offer(int64_t user, int64_t id, const char *json, size_t len)
+static void
+offer(int64_t user, int64_t id, const char *json, size_t len)
 {
 	struct hub_sub *s, *next;
 
@@ -161,7 +169,8 @@ static void offer(int64_t user, int64_t id, const char *json, size_t len)
 	}
 }
 
-void hub_publish(int64_t id, const int64_t *users, size_t n, const char *json, size_t len)
+void
+hub_publish(int64_t id, const int64_t *users, size_t n, const char *json, size_t len)
 {
 	size_t i;
 
@@ -169,7 +178,8 @@ void hub_publish(int64_t id, const int64_t *users, size_t n, const char *json, s
 		offer(users[i], id, json, len);
 }
 
-void hub_drop_token(int64_t token_id)
+void
+hub_drop_token(int64_t token_id)
 {
 	struct hub_sub *s, *next;
 
@@ -180,7 +190,8 @@ void hub_drop_token(int64_t token_id)
 	}
 }
 
-void hub_drop_user(int64_t user_id, int64_t keep_token)
+void
+hub_drop_user(int64_t user_id, int64_t keep_token)
 {
 	struct hub_sub *s, *next;
 
@@ -191,7 +202,8 @@ void hub_drop_user(int64_t user_id, int64_t keep_token)
 	}
 }
 
-void hub_tick(int64_t now, int interval_ms, const char *heartbeat, size_t len)
+void
+hub_tick(int64_t now, int interval_ms, const char *heartbeat, size_t len)
 {
 	struct hub_sub *s, *next;
 
@@ -208,7 +220,8 @@ void hub_tick(int64_t now, int interval_ms, const char *heartbeat, size_t len)
 	}
 }
 
-size_t hub_streams_of(int64_t user_id)
+size_t
+hub_streams_of(int64_t user_id)
 {
 	struct hub_sub *s;
 	size_t n = 0;

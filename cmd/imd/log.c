@@ -14,12 +14,14 @@
 
 static int quiet;
 
-void log_quiet(int q)
+void
+log_quiet(int q)
 {
 	quiet = q;
 }
 
-static size_t stamp(char *buf, size_t len)
+static size_t
+stamp(char *buf, size_t len)
 {
 	char when[IM_TIME_LEN];
 
@@ -27,7 +29,8 @@ static size_t stamp(char *buf, size_t len)
 	return (size_t)snprintf(buf, len, "%s ", when);
 }
 
-static void emit(const char *prefix, const char *fmt, va_list ap)
+static void
+emit(const char *prefix, const char *fmt, va_list ap)
 {
 	char line[1024];
 	size_t n = stamp(line, sizeof(line));
@@ -45,7 +48,8 @@ static void emit(const char *prefix, const char *fmt, va_list ap)
 
 static void log_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-static void log_line(const char *fmt, ...)
+static void
+log_line(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -54,7 +58,8 @@ static void log_line(const char *fmt, ...)
 	va_end(ap);
 }
 
-void log_info(const char *fmt, ...)
+void
+log_info(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -63,7 +68,8 @@ void log_info(const char *fmt, ...)
 	va_end(ap);
 }
 
-void log_warn(const char *fmt, ...)
+void
+log_warn(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -73,8 +79,9 @@ void log_warn(const char *fmt, ...)
 }
 
 /* the path is logged without its query, and printable characters only */
-void log_access(const char *peer, const char *user, const char *method, const char *path,
-		int status, size_t bytes, double ms, int resumed)
+void
+log_access(const char *peer, const char *user, const char *method, const char *path,
+    int status, size_t bytes, double ms, int resumed)
 {
 	char safe[128];
 	size_t i;

@@ -34,12 +34,14 @@ struct loop {
 
 static volatile sig_atomic_t got_signal;
 
-static void on_signal(int sig)
+static void
+on_signal(int sig)
 {
 	got_signal = sig;
 }
 
-int64_t loop_now_ms(void)
+int64_t
+loop_now_ms(void)
 {
 	struct timespec ts;
 
@@ -47,7 +49,8 @@ int64_t loop_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int64_t loop_mono_ms(void)
+int64_t
+loop_mono_ms(void)
 {
 	struct timespec ts;
 
@@ -55,7 +58,8 @@ int64_t loop_mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-struct loop *loop_new(void)
+struct loop *
+loop_new(void)
 {
 	struct loop *l = calloc(1, sizeof(*l));
 
@@ -71,7 +75,8 @@ struct loop *loop_new(void)
 	return l;
 }
 
-void loop_free(struct loop *l)
+void
+loop_free(struct loop *l)
 {
 	if (!l)
 		return;
@@ -80,7 +85,8 @@ void loop_free(struct loop *l)
 	free(l);
 }
 
-static int grow(struct loop *l, int fd)
+static int
+grow(struct loop *l, int fd)
 {
 	int n = l->nw ? l->nw : 64;
 	struct watch *w;
@@ -96,7 +102,8 @@ static int grow(struct loop *l, int fd)
 	return 0;
 }
 
-int loop_watch(struct loop *l, int fd, int events, loop_fd_fn fn, void *arg)
+int
+loop_watch(struct loop *l, int fd, int events, loop_fd_fn fn, void *arg)
 {
 	struct epoll_event ev = {0};
 	int op;
@@ -115,7 +122,8 @@ int loop_watch(struct loop *l, int fd, int events, loop_fd_fn fn, void *arg)
 	return 0;
 }
 
-void loop_unwatch(struct loop *l, int fd)
+void
+loop_unwatch(struct loop *l, int fd)
 {
 	if (fd < 0 || fd >= l->nw || !l->w[fd].events)
 		return;
@@ -123,7 +131,8 @@ void loop_unwatch(struct loop *l, int fd)
 	memset(&l->w[fd], 0, sizeof(l->w[fd]));
 }
 
-void loop_on_tick(struct loop *l, int interval_ms, loop_fn fn, void *arg)
+void
+loop_on_tick(struct loop *l, int interval_ms, loop_fn fn, void *arg)
 {
 	l->tick_ms = interval_ms;
 	l->tick_fn = fn;
@@ -131,13 +140,15 @@ void loop_on_tick(struct loop *l, int interval_ms, loop_fn fn, void *arg)
 	l->next_tick = loop_mono_ms() + interval_ms;
 }
 
-void loop_before_sleep(struct loop *l, loop_fn fn, void *arg)
+void
+loop_before_sleep(struct loop *l, loop_fn fn, void *arg)
 {
 	l->sleep_fn = fn;
 	l->sleep_arg = arg;
 }
 
-void loop_catch_signals(struct loop *l)
+void
+loop_catch_signals(struct loop *l)
 {
 	struct sigaction sa;
 	sigset_t block;
@@ -158,18 +169,21 @@ void loop_catch_signals(struct loop *l)
 	l->catching = 1;
 }
 
-int loop_signalled(const struct loop *l)
+int
+loop_signalled(const struct loop *l)
 {
 	(void)l;
 	return got_signal;
 }
 
-void loop_stop(struct loop *l)
+void
+loop_stop(struct loop *l)
 {
 	l->stop = 1;
 }
 
-void loop_run(struct loop *l)
+void
+loop_run(struct loop *l)
 {
 	struct epoll_event ev[256];
 

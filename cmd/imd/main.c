@@ -52,7 +52,8 @@ static int shutting_down;
 static unsigned ticks;
 static int64_t shutdown_deadline;
 
-static void usage(int code)
+static void
+usage(int code)
 {
 	fprintf(code ? stderr : stdout,
 		"usage: imd [-q] [-d DIR] [-l ADDR:PORT] [--cert FILE --key FILE]\n"
@@ -66,7 +67,8 @@ static void usage(int code)
 
 static void die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
 
-static void die(int code, const char *fmt, ...)
+static void
+die(int code, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -78,7 +80,8 @@ static void die(int code, const char *fmt, ...)
 	exit(code);
 }
 
-static const char *data_dir_default(void)
+static const char *
+data_dir_default(void)
 {
 	const char *x = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
 
@@ -90,7 +93,8 @@ static const char *data_dir_default(void)
 }
 
 /* "123", "64K", "500M", "4G" */
-static int parse_size(const char *s, uint64_t *out)
+static int
+parse_size(const char *s, uint64_t *out)
 {
 	char *end;
 	unsigned long long v = strtoull(s, &end, 10);
@@ -110,7 +114,8 @@ static int parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
-static int count_arg(const char *s, const char *flag)
+static int
+count_arg(const char *s, const char *flag)
 {
 	char *end;
 	long v = strtol(s, &end, 10);
@@ -120,7 +125,8 @@ static int count_arg(const char *s, const char *flag)
 	return (int)v;
 }
 
-static void parse(int argc, char **argv, struct options *o)
+static void
+parse(int argc, char **argv, struct options *o)
 {
 	static const struct option longopts[] = {
 		{ "dir", required_argument, NULL, 'd' },
@@ -180,7 +186,8 @@ static void parse(int argc, char **argv, struct options *o)
 }
 
 /* the data directory: made 0700, refused when others may enter it */
-static void data_dir(const char *dir)
+static void
+data_dir(const char *dir)
 {
 	struct stat st;
 
@@ -193,7 +200,8 @@ static void data_dir(const char *dir)
 		    dir, (unsigned)(st.st_mode & 07777), dir);
 }
 
-static int listen_on(const char *spec)
+static int
+listen_on(const char *spec)
 {
 	char host[256];
 	const char *colon = strrchr(spec, ':');
@@ -231,7 +239,8 @@ static int listen_on(const char *spec)
 	return fd;
 }
 
-static void cert_paths(const struct options *o, char *cert, char *key, size_t len)
+static void
+cert_paths(const struct options *o, char *cert, char *key, size_t len)
 {
 	if (o->cert) {
 		snprintf(cert, len, "%s", o->cert);
@@ -242,7 +251,8 @@ static void cert_paths(const struct options *o, char *cert, char *key, size_t le
 	}
 }
 
-static int cmd_pin(int argc, char **argv)
+static int
+cmd_pin(int argc, char **argv)
 {
 	struct options o = {0};
 	char cert[4096], key[4096], pin[CERT_PIN_LEN], err[256];
@@ -255,7 +265,8 @@ static int cmd_pin(int argc, char **argv)
 	return 0;
 }
 
-static int cmd_user_add(int argc, char **argv)
+static int
+cmd_user_add(int argc, char **argv)
 {
 	struct options o = {0};
 	char path[4096], err[256], pw[1100], *hash;
@@ -296,7 +307,8 @@ static int cmd_user_add(int argc, char **argv)
 static uid_t chown_uid;
 static gid_t chown_gid;
 
-static int chown_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+static int
+chown_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
 	(void)st;
 	(void)flag;
@@ -310,7 +322,8 @@ static int chown_one(const char *path, const struct stat *st, int flag, struct F
  * daemon keeps writing there (the database, uploads).
  */
 /* the user to become, looked up before anything is written */
-static struct passwd *run_as_user(const char *user)
+static struct passwd *
+run_as_user(const char *user)
 {
 	struct passwd *pw;
 
@@ -321,7 +334,8 @@ static struct passwd *run_as_user(const char *user)
 	return pw;
 }
 
-static void drop_privileges(const char *dir, const char *user, const struct passwd *pw)
+static void
+drop_privileges(const char *dir, const char *user, const struct passwd *pw)
 {
 	if (geteuid() != 0)
 		return;
@@ -343,7 +357,8 @@ static void drop_privileges(const char *dir, const char *user, const struct pass
 	log_info("dropped privileges: running as %s (uid %u)", user, (unsigned)pw->pw_uid);
 }
 
-static void on_auth_result(struct loop *l, int fd, int events, void *arg)
+static void
+on_auth_result(struct loop *l, int fd, int events, void *arg)
 {
 	(void)l;
 	(void)fd;
@@ -352,7 +367,8 @@ static void on_auth_result(struct loop *l, int fd, int events, void *arg)
 	auth_poll_results();
 }
 
-static void on_work_done(struct loop *l, int fd, int events, void *arg)
+static void
+on_work_done(struct loop *l, int fd, int events, void *arg)
 {
 	(void)l;
 	(void)fd;
@@ -361,7 +377,8 @@ static void on_work_done(struct loop *l, int fd, int events, void *arg)
 	work_poll();
 }
 
-static void before_sleep(struct loop *l, void *arg)
+static void
+before_sleep(struct loop *l, void *arg)
 {
 	(void)l;
 	(void)arg;
@@ -371,7 +388,8 @@ static void before_sleep(struct loop *l, void *arg)
 }
 
 /* every second: timeouts, heartbeats, and the steps of a clean shutdown */
-static void tick(struct loop *l, void *arg)
+static void
+tick(struct loop *l, void *arg)
 {
 	(void)arg;
 	if (loop_signalled(l) && !shutting_down) {
@@ -394,13 +412,15 @@ static void tick(struct loop *l, void *arg)
 	}
 }
 
-static void close_now(struct conn *c, void *arg)
+static void
+close_now(struct conn *c, void *arg)
 {
 	(void)arg;
 	conn_close(c, 1);
 }
 
-static int serve(int argc, char **argv)
+static int
+serve(int argc, char **argv)
 {
 	struct options o = {0};
 	char cert[4096], key[4096], pin[CERT_PIN_LEN], err[512], path[4096];
@@ -465,7 +485,8 @@ static int serve(int argc, char **argv)
 	return 0;
 }
 
-int main(int argc, char **argv)
+int
+main(int argc, char **argv)
 {
 	if (argc > 1 && !strcmp(argv[1], "pin"))
 		return cmd_pin(argc - 1, argv + 1);

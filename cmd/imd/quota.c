@@ -27,7 +27,8 @@ struct entry {
 static struct quota_conf conf;
 static struct entry *slots[NSLOTS];
 
-void quota_defaults(struct quota_conf *c)
+void
+quota_defaults(struct quota_conf *c)
 {
 	c->conns_per_addr = 256;
 	c->requests_per_sec = 1000;
@@ -36,12 +37,14 @@ void quota_defaults(struct quota_conf *c)
 	c->login_free_failures_addr = 20;
 }
 
-void quota_init(const struct quota_conf *c)
+void
+quota_init(const struct quota_conf *c)
 {
 	conf = *c;
 }
 
-static size_t hash(const char *s)
+static size_t
+hash(const char *s)
 {
 	size_t h = 5381;
 
@@ -50,7 +53,8 @@ static size_t hash(const char *s)
 	return h % NSLOTS;
 }
 
-static struct entry *get(const char *kind, const char *name, int create)
+static struct entry *
+get(const char *kind, const char *name, int create)
 {
 	char key[72];
 	struct entry *e;
@@ -73,7 +77,8 @@ static struct entry *get(const char *kind, const char *name, int create)
 	return e;
 }
 
-int quota_conn_open(const char *addr)
+int
+quota_conn_open(const char *addr)
 {
 	struct entry *e = get("a", addr, 1);
 
@@ -85,7 +90,8 @@ int quota_conn_open(const char *addr)
 	return 0;
 }
 
-void quota_conn_close(const char *addr)
+void
+quota_conn_close(const char *addr)
 {
 	struct entry *e = get("a", addr, 0);
 
@@ -93,7 +99,8 @@ void quota_conn_close(const char *addr)
 		e->conns--;
 }
 
-int quota_request(const char *addr)
+int
+quota_request(const char *addr)
 {
 	struct entry *e = get("a", addr, 1);
 	int64_t now = loop_mono_ms();
@@ -110,12 +117,14 @@ int quota_request(const char *addr)
 	return 0;
 }
 
-static int64_t wait_of(const struct entry *e, int64_t now)
+static int64_t
+wait_of(const struct entry *e, int64_t now)
 {
 	return e && e->blocked_until > now ? e->blocked_until - now : 0;
 }
 
-int quota_login_wait(const char *addr, const char *user)
+int
+quota_login_wait(const char *addr, const char *user)
 {
 	int64_t now = loop_mono_ms();
 	int64_t w = wait_of(get("a", addr, 0), now), wu = wait_of(get("u", user, 0), now);
@@ -125,7 +134,8 @@ int quota_login_wait(const char *addr, const char *user)
 	return w ? (int)((w + 999) / 1000) : 0;
 }
 
-static void failed(struct entry *e, int free_failures, int64_t now)
+static void
+failed(struct entry *e, int free_failures, int64_t now)
 {
 	int64_t wait;
 	int n;
@@ -141,7 +151,8 @@ static void failed(struct entry *e, int free_failures, int64_t now)
 	e->blocked_until = now + wait;
 }
 
-void quota_login_result(const char *addr, const char *user, int ok)
+void
+quota_login_result(const char *addr, const char *user, int ok)
 {
 	struct entry *a = get("a", addr, 1), *u = get("u", user, 1);
 	int64_t now = loop_mono_ms();
@@ -159,7 +170,8 @@ void quota_login_result(const char *addr, const char *user, int ok)
 	failed(u, conf.login_free_failures, now);
 }
 
-void quota_sweep(void)
+void
+quota_sweep(void)
 {
 	int64_t now = loop_mono_ms();
 	size_t i;

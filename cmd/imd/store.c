@@ -285,13 +285,15 @@ struct store {
 	char err[256];
 };
 
-static void set_err(struct store *st)
+static void
+set_err(struct store *st)
 {
 	snprintf(st->err, sizeof st->err, "%s", sqlite3_errmsg(st->db));
 }
 
 /* fetch a cached statement, reset and unbound, ready to bind */
-static sqlite3_stmt *stmt(struct store *st, int which)
+static sqlite3_stmt *
+stmt(struct store *st, int which)
 {
 	sqlite3_stmt *s = st->q[which];
 
@@ -304,7 +306,8 @@ static sqlite3_stmt *stmt(struct store *st, int which)
  * Some errors (disk full, I/O) make SQLite roll the whole transaction back
  * on its own. Notice that, so in_tx and pending_max stay true.
  */
-static void check_tx_lost(struct store *st)
+static void
+check_tx_lost(struct store *st)
 {
 	if (st->in_tx && sqlite3_get_autocommit(st->db)) {
 		st->in_tx = 0;
@@ -316,7 +319,8 @@ static void check_tx_lost(struct store *st)
  * Make room in a result array being filled row by row; on failure the
  * array is freed and the statement reset, so the caller just returns.
  */
-static int grow(struct store *st, sqlite3_stmt *s, void **v, size_t *cap, size_t elem)
+static int
+grow(struct store *st, sqlite3_stmt *s, void **v, size_t *cap, size_t elem)
 {
 	size_t n = *cap ? *cap * 2 : 16;
 	void *p = realloc(*v, n * elem);
@@ -334,7 +338,8 @@ static int grow(struct store *st, sqlite3_stmt *s, void **v, size_t *cap, size_t
 }
 
 /* run a statement that returns no rows */
-static int step_done(struct store *st, sqlite3_stmt *s)
+static int
+step_done(struct store *st, sqlite3_stmt *s)
 {
 	int rc = sqlite3_step(s);
 
@@ -348,7 +353,8 @@ static int step_done(struct store *st, sqlite3_stmt *s)
 	return STORE_ERR;
 }
 
-static int fail(struct store *st, sqlite3_stmt *s)
+static int
+fail(struct store *st, sqlite3_stmt *s)
 {
 	set_err(st);
 	sqlite3_reset(s);
@@ -356,7 +362,8 @@ static int fail(struct store *st, sqlite3_stmt *s)
 	return STORE_ERR;
 }
 
-static char *xstrndup(const char *s, size_t n)
+static char *
+xstrndup(const char *s, size_t n)
 {
 	char *p = malloc(n + 1);
 
@@ -367,7 +374,8 @@ static char *xstrndup(const char *s, size_t n)
 	return p;
 }
 
-static void copy_name(char dst[33], const unsigned char *src)
+static void
+copy_name(char dst[33], const unsigned char *src)
 {
 	snprintf(dst, 33, "%s", src ? (const char *)src : "");
 }
@@ -375,7 +383,8 @@ static void copy_name(char dst[33], const unsigned char *src)
 /* ---- open / close ---- */
 
 /* path may name the database file or the data directory holding im.db */
-static int db_path(const char *path, char *out, size_t outlen)
+static int
+db_path(const char *path, char *out, size_t outlen)
 {
 	struct stat sb;
 	int n;
@@ -389,7 +398,8 @@ static int db_path(const char *path, char *out, size_t outlen)
 
 /* create the file ourselves so it is 0600 from the first byte (SQLite
  * gives the -wal and -shm files the database file's mode) */
-static int create_private(const char *file, char *err, size_t errlen)
+static int
+create_private(const char *file, char *err, size_t errlen)
 {
 	int fd = open(file, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 
@@ -401,7 +411,8 @@ static int create_private(const char *file, char *err, size_t errlen)
 	return 0;
 }
 
-static int exec_sql(struct store *st, const char *sql, char *err, size_t errlen)
+static int
+exec_sql(struct store *st, const char *sql, char *err, size_t errlen)
 {
 	char *msg = NULL;
 
@@ -413,7 +424,8 @@ static int exec_sql(struct store *st, const char *sql, char *err, size_t errlen)
 	return 0;
 }
 
-static int check_version(struct store *st, char *err, size_t errlen)
+static int
+check_version(struct store *st, char *err, size_t errlen)
 {
 	sqlite3_stmt *s;
 	int v = 0;
@@ -438,8 +450,9 @@ static int check_version(struct store *st, char *err, size_t errlen)
  * database lacks it (version 3 added messages.file_id, version 4
  * tokens.send_only and tokens.expires). Inside store_open's transaction.
  */
-static int add_column(struct store *st, const char *table, const char *column,
-		      const char *decl, char *err, size_t errlen)
+static int
+add_column(struct store *st, const char *table, const char *column,
+    const char *decl, char *err, size_t errlen)
 {
 	char sql[256];
 	sqlite3_stmt *s;
@@ -465,7 +478,8 @@ static int add_column(struct store *st, const char *table, const char *column,
 	return exec_sql(st, sql, err, errlen);
 }
 
-static int load_max_id(struct store *st)
+static int
+load_max_id(struct store *st)
 {
 	sqlite3_stmt *s = stmt(st, Q_MAX_ID);
 
@@ -478,7 +492,8 @@ static int load_max_id(struct store *st)
 
 static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int frames);
 
-int store_open(struct store **stp, const char *path, char *err, size_t errlen)
+int
+store_open(struct store **stp, const char *path, char *err, size_t errlen)
 {
 	struct store *st;
 	char file[4096];
@@ -555,7 +570,8 @@ bad:
 	return STORE_ERR;
 }
 
-void store_close(struct store *st)
+void
+store_close(struct store *st)
 {
 	int i;
 
@@ -576,7 +592,8 @@ void store_close(struct store *st)
  * does the loop checkpoint: right after its own commit no write overlaps,
  * so the checkpoint completes and the next write starts the WAL afresh.
  */
-static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int frames)
+static int
+on_wal_commit(void *arg, sqlite3 *db, const char *name, int frames)
 {
 	struct store *st = arg;
 
@@ -586,26 +603,30 @@ static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int frames)
 	return SQLITE_OK;
 }
 
-int store_checkpoint_due(const struct store *st)
+int
+store_checkpoint_due(const struct store *st)
 {
 	return st->wal_frames >= CKPT_FRAMES;
 }
 
-int store_checkpoint(struct store *st)
+int
+store_checkpoint(struct store *st)
 {
 	/* PASSIVE: never waits for the loop's writes, which go on meanwhile */
 	return sqlite3_wal_checkpoint_v2(st->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL) ==
 	       SQLITE_OK ? STORE_OK : STORE_ERR;
 }
 
-const char *store_errmsg(struct store *st)
+const char *
+store_errmsg(struct store *st)
 {
 	return st->err;
 }
 
 /* ---- group commit ---- */
 
-int store_begin(struct store *st)
+int
+store_begin(struct store *st)
 {
 	int rc;
 
@@ -623,7 +644,8 @@ int store_begin(struct store *st)
  * On failure the transaction is rolled back here, so after store_commit()
  * returns no transaction is open either way and nothing of it was kept.
  */
-int store_commit(struct store *st)
+int
+store_commit(struct store *st)
 {
 	int rc;
 
@@ -645,7 +667,8 @@ int store_commit(struct store *st)
 	return STORE_OK;
 }
 
-void store_rollback(struct store *st)
+void
+store_rollback(struct store *st)
 {
 	if (!st->in_tx)
 		return;
@@ -655,19 +678,22 @@ void store_rollback(struct store *st)
 	st->pending_max = 0;
 }
 
-int store_in_tx(const struct store *st)
+int
+store_in_tx(const struct store *st)
 {
 	return st->in_tx;
 }
 
-int64_t store_committed_max(const struct store *st)
+int64_t
+store_committed_max(const struct store *st)
 {
 	return st->committed_max;
 }
 
 /* ---- users ---- */
 
-int store_user_add(struct store *st, const char *name, const char *pwhash, int64_t *id)
+int
+store_user_add(struct store *st, const char *name, const char *pwhash, int64_t *id)
 {
 	sqlite3_stmt *s = stmt(st, Q_USER_ADD);
 	int rc;
@@ -681,7 +707,8 @@ int store_user_add(struct store *st, const char *name, const char *pwhash, int64
 	return rc;
 }
 
-int store_user_get(struct store *st, const char *name, struct store_user *u, char **pwhash)
+int
+store_user_get(struct store *st, const char *name, struct store_user *u, char **pwhash)
 {
 	sqlite3_stmt *s = stmt(st, Q_USER_GET);
 	int rc;
@@ -714,7 +741,8 @@ int store_user_get(struct store *st, const char *name, struct store_user *u, cha
 }
 
 /* an UPDATE that touched no row means the thing is not there */
-static int step_update(struct store *st, sqlite3_stmt *s)
+static int
+step_update(struct store *st, sqlite3_stmt *s)
 {
 	int rc = step_done(st, s);
 
@@ -723,7 +751,8 @@ static int step_update(struct store *st, sqlite3_stmt *s)
 	return rc;
 }
 
-int store_user_set_password(struct store *st, int64_t user_id, const char *pwhash)
+int
+store_user_set_password(struct store *st, int64_t user_id, const char *pwhash)
 {
 	sqlite3_stmt *s = stmt(st, Q_USER_SETPW);
 
@@ -732,7 +761,8 @@ int store_user_set_password(struct store *st, int64_t user_id, const char *pwhas
 	return step_update(st, s);
 }
 
-int store_user_touch(struct store *st, int64_t user_id, int64_t now_ms)
+int
+store_user_touch(struct store *st, int64_t user_id, int64_t now_ms)
 {
 	sqlite3_stmt *s = stmt(st, Q_USER_TOUCH);
 
@@ -741,7 +771,8 @@ int store_user_touch(struct store *st, int64_t user_id, int64_t now_ms)
 	return step_done(st, s);
 }
 
-int store_users(struct store *st, struct store_user **out, size_t *n)
+int
+store_users(struct store *st, struct store_user **out, size_t *n)
 {
 	sqlite3_stmt *s = stmt(st, Q_USERS);
 	struct store_user *v = NULL;
@@ -770,8 +801,9 @@ int store_users(struct store *st, struct store_user **out, size_t *n)
 
 /* ---- tokens ---- */
 
-int store_token_add(struct store *st, int64_t user_id, const unsigned char hash[32],
-		    const struct store_token_info *info, int64_t *id)
+int
+store_token_add(struct store *st, int64_t user_id, const unsigned char hash[32],
+    const struct store_token_info *info, int64_t *id)
 {
 	sqlite3_stmt *s = stmt(st, Q_TOKEN_ADD);
 	int rc;
@@ -789,7 +821,8 @@ int store_token_add(struct store *st, int64_t user_id, const unsigned char hash[
 	return rc;
 }
 
-int store_tokens(struct store *st, int64_t user_id, struct store_token_info **out, size_t *n)
+int
+store_tokens(struct store *st, int64_t user_id, struct store_token_info **out, size_t *n)
 {
 	sqlite3_stmt *s = stmt(st, Q_TOKENS);
 	struct store_token_info *v = NULL;
@@ -820,7 +853,8 @@ int store_tokens(struct store *st, int64_t user_id, struct store_token_info **ou
 	return STORE_OK;
 }
 
-int store_token_revoke_own(struct store *st, int64_t user_id, int64_t token_id)
+int
+store_token_revoke_own(struct store *st, int64_t user_id, int64_t token_id)
 {
 	sqlite3_stmt *s = stmt(st, Q_TOKEN_REVOKE_OWN);
 
@@ -829,7 +863,8 @@ int store_token_revoke_own(struct store *st, int64_t user_id, int64_t token_id)
 	return step_update(st, s);
 }
 
-int store_token_find(struct store *st, const unsigned char hash[32], struct store_token *t)
+int
+store_token_find(struct store *st, const unsigned char hash[32], struct store_token *t)
 {
 	sqlite3_stmt *s = stmt(st, Q_TOKEN_FIND);
 	int rc;
@@ -852,7 +887,8 @@ int store_token_find(struct store *st, const unsigned char hash[32], struct stor
 	return STORE_OK;
 }
 
-int store_token_revoke(struct store *st, int64_t token_id)
+int
+store_token_revoke(struct store *st, int64_t token_id)
 {
 	sqlite3_stmt *s = stmt(st, Q_TOKEN_REVOKE);
 
@@ -860,7 +896,8 @@ int store_token_revoke(struct store *st, int64_t token_id)
 	return step_update(st, s);
 }
 
-int store_token_revoke_others(struct store *st, int64_t user_id, int64_t keep_token_id)
+int
+store_token_revoke_others(struct store *st, int64_t user_id, int64_t keep_token_id)
 {
 	sqlite3_stmt *s = stmt(st, Q_TOKEN_REVOKE_OTHERS);
 
@@ -870,7 +907,8 @@ int store_token_revoke_others(struct store *st, int64_t user_id, int64_t keep_to
 }
 
 /* a smaller cursor is ignored, not an error */
-int store_cursor_set(struct store *st, int64_t token_id, int64_t cursor)
+int
+store_cursor_set(struct store *st, int64_t token_id, int64_t cursor)
 {
 	sqlite3_stmt *s = stmt(st, Q_CURSOR_SET);
 
@@ -881,13 +919,15 @@ int store_cursor_set(struct store *st, int64_t token_id, int64_t cursor)
 
 /* ---- messages ---- */
 
-static int is_event_kind(const char *kind)
+static int
+is_event_kind(const char *kind)
 {
 	return kind && !strcmp(kind, "event");
 }
 
 
-static int is_file_kind(const char *kind)
+static int
+is_file_kind(const char *kind)
 {
 	return kind && (!strcmp(kind, "file") || !strcmp(kind, "voice"));
 }
@@ -899,7 +939,8 @@ static int is_file_kind(const char *kind)
  * carries "file", then "duration" (voice) and "text" only as a caption.
  * Written directly, not through json-c objects: this runs once per message.
  */
-static char *build_json(int64_t id, const struct store_new_msg *nm, size_t *len)
+static char *
+build_json(int64_t id, const struct store_new_msg *nm, size_t *len)
 {
 	struct im_buf b = {0};
 	struct im_jsonw w;
@@ -958,7 +999,8 @@ static char *build_json(int64_t id, const struct store_new_msg *nm, size_t *len)
 }
 
 /* one row of (id, sender, recipient, grp, kind, json) into m; json copied */
-static int row_to_msg(sqlite3_stmt *s, struct store_msg *m)
+static int
+row_to_msg(sqlite3_stmt *s, struct store_msg *m)
 {
 	const unsigned char *j = sqlite3_column_text(s, 5);
 	size_t n = (size_t)sqlite3_column_bytes(s, 5);
@@ -973,7 +1015,8 @@ static int row_to_msg(sqlite3_stmt *s, struct store_msg *m)
 	return m->json ? 0 : -1;
 }
 
-static int idem_lookup(struct store *st, int64_t sender, const char *key, struct store_msg *m)
+static int
+idem_lookup(struct store *st, int64_t sender, const char *key, struct store_msg *m)
 {
 	sqlite3_stmt *s = stmt(st, Q_IDEM_GET);
 	int rc;
@@ -997,7 +1040,8 @@ static int idem_lookup(struct store *st, int64_t sender, const char *key, struct
 }
 
 /* the fields build_json needs; a caller's bug, reported rather than crashing */
-static int msg_valid(const struct store_new_msg *nm)
+static int
+msg_valid(const struct store_new_msg *nm)
 {
 	if (!nm->sender_name || !nm->kind || (nm->recipient > 0) == (nm->grp > 0))
 		return 0;
@@ -1011,7 +1055,8 @@ static int msg_valid(const struct store_new_msg *nm)
 }
 
 /* a message's key and a batch's are one kind of row: (sender, key) -> first id */
-int store_batch_claim(struct store *st, int64_t sender, const char *key, int64_t first_id)
+int
+store_batch_claim(struct store *st, int64_t sender, const char *key, int64_t first_id)
 {
 	sqlite3_stmt *s = stmt(st, Q_IDEM_ADD);
 
@@ -1028,8 +1073,9 @@ int store_batch_claim(struct store *st, int64_t sender, const char *key, int64_t
  * free, STORE_EXISTS (m holds the earlier message) when it was taken. One
  * insert that may do nothing, not a lookup before every insert.
  */
-static int idem_claim(struct store *st, const struct store_new_msg *nm, int64_t id,
-		      struct store_msg *m)
+static int
+idem_claim(struct store *st, const struct store_new_msg *nm, int64_t id,
+    struct store_msg *m)
 {
 	int rc = store_batch_claim(st, nm->sender, nm->key, id);
 
@@ -1042,7 +1088,8 @@ static int idem_claim(struct store *st, const struct store_new_msg *nm, int64_t 
  * The inserts of one message, all or nothing (the caller's savepoint or
  * transaction); STORE_EXISTS when its idempotency key names an earlier one.
  */
-static int msg_insert(struct store *st, const struct store_new_msg *nm, struct store_msg *m)
+static int
+msg_insert(struct store *st, const struct store_new_msg *nm, struct store_msg *m)
 {
 	sqlite3_stmt *s = stmt(st, Q_MSG_ADD);
 	/*
@@ -1086,14 +1133,16 @@ static int msg_insert(struct store *st, const struct store_new_msg *nm, struct s
  * a savepoint keeps a failure from leaving half the rows behind; outside
  * one, the savepoint is itself the transaction and RELEASE commits it.
  */
-static int sp_begin(struct store *st)
+static int
+sp_begin(struct store *st)
 {
 	return step_done(st, stmt(st, Q_SAVEPOINT)) == STORE_OK ? STORE_OK : STORE_ERR;
 }
 
 /* ok: keep the work (RELEASE), else undo it; returns rc, or STORE_ERR if
  * the RELEASE itself fails */
-static int sp_end(struct store *st, int ok, int rc)
+static int
+sp_end(struct store *st, int ok, int rc)
 {
 	if (!ok) {
 		char keep[sizeof st->err];
@@ -1114,7 +1163,8 @@ static int sp_end(struct store *st, int ok, int rc)
 	return rc;
 }
 
-int store_msg_add(struct store *st, const struct store_new_msg *nm, struct store_msg *m)
+int
+store_msg_add(struct store *st, const struct store_new_msg *nm, struct store_msg *m)
 {
 	int rc;
 
@@ -1162,7 +1212,8 @@ struct msgvec {
 
 /* step a bound statement, appending its (id, sender, recipient, grp, kind,
  * json) rows; resets it */
-static int collect(struct store *st, sqlite3_stmt *s, struct msgvec *mv, int limit)
+static int
+collect(struct store *st, sqlite3_stmt *s, struct msgvec *mv, int limit)
 {
 	struct store_msg *nv;
 	int rc;
@@ -1192,7 +1243,8 @@ oom:
 	return STORE_ERR;
 }
 
-static int by_id(const void *a, const void *b)
+static int
+by_id(const void *a, const void *b)
 {
 	int64_t x = ((const struct store_msg *)a)->id, y = ((const struct store_msg *)b)->id;
 
@@ -1200,7 +1252,8 @@ static int by_id(const void *a, const void *b)
 }
 
 /* sort, drop duplicate ids, keep the first limit (limit <= 0: all) */
-static void settle(struct msgvec *mv, int limit)
+static void
+settle(struct msgvec *mv, int limit)
 {
 	size_t i, w = 0;
 
@@ -1224,8 +1277,9 @@ struct span {
 };
 
 /* the user's spans that may hold ids after since, in group or all */
-static int load_spans(struct store *st, int64_t user_id, int64_t with_group, int64_t since,
-		      struct span **out, size_t *n)
+static int
+load_spans(struct store *st, int64_t user_id, int64_t with_group, int64_t since,
+    struct span **out, size_t *n)
 {
 	sqlite3_stmt *s = stmt(st, with_group > 0 ? Q_SPANS_GROUP : Q_SPANS);
 	struct span *v = NULL;
@@ -1255,8 +1309,9 @@ static int load_spans(struct store *st, int64_t user_id, int64_t with_group, int
 	return STORE_OK;
 }
 
-int store_batch_get(struct store *st, int64_t sender, const char *key, size_t n,
-		    struct store_msg **out, size_t *got)
+int
+store_batch_get(struct store *st, int64_t sender, const char *key, size_t n,
+    struct store_msg **out, size_t *got)
 {
 	sqlite3_stmt *s = stmt(st, Q_BATCH_GET);
 	struct msgvec mv = {0};
@@ -1280,9 +1335,10 @@ int store_batch_get(struct store *st, int64_t sender, const char *key, size_t n,
  * order; merged here. Once limit messages are in hand, later queries stop
  * at the limit-th id, as nothing after it could be kept.
  */
-int store_msgs_visible(struct store *st, int64_t user_id, int64_t with_user, int64_t with_group,
-		       int64_t since, int64_t upto, int limit,
-		       struct store_msg **out, size_t *n)
+int
+store_msgs_visible(struct store *st, int64_t user_id, int64_t with_user, int64_t with_group,
+    int64_t since, int64_t upto, int limit,
+    struct store_msg **out, size_t *n)
 {
 	struct msgvec mv = {0};
 	struct span *spans = NULL;
@@ -1345,14 +1401,16 @@ bad:
 
 /* ---- groups ---- */
 
-int64_t store_max_id(struct store *st)
+int64_t
+store_max_id(struct store *st)
 {
 	/* every message goes through store_msg_add, which keeps both exact */
 	return st->pending_max > st->committed_max ? st->pending_max : st->committed_max;
 }
 
-int store_group_create(struct store *st, const char *name, int64_t owner, int private_,
-		       int64_t now_ms, int64_t *id)
+int
+store_group_create(struct store *st, const char *name, int64_t owner, int private_,
+    int64_t now_ms, int64_t *id)
 {
 	sqlite3_stmt *s = stmt(st, Q_GROUP_ADD);
 	int rc;
@@ -1367,13 +1425,15 @@ int store_group_create(struct store *st, const char *name, int64_t owner, int pr
 	return rc;
 }
 
-static void copy_role(char dst[8], const unsigned char *src)
+static void
+copy_role(char dst[8], const unsigned char *src)
 {
 	snprintf(dst, 8, "%s", src ? (const char *)src : "");
 }
 
 /* one row of (id, name, owner, owner name, private, members, role) */
-static void row_to_group(sqlite3_stmt *s, struct store_group *g)
+static void
+row_to_group(sqlite3_stmt *s, struct store_group *g)
 {
 	g->id = sqlite3_column_int64(s, 0);
 	copy_name(g->name, sqlite3_column_text(s, 1));
@@ -1384,7 +1444,8 @@ static void row_to_group(sqlite3_stmt *s, struct store_group *g)
 	copy_role(g->role, sqlite3_column_text(s, 6));
 }
 
-int store_group_get(struct store *st, const char *name, int64_t as_user, struct store_group *g)
+int
+store_group_get(struct store *st, const char *name, int64_t as_user, struct store_group *g)
 {
 	sqlite3_stmt *s = stmt(st, Q_GROUP_GET);
 	int rc;
@@ -1404,7 +1465,8 @@ int store_group_get(struct store *st, const char *name, int64_t as_user, struct 
 }
 
 /* STORE_NOTFOUND when there is no live group of that id */
-int store_group_delete(struct store *st, int64_t group_id, int64_t to_id)
+int
+store_group_delete(struct store *st, int64_t group_id, int64_t to_id)
 {
 	sqlite3_stmt *s;
 	int rc;
@@ -1428,8 +1490,9 @@ int store_group_delete(struct store *st, int64_t group_id, int64_t to_id)
 	return sp_end(st, rc == STORE_OK, rc == STORE_NOTFOUND ? rc : rc ? STORE_ERR : rc);
 }
 
-int store_groups_list(struct store *st, int64_t user_id, int all,
-		      struct store_group **out, size_t *n)
+int
+store_groups_list(struct store *st, int64_t user_id, int all,
+    struct store_group **out, size_t *n)
 {
 	sqlite3_stmt *s = stmt(st, all ? Q_GROUPS_ALL : Q_GROUPS_MINE);
 	struct store_group *v = NULL;
@@ -1455,7 +1518,8 @@ int store_groups_list(struct store *st, int64_t user_id, int all,
 	return STORE_OK;
 }
 
-int store_member_role(struct store *st, int64_t group_id, int64_t user_id, char role[8])
+int
+store_member_role(struct store *st, int64_t group_id, int64_t user_id, char role[8])
 {
 	sqlite3_stmt *s = stmt(st, Q_MEMBER_ROLE);
 	int rc;
@@ -1475,8 +1539,9 @@ int store_member_role(struct store *st, int64_t group_id, int64_t user_id, char 
 }
 
 /* a member already: only the role changes, the open span stays */
-int store_member_set(struct store *st, int64_t group_id, int64_t user_id, const char *role,
-		     int64_t from_id)
+int
+store_member_set(struct store *st, int64_t group_id, int64_t user_id, const char *role,
+    int64_t from_id)
 {
 	sqlite3_stmt *s;
 	int rc;
@@ -1509,7 +1574,8 @@ int store_member_set(struct store *st, int64_t group_id, int64_t user_id, const 
 	return sp_end(st, rc == STORE_OK, rc == STORE_OK ? rc : STORE_ERR);
 }
 
-int store_member_remove(struct store *st, int64_t group_id, int64_t user_id, int64_t to_id)
+int
+store_member_remove(struct store *st, int64_t group_id, int64_t user_id, int64_t to_id)
 {
 	sqlite3_stmt *s;
 	int rc;
@@ -1530,7 +1596,8 @@ int store_member_remove(struct store *st, int64_t group_id, int64_t user_id, int
 	return sp_end(st, rc == STORE_OK, rc == STORE_NOTFOUND ? rc : rc ? STORE_ERR : rc);
 }
 
-int store_members(struct store *st, int64_t group_id, struct store_member **out, size_t *n)
+int
+store_members(struct store *st, int64_t group_id, struct store_member **out, size_t *n)
 {
 	sqlite3_stmt *s = stmt(st, Q_MEMBERS);
 	struct store_member *v = NULL;
@@ -1560,7 +1627,8 @@ int store_members(struct store *st, int64_t group_id, struct store_member **out,
 
 /* ---- attachments ---- */
 
-int store_file_add(struct store *st, const struct store_file *f)
+int
+store_file_add(struct store *st, const struct store_file *f)
 {
 	sqlite3_stmt *s = stmt(st, Q_FILE_ADD);
 
@@ -1574,12 +1642,14 @@ int store_file_add(struct store *st, const struct store_file *f)
 	return step_done(st, s);
 }
 
-static void copy_text(char *dst, size_t len, const unsigned char *src)
+static void
+copy_text(char *dst, size_t len, const unsigned char *src)
 {
 	snprintf(dst, len, "%s", src ? (const char *)src : "");
 }
 
-int store_file_get(struct store *st, const char *id, struct store_file *f)
+int
+store_file_get(struct store *st, const char *id, struct store_file *f)
 {
 	sqlite3_stmt *s = stmt(st, Q_FILE_GET);
 	int rc;
@@ -1603,7 +1673,8 @@ int store_file_get(struct store *st, const char *id, struct store_file *f)
 	return STORE_OK;
 }
 
-int store_file_visible(struct store *st, const char *id, int64_t user_id)
+int
+store_file_visible(struct store *st, const char *id, int64_t user_id)
 {
 	sqlite3_stmt *s = stmt(st, Q_FILE_VISIBLE);
 	int rc;
@@ -1617,7 +1688,8 @@ int store_file_visible(struct store *st, const char *id, int64_t user_id)
 	return rc == SQLITE_ROW ? STORE_OK : STORE_NOTFOUND;
 }
 
-int store_file_orphan(struct store *st, int64_t before_ms, char id[33], char sha256[65])
+int
+store_file_orphan(struct store *st, int64_t before_ms, char id[33], char sha256[65])
 {
 	sqlite3_stmt *s = stmt(st, Q_FILE_ORPHAN);
 	int rc;
@@ -1636,7 +1708,8 @@ int store_file_orphan(struct store *st, int64_t before_ms, char id[33], char sha
 	return STORE_OK;
 }
 
-int store_file_delete(struct store *st, const char *id)
+int
+store_file_delete(struct store *st, const char *id)
 {
 	sqlite3_stmt *s = stmt(st, Q_FILE_DEL);
 
@@ -1644,7 +1717,8 @@ int store_file_delete(struct store *st, const char *id)
 	return step_update(st, s);
 }
 
-int store_file_refs(struct store *st, const char *sha256, int64_t *n)
+int
+store_file_refs(struct store *st, const char *sha256, int64_t *n)
 {
 	sqlite3_stmt *s = stmt(st, Q_FILE_REFS);
 
@@ -1656,7 +1730,8 @@ int store_file_refs(struct store *st, const char *sha256, int64_t *n)
 	return STORE_OK;
 }
 
-void store_msg_free(struct store_msg *m)
+void
+store_msg_free(struct store_msg *m)
 {
 	if (m) {
 		free(m->json);
@@ -1664,7 +1739,8 @@ void store_msg_free(struct store_msg *m)
 	}
 }
 
-void store_msgs_free(struct store_msg *m, size_t n)
+void
+store_msgs_free(struct store_msg *m, size_t n)
 {
 	size_t i;
 

@@ -28,7 +28,8 @@ static struct {
 	int efd, stop, started;
 } W = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .efd = -1 };
 
-static void *worker(void *unused)
+static void *
+worker(void *unused)
 {
 	(void)unused;
 	pthread_mutex_lock(&W.mu);
@@ -60,7 +61,8 @@ static void *worker(void *unused)
 	return NULL;
 }
 
-int work_init(char *err, size_t errlen)
+int
+work_init(char *err, size_t errlen)
 {
 	int rc;
 
@@ -79,7 +81,8 @@ int work_init(char *err, size_t errlen)
 	return 0;
 }
 
-void work_shutdown(void)
+void
+work_shutdown(void)
 {
 	if (!W.started)
 		return;
@@ -93,12 +96,14 @@ void work_shutdown(void)
 	close(W.efd);
 }
 
-int work_fd(void)
+int
+work_fd(void)
 {
 	return W.efd;
 }
 
-void work_poll(void)
+void
+work_poll(void)
 {
 	struct job *list, *j;
 	uint64_t n;
@@ -117,7 +122,8 @@ void work_poll(void)
 	}
 }
 
-int work_submit(void (*run)(void *arg), void (*done)(void *arg), void *arg)
+int
+work_submit(void (*run)(void *arg), void (*done)(void *arg), void *arg)
 {
 	struct job *j = calloc(1, sizeof(*j));
 
