@@ -4,6 +4,8 @@
  *	imd [-q] [-d DIR] [-l ADDR:PORT] [--cert FILE --key FILE] [--registration open|closed]
  *	imd pin [-d DIR] [--cert FILE]
  *	imd user add NAME [-d DIR]
+ *	imd backup [-d DIR] FILE
+ *	imd restore FILE -d NEWDIR
  */
 #include <errno.h>
 #include <ftw.h>
@@ -24,6 +26,7 @@
 #include "api.h"
 #include "api_int.h"
 #include "auth.h"
+#include "backup.h"
 #include "blob.h"
 #include "cert.h"
 #include "conn.h"
@@ -61,6 +64,8 @@ usage(int code)
 		"           [--conns-per-addr N] [--rate N] [-u USER]\n"
 		"       imd pin [-d DIR] [--cert FILE]\n"
 		"       imd user add NAME [-d DIR]   (password on stdin)\n"
+		"       imd backup [-d DIR] FILE\n"
+		"       imd restore FILE -d NEWDIR\n"
 		"see imd(8)\n");
 	exit(code);
 }
@@ -304,6 +309,21 @@ cmd_user_add(int argc, char **argv)
 	return 0;
 }
 
+/* imd backup [-d DIR] FILE, imd restore FILE -d NEWDIR: FILE before or after */
+static int
+cmd_backup(int argc, char **argv, int restore)
+{
+	struct options o = {0};
+	const char *file = argc > 1 && argv[1][0] != '-' ? argv[1] : NULL;
+
+	parse(argc - !!file, argv + !!file, &o);	/* FILE first: it stands in for argv[0] */
+	if (optind != argc - 1)
+		usage(EX_USAGE);
+	if (!file)
+		file = argv[optind];
+	return restore ? backup_restore(file, o.dir) : backup_write(o.dir, file);
+}
+
 static uid_t chown_uid;
 static gid_t chown_gid;
 
@@ -492,5 +512,7 @@ main(int argc, char **argv)
 		return cmd_pin(argc - 1, argv + 1);
 	if (argc > 1 && !strcmp(argv[1], "user"))
 		return cmd_user_add(argc - 1, argv + 1);
+	if (argc > 1 && (!strcmp(argv[1], "backup") || !strcmp(argv[1], "restore")))
+		return cmd_backup(argc - 1, argv + 1, argv[1][0] == 'r');
 	return serve(argc, argv);
 }
