@@ -13,6 +13,8 @@ CC        ?= cc
 PKGS      = openssl json-c sqlite3 sox
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# sd_notify: imd alone links libsystemd
+IMD_LIBS   := $(shell pkg-config --libs libsystemd 2>/dev/null)
 
 WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wformat=2 -Wvla -Wimplicit-fallthrough -Werror
@@ -52,7 +54,7 @@ lib/libim.a: $(LIB_OBJ)
 bin/imd: $(IMD_OBJ) lib/libim.a
 	@mkdir -p bin
 	@$(if $(Q),echo "  LD $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(IMD_OBJ) lib/libim.a $(PKG_LIBS) -lhttp_parser -lpthread
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(IMD_OBJ) lib/libim.a $(PKG_LIBS) $(IMD_LIBS) -lhttp_parser -lpthread
 
 .SECONDEXPANSION:
 $(addprefix bin/,$(CLIENTS)): bin/%: $$(addsuffix .o,$$(basename $$(wildcard cmd/%/*.c))) lib/libim.a
