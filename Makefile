@@ -2,12 +2,14 @@
 # make            build everything
 # make check      install missing packages, build, run every test
 # make run        install missing packages, build, start imd in ./run
-# make install    PREFIX=/usr/local DESTDIR=
+# make install    PREFIX=/usr/local DESTDIR= SYSTEMDUNITDIR=
+# make deb        a Debian package, im_VERSION_ARCH.deb
 # make SANITIZE=address,undefined check   the suite under sanitizers
 
 PREFIX    ?= /usr/local
 BINDIR    ?= $(PREFIX)/bin
 MANPREFIX ?= $(PREFIX)/share/man
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 CC        ?= cc
 
 PKGS      = openssl json-c sqlite3 sox
@@ -86,12 +88,22 @@ install: all
 		$(DESTDIR)$(MANPREFIX)/man7 $(DESTDIR)$(MANPREFIX)/man8
 	install -m 755 $(BINS) $(DESTDIR)$(BINDIR)
 	for s in 1 5 7 8; do for f in man/man$$s/*.$$s; do [ -e "$$f" ] && install -m 644 "$$f" $(DESTDIR)$(MANPREFIX)/man$$s; done; done; true
+	install -d $(DESTDIR)$(SYSTEMDUNITDIR)
+	sed 's|/usr/bin/imd|$(BINDIR)/imd|' contrib/imd.service >$(DESTDIR)$(SYSTEMDUNITDIR)/imd.service
+	chmod 644 $(DESTDIR)$(SYSTEMDUNITDIR)/imd.service
 
 clean:
 	rm -f lib/*.o lib/libim.a cmd/*/*.o $(BINS)
-	rm -rf bin tests/unit/bin fuzz/bin
+	rm -rf bin tests/unit/bin fuzz/bin build
 
 .PHONY: all deps check run install clean man-lint fuzz fuzz-run bench
+
+# im_VERSION_ARCH.deb of the tree as it is, built apart in build/deb
+# (contrib/debian/build.sh; lintian is run by tests/t2740-deb.sh)
+deb:
+	./contrib/debian/build.sh
+
+.PHONY: deb
 
 # libFuzzer targets (clang); see fuzz/README.md. FUZZ_SECONDS per target.
 fuzz:
