@@ -127,4 +127,16 @@ test_expect_success 'no archive, no data directory: errors, no file left' '
 	expect_exit 64 imd_cmd backup -d "$IMD_DIR" 2>err
 '
 
+test_expect_success 'a stopped server backed up by root: the files SQLite adds keep the owner of im.db' '
+	stop_imd &&
+	imd_cmd backup -d "$IMD_DIR" "$TRASH/stopped.tar" 2>err &&
+	if test "$(id -u)" = 0; then
+		owner=$(stat -c %U "$IMD_DIR/im.db") &&
+		test -z "$(find "$IMD_DIR" ! -user "$owner")"
+	fi &&
+	start_imd &&
+	texts bob | grep -c "^load " >n &&
+	test "$(cat n)" -ge 50
+'
+
 test_done

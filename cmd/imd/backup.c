@@ -72,6 +72,8 @@ copy_db(const char *src_path, const char *dst_path)
 	sqlite3_backup *b;
 	int rc, tries = 0;
 
+	/* on a stopped server this makes -wal and -shm, which SQLite gives the
+	 * owner of the database even when run by root */
 	if (sqlite3_open_v2(src_path, &src, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
 		fail(0, "cannot open '%s': %s", src_path, sqlite3_errmsg(src));
 		goto out;
