@@ -67,7 +67,7 @@ test_expect_success 'SIGTERM: STOPPING=1, and imd exits 0' '
 '
 
 test_expect_success 'make install puts the unit under SYSTEMDUNITDIR with ExecStart in BINDIR' '
-	make -s -C "$top" install DESTDIR="$TRASH/stage" PREFIX=/opt/im \
+	make -s -o all -C "$top" install DESTDIR="$TRASH/stage" PREFIX=/opt/im \
 		SYSTEMDUNITDIR=/etc/systemd/system >install.out 2>&1 &&
 	u=$TRASH/stage/etc/systemd/system/imd.service &&
 	test "$(file_mode "$u")" = 644 &&
