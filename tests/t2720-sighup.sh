@@ -85,6 +85,19 @@ test_expect_success 'a certificate that does not match the key: a warning, the o
 	kill $fpid && { wait $fpid || :; }
 '
 
+test_expect_success 'an RSA pair for an EC one: refused until a restart, the one in use stays' '
+	openssl req -x509 -newkey rsa:2048 -nodes -days 90 -subj /CN=localhost \
+		-addext "subjectAltName=IP:127.0.0.1" -keyout rsa.key -out rsa.pem 2>/dev/null &&
+	cat rsa.key >"$IMD_DIR/key.pem" &&
+	cat rsa.pem >"$IMD_DIR/cert.pem" &&
+	hup &&
+	wait_for 10 test_grep "certificate not reloaded, .*of another type than the one in use; restart imd" \
+		logs/imd.log &&
+	as_user alice imsend --pin "$new_pin" bob "an EC key still" &&
+	cat tls2/key.pem >"$IMD_DIR/key.pem" &&
+	cat tls2/cert.pem >"$IMD_DIR/cert.pem"
+'
+
 test_expect_success '--log in a directory imd cannot write: exit 73 before listening' '
 	expect_exit 73 "$IM_BIN/imd" -d "$TRASH/other" -l 127.0.0.1:1 --log /nonexistent/dir/imd.log 2>err &&
 	test_grep "cannot open log" err
