@@ -233,7 +233,6 @@ out:
 
 /* ---------------------------------------------------------------- restore */
 
-static const char *restore_root;
 static size_t restore_root_len;
 static int restore_bad;
 
@@ -411,7 +410,6 @@ backup_restore(const char *file, const char *newdir)
 		fail(0, "tar failed (status %d) reading '%s'", r, file);
 		goto bad;
 	}
-	restore_root = newdir;
 	restore_root_len = strlen(newdir);
 	restore_bad = 0;
 	if (nftw(newdir, check_entry, 16, FTW_PHYS) != 0 || restore_bad)
