@@ -2,17 +2,21 @@
 # make            build everything
 # make check      install missing packages, build, run every test
 # make run        install missing packages, build, start imd in ./run
-# make install    PREFIX=/usr/local DESTDIR=
+# make install    PREFIX=/usr/local DESTDIR= SYSTEMDUNITDIR=
+# make deb        a Debian package, im_VERSION_ARCH.deb
 # make SANITIZE=address,undefined check   the suite under sanitizers
 
 PREFIX    ?= /usr/local
 BINDIR    ?= $(PREFIX)/bin
 MANPREFIX ?= $(PREFIX)/share/man
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 CC        ?= cc
 
 PKGS      = openssl json-c sqlite3 sox
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# sd_notify: imd alone links libsystemd
+IMD_LIBS   := $(shell pkg-config --libs libsystemd 2>/dev/null)
 
 WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wformat=2 -Wvla -Wimplicit-fallthrough -Werror
@@ -52,7 +56,7 @@ lib/libim.a: $(LIB_OBJ)
 bin/imd: $(IMD_OBJ) lib/libim.a
 	@mkdir -p bin
 	@$(if $(Q),echo "  LD $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(IMD_OBJ) lib/libim.a $(PKG_LIBS) -lhttp_parser -lpthread
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(IMD_OBJ) lib/libim.a $(PKG_LIBS) $(IMD_LIBS) -lhttp_parser -lpthread
 
 .SECONDEXPANSION:
 $(addprefix bin/,$(CLIENTS)): bin/%: $$(addsuffix .o,$$(basename $$(wildcard cmd/%/*.c))) lib/libim.a
@@ -84,12 +88,22 @@ install: all
 		$(DESTDIR)$(MANPREFIX)/man7 $(DESTDIR)$(MANPREFIX)/man8
 	install -m 755 $(BINS) $(DESTDIR)$(BINDIR)
 	for s in 1 5 7 8; do for f in man/man$$s/*.$$s; do [ -e "$$f" ] && install -m 644 "$$f" $(DESTDIR)$(MANPREFIX)/man$$s; done; done; true
+	install -d $(DESTDIR)$(SYSTEMDUNITDIR)
+	sed 's|/usr/bin/imd|$(BINDIR)/imd|' contrib/imd.service >$(DESTDIR)$(SYSTEMDUNITDIR)/imd.service
+	chmod 644 $(DESTDIR)$(SYSTEMDUNITDIR)/imd.service
 
 clean:
 	rm -f lib/*.o lib/libim.a cmd/*/*.o $(BINS)
-	rm -rf bin tests/unit/bin fuzz/bin
+	rm -rf bin tests/unit/bin fuzz/bin build
 
 .PHONY: all deps check run install clean man-lint fuzz fuzz-run bench
+
+# im_VERSION_ARCH.deb of the tree as it is, built apart in build/deb
+# (contrib/debian/build.sh; lintian is run by tests/t2740-deb.sh)
+deb:
+	./contrib/debian/build.sh
+
+.PHONY: deb
 
 # libFuzzer targets (clang); see fuzz/README.md. FUZZ_SECONDS per target.
 fuzz:

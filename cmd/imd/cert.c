@@ -415,6 +415,49 @@ bad:
 	return NULL;
 }
 
+/*
+ * A new SSL copies the context's certificate when it is made, so changing
+ * the context leaves open connections alone. Same key type only: a pair
+ * of another type would take a slot of its own beside the old one.
+ */
+int
+cert_reload(SSL_CTX *ctx, const char *certfile, const char *keyfile, char *err, size_t errlen)
+{
+	STACK_OF(X509) *chain = NULL;
+	SSL_CTX *fresh;
+	EVP_PKEY *old = SSL_CTX_get0_privatekey(ctx), *key;
+	unsigned char keys[128];
+	long n;
+	int ok;
+
+	if (!(fresh = cert_server_ctx(certfile, keyfile, err, errlen)))
+		return -1;
+	key = SSL_CTX_get0_privatekey(fresh);
+	if (old && EVP_PKEY_base_id(old) != EVP_PKEY_base_id(key)) {
+		snprintf(err, errlen, "key '%s' is of another type than the one in use; restart imd",
+			 keyfile);
+		SSL_CTX_free(fresh);
+		return -1;
+	}
+	SSL_CTX_get0_chain_certs(fresh, &chain);
+	ok = SSL_CTX_use_cert_and_key(ctx, SSL_CTX_get0_certificate(fresh), key, chain, 1);
+	SSL_CTX_free(fresh);
+	if (ok != 1)
+		return ssl_err(err, errlen, "cannot use the new certificate");
+	/*
+	 * A resumed session skips the certificate: a client would go on
+	 * trusting the old key. Forget the cached sessions, and make the
+	 * tickets already handed out undecryptable with new ticket keys.
+	 */
+	SSL_CTX_flush_sessions(ctx, 0);
+	n = SSL_CTX_get_tlsext_ticket_keys(ctx, NULL, 0);
+	if (n <= 0 || n > (long)sizeof(keys) || RAND_bytes(keys, (int)n) != 1 ||
+	    SSL_CTX_set_tlsext_ticket_keys(ctx, keys, n) != 1)
+		return ssl_err(err, errlen, "new certificate in use, but cannot renew the ticket keys");
+	OPENSSL_cleanse(keys, sizeof(keys));
+	return 0;
+}
+
 /* ---- the pin ---- */
 
 int

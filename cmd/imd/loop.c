@@ -32,12 +32,15 @@ struct loop {
 	int signal_seen;	/* the tick already ran for the pending signal */
 };
 
-static volatile sig_atomic_t got_signal;
+static volatile sig_atomic_t got_signal, got_hup;
 
 static void
 on_signal(int sig)
 {
-	got_signal = sig;
+	if (sig == SIGHUP)
+		got_hup = 1;
+	else
+		got_signal = sig;
 }
 
 int64_t
@@ -160,12 +163,15 @@ loop_catch_signals(struct loop *l)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	sigemptyset(&block);
 	sigaddset(&block, SIGTERM);
 	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGHUP);
 	sigprocmask(SIG_BLOCK, &block, &l->run_mask);
 	sigdelset(&l->run_mask, SIGTERM);
 	sigdelset(&l->run_mask, SIGINT);
+	sigdelset(&l->run_mask, SIGHUP);
 	l->catching = 1;
 }
 
@@ -174,6 +180,16 @@ loop_signalled(const struct loop *l)
 {
 	(void)l;
 	return got_signal;
+}
+
+int
+loop_hangup(struct loop *l)
+{
+	int h = got_hup;
+
+	(void)l;
+	got_hup = 0;	/* SIGHUP is blocked here: nothing is lost */
+	return h;
 }
 
 void
@@ -197,7 +213,7 @@ loop_run(struct loop *l)
 			break;
 		now = loop_mono_ms();
 		timeout = l->next_tick > now ? (int)(l->next_tick - now) : 0;
-		if (got_signal && !l->signal_seen)
+		if ((got_signal && !l->signal_seen) || got_hup)
 			timeout = 0;
 		n = epoll_pwait(l->epfd, ev, 256, timeout, l->catching ? &l->run_mask : NULL);
 		if (n < 0 && errno != EINTR)
@@ -216,7 +232,7 @@ loop_run(struct loop *l)
 			w->fn(l, fd, events, w->arg);
 		}
 		now = loop_mono_ms();
-		if (now >= l->next_tick || (got_signal && !l->signal_seen)) {
+		if (now >= l->next_tick || (got_signal && !l->signal_seen) || got_hup) {
 			l->signal_seen = got_signal != 0;
 			l->next_tick = now + l->tick_ms;
 			if (l->tick_fn)

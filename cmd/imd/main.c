@@ -2,8 +2,11 @@
  * imd — the im daemon: TLS, HTTP, SQLite, one event loop.
  *
  *	imd [-q] [-d DIR] [-l ADDR:PORT] [--cert FILE --key FILE] [--registration open|closed]
+ *	    [--log FILE]
  *	imd pin [-d DIR] [--cert FILE]
  *	imd user add NAME [-d DIR]
+ *	imd backup [-d DIR] FILE
+ *	imd restore FILE -d NEWDIR
  */
 #include <errno.h>
 #include <ftw.h>
@@ -19,11 +22,13 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sysexits.h>
+#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include "api.h"
 #include "api_int.h"
 #include "auth.h"
+#include "backup.h"
 #include "blob.h"
 #include "cert.h"
 #include "conn.h"
@@ -45,12 +50,20 @@ struct options {
 	uint64_t max_file;
 	struct quota_conf limits;
 	const char *run_as;	/* user to become when started as root */
+	const char *log;	/* --log FILE, else stderr */
 };
 
 static char default_dir[4096];
 static int shutting_down;
 static unsigned ticks;
 static int64_t shutdown_deadline;
+/* what SIGHUP reloads: the log file, the certificate and key */
+static struct {
+	SSL_CTX *ctx;
+	const char *dir;	/* NULL: --cert and --key, never renewed here */
+	char cert[4096], key[4096];
+	struct stat cert_st, key_st;
+} live;
 
 static void
 usage(int code)
@@ -58,9 +71,11 @@ usage(int code)
 	fprintf(code ? stderr : stdout,
 		"usage: imd [-q] [-d DIR] [-l ADDR:PORT] [--cert FILE --key FILE]\n"
 		"           [--registration open|closed] [--max-file SIZE]\n"
-		"           [--conns-per-addr N] [--rate N] [-u USER]\n"
+		"           [--conns-per-addr N] [--rate N] [-u USER] [--log FILE]\n"
 		"       imd pin [-d DIR] [--cert FILE]\n"
 		"       imd user add NAME [-d DIR]   (password on stdin)\n"
+		"       imd backup [-d DIR] FILE\n"
+		"       imd restore FILE -d NEWDIR\n"
 		"see imd(8)\n");
 	exit(code);
 }
@@ -138,6 +153,7 @@ parse(int argc, char **argv, struct options *o)
 		{ "conns-per-addr", required_argument, NULL, 'C' },
 		{ "user", required_argument, NULL, 'u' },
 		{ "rate", required_argument, NULL, 'R' },
+		{ "log", required_argument, NULL, 'L' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -159,6 +175,7 @@ parse(int argc, char **argv, struct options *o)
 		case 'k': o->key = optarg; break;
 		case 'q': o->quiet = 1; break;
 		case 'u': o->run_as = optarg; break;
+		case 'L': o->log = optarg; break;
 		case 'C': o->limits.conns_per_addr = count_arg(optarg, "--conns-per-addr"); break;
 		case 'R':
 			o->limits.requests_per_sec = count_arg(optarg, "--rate");
@@ -304,6 +321,21 @@ cmd_user_add(int argc, char **argv)
 	return 0;
 }
 
+/* imd backup [-d DIR] FILE, imd restore FILE -d NEWDIR: FILE before or after */
+static int
+cmd_backup(int argc, char **argv, int restore)
+{
+	struct options o = {0};
+	const char *file = argc > 1 && argv[1][0] != '-' ? argv[1] : NULL;
+
+	parse(argc - !!file, argv + !!file, &o);	/* FILE first: it stands in for argv[0] */
+	if (optind != argc - 1)
+		usage(EX_USAGE);
+	if (!file)
+		file = argv[optind];
+	return restore ? backup_restore(file, o.dir) : backup_write(o.dir, file);
+}
+
 static uid_t chown_uid;
 static gid_t chown_gid;
 
@@ -387,12 +419,51 @@ before_sleep(struct loop *l, void *arg)
 	conn_reap();
 }
 
+static int
+replaced(const char *path, struct stat *was)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0 || (st.st_ino == was->st_ino && st.st_dev == was->st_dev &&
+	    st.st_size == was->st_size && st.st_mtim.tv_sec == was->st_mtim.tv_sec &&
+	    st.st_mtim.tv_nsec == was->st_mtim.tv_nsec))
+		return 0;
+	*was = st;
+	return 1;
+}
+
+/* SIGHUP: a new log file after a rotation, a certificate replaced on disk */
+static void
+reload(void)
+{
+	char err[512], pin[CERT_PIN_LEN];
+	int created = 0;
+
+	sd_notify(0, "RELOADING=1");
+	if (log_reopen(err, sizeof(err)) < 0)
+		log_warn("%s; still writing to the old log", err);
+	if (live.dir && cert_ensure(live.dir, &created, err, sizeof(err)) < 0)
+		log_warn("%s", err);	/* renewal is due: try again at the next SIGHUP */
+	if ((replaced(live.cert, &live.cert_st) | replaced(live.key, &live.key_st)) == 0)
+		log_info("reloaded; certificate unchanged");
+	else if (cert_reload(live.ctx, live.cert, live.key, err, sizeof(err)) < 0 ||
+	    cert_pin_file(live.cert, pin, err, sizeof(err)) < 0) {
+		log_warn("certificate not reloaded, serving the one in use: %s", err);
+		memset(&live.cert_st, 0, sizeof(live.cert_st));	/* so the next SIGHUP tries again */
+	} else
+		log_info("certificate reloaded, pin %s", pin);
+	sd_notify(0, "READY=1");
+}
+
 /* every second: timeouts, heartbeats, and the steps of a clean shutdown */
 static void
 tick(struct loop *l, void *arg)
 {
 	(void)arg;
+	if (loop_hangup(l) && !shutting_down)
+		reload();
 	if (loop_signalled(l) && !shutting_down) {
+		sd_notify(0, "STOPPING=1");
 		shutting_down = 1;
 		shutdown_deadline = loop_mono_ms() + SHUTDOWN_GRACE_MS;
 		log_info("shutting down");
@@ -434,6 +505,8 @@ serve(int argc, char **argv)
 	if (optind < argc)
 		usage(EX_USAGE);
 	log_quiet(o.quiet);
+	if (o.log && log_open(o.log, err, sizeof(err)) < 0)
+		die(EX_CANTCREAT, "%s", err);
 	if ((pw = run_as_user(o.run_as)))
 		pw_copy = *pw;	/* getpwnam's storage is reused by later calls */
 	data_dir(o.dir);
@@ -444,6 +517,12 @@ serve(int argc, char **argv)
 		die(EX_CONFIG, "%s", err);
 	if (cert_pin_file(cert, pin, err, sizeof(err)) < 0)
 		die(EX_CONFIG, "%s", err);
+	live.ctx = ctx;
+	live.dir = o.cert ? NULL : o.dir;
+	snprintf(live.cert, sizeof(live.cert), "%s", cert);
+	snprintf(live.key, sizeof(live.key), "%s", key);
+	replaced(live.cert, &live.cert_st);
+	replaced(live.key, &live.key_st);
 	if (created)
 		log_info("new certificate, pin %s", pin);
 	snprintf(path, sizeof(path), "%s/im.db", o.dir);
@@ -454,6 +533,8 @@ serve(int argc, char **argv)
 	if (auth_init(err, sizeof(err)) < 0 || work_init(err, sizeof(err)) < 0)
 		die(EX_SOFTWARE, "%s", err);
 	fd = listen_on(o.listen);
+	if (o.log && pw && chown(o.log, pw_copy.pw_uid, pw_copy.pw_gid) < 0)
+		die(EX_OSERR, "cannot give '%s' to %s: %s", o.log, o.run_as, strerror(errno));
 	drop_privileges(o.dir, o.run_as, pw ? &pw_copy : NULL);
 	if (!(l = loop_new()))
 		die(EX_OSERR, "cannot create the event loop");
@@ -470,6 +551,7 @@ serve(int argc, char **argv)
 	loop_before_sleep(l, before_sleep, NULL);
 	log_info("listening on %s (pin %s), registration %s", o.listen, pin,
 		 o.registration_open ? "open" : "closed");
+	sd_notifyf(0, "READY=1\nSTATUS=listening on %s", o.listen);
 	loop_run(l);
 	conn_foreach(close_now, NULL);	/* what the grace period did not end */
 	api_before_sleep();
@@ -492,5 +574,7 @@ main(int argc, char **argv)
 		return cmd_pin(argc - 1, argv + 1);
 	if (argc > 1 && !strcmp(argv[1], "user"))
 		return cmd_user_add(argc - 1, argv + 1);
+	if (argc > 1 && (!strcmp(argv[1], "backup") || !strcmp(argv[1], "restore")))
+		return cmd_backup(argc - 1, argv + 1, argv[1][0] == 'r');
 	return serve(argc, argv);
 }
