@@ -9,6 +9,7 @@
  * open run in SQLite's autocommit mode (one fsync each); inside one they wait
  * for store_commit().
  */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -180,6 +181,9 @@ sq_bind(struct store *st, int which, const char *types, ...)
 	int64_t v;
 	int i;
 
+	/* a letter too many or too few is a bug of the caller's, found by the
+	 * first run of that statement (the unit tests run every one) */
+	assert(strlen(types) == (size_t)sqlite3_bind_parameter_count(s));
 	va_start(ap, types);
 	for (i = 1; *types; types++, i++) {
 		switch (*types) {

@@ -68,7 +68,7 @@ struct store {
  *      string must outlive the step)
  *   l  const char *, size_t: text of that length
  *   h  const unsigned char *: a 32-byte hash, as a blob
- * A parameter the string does not reach stays NULL.
+ * types has one letter for each parameter of the statement (asserted).
  */
 sqlite3_stmt *sq_bind(struct store *st, int which, const char *types, ...);
 

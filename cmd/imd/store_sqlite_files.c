@@ -35,7 +35,7 @@ const struct sq_query sq_files_sql[] = {
 int
 store_file_add(struct store *st, const struct store_file *f)
 {
-	return sq_exec(st, sq_bind(st, Q_FILE_ADD, "titittti", f->id, f->owner, f->sha256,
+	return sq_exec(st, sq_bind(st, Q_FILE_ADD, "tititti", f->id, f->owner, f->sha256,
 	    f->size, f->name, f->type, f->created_ms));
 }
 
