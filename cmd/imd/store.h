@@ -217,7 +217,7 @@ int store_users(struct store *st, struct store_user **out, size_t *n);
 
 /* tokens: hash is SHA-256 of the token (32 bytes) */
 int store_token_add(struct store *st, int64_t user_id, const unsigned char hash[32],
-		    const struct store_token_info *info, int64_t *id);
+    const struct store_token_info *info, int64_t *id);
 /* the user's live tokens, oldest first; *out malloc'd */
 int store_tokens(struct store *st, int64_t user_id, struct store_token_info **out, size_t *n);
 /* revoke one of the user's tokens; STORE_NOTFOUND when not theirs or gone */
@@ -242,7 +242,7 @@ int store_msg_add(struct store *st, const struct store_new_msg *nm, struct store
  * the key after the batch is written (STORE_EXISTS if taken meanwhile).
  */
 int store_batch_get(struct store *st, int64_t sender, const char *key, size_t n,
-		    struct store_msg **out, size_t *got);
+    struct store_msg **out, size_t *got);
 int store_batch_claim(struct store *st, int64_t sender, const char *key, int64_t first_id);
 /*
  * messages user may see with since < id <= upto, ascending, at most limit:
@@ -254,8 +254,8 @@ int store_batch_claim(struct store *st, int64_t sender, const char *key, int64_t
  * *out is malloc'd; free with store_msgs_free.
  */
 int store_msgs_visible(struct store *st, int64_t user_id, int64_t with_user, int64_t with_group,
-		       int64_t since, int64_t upto, int limit,
-		       struct store_msg **out, size_t *n);
+    int64_t since, int64_t upto, int limit,
+    struct store_msg **out, size_t *n);
 
 /*
  * groups. Names are unique among groups that are not deleted (users and
@@ -267,19 +267,19 @@ int store_msgs_visible(struct store *st, int64_t user_id, int64_t with_user, int
  */
 int64_t store_max_id(struct store *st);
 int store_group_create(struct store *st, const char *name, int64_t owner, int private_,
-		       int64_t now_ms, int64_t *id);			/* STORE_EXISTS */
+    int64_t now_ms, int64_t *id);			/* STORE_EXISTS */
 /* by name; as_user fills g->role (may be 0) */
 int store_group_get(struct store *st, const char *name, int64_t as_user, struct store_group *g);
 /* mark deleted (frees the name), close every open span at to_id, drop members */
 int store_group_delete(struct store *st, int64_t group_id, int64_t to_id);
 /* the groups user is in (mine) or, with all, also every public group; by name */
 int store_groups_list(struct store *st, int64_t user_id, int all,
-		      struct store_group **out, size_t *n);
+    struct store_group **out, size_t *n);
 /* role of user in group: STORE_NOTFOUND when not a member */
 int store_member_role(struct store *st, int64_t group_id, int64_t user_id, char role[8]);
 /* add a member (opening a span at from_id) or, if already one, change the role */
 int store_member_set(struct store *st, int64_t group_id, int64_t user_id, const char *role,
-		     int64_t from_id);
+    int64_t from_id);
 /* remove a member, closing the span at to_id; STORE_NOTFOUND when not one */
 int store_member_remove(struct store *st, int64_t group_id, int64_t user_id, int64_t to_id);
 /* current members sorted by name; *out malloc'd */

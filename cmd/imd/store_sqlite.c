@@ -367,7 +367,7 @@ check_version(struct store *st, char *err, size_t errlen)
 	sqlite3_finalize(s);
 	if (v > SCHEMA_VERSION) {
 		snprintf(err, errlen, "database schema version %d is newer than this imd (%d)",
-			 v, SCHEMA_VERSION);
+		    v, SCHEMA_VERSION);
 		return -1;
 	}
 	return 0;
@@ -387,7 +387,7 @@ add_column(struct store *st, const char *table, const char *column,
 	int rc, have = 0;
 
 	snprintf(sql, sizeof sql, "SELECT count(*) FROM pragma_table_info('%s') WHERE name = '%s'",
-		 table, column);
+	    table, column);
 	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "%s", sqlite3_errmsg(st->db));
 		return -1;
@@ -444,9 +444,9 @@ store_open(struct store **stp, const char *path, char *err, size_t errlen)
 	 * (refused, harmlessly, once SQLite is initialised) */
 	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 	if (sqlite3_open_v2(file, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
-			    NULL) != SQLITE_OK) {
+	    NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "cannot open '%s': %s", file,
-			 st->db ? sqlite3_errmsg(st->db) : "out of memory");
+		    st->db ? sqlite3_errmsg(st->db) : "out of memory");
 		goto bad;
 	}
 	sqlite3_extended_result_codes(st->db, 1);
@@ -454,8 +454,8 @@ store_open(struct store **stp, const char *path, char *err, size_t errlen)
 	/* temp_store: each message's savepoint journal stays in memory, not a
 	 * temporary file written a dozen times per message */
 	if (exec_sql(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA temp_store=MEMORY;"
-		     "PRAGMA cache_size=-16384;"
-		     "PRAGMA foreign_keys=ON;", err, errlen) < 0)
+	    "PRAGMA cache_size=-16384;"
+	    "PRAGMA foreign_keys=ON;", err, errlen) < 0)
 		goto bad;
 	if (check_version(st, err, errlen) < 0)
 		goto bad;
@@ -493,11 +493,11 @@ store_open(struct store **stp, const char *path, char *err, size_t errlen)
 	}
 	/* synchronous is per connection: the checkpoint's fsyncs need FULL too */
 	if (sqlite3_open_v2(file, &st->ckpt_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
-			    NULL) != SQLITE_OK ||
+	    NULL) != SQLITE_OK ||
 	    sqlite3_busy_timeout(st->ckpt_db, BUSY_TIMEOUT_MS) != SQLITE_OK ||
 	    sqlite3_exec(st->ckpt_db, "PRAGMA synchronous=FULL;", NULL, NULL, NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "cannot open '%s' for checkpoints: %s", file,
-			 st->ckpt_db ? sqlite3_errmsg(st->ckpt_db) : "out of memory");
+		    st->ckpt_db ? sqlite3_errmsg(st->ckpt_db) : "out of memory");
 		goto bad;
 	}
 	*stp = st;
@@ -551,7 +551,7 @@ store_checkpoint(struct store *st)
 {
 	/* PASSIVE: never waits for the loop's writes, which go on meanwhile */
 	return sqlite3_wal_checkpoint_v2(st->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL) ==
-	       SQLITE_OK ? STORE_OK : STORE_ERR;
+	    SQLITE_OK ? STORE_OK : STORE_ERR;
 }
 
 const char *
