@@ -1,6 +1,6 @@
 /*
- * store — every SQL statement of imd lives behind this header, which is
- * the whole contract between imd and its storage.
+ * store — imd's storage: every SQL statement of imd lives behind this
+ * header, which is the whole contract between imd and its storage.
  *
  * Writes are grouped: store_begin() opens a transaction lazily when the
  * first write of a loop turn arrives and store_commit() ends it before the
@@ -64,11 +64,15 @@ struct store;
  *         attachment leaves an empty one out), and compared when a key
  *         is replayed
  *
- * A new field is ONE line here: it becomes a member of struct
- * store_fields (what a reader of a request fills, store_field_slot() finds
- * it by key), a COPY field also of struct store_new_msg, and
- * store_msg_json() writes it. A rule beyond "a string" is code of its own,
- * where the api checks a message.
+ * A new field is ONE line here, above. It becomes a member of struct
+ * store_fields (what a reader of a request fills; store_field_slot() finds
+ * it by key), a COPY field also a member of struct store_new_msg, which
+ * store_msg_json() writes. Code that handles every field expands this
+ * list with an X of its own (a reader of a request: one api_str() per
+ * field; copying a COPY field from a request to store_new_msg; comparing
+ * the COPY fields of a replay), so it needs no change either. A rule
+ * beyond "a string" (a length, a syntax) is code of its own, where the
+ * api checks a message.
  */
 #define STORE_MSG_FIELDS(X) \
 	X(to, ADDR) \
