@@ -27,8 +27,10 @@
  * A second implementation (PostgreSQL through libpq) is a second set of
  * files, store_pg*.c, defining the same functions with a struct store of
  * its own and using store_impl.h as the SQLite files do; the Makefile
- * builds either set, never both. Its duties beyond the SQL: store_open()
- * takes what names the database (a conninfo there, a path here); ids are
+ * builds either set, never both (its IMD_SRC then leaves the other out,
+ * and STORE_OBJ, the unit test's objects, follows; test_store checks
+ * either, given what store_open() wants). Its duties beyond the SQL: store_open() takes what
+ * names the database (a conninfo there, a path here); ids are
  * given by store_msg_add() in increasing order and store_max_id() and
  * store_committed_max() must stay exact (imd is the only writer); the
  * checkpoint pair may be a no-op (store_checkpoint_due() returning 0);

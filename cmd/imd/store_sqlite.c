@@ -627,6 +627,7 @@ store_committed_max(const struct store *st)
 	return st->committed_max;
 }
 
+/* ---- savepoints ---- */
 
 /*
  * Several statements that must land together: inside the group transaction
