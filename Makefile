@@ -68,6 +68,12 @@ tests/unit/bin/%: tests/unit/%.c lib/libim.a
 	@mkdir -p tests/unit/bin
 	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< lib/libim.a $(PKG_LIBS)
 
+# unit tests of imd's parts that need lib/ only, linked with their objects
+STORE_OBJ = $(patsubst %.c,%.o,$(wildcard cmd/imd/store*.c))
+tests/unit/bin/test_store: tests/unit/test_store.c $(STORE_OBJ) lib/libim.a
+	@mkdir -p tests/unit/bin
+	$(Q)$(CC) $(ALL_CFLAGS) -Icmd/imd $(ALL_LDFLAGS) -o $@ $< $(STORE_OBJ) lib/libim.a $(PKG_LIBS)
+
 deps:
 	@./tools/deps.sh
 
