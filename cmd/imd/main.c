@@ -31,6 +31,8 @@
 #include "quota.h"
 #include "log.h"
 #include "loop.h"
+#include "health.h"
+#include "metrics.h"
 #include "store.h"
 #include "work.h"
 
@@ -39,6 +41,7 @@
 struct options {
 	const char *dir;
 	const char *listen;
+	const char *metrics;	/* ADDR:PORT of the Prometheus listener, or NULL */
 	const char *cert, *key;
 	int registration_open;
 	int quiet;
@@ -58,7 +61,7 @@ usage(int code)
 	fprintf(code ? stderr : stdout,
 		"usage: imd [-q] [-d DIR] [-l ADDR:PORT] [--cert FILE --key FILE]\n"
 		"           [--registration open|closed] [--max-file SIZE]\n"
-		"           [--conns-per-addr N] [--rate N] [-u USER]\n"
+		"           [--conns-per-addr N] [--rate N] [-u USER] [--metrics ADDR:PORT]\n"
 		"       imd pin [-d DIR] [--cert FILE]\n"
 		"       imd user add NAME [-d DIR]   (password on stdin)\n"
 		"see imd(8)\n");
@@ -138,6 +141,7 @@ parse(int argc, char **argv, struct options *o)
 		{ "conns-per-addr", required_argument, NULL, 'C' },
 		{ "user", required_argument, NULL, 'u' },
 		{ "rate", required_argument, NULL, 'R' },
+		{ "metrics", required_argument, NULL, 'M' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -159,6 +163,7 @@ parse(int argc, char **argv, struct options *o)
 		case 'k': o->key = optarg; break;
 		case 'q': o->quiet = 1; break;
 		case 'u': o->run_as = optarg; break;
+		case 'M': o->metrics = optarg; break;
 		case 'C': o->limits.conns_per_addr = count_arg(optarg, "--conns-per-addr"); break;
 		case 'R':
 			o->limits.requests_per_sec = count_arg(optarg, "--rate");
@@ -406,6 +411,7 @@ tick(struct loop *l, void *arg)
 	}
 	http_tick();
 	api_tick();
+	metrics_tick();
 	if (++ticks % 60 == 0) {
 		quota_sweep();
 		api_files_sweep();
@@ -428,7 +434,7 @@ serve(int argc, char **argv)
 	struct store *st;
 	struct loop *l;
 	SSL_CTX *ctx;
-	int created = 0, fd;
+	int created = 0, fd, mfd = -1;
 
 	parse(argc, argv, &o);
 	if (optind < argc)
@@ -454,6 +460,10 @@ serve(int argc, char **argv)
 	if (auth_init(err, sizeof(err)) < 0 || work_init(err, sizeof(err)) < 0)
 		die(EX_SOFTWARE, "%s", err);
 	fd = listen_on(o.listen);
+	if (o.metrics && !metrics_addr(o.metrics))
+		die(EX_USAGE, "--metrics takes ADDR:PORT or PORT, e.g. 127.0.0.1:9464");
+	if (o.metrics)
+		mfd = listen_on(metrics_addr(o.metrics));
 	drop_privileges(o.dir, o.run_as, pw ? &pw_copy : NULL);
 	if (!(l = loop_new()))
 		die(EX_OSERR, "cannot create the event loop");
@@ -464,6 +474,8 @@ serve(int argc, char **argv)
 	quota_init(&o.limits);
 	http_on_headers(api_headers);
 	http_listen(fd);
+	metrics_init(l, mfd, o.dir);
+	health_init(o.dir);
 	loop_watch(l, auth_fd(), LOOP_READ, on_auth_result, NULL);
 	loop_watch(l, work_fd(), LOOP_READ, on_work_done, NULL);
 	loop_on_tick(l, 1000, tick, NULL);
@@ -471,6 +483,7 @@ serve(int argc, char **argv)
 	log_info("listening on %s (pin %s), registration %s", o.listen, pin,
 		 o.registration_open ? "open" : "closed");
 	loop_run(l);
+	metrics_stop();
 	conn_foreach(close_now, NULL);	/* what the grace period did not end */
 	api_before_sleep();
 	conn_flush_all();
