@@ -112,6 +112,7 @@ test_expect_success 'messages sent and streamed are counted by kind' '
 	test "$(value "im_request_duration_seconds_count{method=\"POST\",route=\"/v1/messages\"}")" -ge 3 &&
 	test "$(value im_commit_duration_seconds_count)" -ge 3 &&
 	test "$(value im_commit_batch_requests_count)" -ge 3 &&
+	test "$(value im_fsync_duration_seconds_count)" -ge 3 &&
 	test "$(value im_connections)" -ge 1 &&
 	test "$(value im_received_bytes_total)" -gt 0 &&
 	test "$(value im_sent_bytes_total)" -gt 0 &&
@@ -208,6 +209,7 @@ test_expect_success 'an fsync that fails: the send is 503, then /v1/health is 50
 	scrape &&
 	test "$(value im_store_healthy)" = 0 &&
 	test "$(value im_commit_failures_total)" -ge 1 &&
+	test "$(value im_fsync_failures_total)" -ge 1 &&
 	test "$(value "im_messages_total{kind=\"text\"}")" = 8
 '
 

@@ -453,6 +453,7 @@ serve(int argc, char **argv)
 	if (created)
 		log_info("new certificate, pin %s", pin);
 	snprintf(path, sizeof(path), "%s/im.db", o.dir);
+	metrics_vfs_init();	/* fsync timing, under every connection the store opens */
 	if (store_open(&st, path, err, sizeof(err)) < 0)
 		die(EX_CONFIG, "%s", err);
 	if (blob_init(o.dir, err, sizeof(err)) < 0)

@@ -173,6 +173,12 @@ metrics_kind(const char *json, size_t len)
 }
 
 void
+metrics_observe_fine(struct metrics_hist *h, double seconds)
+{
+	observe(h, commit_bounds, seconds);
+}
+
+void
 metrics_commit(double seconds, int ok)
 {
 	observe(&metrics.commit_seconds, commit_bounds, seconds);
@@ -349,6 +355,13 @@ process(FILE *f)
 	fprintf(f, "process_start_time_seconds %.3f\n", started);
 }
 
+void
+metrics_write_fine(FILE *f, const char *name, const char *help, const struct metrics_hist *h)
+{
+	head(f, name, "histogram", help);
+	hist(f, name, "", h, commit_bounds);
+}
+
 char *
 metrics_text(size_t *len)
 {
@@ -413,6 +426,7 @@ metrics_text(size_t *len)
 	hist(f, "im_commit_batch_requests", "", &metrics.commit_batch, batch_bounds);
 	head(f, "im_commit_failures_total", "counter", "Group commits that failed and were rolled back.");
 	fprintf(f, "im_commit_failures_total %llu\n", (unsigned long long)metrics.commit_failures);
+	metrics_vfs_text(f);
 
 	head(f, "im_connections", "gauge", "Open client connections.");
 	fprintf(f, "im_connections %zu\n", conn_count());

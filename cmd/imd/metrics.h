@@ -15,6 +15,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "loop.h"
 
@@ -105,5 +106,15 @@ void metrics_stop(void);
 
 /* the exposition text (malloc'd), for the listener and for tests */
 char *metrics_text(size_t *len);
+
+/*
+ * metrics_vfs.c: fsync time under SQLite. metrics_vfs_init() must run
+ * before the store opens.
+ */
+int metrics_vfs_init(void);
+void metrics_vfs_text(FILE *f);
+/* a duration into a histogram of the commit's fine buckets, and its text */
+void metrics_observe_fine(struct metrics_hist *h, double seconds);
+void metrics_write_fine(FILE *f, const char *name, const char *help, const struct metrics_hist *h);
 
 #endif
