@@ -527,6 +527,8 @@ on_url(http_parser *p, const char *at, size_t n)
 {
 	struct scraper *sc = p->data;
 
+	if ((sc->request_bytes += n) > MAX_REQUEST)
+		return -1;
 	if (sc->url_len + n >= sizeof(sc->url)) {
 		sc->long_url = 1;
 		return 0;
