@@ -76,6 +76,14 @@ test_expect_success 'setup: imd with --metrics PORT, alice and bob; the shim bui
 	make_user bob
 '
 
+test_expect_success 'a --metrics that is no address is a usage error (64)' '
+	for a in abc 1234567 :9464 127.0.0.1: ""; do
+		expect_exit 64 imd_cmd -d "$TRASH/unused" --metrics "$a" 2>err &&
+		test_grep "^imd: --metrics takes ADDR:PORT or PORT" err || return 1
+	done &&
+	! test -e unused
+'
+
 test_expect_success 'the metrics listener is on loopback when given a port alone' '
 	ss -ltnH "sport = :$MPORT" >listeners &&
 	test_grep "127\.0\.0\.1:$MPORT" listeners &&

@@ -163,7 +163,10 @@ parse(int argc, char **argv, struct options *o)
 		case 'k': o->key = optarg; break;
 		case 'q': o->quiet = 1; break;
 		case 'u': o->run_as = optarg; break;
-		case 'M': o->metrics = optarg; break;
+		case 'M':
+			if (!(o->metrics = metrics_addr(optarg)))
+				die(EX_USAGE, "--metrics takes ADDR:PORT or PORT, e.g. 127.0.0.1:9464");
+			break;
 		case 'C': o->limits.conns_per_addr = count_arg(optarg, "--conns-per-addr"); break;
 		case 'R':
 			o->limits.requests_per_sec = count_arg(optarg, "--rate");
@@ -461,10 +464,8 @@ serve(int argc, char **argv)
 	if (auth_init(err, sizeof(err)) < 0 || work_init(err, sizeof(err)) < 0)
 		die(EX_SOFTWARE, "%s", err);
 	fd = listen_on(o.listen);
-	if (o.metrics && !metrics_addr(o.metrics))
-		die(EX_USAGE, "--metrics takes ADDR:PORT or PORT, e.g. 127.0.0.1:9464");
 	if (o.metrics)
-		mfd = listen_on(metrics_addr(o.metrics));
+		mfd = listen_on(o.metrics);
 	drop_privileges(o.dir, o.run_as, pw ? &pw_copy : NULL);
 	if (!(l = loop_new()))
 		die(EX_OSERR, "cannot create the event loop");
