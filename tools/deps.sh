@@ -6,11 +6,13 @@ set -e
 # espeak-ng for voice, python3 for raw TLS clients and a silent name server,
 # iproute2 for that server's private network, valgrind, testssl.sh, clang with
 # libFuzzer for the fuzz targets; systemd for systemd-analyze, dpkg-dev and
-# lintian for make deb and its test)
+# lintian for make deb and its test; prometheus and its promtool for imd
+# --metrics)
 PKGS="gcc make pkg-config libssl-dev libhttp-parser-dev libjson-c-dev
 libsqlite3-dev libsox-dev libsox-fmt-all sox espeak-ng curl jq openssl sqlite3 mandoc perl
 iproute2 procps psmisc python3 valgrind testssl.sh util-linux ca-certificates clang libclang-rt-14-dev
-libsystemd-dev systemd dpkg-dev lintian"
+libsystemd-dev systemd dpkg-dev lintian
+prometheus"
 [ $# -gt 0 ] && PKGS="$*"
 missing=
 for p in $PKGS; do

@@ -9,9 +9,11 @@
 #include "api.h"
 #include "api_int.h"
 #include "auth.h"
+#include "health.h"
 #include "hub.h"
 #include "log.h"
 #include "loop.h"
+#include "metrics.h"
 #include "work.h"
 
 struct store *api_store;
@@ -79,6 +81,7 @@ static const struct route routes[] = {
 	{ "POST", "/v1/files", api_upload },
 	{ "POST", "/v1/tokens", api_token_create },
 	{ "GET", "/v1/tokens", api_tokens_list },
+	{ "GET", "/v1/health", api_health },
 };
 
 static void
@@ -477,7 +480,7 @@ commit_round(void)
 		store_rollback(api_store);
 		turn_failed = 0;
 		failed = 1;
-	} else if (store_in_tx(api_store) && store_commit(api_store) < 0) {
+	} else if (store_in_tx(api_store) && api_commit(api_store) < 0) {
 		log_warn("commit failed: %s", store_errmsg(api_store));
 		store_rollback(api_store);
 		failed = 1;
@@ -489,6 +492,7 @@ commit_round(void)
 	for (p = pl; p; p = pl) {
 		pl = p->next;
 		if (!failed) {
+			metrics_message(p->line, p->len);
 			if (p->set)
 				hub_publish(p->id, p->set->ids, p->set->n, p->line, p->len);
 			hub_publish(p->id, p->users, p->nusers, p->line, p->len);
@@ -499,6 +503,7 @@ commit_round(void)
 	}
 	for (d = dl; d; d = dl) {
 		dl = d->next;
+		metrics_batch_add();
 		if (d->req) {
 			d->req->on_close = NULL;
 			d->req->ctx = NULL;
@@ -510,6 +515,7 @@ commit_round(void)
 		free(d->body);
 		free(d);
 	}
+	metrics_batch_end();
 }
 
 void
@@ -523,4 +529,5 @@ void
 api_tick(void)
 {
 	api_stream_tick();
+	health_tick();
 }

@@ -19,6 +19,7 @@
 #include "api_int.h"
 #include "hub.h"
 #include "loop.h"
+#include "metrics.h"
 
 #define FILL_LIMIT (256 * 1024)	/* page while less than this is queued */
 
@@ -54,6 +55,7 @@ fill(struct hub_sub *s)
 			if (!l)
 				break;
 			hub_send(s, l, len);
+			metrics_delivery(metrics_kind(l, len));
 			free(l);
 			s->pos = msgs[i].id;
 		}

@@ -18,6 +18,7 @@
 #include <openssl/err.h>
 
 #include "conn.h"
+#include "metrics.h"
 #include "gather.h"
 
 #define BULK_WRITE_MIN	(32 * 1024)	/* queued bytes that make a write bulk */
@@ -269,6 +270,7 @@ flush(struct conn *c)
 			if (r > 0) {
 				c->head += (size_t)r;
 				sent += (size_t)r;
+				metrics_bytes_out((size_t)r);
 				continue;
 			}
 			switch (SSL_get_error(c->ssl, r)) {
@@ -342,6 +344,7 @@ do_read(struct conn *c)
 		r = SSL_read(c->ssl, buf, sizeof(buf));
 		if (r > 0) {
 			got += (size_t)r;
+			metrics_bytes_in((size_t)r);
 			c->active = loop_mono_ms();
 			if (handler.on_data(c, buf, (size_t)r) < 0) {
 				conn_close(c, 0);

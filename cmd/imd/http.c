@@ -19,6 +19,7 @@
 #include "http.h"
 #include "quota.h"
 #include "log.h"
+#include "metrics.h"
 
 #define MAX_CONNS 10000
 
@@ -361,6 +362,7 @@ log_request(struct hconn *h, int status, size_t bytes)
 
 	log_access(r->peer, r->user[0] ? r->user : "-", r->method ? r->method : "-",
 		   r->path ? r->path : "-", status, bytes, ms, conn_resumed(h->c));
+	metrics_request(r->method, r->path, status, ms / 1000);
 }
 
 static int parse_input(struct hconn *h);
@@ -408,6 +410,7 @@ http_error(struct http_req *req, int status, const char *code, const char *messa
 		extra = "WWW-Authenticate: Bearer realm=\"im\"\r\n";
 	else if (status == 503 || status == 429)
 		extra = "Retry-After: 1\r\n";
+	metrics_error(code);
 	json_object_object_add(o, "error", json_object_new_string(code));
 	json_object_object_add(o, "message", json_object_new_string(message));
 	body = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN |

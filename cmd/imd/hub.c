@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "hub.h"
+#include "metrics.h"
 
 #define NBUCKETS 4096
 
@@ -29,6 +30,8 @@ hub_add(struct hub_sub *s)
 {
 	struct hub_sub **b = &bucket[slot(s->user_id)];
 	int first = hub_streams_of(s->user_id) == 0;
+
+	metrics_stream(1);
 
 	s->prev = NULL;
 	s->next = *b;
@@ -75,6 +78,7 @@ hub_remove(struct hub_sub *s)
 		if (s->watch_next)
 			s->watch_next->watch_prev = s->watch_prev;
 	}
+	metrics_stream(-1);
 	s->prev = s->next = s->all_prev = s->all_next = s->watch_prev = s->watch_next = NULL;
 	if (hub_streams_of(s->user_id) == 0 && presence_fn)
 		presence_fn(s->user, s->user_id, 0);
@@ -165,6 +169,7 @@ offer(int64_t user, int64_t id, const char *json, size_t len)
 		if (s->user_id != user || !s->live || !s->messages || id <= s->pos)
 			continue;
 		hub_send(s, json, len);
+		metrics_delivery(metrics_kind(json, len));
 		s->pos = id;
 	}
 }

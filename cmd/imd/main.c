@@ -36,6 +36,8 @@
 #include "quota.h"
 #include "log.h"
 #include "loop.h"
+#include "health.h"
+#include "metrics.h"
 #include "store.h"
 #include "work.h"
 
@@ -44,6 +46,7 @@
 struct options {
 	const char *dir;
 	const char *listen;
+	const char *metrics;	/* ADDR:PORT of the Prometheus listener, or NULL */
 	const char *cert, *key;
 	int registration_open;
 	int quiet;
@@ -72,6 +75,7 @@ usage(int code)
 		"usage: imd [-q] [-d DIR] [-l ADDR:PORT] [--cert FILE --key FILE]\n"
 		"           [--registration open|closed] [--max-file SIZE]\n"
 		"           [--conns-per-addr N] [--rate N] [-u USER] [--log FILE]\n"
+		"           [--metrics ADDR:PORT]\n"
 		"       imd pin [-d DIR] [--cert FILE]\n"
 		"       imd user add NAME [-d DIR]   (password on stdin)\n"
 		"       imd backup [-d DIR] FILE\n"
@@ -154,6 +158,7 @@ parse(int argc, char **argv, struct options *o)
 		{ "user", required_argument, NULL, 'u' },
 		{ "rate", required_argument, NULL, 'R' },
 		{ "log", required_argument, NULL, 'L' },
+		{ "metrics", required_argument, NULL, 'M' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -176,6 +181,10 @@ parse(int argc, char **argv, struct options *o)
 		case 'q': o->quiet = 1; break;
 		case 'u': o->run_as = optarg; break;
 		case 'L': o->log = optarg; break;
+		case 'M':
+			if (!(o->metrics = metrics_addr(optarg)))
+				die(EX_USAGE, "--metrics takes ADDR:PORT or PORT, e.g. 127.0.0.1:9464");
+			break;
 		case 'C': o->limits.conns_per_addr = count_arg(optarg, "--conns-per-addr"); break;
 		case 'R':
 			o->limits.requests_per_sec = count_arg(optarg, "--rate");
@@ -477,6 +486,7 @@ tick(struct loop *l, void *arg)
 	}
 	http_tick();
 	api_tick();
+	metrics_tick();
 	if (++ticks % 60 == 0) {
 		quota_sweep();
 		api_files_sweep();
@@ -499,7 +509,7 @@ serve(int argc, char **argv)
 	struct store *st;
 	struct loop *l;
 	SSL_CTX *ctx;
-	int created = 0, fd;
+	int created = 0, fd, mfd = -1;
 
 	parse(argc, argv, &o);
 	if (optind < argc)
@@ -526,6 +536,7 @@ serve(int argc, char **argv)
 	if (created)
 		log_info("new certificate, pin %s", pin);
 	snprintf(path, sizeof(path), "%s/im.db", o.dir);
+	metrics_vfs_init();	/* fsync timing, under every connection the store opens */
 	if (store_open(&st, path, err, sizeof(err)) < 0)
 		die(EX_CONFIG, "%s", err);
 	if (blob_init(o.dir, err, sizeof(err)) < 0)
@@ -535,6 +546,8 @@ serve(int argc, char **argv)
 	fd = listen_on(o.listen);
 	if (o.log && pw && chown(o.log, pw_copy.pw_uid, pw_copy.pw_gid) < 0)
 		die(EX_OSERR, "cannot give '%s' to %s: %s", o.log, o.run_as, strerror(errno));
+	if (o.metrics)
+		mfd = listen_on(o.metrics);
 	drop_privileges(o.dir, o.run_as, pw ? &pw_copy : NULL);
 	if (!(l = loop_new()))
 		die(EX_OSERR, "cannot create the event loop");
@@ -545,6 +558,8 @@ serve(int argc, char **argv)
 	quota_init(&o.limits);
 	http_on_headers(api_headers);
 	http_listen(fd);
+	metrics_init(l, mfd, o.dir);
+	health_init(o.dir);
 	loop_watch(l, auth_fd(), LOOP_READ, on_auth_result, NULL);
 	loop_watch(l, work_fd(), LOOP_READ, on_work_done, NULL);
 	loop_on_tick(l, 1000, tick, NULL);
@@ -553,6 +568,7 @@ serve(int argc, char **argv)
 		 o.registration_open ? "open" : "closed");
 	sd_notifyf(0, "READY=1\nSTATUS=listening on %s", o.listen);
 	loop_run(l);
+	metrics_stop();
 	conn_foreach(close_now, NULL);	/* what the grace period did not end */
 	api_before_sleep();
 	conn_flush_all();
