@@ -10,7 +10,7 @@ BINDIR    ?= $(PREFIX)/bin
 MANPREFIX ?= $(PREFIX)/share/man
 CC        ?= cc
 
-PKGS      = openssl json-c sqlite3 sox
+PKGS      = openssl json-c sqlite3 sox libcurl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
