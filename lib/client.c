@@ -6,9 +6,8 @@
  * A request on a kept-alive connection that the server closed meanwhile
  * is sent again by libcurl on a fresh one when nothing of the answer came
  * back. That is right for a request that is safe to send twice (reads,
- * puts, deletes, keyed sends, batches, uploads that can be rewound); any
- * other body is handed to libcurl by a read callback that cannot rewind,
- * so libcurl gives up instead of sending it twice.
+ * puts, deletes, keyed sends, batches, uploads that can be rewound); for
+ * any other the pre-request callback refuses the second sending.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -154,6 +153,7 @@ setup(const struct im_client *c, CURL *h, char *errbuf, struct im_err *e)
 	SET(CURLOPT_NOSIGNAL, 1L);
 	SET(CURLOPT_USERAGENT, "im/" IM_VERSION);
 	SET(CURLOPT_PROTOCOLS_STR, "https");
+	SET(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);	/* imd speaks no HTTP/2 */
 	SET(CURLOPT_FOLLOWLOCATION, 0L);
 	SET(CURLOPT_CONNECTTIMEOUT_MS, CONNECT_TIMEOUT_MS);
 	SET(CURLOPT_TCP_NODELAY, 1L);
@@ -377,9 +377,6 @@ im_client_curl_err(const struct im_client *c, CURL *h, int cr, const char *errbu
 	case CURLE_PARTIAL_FILE:
 		return im_err_net(e, IM_NET_LOST, d, s);
 	case CURLE_SEND_FAIL_REWIND:
-		/* a request not safe to repeat, whose connection closed under it */
-		return im_err_net(e, IM_NET_LOST, "closed before an answer came; "
-		    "not sent again, as it is not safe to repeat", s);
 	case CURLE_SSL_CONNECT_ERROR:
 		/* cut off mid-handshake (a restarting server) is worth a retry; a refusal is not */
 		if (strstr(d, "reset") || strstr(d, "EOF") || strstr(d, "SYSCALL") ||
@@ -490,23 +487,21 @@ sink_header(char *p, size_t size, size_t n, void *arg)
 	return len;
 }
 
-/* a body in memory, given out by a read callback that cannot rewind */
-struct once {
-	const char *p;
-	size_t len, off;
-};
-
-static size_t
-once_read(char *buf, size_t size, size_t n, void *arg)
+/*
+ * Called before each sending of a request: a second time means libcurl is
+ * about to send it again on a fresh connection, which a request that is
+ * not safe to repeat must not be.
+ */
+static int
+once_prereq(void *arg, char *ip, char *local_ip, int port, int local_port)
 {
-	struct once *o = arg;
-	size_t l = size * n;
+	int *sent = arg;
 
-	if (l > o->len - o->off)
-		l = o->len - o->off;
-	memcpy(buf, o->p + o->off, l);
-	o->off += l;
-	return l;
+	(void)ip;
+	(void)local_ip;
+	(void)port;
+	(void)local_port;
+	return ++*sent > 1 ? CURL_PREREQFUNC_ABORT : CURL_PREREQFUNC_OK;
 }
 
 /* perform, then the status; 0 for a 2xx answer */
@@ -532,10 +527,9 @@ im_call(struct im_client *c, const struct im_req *r, struct json_object **json,
     struct im_err *e)
 {
 	struct sink k = { .c = c, .max = IM_ANSWER_MAX };
-	struct once body = { .p = r->body ? r->body : "", .len = r->body ? r->len : 0 };
 	struct curl_slist *hl = NULL;
 	char *url = NULL;
-	int rc, ndjson = r->ctype && !strcmp(r->ctype, "application/x-ndjson");
+	int rc, sent = 0, ndjson = r->ctype && !strcmp(r->ctype, "application/x-ndjson");
 
 	if (json)
 		*json = NULL;
@@ -567,17 +561,20 @@ im_call(struct im_client *c, const struct im_req *r, struct json_object **json,
 		curl_easy_setopt(c->h, CURLOPT_POST, 1L);
 		if (strcmp(r->method, "POST") != 0)
 			curl_easy_setopt(c->h, CURLOPT_CUSTOMREQUEST, r->method);
-		curl_easy_setopt(c->h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body.len);
+		curl_easy_setopt(c->h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(r->body ? r->len : 0));
+		curl_easy_setopt(c->h, CURLOPT_POSTFIELDS, r->body ? r->body : "");
 		/* sent twice it does no harm: puts, deletes, keyed sends and batches */
-		if (strcmp(r->method, "POST") != 0 || r->idem_key || ndjson)
-			curl_easy_setopt(c->h, CURLOPT_POSTFIELDS, body.p);
-		else {
-			curl_easy_setopt(c->h, CURLOPT_READFUNCTION, once_read);
-			curl_easy_setopt(c->h, CURLOPT_READDATA, &body);
+		if (!strcmp(r->method, "POST") && !r->idem_key && !ndjson) {
+			curl_easy_setopt(c->h, CURLOPT_PREREQFUNCTION, once_prereq);
+			curl_easy_setopt(c->h, CURLOPT_PREREQDATA, &sent);
 		}
 	}
-	if ((rc = perform(c, &k, e)))
+	if ((rc = perform(c, &k, e))) {
+		if (sent > 1)	/* the connection closed under it, unanswered */
+			rc = im_err_net(e, IM_NET_LOST, "closed before an answer came; "
+			    "not sent again, as it is not safe to repeat", c->conf->server);
 		goto out;
+	}
 	if (json && c->body.len) {
 		struct json_tokener *tok = json_tokener_new();
 
@@ -599,8 +596,8 @@ out:
 	curl_easy_setopt(c->h, CURLOPT_HTTPHEADER, NULL);
 	curl_easy_setopt(c->h, CURLOPT_WRITEDATA, NULL);
 	curl_easy_setopt(c->h, CURLOPT_HEADERDATA, NULL);
-	curl_easy_setopt(c->h, CURLOPT_READDATA, NULL);
-	curl_slist_free_all(hl);	/* libcurl zeroes nothing; the token is in there */
+	curl_easy_setopt(c->h, CURLOPT_PREREQDATA, NULL);
+	curl_slist_free_all(hl);
 	free(url);
 	return rc;
 }
