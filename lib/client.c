@@ -156,6 +156,8 @@ setup(const struct im_client *c, CURL *h, char *errbuf, struct im_err *e)
 	SET(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);	/* imd speaks no HTTP/2 */
 	SET(CURLOPT_FOLLOWLOCATION, 0L);
 	SET(CURLOPT_CONNECTTIMEOUT_MS, CONNECT_TIMEOUT_MS);
+	/* a name lookup given up on is left to its thread, not waited for at the end */
+	SET(CURLOPT_QUICK_EXIT, 1L);
 	SET(CURLOPT_TCP_NODELAY, 1L);
 	SET(CURLOPT_TCP_KEEPALIVE, 1L);
 	SET(CURLOPT_TCP_KEEPIDLE, KEEPALIVE_S);
