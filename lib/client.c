@@ -320,13 +320,16 @@ static int
 proxy_err(const struct im_client *c, CURL *h, int cr, const char *detail, struct im_err *e)
 {
 	const char *px = proxy_of(c->conf->server);
-	long code = 0;
+	long code = 0, oserr = 0;
 	char d[CURL_ERROR_SIZE + 256];
 
 	if (!px)
 		return 0;
 	if (h)
 		curl_easy_getinfo(h, CURLINFO_HTTP_CONNECTCODE, &code);
+	if (cr == CURLE_COULDNT_CONNECT && h &&
+	    curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &oserr) == CURLE_OK && oserr)
+		detail = strerror((int)oserr);
 	if (code >= 300)
 		snprintf(d, sizeof d, "the proxy %s refused the tunnel with HTTP %ld", px, code);
 	else if (cr == CURLE_PROXY || cr == CURLE_COULDNT_RESOLVE_PROXY ||
