@@ -97,7 +97,7 @@ int im_client_check_tls(struct im_client *c, struct im_err *e);
  */
 CURL *im_client_handle(const struct im_client *c, struct im_err *e);
 
-/* the Authorization header list of a handle's request (c's token), or NULL on ENOMEM */
+/* the header list "Accept: accept", and the bearer token when auth; NULL on ENOMEM */
 struct curl_slist *im_client_headers(const struct im_client *c, const char *accept, int auth);
 
 /* a failed transfer (curl code cr, errbuf) as an im_err: the words, the exit code, the pin */
