@@ -276,6 +276,7 @@ im_conf_load(struct im_conf *c, const struct im_common *o, struct im_err *e)
 	int rc;
 
 	memset(c, 0, sizeof *c);
+	c->verbose = o->verbose || ((env = getenv("IM_DEBUG")) && *env && strcmp(env, "0") != 0);
 	if (!(c->dir = default_dir()) || !(c->token_path = pathjoin(c->dir, "token")))
 		return im_err_set(e, IM_EINTERNAL, "out of memory");
 	c->config_path = o->config ? strdup(o->config) : pathjoin(c->dir, "config");
