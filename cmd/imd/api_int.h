@@ -84,6 +84,8 @@ void api_password(struct http_req *req);
 void api_users(struct http_req *req);
 void api_send(struct http_req *req);
 void api_history(struct http_req *req);
+void api_message_route(struct http_req *req);	/* /v1/messages/ID... (api_changes.c) */
+void api_update(struct http_req *req);		/* PUT /v1/updates/KEY */
 void api_stream(struct http_req *req);
 void api_cursor_get(struct http_req *req);
 void api_cursor_put(struct http_req *req);

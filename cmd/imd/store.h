@@ -135,7 +135,20 @@ struct store_new_msg {
 	 * caption, may be NULL); duration_ms > 0 for voice */
 	const struct store_file *file;
 	int64_t duration_ms;
+	/*
+	 * A reply names the message it answers (reply_to, its JSON's
+	 * "reply_to"). A change to a message is itself a message (kind
+	 * "react", "unreact", "edit" or "delete") addressed to the same
+	 * conversation, naming its message in on (the JSON's "on"): a
+	 * reaction carries emoji, an edit text. 0 / NULL when not used.
+	 */
+	int64_t reply_to;
+	int64_t on;
+	const char *emoji;
 };
+
+/* kind "react", "unreact", "edit" or "delete": a change to message "on" */
+int store_kind_is_change(const char *kind);
 
 /* an uploaded attachment; the bytes live in the blob directory by sha256 */
 struct store_file {
@@ -264,6 +277,27 @@ int store_msgs_visible(struct store *st, int64_t user_id, int64_t with_user, int
     struct store_msg **out, size_t *n);
 
 /*
+ * A message's current state. Changes (edits, reactions, a deletion) are
+ * messages of their own, and the message they change is rewritten in
+ * place so that history shows its state now; the api builds the new
+ * object, the store keeps it.
+ *
+ * store_msg_get: message id into m (json malloc'd) when user_id may see
+ * it (direct: its sender or recipient; group: inside one of their spans
+ * of the group), else STORE_NOTFOUND, as for a message that never was.
+ * store_msg_rewrite: replace message id's object by json[0..len) inside
+ * the current transaction; with drop_file its attachment is no longer
+ * carried by it (store_file_unused then tells whether any message still
+ * carries the file). STORE_NOTFOUND when there is no message id.
+ * store_msgs_on: the changes of kind `kind` (NULL: any) made to message
+ * id, ascending; *out malloc'd, free with store_msgs_free.
+ */
+int store_msg_get(struct store *st, int64_t id, int64_t user_id, struct store_msg *m);
+int store_msg_rewrite(struct store *st, int64_t id, const char *json, size_t len, int drop_file);
+int store_msgs_on(struct store *st, int64_t id, const char *kind, struct store_msg **out,
+    size_t *n);
+
+/*
  * groups. Names are unique among groups that are not deleted (users and
  * groups are separate name spaces). Membership is a row in members (the
  * current role) plus a span (group, user, from_id, to_id) saying which
@@ -306,6 +340,8 @@ int store_file_visible(struct store *st, const char *id, int64_t user_id);
 /* an upload older than before_ms that no message carries (STORE_NOTFOUND: none) */
 int store_file_orphan(struct store *st, int64_t before_ms, char id[33], char sha256[65]);
 int store_file_delete(struct store *st, const char *id);
+/* STORE_OK when no message carries file id, STORE_EXISTS when one does */
+int store_file_unused(struct store *st, const char *id);
 /* how many files (any id) still use this content; for deleting blobs */
 int store_file_refs(struct store *st, const char *sha256, int64_t *n);
 

@@ -24,8 +24,8 @@ const struct sq_query sq_messages_sql[] = {
 	    " FROM idempotency i"
 	    " JOIN messages m ON m.id >= i.msg_id AND m.id < i.msg_id + ?3"
 	    " WHERE i.sender = ?1 AND i.key = ?2 ORDER BY m.id" },
-	{ Q_MSG_ADD, "INSERT INTO messages(id, time, sender, recipient, grp, kind, json, file_id)"
-	    " VALUES (?7, ?1, ?2, ?3, ?4, ?5, ?8, ?6)" },
+	{ Q_MSG_ADD, "INSERT INTO messages(id, time, sender, recipient, grp, kind, json, file_id,"
+	    " on_id) VALUES (?7, ?1, ?2, ?3, ?4, ?5, ?8, ?6, ?9)" },
 	/*
 	 * Two indexed range scans merged in id order, so LIMIT stops both
 	 * early: an OR here would make SQLite collect and sort every match.
@@ -59,6 +59,14 @@ const struct sq_query sq_messages_sql[] = {
 	{ Q_GROUP_RANGE, "SELECT " MSG_COLS " FROM messages"
 	    " WHERE grp = ?1 AND id > ?2 AND id <= ?3 ORDER BY id LIMIT ?4" },
 	{ Q_MAX_ID, "SELECT max(id) FROM messages" },
+	{ Q_MSG_GET, "SELECT " MSG_COLS " FROM messages WHERE id = ?1" },
+	{ Q_SPAN_HAS, "SELECT 1 FROM spans WHERE user_id = ?1 AND group_id = ?2"
+	    " AND from_id < ?3 AND (to_id IS NULL OR to_id >= ?3) LIMIT 1" },
+	{ Q_MSG_REWRITE, "UPDATE messages SET json = ?2,"
+	    " file_id = CASE WHEN ?3 THEN NULL ELSE file_id END WHERE id = ?1" },
+	{ Q_MSGS_ON, "SELECT " MSG_COLS " FROM messages WHERE on_id = ?1 ORDER BY id" },
+	{ Q_MSGS_ON_KIND, "SELECT " MSG_COLS " FROM messages WHERE on_id = ?1 AND kind = ?2"
+	    " ORDER BY id" },
 	{ -1, NULL }
 };
 
@@ -183,9 +191,9 @@ msg_insert(struct store *st, const struct store_new_msg *nm, struct store_msg *m
 		snprintf(st->err, sizeof st->err, "out of memory building message");
 		return STORE_ERR;
 	}
-	if (sq_exec(st, sq_bind(st, Q_MSG_ADD, "iinntti" "l", nm->now_ms, nm->sender,
+	if (sq_exec(st, sq_bind(st, Q_MSG_ADD, "iinntti" "ln", nm->now_ms, nm->sender,
 	    nm->recipient, nm->grp, nm->kind, nm->file ? nm->file->id : NULL, id,
-	    m->json, m->json_len)) != STORE_OK)
+	    m->json, m->json_len, nm->on)) != STORE_OK)
 		return STORE_ERR;
 	m->id = id;
 	m->sender = nm->sender;
@@ -318,4 +326,53 @@ bad:
 	free(spans);
 	store_msgs_free(mv.v, mv.len);
 	return STORE_ERR;
+}
+
+/* ---- one message, and changing it ---- */
+
+int
+store_msg_get(struct store *st, int64_t id, int64_t user_id, struct store_msg *m)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	memset(m, 0, sizeof *m);
+	s = sq_bind(st, Q_MSG_GET, "i", id);
+	if ((rc = sq_row(st, s)) != STORE_OK)
+		return rc;
+	rc = row_to_msg(s, m);
+	sqlite3_reset(s);
+	if (rc < 0) {
+		snprintf(st->err, sizeof st->err, "out of memory");
+		return STORE_ERR;
+	}
+	if (m->grp == 0) {
+		if (m->sender == user_id || m->recipient == user_id)
+			return STORE_OK;
+		rc = STORE_NOTFOUND;
+	} else {
+		s = sq_bind(st, Q_SPAN_HAS, "iii", user_id, m->grp, id);
+		if ((rc = sq_row(st, s)) == STORE_OK) {
+			sqlite3_reset(s);
+			return STORE_OK;
+		}
+	}
+	store_msg_free(m);
+	return rc;
+}
+
+int
+store_msg_rewrite(struct store *st, int64_t id, const char *json, size_t len, int drop_file)
+{
+	return sq_update(st, sq_bind(st, Q_MSG_REWRITE, "ild", id, json, len, drop_file));
+}
+
+int
+store_msgs_on(struct store *st, int64_t id, const char *kind, struct store_msg **out,
+    size_t *n)
+{
+	sqlite3_stmt *s = kind ? sq_bind(st, Q_MSGS_ON_KIND, "it", id, kind) :
+	    sq_bind(st, Q_MSGS_ON, "i", id);
+
+	return sq_list(st, s, sizeof **out, (void **)out, n, row_to_msg);
 }
