@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "calls.h"
+#include "changes.h"
 #include "client.h"
 #include "config.h"
 #include "errors.h"
@@ -35,6 +36,12 @@ static const struct im_opt opts[] = {
 	{ "no-emoji", 0, NULL, "send :shortcodes: as they are, not as emoji" },
 	{ "emoticons", 0, NULL, "also turn whole-word emoticons like :) <3 into emoji" },
 	{ "emoji", 0, NULL, "list the :shortcodes: matching PATTERN (all without) and exit" },
+	{ "reply", 0, "ID", "send the message as a reply to message ID" },
+	{ "react", 0, "ID", "react to message ID with EMOJI (e.g. :+1:)" },
+	{ "unreact", 0, "ID", "take back one's EMOJI reaction to message ID" },
+	{ "edit", 0, "ID", "replace the text of one's message ID by MESSAGE" },
+	{ "delete", 0, "ID", "delete one's message ID (a group admin: any in the group)" },
+	{ "update", 0, "KEY", "send once, then edit that same message on every run with KEY" },
 	{ NULL, 0, NULL, NULL },
 };
 
@@ -44,14 +51,21 @@ static const struct im_cmd cmd = {
 	"[OPTIONS] -g GROUP [MESSAGE...]\n"
 	"[OPTIONS] -l USER | -l -g GROUP\n"
 	"[OPTIONS] -f FILE USER [CAPTION...] | -f FILE -g GROUP [CAPTION...]\n"
-	"--emoji [PATTERN]",
+	"--emoji [PATTERN]\n"
+	"[OPTIONS] --reply ID USER [MESSAGE...] | --reply ID -g GROUP [MESSAGE...]\n"
+	"[OPTIONS] --react ID EMOJI | --unreact ID EMOJI\n"
+	"[OPTIONS] --edit ID [MESSAGE...] | --delete ID\n"
+	"[OPTIONS] --update KEY USER [MESSAGE...] | --update KEY -g GROUP [MESSAGE...]",
 	"Send MESSAGE (or all of stdin, or with -l each stdin line, or with -f a file)\n"
 	"to USER or to GROUP.",
 	opts, 1,	/* after USER everything is text: "$text" can never become an option */
 };
 
 static int lines_mode, emoji = 1, emoji_flags, list_emoji;
-static const char *group, *file, *key;
+static const char *group, *file, *key, *update_key;
+static long long reply_to, change_id;
+static enum im_change change_op;
+static const char *change_opt;	/* the option that asked for a change, for messages */
 static double retry_s = 30;
 static struct im_common o;
 
@@ -73,6 +87,28 @@ on_opt(void *ctx, const struct im_opt *opt, const char *arg, struct im_err *e)
 		emoji_flags |= IM_EMOJI_EMOTICONS;
 	else if (!strcmp(opt->name, "emoji"))
 		list_emoji = 1;
+	else if (!strcmp(opt->name, "reply"))
+		return im_parse_id("--reply", arg, &reply_to, e);
+	else if (!strcmp(opt->name, "update")) {
+		for (i = 0; arg[i]; i++)
+			if (arg[i] <= ' ' || arg[i] > '~')
+				break;
+		if (arg[i] || i == 0 || i > 120)
+			return im_err_set(e, IM_EUSAGE, "--update takes 1 to 120 printable ASCII "
+			    "characters without blanks");
+		update_key = arg;
+	} else if (!strcmp(opt->name, "react") || !strcmp(opt->name, "unreact") ||
+	    !strcmp(opt->name, "edit") || !strcmp(opt->name, "delete")) {
+		if (change_opt)
+			return im_err_set(e, IM_EUSAGE, "--%s and --%s do not go together",
+			    change_opt, opt->name);
+		change_opt = opt->name;
+		change_op = !strcmp(opt->name, "react") ? IM_REACT :
+		    !strcmp(opt->name, "unreact") ? IM_UNREACT :
+		    !strcmp(opt->name, "edit") ? IM_EDIT : IM_DELETE;
+		snprintf(e->msg, sizeof e->msg, "--%s", opt->name);
+		return im_parse_id(e->msg, arg, &change_id, e);
+	}
 	else if (!strcmp(opt->name, "key")) {
 		for (i = 0; arg[i]; i++)
 			if (arg[i] <= ' ' || arg[i] > '~')
@@ -136,9 +172,17 @@ send_one(struct im_client *cl, const char *to, char **words, int nwords, struct 
 			return 0;
 		}
 	}
-	if ((rc = im_text_prepare_flags(text.p, text.len, emoji, emoji_flags, &ready, &len, e)) == 0 &&
-	    (rc = im_send_text_dest(cl, to, group != NULL, ready, len, key, retry_s, &msg, e)) == 0)
-		rc = print_json(msg, e);
+	if ((rc = im_text_prepare_flags(text.p, text.len, emoji, emoji_flags, &ready, &len, e)) == 0) {
+		if (update_key)
+			rc = im_update(cl, update_key, to, group != NULL, ready, retry_s, &msg, e);
+		else if (reply_to)
+			rc = im_send_reply(cl, to, group != NULL, ready, len, reply_to, key, retry_s,
+			    &msg, e);
+		else
+			rc = im_send_text_dest(cl, to, group != NULL, ready, len, key, retry_s, &msg, e);
+		if (rc == 0)
+			rc = print_json(msg, e);
+	}
 	json_object_put(msg);
 	im_buf_free(&text);
 	free(ready);
@@ -289,6 +333,39 @@ list(char **words, int nwords, struct im_err *e)
 	return im_out_flush(e);
 }
 
+/*
+ * --react, --unreact, --edit, --delete: the change to message change_id;
+ * the words are the emoji or the new text (else stdin, for --edit)
+ */
+static int
+send_change(struct im_client *cl, char **words, int nwords, struct im_err *e)
+{
+	struct json_object *msg = NULL;
+	struct im_buf text = { 0 };
+	char *ready = NULL;
+	size_t len;
+	int over, rc = 0;
+
+	if (change_op == IM_EDIT && nwords > 0)
+		rc = join(&text, words, nwords, e);
+	else if (change_op == IM_EDIT) {
+		if ((rc = im_read_all(STDIN_FILENO, IM_TEXT_MAX + 1, &text, &over, e)) == 0 && over)
+			rc = im_err_set(e, IM_EDATA, "message on stdin is over %d bytes", IM_TEXT_MAX);
+		if (rc == 0 && text.len && text.p[text.len - 1] == '\n')
+			text.p[--text.len] = '\0';
+	} else if (change_op != IM_DELETE)
+		rc = im_buf_adds(&text, words[0]) < 0 ? im_err_set(e, IM_EINTERNAL, "out of memory") : 0;
+	if (rc == 0 && change_op != IM_DELETE)
+		rc = im_text_prepare_flags(text.p ? text.p : "", text.len, emoji, emoji_flags, &ready,
+		    &len, e);
+	if (rc == 0 && (rc = im_change(cl, change_op, change_id, ready, key, retry_s, &msg, e)) == 0)
+		rc = print_json(msg, e);
+	json_object_put(msg);
+	im_buf_free(&text);
+	free(ready);
+	return rc;
+}
+
 /* --key reused for something else: say what happened in imsend's terms */
 static int
 key_conflict(struct im_err *e)
@@ -331,6 +408,35 @@ main(int argc, char **argv)
 			usage(&e, "--emoji only lists shortcodes; give no -g, -f, -l or --key with it");
 		else if ((rc = list(argv + i, argc - i, &e)) == 0)
 			return 0;
+		return im_err_report("imsend", &e);
+	}
+	if (change_opt) {
+		rc = -1;
+		if (group || file || lines_mode || reply_to || update_key)
+			usage(&e, "--react, --unreact, --edit and --delete change a message "
+			    "already sent; give no -g, -f, -l, --reply or --update with them");
+		else if ((change_op == IM_REACT || change_op == IM_UNREACT) && argc - i != 1)
+			usage(&e, "usage: imsend --react ID EMOJI (or --unreact ID EMOJI)");
+		else if (change_op == IM_DELETE && argc - i != 0)
+			usage(&e, "usage: imsend --delete ID; it takes no MESSAGE");
+		else if ((rc = im_conf_load(&conf, &o, &e)) == 0 &&
+		    (rc = im_conf_need_token(&conf, &e)) == 0 &&
+		    (rc = im_client_init(&cl, &conf, &e)) == 0)
+			rc = send_change(&cl, argv + i, argc - i, &e);
+		else
+			rc = e.code;
+		im_client_free(&cl);
+		im_conf_free(&conf);
+		if (rc == 0 && e.code == 0)
+			return 0;
+		return im_err_report("imsend", &e);
+	}
+	if ((reply_to || update_key) && (file || lines_mode)) {
+		usage(&e, "--reply and --update send one text message; give no -f or -l with them");
+		return im_err_report("imsend", &e);
+	}
+	if (reply_to && update_key) {
+		usage(&e, "--reply and --update do not go together");
 		return im_err_report("imsend", &e);
 	}
 	if (lines_mode && file) {
