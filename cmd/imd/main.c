@@ -5,8 +5,9 @@
  *	imd pin [-d DIR] [--cert FILE]
  *	imd user add NAME [-d DIR]
  */
+#include <dirent.h>
 #include <errno.h>
-#include <ftw.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
 #include <pwd.h>
@@ -304,23 +305,6 @@ cmd_user_add(int argc, char **argv)
 	return 0;
 }
 
-static uid_t chown_uid;
-static gid_t chown_gid;
-
-static int
-chown_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return lchown(path, chown_uid, chown_gid) < 0 ? -1 : 0;
-}
-
-/*
- * Started as root: the port and the files are open, so become the
- * unprivileged user now. The data directory becomes theirs, since the
- * daemon keeps writing there (the database, uploads).
- */
 /* the user to become, looked up before anything is written */
 static struct passwd *
 run_as_user(const char *user)
@@ -334,8 +318,77 @@ run_as_user(const char *user)
 	return pw;
 }
 
+/*
+ * Hand what is under dfd (a directory, closed here) to pw, as root. The
+ * user may already own this tree and may have planted links in it to
+ * files of root's: nothing is reached by a path, a symbolic link is never
+ * followed, and a file with a second name (a hard link) is left alone.
+ */
+static int
+give_tree(int dfd, const char *path, const struct passwd *pw, int depth)
+{
+	char sub[4096];
+	struct dirent *e;
+	struct stat st;
+	DIR *d;
+	int fd, rc = 0;
+
+	if (fstat(dfd, &st) < 0 || (st.st_uid != pw->pw_uid && fchown(dfd, pw->pw_uid, pw->pw_gid) < 0) ||
+	    !(d = fdopendir(dfd))) {
+		log_warn("cannot give '%s' to %s: %s", path, pw->pw_name, strerror(errno));
+		close(dfd);
+		return -1;
+	}
+	while ((e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
+		fd = openat(dirfd(d), e->d_name,
+			    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+		if (fd < 0 && errno == ELOOP) {
+			log_warn("'%s' is a symbolic link: not followed as root", sub);
+			continue;
+		}
+		if (fd < 0 || fstat(fd, &st) < 0) {
+			log_warn("cannot give '%s' to %s: %s", sub, pw->pw_name, strerror(errno));
+			rc = -1;
+		} else if (S_ISDIR(st.st_mode) && depth < 8) {
+			if (give_tree(fd, sub, pw, depth + 1) < 0)
+				rc = -1;
+			continue;	/* closed by give_tree */
+		} else if (!S_ISREG(st.st_mode) || st.st_nlink != 1) {
+			log_warn("'%s' is not a plain file of one name: left as it is", sub);
+		} else if (st.st_uid != pw->pw_uid && fchown(fd, pw->pw_uid, pw->pw_gid) < 0) {
+			log_warn("cannot give '%s' to %s: %s", sub, pw->pw_name, strerror(errno));
+			rc = -1;
+		}
+		if (fd >= 0)
+			close(fd);
+	}
+	closedir(d);
+	return rc;
+}
+
+/*
+ * Started as root: make the data directory if need be and give it, with
+ * what root may have made in it (imd user add), to the user imd runs as.
+ * Nothing in it is opened by name as root.
+ */
 static void
-drop_privileges(const char *dir, const char *user, const struct passwd *pw)
+give_data_dir(const char *dir, const struct passwd *pw)
+{
+	int fd;
+
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		die(EX_CONFIG, "cannot create data directory '%s': %s", dir, strerror(errno));
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		die(EX_CONFIG, "cannot open data directory '%s': %s", dir, strerror(errno));
+	if (give_tree(fd, dir, pw, 0) < 0)
+		die(EX_OSERR, "cannot give '%s' to %s", dir, pw->pw_name);
+}
+
+static void
+drop_privileges(const struct passwd *pw)
 {
 	if (geteuid() != 0)
 		return;
@@ -343,18 +396,25 @@ drop_privileges(const char *dir, const char *user, const struct passwd *pw)
 		log_warn("running as root (-u root); any flaw is the whole machine's");
 		return;
 	}
-	chown_uid = pw->pw_uid;
-	chown_gid = pw->pw_gid;
-	if (nftw(dir, chown_one, 16, FTW_PHYS) < 0)
-		die(EX_OSERR, "cannot give '%s' to %s: %s", dir, user, strerror(errno));
 	if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0)
-		die(EX_OSERR, "cannot become %s: %s", user, strerror(errno));
+		die(EX_OSERR, "cannot become %s: %s", pw->pw_name, strerror(errno));
 	if (setuid(0) == 0)
 		die(EX_SOFTWARE, "still root after dropping privileges");
 #if defined(__SANITIZE_ADDRESS__)
 	prctl(PR_SET_DUMPABLE, 1);	/* LeakSanitizer attaches to itself at exit */
 #endif
-	log_info("dropped privileges: running as %s (uid %u)", user, (unsigned)pw->pw_uid);
+	log_info("dropped privileges: running as %s (uid %u)", pw->pw_name, (unsigned)pw->pw_uid);
+}
+
+/* after the drop: the directory is reachable by the user imd now is */
+static void
+data_dir_reachable(const char *dir, const struct passwd *pw)
+{
+	if (!pw || access(dir, R_OK | W_OK | X_OK) == 0)
+		return;
+	die(EX_CONFIG, "cannot use data directory '%s' as %s: %s; every directory above it "
+	    "must let %s through (search permission), or pass another -d or -u",
+	    dir, pw->pw_name, strerror(errno), pw->pw_name);
 }
 
 static void
@@ -427,22 +487,37 @@ serve(int argc, char **argv)
 	struct passwd *pw, pw_copy = {0};
 	struct store *st;
 	struct loop *l;
-	SSL_CTX *ctx;
+	SSL_CTX *ctx = NULL;
 	int created = 0, fd;
 
 	parse(argc, argv, &o);
 	if (optind < argc)
 		usage(EX_USAGE);
 	log_quiet(o.quiet);
-	if ((pw = run_as_user(o.run_as)))
+	if ((pw = run_as_user(o.run_as))) {
 		pw_copy = *pw;	/* getpwnam's storage is reused by later calls */
-	data_dir(o.dir);
+		pw = &pw_copy;
+		give_data_dir(o.dir, pw);
+	}
+	/*
+	 * As root, only what needs root: the port, and a certificate and key
+	 * of the operator's. The data directory is the unprivileged user's,
+	 * so it is touched only once imd has become that user.
+	 */
 	cert_paths(&o, cert, key, sizeof(cert));
+	if (o.cert && !(ctx = cert_server_ctx(cert, key, err, sizeof(err))))
+		die(EX_CONFIG, "%s", err);
+	if (o.cert && cert_pin_file(cert, pin, err, sizeof(err)) < 0)
+		die(EX_CONFIG, "%s", err);
+	fd = listen_on(o.listen);
+	drop_privileges(pw);
+	data_dir_reachable(o.dir, pw);
+	data_dir(o.dir);
 	if (!o.cert && cert_ensure(o.dir, &created, err, sizeof(err)) < 0)
 		die(EX_CONFIG, "%s", err);
-	if (!(ctx = cert_server_ctx(cert, key, err, sizeof(err))))
+	if (!o.cert && !(ctx = cert_server_ctx(cert, key, err, sizeof(err))))
 		die(EX_CONFIG, "%s", err);
-	if (cert_pin_file(cert, pin, err, sizeof(err)) < 0)
+	if (!o.cert && cert_pin_file(cert, pin, err, sizeof(err)) < 0)
 		die(EX_CONFIG, "%s", err);
 	if (created)
 		log_info("new certificate, pin %s", pin);
@@ -453,8 +528,6 @@ serve(int argc, char **argv)
 		die(EX_CONFIG, "%s", err);
 	if (auth_init(err, sizeof(err)) < 0 || work_init(err, sizeof(err)) < 0)
 		die(EX_SOFTWARE, "%s", err);
-	fd = listen_on(o.listen);
-	drop_privileges(o.dir, o.run_as, pw ? &pw_copy : NULL);
 	if (!(l = loop_new()))
 		die(EX_OSERR, "cannot create the event loop");
 	loop_catch_signals(l);
