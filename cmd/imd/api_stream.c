@@ -120,6 +120,24 @@ flag(struct http_req *req, const char *name, int dflt)
 	return strcmp(v, "0") && strcmp(v, "false") && strcmp(v, "no");
 }
 
+/*
+ * A reader past the end would wait for ids it has already skipped: every
+ * message up to its since is never sent. Say so rather than lose them.
+ */
+int
+api_since_ahead(struct http_req *req, int64_t since)
+{
+	char msg[120];
+	int64_t newest = store_committed_max(api_store);
+
+	if (since <= newest)
+		return 0;
+	snprintf(msg, sizeof(msg), "since %lld is past the newest message, %lld",
+		 (long long)since, (long long)newest);
+	http_error(req, 400, "since_ahead", msg);
+	return -1;
+}
+
 void
 api_stream(struct http_req *req)
 {
@@ -135,6 +153,8 @@ api_stream(struct http_req *req)
 		http_error(req, 400, "bad_request", "since is a message id >= 0");
 		return;
 	}
+	if (since != w.cursor && api_since_ahead(req, since) < 0)
+		return;
 	s = calloc(1, sizeof(*s));
 	if (!s) {
 		http_error(req, 500, "internal", "out of memory");

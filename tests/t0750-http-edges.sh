@@ -1,0 +1,60 @@
+#!/bin/bash
+test_description='HTTP edges: a since past the end'
+. "$(dirname "$0")/lib.sh"
+
+# authed METHOD PATH [CURL ARGS]: http as alice
+authed () {
+	local m=$1 p=$2
+	shift 2
+	http "$m" "$p" -H "Authorization: Bearer $(token_of alice)" "$@"
+}
+
+# headreq PATH [CURL ARGS]: a HEAD request, headers to ./headers, status printed;
+# then a GET of /v1/whoami on the same connection (a body left behind by
+# HEAD would break it), its status and connects after it
+headreq () {
+	local p=$1
+	shift
+	rm -f headers
+	imcurl -I -o /dev/null -D headers -w "%{http_code}\n" "$@" "$URL$p" \
+		--next --cacert "$CERT" -o /dev/null -w "%{http_code} %{num_connects}\n" \
+		-H "Authorization: Bearer $(token_of alice)" "$URL/v1/whoami"
+}
+
+test_expect_success 'setup: alice and bob, one message' '
+	start_imd &&
+	make_user alice && make_user bob &&
+	as_user alice imsend bob "one" &&
+	newest=$(imcurl -H "Authorization: Bearer $(token_of bob)" "$URL/v1/messages?with=alice" |
+		jq ".messages[-1].id") &&
+	test "$newest" -ge 1
+'
+
+test_expect_success 'GET /v1/stream?since past the newest id: 400 since_ahead, naming the newest' '
+	test "$(authed GET "/v1/stream?since=$((newest + 1000))")" = 400 &&
+	test "$(jq -r .error body)" = since_ahead &&
+	jq -r .message body | grep -F "past the newest message, $newest"
+'
+
+test_expect_success 'GET /v1/stream?since=newest is fine' '
+	imcurl -N -H "Authorization: Bearer $(token_of alice)" --max-time 2 \
+		"$URL/v1/stream?since=$newest" >out;
+	test "$(head -n 1 out | jq -r .type)" = open
+'
+
+test_expect_success 'GET /v1/messages?since past the newest id: 400 since_ahead' '
+	test "$(authed GET "/v1/messages?with=bob&since=$((newest + 5))")" = 400 &&
+	test "$(jq -r .error body)" = since_ahead
+'
+
+test_expect_success 'imrecv --since past the end: says so, exits 65, and prints nothing' '
+	expect_exit 65 as_user bob imrecv --since $((newest + 1000)) >out 2>err &&
+	test_must_be_empty out &&
+	test_grep "^imrecv: since [0-9]+ is past the newest message, $newest" err
+'
+
+test_expect_success 'imd still serves' '
+	as_user alice imsend bob "three"
+'
+
+test_done
