@@ -1,5 +1,5 @@
 #!/bin/bash
-test_description='HTTP edges: a since past the end'
+test_description='HTTP edges: a since past the end, HEAD, JSON answers end with a newline'
 . "$(dirname "$0")/lib.sh"
 
 # authed METHOD PATH [CURL ARGS]: http as alice
@@ -51,6 +51,49 @@ test_expect_success 'imrecv --since past the end: says so, exits 65, and prints 
 	expect_exit 65 as_user bob imrecv --since $((newest + 1000)) >out 2>err &&
 	test_must_be_empty out &&
 	test_grep "^imrecv: since [0-9]+ is past the newest message, $newest" err
+'
+
+test_expect_success 'every JSON answer ends with one newline' '
+	authed GET /v1/whoami >/dev/null && test_one_line body &&
+	authed GET "/v1/messages?with=bob" >/dev/null && test_one_line body &&
+	authed GET /v1/cursor >/dev/null && test_one_line body &&
+	http GET /v1/whoami >/dev/null && test_one_line body &&
+	authed GET /v1/no-such-thing >/dev/null && test_one_line body &&
+	http POST /v1/messages -H "Authorization: Bearer $(token_of alice)" \
+		--json "{\"to\":\"bob\",\"text\":\"two\"}" >/dev/null &&
+	test_one_line body &&
+	test "$(grep -i "^content-length:" headers | tr -dc 0-9)" = "$(wc -c <body)"
+'
+
+test_expect_success 'HEAD answers as GET, same headers, no body' '
+	authed GET /v1/whoami >code.get && mv headers headers.get &&
+	headreq /v1/whoami -H "Authorization: Bearer $(token_of alice)" >out &&
+	printf "200\n200 0\n" | test_cmp - out &&
+	grep -iv "^date:" headers.get >h.get && grep -iv "^date:" headers >h.head &&
+	test_cmp h.get h.head
+'
+
+test_expect_success 'HEAD without a token: 401 with its headers, no body' '
+	headreq /v1/whoami >out &&
+	printf "401\n200 0\n" | test_cmp - out &&
+	test_grep "^[Ww][Ww][Ww]-[Aa]uthenticate: Bearer" headers
+'
+
+test_expect_success 'HEAD of a file: its length, no body' '
+	echo "attached" >f.txt &&
+	as_user alice imsend -f f.txt bob &&
+	path=$(imcurl -H "Authorization: Bearer $(token_of bob)" "$URL/v1/messages?with=alice" |
+		jq -r "[.messages[] | .file.id // empty][-1]") &&
+	test -n "$path" && path=/v1/files/$path &&
+	headreq "$path" -H "Authorization: Bearer $(token_of bob)" >out &&
+	printf "200\n200 0\n" | test_cmp - out &&
+	test "$(grep -i "^content-length:" headers | tr -dc 0-9)" = 9
+'
+
+test_expect_success 'HEAD of a stream: its headers, no body, the connection closed' '
+	headreq /v1/stream -H "Authorization: Bearer $(token_of alice)" >out &&
+	printf "200\n200 1\n" | test_cmp - out &&
+	test_grep "^[Cc]ontent-[Tt]ype: application/x-ndjson" headers
 '
 
 test_expect_success 'imd still serves' '

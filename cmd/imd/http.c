@@ -57,6 +57,7 @@ struct hconn {
 	int body_held;		/* the body sink is full: parser and reading stop */
 	int bulk;		/* the connection reads in big pieces for this body */
 	int gone;		/* the connection closed while parsing */
+	int head;		/* a HEAD request: the answer to GET, without its body */
 	int64_t started, headers_done;	/* monotonic ms */
 	int file_fd;		/* SENDING_FILE */
 	uint64_t file_off, file_left;
@@ -140,6 +141,7 @@ req_reset(struct hconn *h)
 	h->error_code = NULL;
 	h->expect_continue = 0;
 	h->body_held = 0;
+	h->head = 0;
 	if (h->bulk)
 		conn_bulk_read(h->c, 0);
 	h->bulk = 0;
@@ -269,6 +271,11 @@ on_headers_complete(http_parser *p)
 	h->headers_done = loop_mono_ms();
 	h->keep_alive = http_should_keep_alive(p);
 	r->method = http_method_str((enum http_method)p->method);
+	/* HEAD is GET for the handlers; only the body is left out (RFC 9110) */
+	if (p->method == HTTP_HEAD) {
+		h->head = 1;
+		r->method = "GET";
+	}
 	if (!r->path)
 		return fail(h, 400, "bad_request");
 	q = strchr(r->path, '?');
@@ -359,7 +366,7 @@ log_request(struct hconn *h, int status, size_t bytes)
 	struct http_req *r = &h->req;
 	double ms = h->started ? (double)(loop_mono_ms() - h->started) : 0;
 
-	log_access(r->peer, r->user[0] ? r->user : "-", r->method ? r->method : "-",
+	log_access(r->peer, r->user[0] ? r->user : "-", h->head ? "HEAD" : r->method ? r->method : "-",
 		   r->path ? r->path : "-", status, bytes, ms, conn_resumed(h->c));
 }
 
@@ -371,8 +378,11 @@ http_respond(struct http_req *req, int status, const char *content_type,
 {
 	struct hconn *h = req_hconn(req);
 	char head[1024];
-	int n;
+	int n, nl;
 
+	/* a JSON answer is a line, as every line of a stream is */
+	nl = len > 0 && body[len - 1] != '\n' && content_type &&
+	    !strncmp(content_type, "application/json", 16);
 	if (status >= 400 && status != 401 && status != 403 && status != 404 &&
 	    status != 409 && status != 429)
 		h->keep_alive = 0;	/* after a malformed request, trust nothing that follows */
@@ -382,11 +392,15 @@ http_respond(struct http_req *req, int status, const char *content_type,
 		     "HTTP/1.1 %d %s\r\n%s%s%sContent-Length: %zu\r\nConnection: %s\r\n%s\r\n",
 		     status, status_text(status),
 		     content_type ? "Content-Type: " : "", content_type ? content_type : "",
-		     content_type ? "\r\n" : "", len,
+		     content_type ? "\r\n" : "", len + (size_t)nl,
 		     h->keep_alive ? "keep-alive" : "close", extra_headers ? extra_headers : "");
 	conn_write(h->c, head, (size_t)n);
-	conn_write(h->c, body, len);
-	log_request(h, status, len);
+	if (!h->head) {
+		conn_write(h->c, body, len);
+		if (nl)
+			conn_write(h->c, "\n", 1);
+	}
+	log_request(h, status, len + (size_t)nl);
 	req_reset(h);
 	h->state = IDLE;
 	if (!h->keep_alive) {
@@ -470,6 +484,8 @@ http_respond_fd(struct http_req *req, int status, const char *content_type, int 
 		     extra_headers ? extra_headers : "");
 	conn_write(h->c, head, (size_t)n);
 	log_request(h, status, (size_t)len);
+	if (h->head)
+		len = 0;	/* file_pump finishes at once */
 	h->file_fd = fd;
 	h->file_off = offset;
 	h->file_left = len;
@@ -492,6 +508,10 @@ http_stream_start(struct http_req *req, const char *content_type)
 	conn_write(h->c, head, (size_t)n);
 	h->state = STREAMING;
 	log_request(h, 200, 0);
+	if (h->head) {
+		conn_close(h->c, 0);	/* the handler's lines go nowhere */
+		return;
+	}
 	/* the stream owns the connection: what the client sends now is ignored */
 	conn_pause(h->c, 0);
 }
@@ -503,7 +523,7 @@ http_stream_send(struct http_req *req, const char *data, size_t len)
 	char size[24];
 	int n;
 
-	if (len == 0)
+	if (len == 0 || h->head)
 		return;
 	n = snprintf(size, sizeof(size), "%zx\r\n", len);
 	conn_write(h->c, size, (size_t)n);
@@ -522,7 +542,8 @@ http_stream_end(struct http_req *req)
 {
 	struct hconn *h = req_hconn(req);
 
-	conn_write(h->c, "0\r\n\r\n", 5);
+	if (!h->head)
+		conn_write(h->c, "0\r\n\r\n", 5);
 	conn_close(h->c, 0);
 }
 
