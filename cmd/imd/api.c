@@ -187,6 +187,7 @@ api_identify(struct http_req *req, struct who *w, int *status, const char **mess
 	w->token_id = t.id;
 	w->cursor = t.cursor;
 	w->send_only = t.send_only;
+	w->expires_ms = t.expires_ms;
 	snprintf(w->name, sizeof(w->name), "%s", t.user);
 	snprintf(req->user, sizeof(req->user), "%s", t.user);
 	return 0;

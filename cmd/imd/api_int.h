@@ -22,6 +22,7 @@ struct who {
 	int64_t token_id;
 	int64_t cursor;
 	int send_only;
+	int64_t expires_ms;	/* the token's end, 0: never */
 	char name[33];
 };
 

@@ -22,6 +22,19 @@
 
 #define FILL_LIMIT (256 * 1024)	/* page while less than this is queued */
 
+/*
+ * A stream of a token that expires: on a list of its own, ended on the
+ * first tick past the token's end as a revoked token's streams are, so
+ * heartbeats never keep an expired token in use.
+ */
+struct stream {
+	struct hub_sub sub;	/* first: a hub_sub pointer is a stream pointer */
+	int64_t expires_ms;
+	struct stream *exp_prev, *exp_next;
+};
+
+static struct stream *expiring;
+
 static void
 send_line(struct hub_sub *s, const char *fmt_json)
 {
@@ -69,9 +82,17 @@ fill(struct hub_sub *s)
 static void
 stream_closed(struct http_req *req)
 {
-	struct hub_sub *s = req->ctx;
+	struct stream *s = req->ctx;
 
-	hub_remove(s);
+	if (s->expires_ms) {
+		if (s->exp_prev)
+			s->exp_prev->exp_next = s->exp_next;
+		else
+			expiring = s->exp_next;
+		if (s->exp_next)
+			s->exp_next->exp_prev = s->exp_prev;
+	}
+	hub_remove(&s->sub);
 	free(s);
 	req->ctx = NULL;
 }
@@ -142,6 +163,7 @@ void
 api_stream(struct http_req *req)
 {
 	struct json_object *o;
+	struct stream *st;
 	struct hub_sub *s;
 	struct who w;
 	int64_t since;
@@ -155,11 +177,17 @@ api_stream(struct http_req *req)
 	}
 	if (since != w.cursor && api_since_ahead(req, since) < 0)
 		return;
-	s = calloc(1, sizeof(*s));
-	if (!s) {
+	if (!(st = calloc(1, sizeof(*st)))) {
 		http_error(req, 500, "internal", "out of memory");
 		return;
 	}
+	if ((st->expires_ms = w.expires_ms)) {
+		st->exp_next = expiring;
+		if (expiring)
+			expiring->exp_prev = st;
+		expiring = st;
+	}
+	s = &st->sub;
 	s->req = req;
 	s->user_id = w.user_id;
 	s->token_id = w.token_id;
@@ -189,9 +217,16 @@ void
 api_stream_tick(void)
 {
 	char line[80], when[IM_TIME_LEN];
+	int64_t now = loop_now_ms();
+	struct stream *st, *next;
 	int n;
 
-	im_time_iso(loop_now_ms(), when);
+	for (st = expiring; st; st = next) {
+		next = st->exp_next;
+		if (st->expires_ms <= now && !http_stream_closing(st->sub.req))
+			http_stream_end(st->sub.req);
+	}
+	im_time_iso(now, when);
 	n = snprintf(line, sizeof(line), "{\"type\":\"heartbeat\",\"time\":\"%s\"}", when);
 	hub_tick(loop_mono_ms(), API_HEARTBEAT_MS, line, (size_t)n);
 }
