@@ -4,6 +4,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -20,7 +21,6 @@
 #include "quota.h"
 #include "log.h"
 
-#define MAX_CONNS 10000
 
 enum state {
 	IDLE,		/* between requests */
@@ -69,6 +69,10 @@ static struct loop *loop;
 static http_dispatch_fn dispatch;
 static http_headers_fn headers_hook;
 static int listen_fd = -1;
+static int max_conns = HTTP_MAX_CONNS;
+static int spare_fd = -1;	/* given up to refuse a connection when none is left */
+static int64_t refused_logged;	/* monotonic ms of the last line about it */
+static unsigned long refused;	/* connections refused since then */
 static http_parser_settings settings;
 
 static const char *
@@ -809,6 +813,48 @@ tune_socket(int s)
 	setsockopt(s, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout, sizeof(user_timeout));
 }
 
+void
+http_max_conns(int n)
+{
+	max_conns = n;
+}
+
+/* connections refused for want of descriptors or room: a line a second at most */
+static void
+note_refused(const char *why)
+{
+	int64_t now = loop_mono_ms();
+
+	refused++;
+	if (now - refused_logged < 1000)
+		return;
+	log_warn("%s: refused %lu connection%s; serving the %zu open", why, refused,
+		 refused == 1 ? "" : "s", conn_count());
+	refused_logged = now;
+	refused = 0;
+}
+
+/*
+ * Out of descriptors the pending connection cannot be accepted, and the
+ * listening socket stays readable: the loop would spin on it. Give up the
+ * spare descriptor for a moment to take the connection and close it, so the
+ * client hears no at once and the backlog empties.
+ */
+static void
+refuse_one(int fd)
+{
+	int s;
+
+	if (spare_fd >= 0) {
+		close(spare_fd);
+		spare_fd = -1;
+	}
+	if ((s = accept4(fd, NULL, NULL, SOCK_CLOEXEC)) >= 0)
+		close(s);
+	spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	note_refused("out of file descriptors");
+}
+
 static void
 on_accept(struct loop *l, int fd, int events, void *arg)
 {
@@ -824,12 +870,15 @@ on_accept(struct loop *l, int fd, int events, void *arg)
 		int s = accept4(fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (s < 0) {
-			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+			if (errno == EMFILE || errno == ENFILE)
+				refuse_one(fd);
+			else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
 				log_warn("accept: %s", strerror(errno));
 			return;
 		}
-		if (conn_count() >= MAX_CONNS) {
+		if (conn_count() >= (size_t)max_conns) {
 			close(s);
+			note_refused("connection limit reached");
 			continue;
 		}
 		if (ss.ss_family == AF_INET)
@@ -872,6 +921,8 @@ void
 http_listen(int fd)
 {
 	listen_fd = fd;
+	if (spare_fd < 0)
+		spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	loop_watch(loop, fd, LOOP_READ, on_accept, NULL);
 }
 
@@ -883,6 +934,9 @@ http_stop_listening(void)
 	loop_unwatch(loop, listen_fd);
 	close(listen_fd);
 	listen_fd = -1;
+	if (spare_fd >= 0)
+		close(spare_fd);
+	spare_fd = -1;
 }
 
 static void

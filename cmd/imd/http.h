@@ -22,6 +22,7 @@
 #define HTTP_IDLE_TIMEOUT_MS	60000	/* keep-alive without a request */
 #define HTTP_HANDSHAKE_TIMEOUT_MS 10000
 #define HTTP_DEAD_PEER_MS	45000	/* a vanished peer's stream is closed by then */
+#define HTTP_MAX_CONNS		10000
 
 struct http_req {
 	const char *method;	/* "GET", "POST", ... */
@@ -98,6 +99,8 @@ int http_stream_closing(const struct http_req *req);
 /* a query parameter, percent-decoded into buf; -1 when absent or too long */
 int http_query(const struct http_req *req, const char *name, char *buf, size_t len);
 
+/* serve at most n connections at once (HTTP_MAX_CONNS unless lowered) */
+void http_max_conns(int n);
 /* accept on a listening socket */
 void http_listen(int fd);
 void http_stop_listening(void);

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sysexits.h>
@@ -418,6 +419,44 @@ data_dir_reachable(const char *dir, const struct passwd *pw)
 	    dir, pw->pw_name, strerror(errno), pw->pw_name);
 }
 
+/*
+ * Each connection holds a descriptor, and a file it sends or receives one
+ * more: take all the system allows (the soft limit up to the hard one),
+ * and serve no more connections than that leaves room for, or accept
+ * would fail over and over.
+ */
+static void
+fd_limit(void)
+{
+	struct rlimit rl;
+	rlim_t want = HTTP_MAX_CONNS + HTTP_MAX_CONNS / 4 + 64, reserve;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rlim_t cur = rl.rlim_cur;
+
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {	/* above the kernel's nr_open */
+			rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
+			if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+				rl.rlim_cur = cur;
+		}
+	}
+	if (rl.rlim_cur >= want)
+		return;
+	/* a quarter for files, the database and the rest; at least 16 */
+	reserve = rl.rlim_cur / 4 < 32 ? 32 : rl.rlim_cur / 4;
+	if (rl.rlim_cur < reserve + 16)
+		die(EX_OSERR, "the open file limit, %llu, is too low to serve; raise it (ulimit -n)",
+		    (unsigned long long)rl.rlim_cur);
+	http_max_conns((int)(rl.rlim_cur - reserve));
+	log_warn("the open file limit, %llu, leaves room for %llu connections, not %d; "
+		 "raise it (ulimit -n, or LimitNOFILE= for systemd) to serve more",
+		 (unsigned long long)rl.rlim_cur, (unsigned long long)(rl.rlim_cur - reserve),
+		 HTTP_MAX_CONNS);
+}
+
 static void
 on_auth_result(struct loop *l, int fd, int events, void *arg)
 {
@@ -495,6 +534,7 @@ serve(int argc, char **argv)
 	if (optind < argc)
 		usage(EX_USAGE);
 	log_quiet(o.quiet);
+	fd_limit();
 	if ((pw = run_as_user(o.run_as))) {
 		pw_copy = *pw;	/* getpwnam's storage is reused by later calls */
 		pw = &pw_copy;
