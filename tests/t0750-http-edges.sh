@@ -1,5 +1,5 @@
 #!/bin/bash
-test_description='HTTP edges: a since past the end, HEAD, JSON answers end with a newline'
+test_description='HTTP edges: a since past the end, HEAD, JSON answers end with a newline, lingering close after 413'
 . "$(dirname "$0")/lib.sh"
 
 # authed METHOD PATH [CURL ARGS]: http as alice
@@ -94,6 +94,26 @@ test_expect_success 'HEAD of a stream: its headers, no body, the connection clos
 	headreq /v1/stream -H "Authorization: Bearer $(token_of alice)" >out &&
 	printf "200\n200 1\n" | test_cmp - out &&
 	test_grep "^[Cc]ontent-[Tt]ype: application/x-ndjson" headers
+'
+
+test_expect_success 'a body over the limit sent without Expect: 100-continue gets its 413, not a reset' '
+	head -c 20000000 /dev/zero | tr "\0" a >big.json &&
+	for i in 1 2 3 4 5 6 7 8; do
+		imcurl -o body -w "%{http_code}\n" -H "Expect:" \
+			-H "Authorization: Bearer $(token_of alice)" -H "Content-Type: application/json" \
+			--data-binary @big.json "$URL/v1/messages" >>codes || return 1
+		test "$(jq -r .error body)" = too_large || return 1
+	done &&
+	printf "413\n%.0s" 1 2 3 4 5 6 7 8 | test_cmp - codes
+'
+
+test_expect_success 'a client that sends on and on after its 413 is cut off (8 MiB, 2 s)' '
+	{ printf "POST /v1/messages HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 99999999\r\n\r\n" &&
+	  cat big.json big.json; } >flood &&
+	start=$(date +%s%3N) &&
+	timeout 20 openssl s_client -quiet -connect "127.0.0.1:$PORT" <flood >resp 2>/dev/null;
+	test $(( $(date +%s%3N) - start )) -lt 10000 &&
+	test_grep "^HTTP/1.1 413" resp
 '
 
 test_expect_success 'imd still serves' '

@@ -58,6 +58,7 @@ struct hconn {
 	int bulk;		/* the connection reads in big pieces for this body */
 	int gone;		/* the connection closed while parsing */
 	int head;		/* a HEAD request: the answer to GET, without its body */
+	int linger;		/* refused mid-request: what the client still sends is read */
 	int64_t started, headers_done;	/* monotonic ms */
 	int file_fd;		/* SENDING_FILE */
 	uint64_t file_off, file_left;
@@ -146,6 +147,7 @@ req_reset(struct hconn *h)
 	h->expect_continue = 0;
 	h->body_held = 0;
 	h->head = 0;
+	h->linger = 0;
 	if (h->bulk)
 		conn_bulk_read(h->c, 0);
 	h->bulk = 0;
@@ -382,7 +384,7 @@ http_respond(struct http_req *req, int status, const char *content_type,
 {
 	struct hconn *h = req_hconn(req);
 	char head[1024];
-	int n, nl;
+	int n, nl, linger = h->linger;
 
 	/* a JSON answer is a line, as every line of a stream is */
 	nl = len > 0 && body[len - 1] != '\n' && content_type &&
@@ -407,6 +409,10 @@ http_respond(struct http_req *req, int status, const char *content_type,
 	log_request(h, status, len + (size_t)nl);
 	req_reset(h);
 	h->state = IDLE;
+	if (!h->keep_alive && linger) {
+		conn_linger(h->c, HTTP_LINGER_BYTES, loop_mono_ms() + HTTP_LINGER_MS);
+		return;
+	}
 	if (!h->keep_alive) {
 		conn_close(h->c, 0);
 		return;
@@ -677,6 +683,7 @@ parse_input(struct hconn *h)
 				snprintf(msg, sizeof(msg), "malformed HTTP request: %s", http_errno_description(err));
 			h->in_len = h->ext_len = 0;
 			h->keep_alive = 0;
+			h->linger = 1;
 			h->state = HANDLING;
 			http_error(&h->req, status, code, msg);
 			break;
@@ -945,6 +952,10 @@ check_timeout(struct conn *c, void *arg)
 	struct hconn *h = conn_data(c);
 	int64_t now = *(int64_t *)arg;
 
+	if (conn_linger_over(c, now)) {
+		conn_close(c, 1);
+		return;
+	}
 	if (!h)
 		return;
 	if (conn_handshaking(c)) {

@@ -23,6 +23,8 @@
 #define HTTP_HANDSHAKE_TIMEOUT_MS 10000
 #define HTTP_DEAD_PEER_MS	45000	/* a vanished peer's stream is closed by then */
 #define HTTP_MAX_CONNS		10000
+#define HTTP_LINGER_BYTES	(8 * 1024 * 1024)	/* thrown away after a refused body */
+#define HTTP_LINGER_MS		2000
 
 struct http_req {
 	const char *method;	/* "GET", "POST", ... */
