@@ -96,6 +96,45 @@ test_expect_success 'HEAD of a stream: its headers, no body, the connection clos
 	test_grep "^[Cc]ontent-[Tt]ype: application/x-ndjson" headers
 '
 
+# sse ARGS...: two seconds of alice's stream as Server-Sent Events into ./sse
+sse () {
+	imcurl -N -H "Authorization: Bearer $(token_of alice)" -H "Accept: text/event-stream" \
+		--max-time 2 "$@" >sse
+	test -s sse
+}
+
+test_expect_success 'SSE: every event carries an id: line, the id of the last message sent' '
+	as_user bob imsend alice "sse one" && as_user bob imsend alice "sse two" &&
+	sse "$URL/v1/stream?since=0" &&
+	grep "^data: " sse | sed "s/^data: //" |
+		jq -r "select(.type == \"message\" and (.text | startswith(\"sse \"))) | .id" >ids &&
+	test_line_count = 2 ids &&
+	first=$(sed -n 1p ids) && second=$(sed -n 2p ids) && test -n "$first" &&
+	# each message frame: id: equal to its own id, right before its data: line
+	for m in $first $second; do
+		grep -B1 "^data: {\"type\":\"message\",\"id\":$m," sse | head -n 1 >idline &&
+		echo "id: $m" | test_cmp - idline || return 1
+	done &&
+	test "$(grep -c "^id: " sse)" = "$(grep -c "^data: " sse)" &&
+	grep -A1 "^id: " sse | grep -v "^id: \|^data: \|^--$" >stray;
+	test_must_be_empty stray
+'
+
+test_expect_success 'SSE: a reconnect with Last-Event-ID resumes after it, whatever since= says' '
+	test -n "$first" &&
+	sse -H "Last-Event-ID: $first" "$URL/v1/stream?since=0" &&
+	grep "^data: " sse | sed "s/^data: //" | jq -r "select(.type == \"message\") | .id" >ids &&
+	echo "$second" | test_cmp - ids &&
+	grep "^data: " sse | head -n 1 | sed "s/^data: //" | jq -e ".type == \"open\" and .since == $first"
+'
+
+test_expect_success 'SSE: a Last-Event-ID that is no id: 400; one past the end: 400 since_ahead' '
+	test "$(authed GET /v1/stream -H "Last-Event-ID: abc")" = 400 &&
+	jq -e ".message | test(\"Last-Event-ID\")" body &&
+	test "$(authed GET /v1/stream -H "Last-Event-ID: 99999999")" = 400 &&
+	test "$(jq -r .error body)" = since_ahead
+'
+
 test_expect_success 'a body over the limit sent without Expect: 100-continue gets its 413, not a reset' '
 	head -c 20000000 /dev/zero | tr "\0" a >big.json &&
 	for i in 1 2 3 4 5 6 7 8; do

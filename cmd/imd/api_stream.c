@@ -66,9 +66,9 @@ fill(struct hub_sub *s)
 
 			if (!l)
 				break;
+			s->pos = msgs[i].id;	/* first: an SSE frame carries it */
 			hub_send(s, l, len);
 			free(l);
-			s->pos = msgs[i].id;
 		}
 		store_msgs_free(msgs, n);
 		if (n < API_PAGE) {
@@ -141,6 +141,22 @@ flag(struct http_req *req, const char *name, int dflt)
 	return strcmp(v, "0") && strcmp(v, "false") && strcmp(v, "no");
 }
 
+/* a Last-Event-ID: digits, an id; -1 for anything else */
+static int64_t
+event_id(const char *s)
+{
+	int64_t v = 0;
+
+	if (!*s || strlen(s) > 18)
+		return -1;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		v = v * 10 + (*s - '0');
+	}
+	return v;
+}
+
 /*
  * A reader past the end would wait for ids it has already skipped: every
  * message up to its since is never sent. Say so rather than lose them.
@@ -171,8 +187,12 @@ api_stream(struct http_req *req)
 	if (api_auth(req, &w) < 0)
 		return;
 	since = api_query_int(req, "since", w.cursor);
+	/* an EventSource reconnecting asks its first URL again: the id wins */
+	if (req->last_event_id)
+		since = event_id(req->last_event_id);
 	if (since < 0) {
-		http_error(req, 400, "bad_request", "since is a message id >= 0");
+		http_error(req, 400, "bad_request", req->last_event_id ?
+			   "Last-Event-ID is a message id >= 0" : "since is a message id >= 0");
 		return;
 	}
 	if (since != w.cursor && api_since_ahead(req, since) < 0)

@@ -132,6 +132,7 @@ req_reset(struct hconn *h)
 	free(r->idempotency_key);
 	free(r->accept);
 	free(r->range);
+	free(r->last_event_id);
 	free(r->body);
 	free(h->field);
 	free(h->value);
@@ -221,6 +222,8 @@ header_done(struct hconn *h)
 		slot = &r->accept;
 	else if (!strcasecmp(h->field, "range"))
 		slot = &r->range;
+	else if (!strcasecmp(h->field, "last-event-id"))
+		slot = &r->last_event_id;
 	else if (!strcasecmp(h->field, "expect") && h->value && !strcasecmp(h->value, "100-continue"))
 		h->expect_continue = 1;
 	if (slot) {

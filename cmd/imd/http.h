@@ -35,6 +35,7 @@ struct http_req {
 	char *idempotency_key;
 	char *accept;
 	char *range;
+	char *last_event_id;	/* an SSE client resuming */
 	uint64_t content_length;	/* 0 when none was sent */
 	char *body;		/* NUL-terminated; body_len excludes the NUL */
 	size_t body_len;
