@@ -48,6 +48,7 @@ struct hconn {
 	int in_value;
 	size_t header_bytes;
 	size_t body_cap;
+	size_t body_reserved;	/* of the body budget, for this request */
 	int error_status;	/* set by a callback that refused the request */
 	const char *error_code;
 	const char *refuse_msg;	/* why a callback refused; static storage */
@@ -71,6 +72,9 @@ static http_dispatch_fn dispatch;
 static http_headers_fn headers_hook;
 static int listen_fd = -1;
 static int max_conns = HTTP_MAX_CONNS;
+static uint64_t body_budget = HTTP_BODY_BUDGET, body_in_flight;
+static int64_t budget_logged;	/* monotonic ms of the last line about it */
+static unsigned long budget_refused;
 static int spare_fd = -1;	/* given up to refuse a connection when none is left */
 static int64_t refused_logged;	/* monotonic ms of the last line about it */
 static unsigned long refused;	/* connections refused since then */
@@ -143,6 +147,8 @@ req_reset(struct hconn *h)
 	h->in_value = 0;
 	h->header_bytes = 0;
 	h->body_cap = 0;
+	body_in_flight -= h->body_reserved;
+	h->body_reserved = 0;
 	h->error_status = 0;
 	h->error_code = NULL;
 	h->expect_continue = 0;
@@ -269,6 +275,33 @@ continue_if_asked(struct hconn *h)
 	h->expect_continue = 0;
 }
 
+void
+http_body_budget(uint64_t bytes)
+{
+	body_budget = bytes;
+}
+
+/*
+ * Bodies wait in memory until their request is handled: so many at once
+ * would exhaust it. Refuse before reading; a line a second at most.
+ */
+static int
+over_budget(struct hconn *h)
+{
+	int64_t now = loop_mono_ms();
+
+	budget_refused++;
+	if (now - budget_logged >= 1000) {
+		log_warn("bodies in memory at the budget (%llu of %llu bytes): refused %lu request%s "
+			 "with 503", (unsigned long long)body_in_flight, (unsigned long long)body_budget,
+			 budget_refused, budget_refused == 1 ? "" : "s");
+		budget_logged = now;
+		budget_refused = 0;
+	}
+	h->refuse_msg = "the server holds too many request bodies; try again shortly";
+	return fail(h, 503, "unavailable");
+}
+
 static int
 on_headers_complete(http_parser *p)
 {
@@ -317,6 +350,10 @@ on_headers_complete(http_parser *p)
 	if (p->content_length != ULLONG_MAX && p->content_length > 0) {
 		if (p->content_length > HTTP_MAX_BODY)
 			return fail(h, 413, "too_large");
+		if (body_in_flight + p->content_length > body_budget)
+			return over_budget(h);
+		body_in_flight += p->content_length;
+		h->body_reserved = (size_t)p->content_length;
 		continue_if_asked(h);
 		h->body_cap = (size_t)p->content_length;
 		r->body = malloc(h->body_cap + 1);

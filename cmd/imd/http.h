@@ -17,6 +17,7 @@
 
 #define HTTP_MAX_HEADERS_BYTES	(16 * 1024)
 #define HTTP_MAX_BODY		(4 * 1024 * 1024)
+#define HTTP_BODY_BUDGET	(256 * 1024 * 1024)	/* bodies in memory, all connections */
 #define HTTP_HEADER_TIMEOUT_MS	10000	/* first byte to end of headers */
 #define HTTP_BODY_TIMEOUT_MS	30000	/* end of headers to end of body */
 #define HTTP_IDLE_TIMEOUT_MS	60000	/* keep-alive without a request */
@@ -102,6 +103,12 @@ int http_stream_closing(const struct http_req *req);
 /* a query parameter, percent-decoded into buf; -1 when absent or too long */
 int http_query(const struct http_req *req, const char *name, char *buf, size_t len);
 
+/*
+ * Hold at most this many bytes of request bodies in memory across all
+ * connections (HTTP_BODY_BUDGET unless changed); a body that would pass
+ * it is refused with 503 and Retry-After before it is read.
+ */
+void http_body_budget(uint64_t bytes);
 /* serve at most n connections at once (HTTP_MAX_CONNS unless lowered) */
 void http_max_conns(int n);
 /* accept on a listening socket */

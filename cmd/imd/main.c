@@ -45,6 +45,7 @@ struct options {
 	int registration_open;
 	int quiet;
 	uint64_t max_file;
+	uint64_t body_budget;
 	struct quota_conf limits;
 	const char *run_as;	/* user to become when started as root */
 };
@@ -60,7 +61,7 @@ usage(int code)
 	fprintf(code ? stderr : stdout,
 		"usage: imd [-q] [-d DIR] [-l ADDR:PORT] [--cert FILE --key FILE]\n"
 		"           [--registration open|closed] [--max-file SIZE]\n"
-		"           [--conns-per-addr N] [--rate N] [-u USER]\n"
+		"           [--conns-per-addr N] [--rate N] [--body-budget SIZE] [-u USER]\n"
 		"       imd pin [-d DIR] [--cert FILE]\n"
 		"       imd user add NAME [-d DIR]   (password on stdin)\n"
 		"see imd(8)\n");
@@ -138,6 +139,7 @@ parse(int argc, char **argv, struct options *o)
 		{ "key", required_argument, NULL, 'k' },
 		{ "registration", required_argument, NULL, 'r' },
 		{ "max-file", required_argument, NULL, 'm' },
+		{ "body-budget", required_argument, NULL, 'B' },
 		{ "conns-per-addr", required_argument, NULL, 'C' },
 		{ "user", required_argument, NULL, 'u' },
 		{ "rate", required_argument, NULL, 'R' },
@@ -152,6 +154,7 @@ parse(int argc, char **argv, struct options *o)
 	o->listen = "127.0.0.1:7443";
 	o->registration_open = 1;
 	o->max_file = 4ULL << 30;
+	o->body_budget = HTTP_BODY_BUDGET;
 	o->run_as = "nobody";
 	quota_defaults(&o->limits);
 	while ((ch = getopt_long(argc, argv, "+d:l:u:qh", longopts, NULL)) != -1) {
@@ -166,6 +169,10 @@ parse(int argc, char **argv, struct options *o)
 		case 'R':
 			o->limits.requests_per_sec = count_arg(optarg, "--rate");
 			o->limits.request_burst = 4 * o->limits.requests_per_sec;
+			break;
+		case 'B':
+			if (parse_size(optarg, &o->body_budget) < 0)
+				die(EX_USAGE, "--body-budget takes a size such as 64M or 1G");
 			break;
 		case 'm':
 			if (parse_size(optarg, &o->max_file) < 0)
@@ -575,6 +582,7 @@ serve(int argc, char **argv)
 	http_init(l, ctx, api_dispatch);
 	api_init(st, o.registration_open);
 	api_set_max_file(o.max_file);
+	http_body_budget(o.body_budget);
 	quota_init(&o.limits);
 	http_on_headers(api_headers);
 	http_listen(fd);
