@@ -73,6 +73,13 @@ test_expect_success 'HEAD answers as GET, same headers, no body' '
 	test_cmp h.get h.head
 '
 
+test_expect_success 'a 405 names HEAD with GET in its Allow header' '
+	test "$(authed DELETE /v1/whoami)" = 405 &&
+	test_grep "^[Aa]llow: GET, HEAD" headers &&
+	test "$(authed PATCH /v1/messages)" = 405 &&
+	test_grep "^[Aa]llow: .*GET.*, HEAD" headers
+'
+
 test_expect_success 'HEAD without a token: 401 with its headers, no body' '
 	headreq /v1/whoami >out &&
 	printf "401\n200 0\n" | test_cmp - out &&

@@ -87,7 +87,7 @@ method_not_allowed(struct http_req *req, const char *allow)
 	static const char body[] = "{\"error\":\"method_not_allowed\",\"message\":\"method not allowed here\"}";
 	char hdr[160];
 
-	snprintf(hdr, sizeof(hdr), "Allow: %s\r\n", allow);
+	snprintf(hdr, sizeof(hdr), "Allow: %s%s\r\n", allow, strstr(allow, "GET") ? ", HEAD" : "");
 	http_respond(req, 405, "application/json", body, sizeof(body) - 1, hdr);
 }
 
