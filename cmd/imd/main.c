@@ -359,8 +359,8 @@ give_tree(int dfd, const char *path, const struct passwd *pw, int depth)
 			continue;
 		}
 		if (fd < 0 || fstat(fd, &st) < 0) {
-			log_warn("cannot give '%s' to %s: %s", sub, pw->pw_name, strerror(errno));
-			rc = -1;
+			/* a socket, say: nothing imd uses, and not worth refusing to start */
+			log_warn("cannot open '%s' (%s): left as it is", sub, strerror(errno));
 		} else if (S_ISDIR(st.st_mode) && depth < 8) {
 			if (give_tree(fd, sub, pw, depth + 1) < 0)
 				rc = -1;
