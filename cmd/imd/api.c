@@ -90,7 +90,7 @@ method_not_allowed(struct http_req *req, const char *allow)
 	static const char body[] = "{\"error\":\"method_not_allowed\",\"message\":\"method not allowed here\"}";
 	char hdr[160];
 
-	snprintf(hdr, sizeof(hdr), "Allow: %s\r\n", allow);
+	snprintf(hdr, sizeof(hdr), "Allow: %s%s\r\n", allow, strstr(allow, "GET") ? ", HEAD" : "");
 	http_respond(req, 405, "application/json", body, sizeof(body) - 1, hdr);
 }
 
@@ -198,6 +198,7 @@ api_identify(struct http_req *req, struct who *w, int *status, const char **mess
 	w->token_id = t.id;
 	w->cursor = t.cursor;
 	w->send_only = t.send_only;
+	w->expires_ms = t.expires_ms;
 	snprintf(w->name, sizeof(w->name), "%s", t.user);
 	snprintf(req->user, sizeof(req->user), "%s", t.user);
 	return 0;

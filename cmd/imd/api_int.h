@@ -22,6 +22,7 @@ struct who {
 	int64_t token_id;
 	int64_t cursor;
 	int send_only;
+	int64_t expires_ms;	/* the token's end, 0: never */
 	char name[33];
 };
 
@@ -90,6 +91,8 @@ void api_stream(struct http_req *req);
 void api_cursor_get(struct http_req *req);
 void api_cursor_put(struct http_req *req);
 void api_stream_tick(void);
+/* a since= past the newest message: answered 400 since_ahead, -1 */
+int api_since_ahead(struct http_req *req, int64_t since);
 void api_presence_changed(const char *user, int64_t user_id, int online);
 void api_group_create(struct http_req *req);
 void api_groups_list(struct http_req *req);

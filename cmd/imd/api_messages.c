@@ -586,6 +586,8 @@ api_history(struct http_req *req)
 		http_error(req, 400, "bad_request", "since is an id >= 0, limit 1 to 1000");
 		return;
 	}
+	if (api_since_ahead(req, since) < 0)
+		return;
 	if (http_query(req, "with", with, sizeof(with)) == 0) {
 		if (!api_name_ok(with)) {
 			http_error(req, 400, "bad_name", "with= takes a user name");

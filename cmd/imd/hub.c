@@ -122,22 +122,26 @@ hub_send(struct hub_sub *s, const char *json, size_t len)
 
 	/* one chunk per line: small lines are framed on the stack */
 	if (s->sse) {
-		if (len + 8 <= sizeof(frame)) {
-			memcpy(frame, "data: ", 6);
-			memcpy(frame + 6, json, len);
-			memcpy(frame + 6 + len, "\n\n", 2);
-			http_stream_send(s->req, frame, len + 8);
+		/* id: the last message sent, what Last-Event-ID brings back */
+		char id[40];
+		int il = snprintf(id, sizeof(id), "id: %lld\ndata: ", (long long)s->pos);
+
+		if (len + (size_t)il + 2 <= sizeof(frame)) {
+			memcpy(frame, id, (size_t)il);
+			memcpy(frame + il, json, len);
+			memcpy(frame + il + len, "\n\n", 2);
+			http_stream_send(s->req, frame, len + (size_t)il + 2);
 			return;
 		}
-		n = len + 8;
+		n = len + (size_t)il + 2;
 		{
 			char *p = malloc(n);
 
 			if (!p)
 				return;
-			memcpy(p, "data: ", 6);
-			memcpy(p + 6, json, len);
-			memcpy(p + 6 + len, "\n\n", 2);
+			memcpy(p, id, (size_t)il);
+			memcpy(p + il, json, len);
+			memcpy(p + il + len, "\n\n", 2);
 			http_stream_send(s->req, p, n);
 			free(p);
 		}
@@ -168,9 +172,9 @@ offer(int64_t user, int64_t id, const char *json, size_t len)
 		next = s->next;
 		if (s->user_id != user || !s->live || !s->messages || id <= s->pos)
 			continue;
+		s->pos = id;	/* first: an SSE frame carries it */
 		hub_send(s, json, len);
 		metrics_delivery(metrics_kind(json, len));
-		s->pos = id;
 	}
 }
 
