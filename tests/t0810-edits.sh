@@ -90,4 +90,115 @@ test_expect_success 'a group admin may delete any message of the group' '
 	msg_of carol $gid | jq -e ".deleted.by == \"bob\""
 '
 
+test_expect_success 'imsend --react with a shortcode, silent; --json prints the change' '
+	id2=$(send_curl bob alice "lunch?" | jq .id) &&
+	as_user alice imsend --react $id2 :+1: >out 2>err &&
+	test_must_be_empty out && test_must_be_empty err &&
+	as_user carol imsend --react $id2 :+1: 2>err; test $? = 67 &&
+	test_grep "^imsend: no message $id2 that you can see" err &&
+	as_user alice imsend --json --react $id2 :tada: >out &&
+	jq -e ".kind == \"react\" and .emoji == \"🎉\"" out &&
+	as_user alice imsend --unreact $id2 :tada: &&
+	msg_of bob $id2 | jq -e ".reactions == {\"👍\":[\"alice\"]}"
+'
+
+test_expect_success 'imsend --edit and --delete: refusals exit 77, a missing message 67' '
+	expect_exit 77 as_user alice imsend --edit $id2 "mine now" 2>err &&
+	test_grep "^imsend: you may edit only your own messages" err &&
+	expect_exit 77 as_user alice imsend --delete $id2 2>err &&
+	expect_exit 67 as_user bob imsend --edit 99999 x 2>err &&
+	as_user bob imsend --edit $id2 "lunch at one?" &&
+	echo "lunch at two?" | as_user bob imsend --edit $id2 &&
+	msg_of alice $id2 | jq -e ".text == \"lunch at two?\""
+'
+
+test_expect_success 'imsend usage: a change takes no -g, --react one EMOJI, --delete no text' '
+	expect_exit 64 as_user bob imsend --react $id2 -g ops :+1: 2>err &&
+	expect_exit 64 as_user bob imsend --react $id2 2>err &&
+	test_grep "usage: imsend --react ID EMOJI" err &&
+	expect_exit 64 as_user bob imsend --delete $id2 words 2>err &&
+	expect_exit 64 as_user bob imsend --edit x text 2>err &&
+	test_grep "takes a message id" err &&
+	expect_exit 64 as_user bob imsend --edit 1 --delete 1 2>err
+'
+
+test_expect_success 'imrecv prints each change as a line of its own, in id order' '
+	as_user alice imrecv -a --since $((id2 - 1)) | cut -d" " -f2- >got &&
+	cat >expect <<-EOF &&
+	bob: lunch at two? (edited) [👍 1]
+	* alice reacted 👍 to $id2
+	* alice reacted 🎉 to $id2
+	* alice took back 🎉 on $id2
+	* bob edited $id2: lunch at one?
+	* bob edited $id2: lunch at two?
+	EOF
+	test_cmp expect got
+'
+
+test_expect_success 'a deleted message prints as its tombstone; --format %k %o; --exec gets IM_KIND IM_ON' '
+	as_user bob imsend --delete $id2 &&
+	as_user alice imrecv --since $((id2 - 1)) | cut -d" " -f2- | sed -n "1p;\$p" >got &&
+	printf "%s\n" "bob: [deleted by bob]" "* bob deleted $id2" >expect &&
+	test_cmp expect got &&
+	as_user alice imrecv -a --since $((id2 - 1)) --format "%k %o" | tail -n 2 >got &&
+	printf "%s\n" "edit $id2" "delete $id2" >expect &&
+	test_cmp expect got &&
+	as_user alice imrecv -a --since $((id2 - 1)) --exec "echo \$IM_KIND \$IM_ON >>env.txt" &&
+	tail -n 1 env.txt >got && echo "delete $id2" >expect && test_cmp expect got
+'
+
+test_expect_success 'a follower sees each change exactly once, in order, across a restart' '
+	id3=$(send_curl bob alice "status: starting" | jq .id) &&
+	as_user alice imrecv --since $((id3 - 1)) --format "%i %k %o" >first &&
+	( as_user alice imrecv -a -f -n 4 --since $id3 --format "%i %k %o" >follow & echo $! >pid ) &&
+	as_user alice imsend --react $id3 :eyes: &&
+	as_user bob imsend --edit $id3 "status: half" &&
+	restart_imd &&
+	as_user bob imsend --edit $id3 "status: done" &&
+	as_user alice imsend --unreact $id3 :eyes: &&
+	wait_for 10 eval "test \$(wc -l <follow) -ge 4" &&
+	awk "{print \$2, \$3}" follow >got &&
+	printf "%s\n" "react $id3" "edit $id3" "edit $id3" "unreact $id3" >expect &&
+	test_cmp expect got &&
+	sort -un follow | cut -d" " -f1 >ids && test_line_count = 4 ids
+'
+
+test_expect_success 'an Idempotency-Key makes a retried change one change' '
+	n=$(message_count alice) &&
+	s1=$(api bob PATCH /v1/messages/$id3 -H "Idempotency-Key: e1" --json "{\"text\":\"v2\"}") &&
+	cp body b1 &&
+	s2=$(api bob PATCH /v1/messages/$id3 -H "Idempotency-Key: e1" --json "{\"text\":\"v2\"}") &&
+	test "$s1 $s2" = "201 200" && test_cmp b1 body &&
+	test "$(message_count alice)" = $((n + 1)) &&
+	s=$(api bob PATCH /v1/messages/$id3 -H "Idempotency-Key: e1" --json "{\"text\":\"v3\"}") &&
+	error_is 409 idempotency_conflict "$s"
+'
+
+test_expect_success 'imsend --update KEY: the first run sends, every later one edits that message' '
+	as_user alice imsend --json --update backup bob "backup: 10%" >first &&
+	uid=$(jq .id first) &&
+	as_user alice imsend --update backup bob "backup: 50%" &&
+	as_user alice imsend --update backup bob "backup: 50%" &&
+	as_user alice imsend --update backup bob "backup: done" &&
+	msg_of bob $uid | jq -e ".text == \"backup: done\" and .from == \"alice\"" &&
+	as_user bob imrecv --since $((uid - 1)) --format "%k %o %m" >got &&
+	printf "%s\n" "text  backup: done" "edit $uid backup: 50%" "edit $uid backup: done" >expect &&
+	test_cmp expect got
+'
+
+test_expect_success '--update: the same key to someone else is refused; keys are per sender' '
+	expect_exit 65 as_user alice imsend --update backup carol "x" 2>err &&
+	test_grep "update key names a message to someone else" err &&
+	as_user bob imsend --json --update backup alice "mine" >out &&
+	test "$(jq .id out)" != "$uid" &&
+	expect_exit 64 as_user alice imsend --update "a b" bob x 2>err
+'
+
+test_expect_success '--update to a group, edited by its owner only' '
+	as_user carol imsend --json --update deploy -g ops "deploy: 1/3" >out &&
+	gu=$(jq .id out) &&
+	as_user carol imsend --update deploy -g ops "deploy: 3/3" &&
+	msg_of alice $gu | jq -e ".text == \"deploy: 3/3\""
+'
+
 test_done

@@ -266,13 +266,26 @@ forget(int64_t id, const char *file_id)
 	return 0;
 }
 
+/* does the stored change o say what (kind, on, arg) says? */
+static int
+same_change(struct json_object *o, const char *kind, int64_t on, const char *arg)
+{
+	struct json_object *v;
+	const char *s = jstr(o, "kind"), *a = jstr(o, !strcmp(kind, "edit") ? "text" : "emoji");
+
+	return s && !strcmp(s, kind) && json_object_object_get_ex(o, "on", &v) &&
+	    json_object_get_int64(v) == on && !a == !arg && (!a || !strcmp(a, arg));
+}
+
 /* a retry under the same Idempotency-Key: 1 answered, 0 a new key, -1 answered (failure) */
 static int
-replayed(struct http_req *req, const struct who *w, const char *key, const char *kind, int64_t on)
+replayed(struct http_req *req, const struct who *w, const char *key, const char *kind, int64_t on,
+    const char *arg)
 {
 	struct store_msg *old = NULL;
+	struct json_object *o;
+	const char *code, *msg;
 	size_t got = 0;
-	char want[48];
 	int r = store_batch_get(api_store, w->user_id, key, 1, &old, &got);
 
 	if (r == STORE_NOTFOUND)
@@ -281,11 +294,12 @@ replayed(struct http_req *req, const struct who *w, const char *key, const char 
 		api_storage_error(req);
 		return -1;
 	}
-	snprintf(want, sizeof(want), "\"kind\":\"%s\",\"on\":%lld,", kind, (long long)on);
-	if (strstr(old[0].json, want))
+	o = api_json_parse(old[0].json, old[0].json_len, &code, &msg);
+	if (o && same_change(o, kind, on, arg))
 		api_defer(req, 200, "application/json", old[0].json, old[0].json_len);
 	else
 		http_error(req, 409, "idempotency_conflict", "that idempotency key was used for something else");
+	json_object_put(o);
 	store_msgs_free(old, got);
 	return 1;
 }
@@ -314,7 +328,7 @@ change(struct http_req *req, const struct who *w, enum op op, int64_t id, const 
 		api_storage_error(req);
 		return;
 	}
-	if (key && replayed(req, w, key, op_kind[op], id))
+	if (key && replayed(req, w, key, op_kind[op], id, op == OP_EDIT ? text : emoji))
 		return;
 	if (target_get(req, w, id, &t) < 0)
 		return;
@@ -362,6 +376,26 @@ change(struct http_req *req, const struct who *w, enum op op, int64_t id, const 
 	target_free(&t);
 }
 
+/*
+ * U+FE0F (emoji presentation) dropped in place: "👍" and "👍️" are one
+ * reaction, however a client spelled it
+ */
+static char *
+strip_vs16(char *s)
+{
+	char *r = s, *w = s;
+
+	while (*r) {
+		if ((unsigned char)r[0] == 0xef && (unsigned char)r[1] == 0xb8 &&
+		    (unsigned char)r[2] == 0x8f)
+			r += 3;
+		else
+			*w++ = *r++;
+	}
+	*w = '\0';
+	return s;
+}
+
 /* the body's "emoji" or "text", checked; NULL answered */
 static const char *
 body_str(struct http_req *req, struct json_object *o, const char *key, size_t max)
@@ -371,6 +405,8 @@ body_str(struct http_req *req, struct json_object *o, const char *key, size_t ma
 	char m[96];
 
 	s = api_str(o, key, &err);
+	if (!err && s && !strcmp(key, "emoji"))
+		strip_vs16((char *)s);
 	if (err || !s || !*s || strlen(s) > max) {
 		snprintf(m, sizeof(m), "the body needs \"%s\": a string of 1 to %zu bytes", key, max);
 		http_error(req, 400, !strcmp(key, "text") ? "bad_text" : "bad_request", m);
@@ -531,6 +567,7 @@ api_update(struct http_req *req)
 			on = old[0].id;
 			store_msgs_free(old, got);
 			old = NULL;
+			got = 0;
 			change(req, &w, OP_EDIT, on, NULL, text, NULL);
 		}
 		goto out;
