@@ -599,3 +599,32 @@ out:
 	store_msgs_free(old, got);
 	json_object_put(o);
 }
+
+int
+api_reply_to(const struct who *w, struct json_object *o, int64_t *reply_to, int *status,
+    const char **code, char *msg, size_t msglen)
+{
+	struct json_object *v;
+	struct store_msg m;
+	int r;
+
+	*reply_to = 0;
+	if (!json_object_object_get_ex(o, "reply_to", &v))
+		return 0;
+	if (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) <= 0) {
+		*status = 400;
+		*code = "bad_request";
+		snprintf(msg, msglen, "\"reply_to\" is the id of a message, a number above 0");
+		return -1;
+	}
+	*reply_to = json_object_get_int64(v);
+	if ((r = store_msg_get(api_store, *reply_to, w->user_id, &m)) == STORE_OK) {
+		store_msg_free(&m);
+		return 0;
+	}
+	*status = r == STORE_NOTFOUND ? 404 : 503;
+	*code = r == STORE_NOTFOUND ? "no_such_message" : "unavailable";
+	snprintf(msg, msglen, r == STORE_NOTFOUND ? "no message %lld that you can see" :
+		 "storage failure; try again", (long long)*reply_to);
+	return -1;
+}

@@ -87,6 +87,9 @@ void api_send(struct http_req *req);
 void api_history(struct http_req *req);
 void api_message_route(struct http_req *req);	/* /v1/messages/ID... (api_changes.c) */
 void api_update(struct http_req *req);		/* PUT /v1/updates/KEY */
+/* o's "reply_to" (absent: 0), a message w can see; -1 with status, code, msg set */
+int api_reply_to(const struct who *w, struct json_object *o, int64_t *reply_to, int *status,
+    const char **code, char *msg, size_t msglen);
 void api_stream(struct http_req *req);
 void api_cursor_get(struct http_req *req);
 void api_cursor_put(struct http_req *req);

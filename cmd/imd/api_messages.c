@@ -19,6 +19,7 @@ struct outgoing {
 	const char *key;
 	struct store_file file;
 	int64_t duration_ms;
+	int64_t reply_to;	/* the message it answers, 0 none */
 };
 
 #define MAX_VOICE_SECONDS 3600
@@ -73,6 +74,8 @@ fields_of_flat(const char *p, size_t len, char *arena, struct fields *f)
 	for (i = 0; i < n; i++)
 		if ((slot = field_slot(f, ff[i].key, ff[i].key_len)))
 			*slot = ff[i].val;	/* no NUL inside: the parser refuses \u */
+		else if (ff[i].key_len == 8 && !memcmp(ff[i].key, "reply_to", 8))
+			return 0;	/* json-c reads it */
 	return !f->kind || !strcmp(f->kind, "text");
 }
 
@@ -223,6 +226,8 @@ check_message(const struct who *w, struct json_object *o, const struct fields *f
 		snprintf(msg, msglen, "text must be 1 to %d bytes", API_MAX_TEXT);
 		return -1;
 	}
+	if (o && api_reply_to(w, o, &m->reply_to, status, code, msg, msglen) < 0)
+		return -1;
 	if (m->key && !key_ok(m->key)) {
 		*code = "bad_request";
 		snprintf(msg, msglen, "an idempotency key is 1-128 printable ASCII characters");
@@ -271,6 +276,7 @@ store_one(const struct who *w, const struct outgoing *m, struct store_msg *sm)
 		.sender = w->user_id, .sender_name = w->name,
 		.kind = m->kind, .text = m->text, .key = m->key, .now_ms = loop_now_ms(),
 		.file = strcmp(m->kind, "text") ? &m->file : NULL, .duration_ms = m->duration_ms,
+		.reply_to = m->reply_to,
 	};
 	int r;
 
