@@ -3,8 +3,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "changes.h"
+#include "isotime.h"
 #include "retry.h"
 
 static const char *
@@ -51,11 +53,11 @@ body(struct im_req *r, struct json_object *o)
 }
 
 int
-im_send_reply(struct im_client *c, const char *to, int group, const char *text, size_t len,
-    long long reply_to, const char *key, double retry_s, struct json_object **msg,
+im_send_extra(struct im_client *c, const char *to, int group, const char *text, size_t len,
+    const struct im_send_extra *x, const char *key, double retry_s, struct json_object **msg,
     struct im_err *e)
 {
-	struct im_req r = { .method = "POST", .path = "/v1/messages" };
+	struct im_req r = { .method = "POST", .path = x->at ? "/v1/scheduled" : "/v1/messages" };
 	struct json_object *o = json_object_new_object();
 	int rc;
 
@@ -63,7 +65,12 @@ im_send_reply(struct im_client *c, const char *to, int group, const char *text, 
 		return im_err_set(e, IM_EINTERNAL, "out of memory");
 	json_object_object_add(o, group ? "group" : "to", json_object_new_string(to));
 	json_object_object_add(o, "text", json_object_new_string_len(text, (int)len));
-	json_object_object_add(o, "reply_to", json_object_new_int64(reply_to));
+	if (x->reply_to)
+		json_object_object_add(o, "reply_to", json_object_new_int64(x->reply_to));
+	if (x->ttl_s)
+		json_object_object_add(o, "ttl", json_object_new_int64(x->ttl_s));
+	if (x->at)
+		json_object_object_add(o, "at", json_object_new_string(x->at));
 	body(&r, o);
 	rc = call(c, &r, key, retry_s, msg, e);
 	json_object_put(o);
@@ -139,5 +146,61 @@ im_parse_id(const char *opt, const char *s, long long *id, struct im_err *e)
 	if (errno || end == s || *end || *id <= 0)
 		return im_err_set(e, IM_EUSAGE, "%s takes a message id (a number above 0), not '%s'",
 		    opt, s);
+	return 0;
+}
+
+int
+im_scheduled_list(struct im_client *c, struct json_object **list, struct im_err *e)
+{
+	struct im_req r = { .method = "GET", .path = "/v1/scheduled", .auth = 1 };
+
+	*list = NULL;
+	return im_call(c, &r, list, e);
+}
+
+int
+im_scheduled_cancel(struct im_client *c, long long id, struct im_err *e)
+{
+	struct im_req r = { .method = "DELETE", .auth = 1 };
+	char path[64];
+
+	snprintf(path, sizeof path, "/v1/scheduled/%lld", id);
+	r.path = path;
+	return im_call(c, &r, NULL, e);
+}
+
+int
+im_when(const char *opt, const char *s, int in, char out[32], struct im_err *e)
+{
+	struct tm tm;
+	time_t now = time(NULL), t;
+	int64_t ms, d;
+	int h, m, n = 0;
+
+	if (in) {
+		if ((d = im_duration_parse(s)) < 0)
+			return im_err_set(e, IM_EUSAGE, "%s takes a duration such as 90s, 10m, 2h or 7d, "
+			    "not '%s'", opt, s);
+		im_time_iso(((int64_t)now + d) * 1000, out);
+		return 0;
+	}
+	if (im_time_parse(s, &ms) == 0) {
+		im_time_iso(ms, out);
+		return 0;
+	}
+	if (sscanf(s, "%2d:%2d%n", &h, &m, &n) != 2 || s[n] || n != 5 || h > 23 || m > 59)
+		return im_err_set(e, IM_EUSAGE, "%s takes HH:MM (local time, today or tomorrow) or an "
+		    "RFC 3339 time such as 2026-11-26T17:00:00Z, not '%s'", opt, s);
+	localtime_r(&now, &tm);
+	tm.tm_hour = h;
+	tm.tm_min = m;
+	tm.tm_sec = 0;
+	tm.tm_isdst = -1;
+	if ((t = mktime(&tm)) <= now) {
+		tm.tm_mday++;
+		tm.tm_isdst = -1;
+		t = mktime(&tm);
+	}
+	im_time_iso((int64_t)t * 1000, out);
 	return 0;
 }

@@ -19,10 +19,32 @@
 
 enum im_change { IM_REACT, IM_UNREACT, IM_EDIT, IM_DELETE };
 
-/* text to user `to` (or with group set, group `to`) answering message reply_to */
-int im_send_reply(struct im_client *c, const char *to, int group, const char *text, size_t len,
-    long long reply_to, const char *key, double retry_s, struct json_object **msg,
+/* what a send may carry beyond its text; zero for none */
+struct im_send_extra {
+	long long reply_to;	/* the message it answers */
+	long long ttl_s;	/* it expires this long after it is stored */
+	const char *at;		/* an RFC 3339 time: kept by the server, sent then */
+};
+
+/*
+ * text to user `to` (or with group set, group `to`) with x; with x->at
+ * *msg is the scheduled send ({"id":..,"at":..,...}), not a message
+ */
+int im_send_extra(struct im_client *c, const char *to, int group, const char *text, size_t len,
+    const struct im_send_extra *x, const char *key, double retry_s, struct json_object **msg,
     struct im_err *e);
+
+/* the user's pending scheduled sends: *list is {"scheduled":[...]} */
+int im_scheduled_list(struct im_client *c, struct json_object **list, struct im_err *e);
+/* cancel scheduled send id; IM_ENOUSER when there is none of the user's */
+int im_scheduled_cancel(struct im_client *c, long long id, struct im_err *e);
+
+/*
+ * --at and --in: "2026-11-26T17:00:00Z" (RFC 3339), "17:00" (the next
+ * such time, local), or with in set a duration ("10m") from now, into an
+ * RFC 3339 UTC time in out; IM_EUSAGE naming opt otherwise
+ */
+int im_when(const char *opt, const char *s, int in, char out[32], struct im_err *e);
 
 /*
  * what on message id: arg is the emoji (IM_REACT, IM_UNREACT), the new

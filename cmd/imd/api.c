@@ -119,6 +119,11 @@ api_dispatch(struct http_req *req)
 		api_message_route(req);
 		return;
 	}
+	if (!allow[0] && (!strcmp(req->path, "/v1/scheduled") ||
+	    !strncmp(req->path, "/v1/scheduled/", 14))) {
+		api_scheduled(req);
+		return;
+	}
 	if (!allow[0] && !strncmp(req->path, "/v1/updates/", 12)) {
 		api_update(req);
 		return;

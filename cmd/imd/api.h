@@ -19,6 +19,9 @@ int api_headers(struct http_req *req);
 void api_set_max_file(uint64_t bytes);
 void api_before_sleep(void);
 void api_tick(void);		/* every second: heartbeats, slow readers */
+/* every second: expired messages, scheduled sends due, --retain (api_timed.c) */
+void api_timed_tick(void);
+extern int64_t api_retain_ms;	/* --retain in ms; 0 keeps every message */
 void api_files_sweep(void);	/* drop uploads abandoned for a day */
 
 #endif

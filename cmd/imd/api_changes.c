@@ -17,7 +17,6 @@
 #include <string.h>
 
 #include "api_int.h"
-#include "blob.h"
 #include "isotime.h"
 #include "loop.h"
 
@@ -236,12 +235,10 @@ apply(struct http_req *req, const struct who *w, enum op op, struct target *t,
 static int
 forget(int64_t id, const char *file_id)
 {
-	struct store_file f;
 	struct store_msg *ed = NULL;
 	struct json_object *o;
 	const char *code, *msg;
 	size_t n = 0, i, len;
-	int64_t refs;
 	char *j;
 	int rc = 0;
 
@@ -257,13 +254,9 @@ forget(int64_t id, const char *file_id)
 		json_object_put(o);
 	}
 	store_msgs_free(ed, n);
-	if (rc || !file_id || store_file_unused(api_store, file_id) != STORE_OK)
-		return rc;
-	if (store_file_get(api_store, file_id, &f) != STORE_OK || store_file_delete(api_store, file_id) < 0)
-		return rc;
-	if (store_file_refs(api_store, f.sha256, &refs) == STORE_OK && refs == 0)
-		blob_remove(f.sha256);
-	return 0;
+	if (rc == 0)
+		api_file_release(file_id);
+	return rc;
 }
 
 /* does the stored change o say what (kind, on, arg) says? */
@@ -470,8 +463,8 @@ api_message_route(struct http_req *req)
 }
 
 /* a user or a group w may send to: 0, or -1 answered */
-static int
-destination(struct http_req *req, const struct who *w, const char *to, int group,
+int
+api_destination(struct http_req *req, const struct who *w, const char *to, int group,
     int64_t *to_id, int64_t *grp)
 {
 	struct store_group g;
@@ -547,7 +540,7 @@ api_update(struct http_req *req)
 		goto out;
 	}
 	if (!(text = body_str(req, o, "text", API_MAX_TEXT)) ||
-	    destination(req, &w, group ? group : to, group != NULL, &to_id, &grp) < 0)
+	    api_destination(req, &w, group ? group : to, group != NULL, &to_id, &grp) < 0)
 		goto out;
 	snprintf(ukey, sizeof(ukey), UPDATE_PREFIX "%s", key);
 	if (store_begin(api_store) < 0) {

@@ -90,6 +90,16 @@ void api_update(struct http_req *req);		/* PUT /v1/updates/KEY */
 /* o's "reply_to" (absent: 0), a message w can see; -1 with status, code, msg set */
 int api_reply_to(const struct who *w, struct json_object *o, int64_t *reply_to, int *status,
     const char **code, char *msg, size_t msglen);
+/* a user (to_id) or a group w is in (grp) that w may send to: 0, or -1 answered */
+int api_destination(struct http_req *req, const struct who *w, const char *to, int group,
+    int64_t *to_id, int64_t *grp);
+/* api_timed.c: expiry, scheduled sends (/v1/scheduled), --retain */
+void api_timed_add(int64_t at_ms, int64_t id, int kind);	/* STORE_TIMED_* */
+/* o's "ttl" in seconds (absent: 0); -1 with status, code, msg set */
+int api_ttl(struct json_object *o, int64_t *ttl_s, int *status, const char **code, char *msg,
+    size_t msglen);
+void api_file_release(const char *id);	/* drop an attachment no message carries */
+void api_scheduled(struct http_req *req);	/* /v1/scheduled[/ID] */
 void api_stream(struct http_req *req);
 void api_cursor_get(struct http_req *req);
 void api_cursor_put(struct http_req *req);

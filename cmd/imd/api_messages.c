@@ -20,6 +20,7 @@ struct outgoing {
 	struct store_file file;
 	int64_t duration_ms;
 	int64_t reply_to;	/* the message it answers, 0 none */
+	int64_t ttl_s;		/* > 0: it expires that long after it is stored */
 };
 
 #define MAX_VOICE_SECONDS 3600
@@ -74,8 +75,8 @@ fields_of_flat(const char *p, size_t len, char *arena, struct fields *f)
 	for (i = 0; i < n; i++)
 		if ((slot = field_slot(f, ff[i].key, ff[i].key_len)))
 			*slot = ff[i].val;	/* no NUL inside: the parser refuses \u */
-		else if (ff[i].key_len == 8 && !memcmp(ff[i].key, "reply_to", 8))
-			return 0;	/* json-c reads it */
+		else
+			return 0;	/* reply_to, ttl: json-c reads them */
 	return !f->kind || !strcmp(f->kind, "text");
 }
 
@@ -226,7 +227,8 @@ check_message(const struct who *w, struct json_object *o, const struct fields *f
 		snprintf(msg, msglen, "text must be 1 to %d bytes", API_MAX_TEXT);
 		return -1;
 	}
-	if (o && api_reply_to(w, o, &m->reply_to, status, code, msg, msglen) < 0)
+	if (o && (api_reply_to(w, o, &m->reply_to, status, code, msg, msglen) < 0 ||
+		  api_ttl(o, &m->ttl_s, status, code, msg, msglen) < 0))
 		return -1;
 	if (m->key && !key_ok(m->key)) {
 		*code = "bad_request";
@@ -277,6 +279,7 @@ store_one(const struct who *w, const struct outgoing *m, struct store_msg *sm)
 		.kind = m->kind, .text = m->text, .key = m->key, .now_ms = loop_now_ms(),
 		.file = strcmp(m->kind, "text") ? &m->file : NULL, .duration_ms = m->duration_ms,
 		.reply_to = m->reply_to,
+		.expires_ms = m->ttl_s > 0 ? loop_now_ms() + m->ttl_s * 1000 : 0,
 	};
 	int r;
 
@@ -294,6 +297,8 @@ store_one(const struct who *w, const struct outgoing *m, struct store_msg *sm)
 	if (r < 0)
 		return -1;
 	api_publish_after_commit(sm, 0);
+	if (nm.expires_ms > 0)
+		api_timed_add(nm.expires_ms, sm->id, STORE_TIMED_EXPIRE);
 	return 201;
 }
 

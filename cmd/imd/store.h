@@ -145,6 +145,7 @@ struct store_new_msg {
 	int64_t reply_to;
 	int64_t on;
 	const char *emoji;
+	int64_t expires_ms;	/* > 0: the message is deleted then (JSON "expires") */
 };
 
 /* kind "react", "unreact", "edit" or "delete": a change to message "on" */
@@ -340,6 +341,56 @@ int store_file_visible(struct store *st, const char *id, int64_t user_id);
 /* an upload older than before_ms that no message carries (STORE_NOTFOUND: none) */
 int store_file_orphan(struct store *st, int64_t before_ms, char id[33], char sha256[65]);
 int store_file_delete(struct store *st, const char *id);
+/*
+ * Timed work: messages that expire, and sends kept for later. imd keeps
+ * one heap of both in memory, loaded by store_timed() at start and fed as
+ * it stores more, so no query runs per tick.
+ *
+ * store_timed: every message with an expiry and every scheduled send,
+ * in no particular order; *out malloc'd.
+ * store_msg_expire: delete message id with every change made to it;
+ * file_id gets the id of its attachment ("" when none), for the caller to
+ * drop with store_file_unused() and store_file_delete(). STORE_NOTFOUND
+ * when it is gone already.
+ * store_sched_*: a scheduled send is the sender, the time to send it and
+ * the request's JSON (body, malloc'd by get and list), under an id of its
+ * own (not a message id: the message gets one when it is sent); key is
+ * an idempotency key (NULL none), and a second add with the sender's key
+ * answers STORE_EXISTS with *id of the first. delete is STORE_NOTFOUND
+ * when the send is not the sender's (sender 0: anyone's) or gone.
+ */
+enum { STORE_TIMED_EXPIRE = 1, STORE_TIMED_SEND = 2 };
+
+struct store_timed {
+	int64_t at_ms;
+	int64_t id;	/* a message id, or a scheduled send's */
+	int kind;	/* STORE_TIMED_* */
+};
+
+struct store_sched {
+	int64_t id;
+	int64_t sender;
+	int64_t at_ms;
+	int64_t created_ms;
+	char *body;
+};
+
+int store_timed(struct store *st, struct store_timed **out, size_t *n);
+int store_msg_expire(struct store *st, int64_t id, char file_id[33]);
+/*
+ * up to max of the oldest messages stored before before_ms, by id, into
+ * ids (*n of them): the next ones for --retain to delete. Reads in id
+ * order and stops at the first newer message, so it costs the batch.
+ */
+int store_msgs_older(struct store *st, int64_t before_ms, int64_t *ids, size_t max, size_t *n);
+int store_sched_add(struct store *st, int64_t sender, int64_t at_ms, int64_t now_ms,
+    const char *body, const char *key, int64_t *id);
+int store_sched_get(struct store *st, int64_t id, struct store_sched *s);
+/* the sender's pending sends, soonest first */
+int store_sched_list(struct store *st, int64_t sender, struct store_sched **out, size_t *n);
+int store_sched_delete(struct store *st, int64_t id, int64_t sender);
+void store_scheds_free(struct store_sched *s, size_t n);
+
 /* STORE_OK when no message carries file id, STORE_EXISTS when one does */
 int store_file_unused(struct store *st, const char *id);
 /* how many files (any id) still use this content; for deleting blobs */

@@ -111,6 +111,12 @@ store_msg_json(int64_t id, const struct store_new_msg *nm, size_t *len)
 		im_jsonw_int(&w, "on", nm->on);
 	if (nm->reply_to > 0)
 		im_jsonw_int(&w, "reply_to", nm->reply_to);
+	if (nm->expires_ms > 0) {
+		char until[32];
+
+		im_time_iso(nm->expires_ms, until);
+		im_jsonw_str(&w, "expires", until);
+	}
 	if (store_kind_is_event(nm->kind)) {
 		im_jsonw_str(&w, "event", nm->event);
 		if (nm->event_user)

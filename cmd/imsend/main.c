@@ -15,6 +15,8 @@
 #include "config.h"
 #include "errors.h"
 #include "emoji.h"
+#include "format.h"
+#include "isotime.h"
 #include "lines.h"
 #include "names.h"
 #include "opts.h"
@@ -42,6 +44,11 @@ static const struct im_opt opts[] = {
 	{ "edit", 0, "ID", "replace the text of one's message ID by MESSAGE" },
 	{ "delete", 0, "ID", "delete one's message ID (a group admin: any in the group)" },
 	{ "update", 0, "KEY", "send once, then edit that same message on every run with KEY" },
+	{ "ttl", 0, "DURATION", "the message expires after DURATION (90s, 10m, 2h, 7d)" },
+	{ "at", 0, "TIME", "have the server send it at TIME (HH:MM, or RFC 3339)" },
+	{ "in", 0, "DURATION", "have the server send it after DURATION" },
+	{ "scheduled", 0, NULL, "list your scheduled sends and exit" },
+	{ "cancel", 0, "ID", "cancel scheduled send ID" },
 	{ NULL, 0, NULL, NULL },
 };
 
@@ -55,7 +62,9 @@ static const struct im_cmd cmd = {
 	"[OPTIONS] --reply ID USER [MESSAGE...] | --reply ID -g GROUP [MESSAGE...]\n"
 	"[OPTIONS] --react ID EMOJI | --unreact ID EMOJI\n"
 	"[OPTIONS] --edit ID [MESSAGE...] | --delete ID\n"
-	"[OPTIONS] --update KEY USER [MESSAGE...] | --update KEY -g GROUP [MESSAGE...]",
+	"[OPTIONS] --update KEY USER [MESSAGE...] | --update KEY -g GROUP [MESSAGE...]\n"
+	"[OPTIONS] --ttl DURATION | --at TIME | --in DURATION USER|-g GROUP [MESSAGE...]\n"
+	"[OPTIONS] --scheduled | --cancel ID",
 	"Send MESSAGE (or all of stdin, or with -l each stdin line, or with -f a file)\n"
 	"to USER or to GROUP.",
 	opts, 1,	/* after USER everything is text: "$text" can never become an option */
@@ -63,7 +72,9 @@ static const struct im_cmd cmd = {
 
 static int lines_mode, emoji = 1, emoji_flags, list_emoji;
 static const char *group, *file, *key, *update_key;
-static long long reply_to, change_id;
+static long long reply_to, change_id, ttl_s, cancel_id;
+static int list_scheduled;
+static char at[32];
 static enum im_change change_op;
 static const char *change_opt;	/* the option that asked for a change, for messages */
 static double retry_s = 30;
@@ -89,6 +100,17 @@ on_opt(void *ctx, const struct im_opt *opt, const char *arg, struct im_err *e)
 		list_emoji = 1;
 	else if (!strcmp(opt->name, "reply"))
 		return im_parse_id("--reply", arg, &reply_to, e);
+	else if (!strcmp(opt->name, "ttl")) {
+		if ((ttl_s = im_duration_parse(arg)) <= 0)
+			return im_err_set(e, IM_EUSAGE, "--ttl takes a duration such as 90s, 10m, 2h "
+			    "or 7d, not '%s'", arg);
+	} else if (!strcmp(opt->name, "at") || !strcmp(opt->name, "in"))
+		return im_when(!strcmp(opt->name, "at") ? "--at" : "--in", arg,
+		    !strcmp(opt->name, "in"), at, e);
+	else if (!strcmp(opt->name, "scheduled"))
+		list_scheduled = 1;
+	else if (!strcmp(opt->name, "cancel"))
+		return im_parse_id("--cancel", arg, &cancel_id, e);
 	else if (!strcmp(opt->name, "update")) {
 		for (i = 0; arg[i]; i++)
 			if (arg[i] <= ' ' || arg[i] > '~')
@@ -175,9 +197,11 @@ send_one(struct im_client *cl, const char *to, char **words, int nwords, struct 
 	if ((rc = im_text_prepare_flags(text.p, text.len, emoji, emoji_flags, &ready, &len, e)) == 0) {
 		if (update_key)
 			rc = im_update(cl, update_key, to, group != NULL, ready, retry_s, &msg, e);
-		else if (reply_to)
-			rc = im_send_reply(cl, to, group != NULL, ready, len, reply_to, key, retry_s,
-			    &msg, e);
+		else if (reply_to || ttl_s || at[0]) {
+			struct im_send_extra x = { reply_to, ttl_s, at[0] ? at : NULL };
+
+			rc = im_send_extra(cl, to, group != NULL, ready, len, &x, key, retry_s, &msg, e);
+		}
 		else
 			rc = im_send_text_dest(cl, to, group != NULL, ready, len, key, retry_s, &msg, e);
 		if (rc == 0)
@@ -366,6 +390,40 @@ send_change(struct im_client *cl, char **words, int nwords, struct im_err *e)
 	return rc;
 }
 
+/* --scheduled: "ID TIME USER|#GROUP TEXT" a line, soonest first */
+static int
+scheduled(struct im_client *cl, struct im_err *e)
+{
+	struct json_object *list = NULL, *a, *it;
+	struct im_buf line = { 0 };
+	size_t i, n;
+	int rc;
+
+	if ((rc = im_scheduled_list(cl, &list, e)))
+		return rc;
+	if (!json_object_object_get_ex(list, "scheduled", &a) || !json_object_is_type(a, json_type_array))
+		a = NULL;
+	n = a ? json_object_array_length(a) : 0;
+	for (i = 0; i < n && rc == 0; i++) {
+		it = json_object_array_get_idx(a, i);
+		if (o.json) {
+			rc = print_json(it, e);
+			continue;
+		}
+		line.len = 0;
+		if (im_buf_printf(&line, "%s %s %s%s ", im_field(it, "id"), im_field(it, "at"),
+		    *im_field(it, "group") ? "#" : "", *im_field(it, "group") ? im_field(it, "group") :
+		    im_field(it, "to")) < 0 || im_format(&line, "%m", it) < 0) {
+			rc = im_err_set(e, IM_EINTERNAL, "out of memory");
+			break;
+		}
+		printf("%.*s\n", (int)line.len, line.p);
+	}
+	im_buf_free(&line);
+	json_object_put(list);
+	return rc ? rc : im_out_flush(e);
+}
+
 /* --key reused for something else: say what happened in imsend's terms */
 static int
 key_conflict(struct im_err *e)
@@ -410,6 +468,22 @@ main(int argc, char **argv)
 			return 0;
 		return im_err_report("imsend", &e);
 	}
+	if (list_scheduled || cancel_id) {
+		rc = -1;
+		if (argc > i || group || file || lines_mode || change_opt || (list_scheduled && cancel_id))
+			usage(&e, "--scheduled and --cancel ID take nothing else");
+		else if ((rc = im_conf_load(&conf, &o, &e)) == 0 &&
+		    (rc = im_conf_need_token(&conf, &e)) == 0 &&
+		    (rc = im_client_init(&cl, &conf, &e)) == 0)
+			rc = list_scheduled ? scheduled(&cl, &e) : im_scheduled_cancel(&cl, cancel_id, &e);
+		im_client_free(&cl);
+		im_conf_free(&conf);
+		return rc == 0 ? 0 : im_err_report("imsend", &e);
+	}
+	if (change_opt && (ttl_s || at[0])) {
+		usage(&e, "--ttl, --at and --in go with a new message, not a change");
+		return im_err_report("imsend", &e);
+	}
 	if (change_opt) {
 		rc = -1;
 		if (group || file || lines_mode || reply_to || update_key)
@@ -431,8 +505,13 @@ main(int argc, char **argv)
 			return 0;
 		return im_err_report("imsend", &e);
 	}
-	if ((reply_to || update_key) && (file || lines_mode)) {
-		usage(&e, "--reply and --update send one text message; give no -f or -l with them");
+	if ((reply_to || update_key || ttl_s || at[0]) && (file || lines_mode)) {
+		usage(&e, "--reply, --update, --ttl, --at and --in send one text message; "
+		    "give no -f or -l with them");
+		return im_err_report("imsend", &e);
+	}
+	if (update_key && (ttl_s || at[0])) {
+		usage(&e, "--update edits one message; --ttl, --at and --in do not go with it");
 		return im_err_report("imsend", &e);
 	}
 	if (reply_to && update_key) {
