@@ -24,7 +24,7 @@
 struct pending {
 	struct http_req *req;	/* NULL once the client went away */
 	struct who who;
-	char name[33];
+	char name[IM_NAME_MAX + 1];
 	char label[MAX_LABEL + 1];
 	char *new_password;
 };
@@ -86,7 +86,7 @@ static void
 registered(void *arg, int ok, const char *hash)
 {
 	struct pending *p = arg;
-	char name[33];
+	char name[IM_NAME_MAX + 1];
 	struct http_req *req;
 	struct json_object *o;
 	int64_t id;
@@ -141,7 +141,7 @@ api_register(struct http_req *req)
 	if (err || !user || !pw) {
 		http_error(req, 400, err == 2 ? "bad_utf8" : "bad_request",
 			   "expected {\"user\":NAME,\"password\":PASSWORD}");
-	} else if (!api_name_ok(user)) {
+	} else if (!im_name_valid(user)) {
 		http_error(req, 400, "bad_name", "user names are 1-32 of a-z 0-9 . _ - starting with a letter or digit");
 	} else if (password_ok(req, pw)) {
 		if (store_user_get(api_store, user, &u, NULL) == STORE_OK)
@@ -272,8 +272,8 @@ api_login(struct http_req *req)
 	if (!(p = pending_new(req)))
 		goto out;
 	snprintf(p->label, sizeof(p->label), "%s", label);
-	snprintf(p->name, sizeof(p->name), "%.32s", cred);
-	r = api_name_ok(cred) ? store_user_get(api_store, cred, &u, &stored) : STORE_NOTFOUND;
+	snprintf(p->name, sizeof(p->name), "%s", cred);
+	r = im_name_valid(cred) ? store_user_get(api_store, cred, &u, &stored) : STORE_NOTFOUND;
 	if (r == STORE_OK) {
 		p->who.user_id = u.id;
 		snprintf(p->who.name, sizeof(p->who.name), "%s", u.name);

@@ -17,7 +17,6 @@
 
 #include "safename.h"
 
-#include "api.h"
 #include "api_int.h"
 #include "blob.h"
 #include "log.h"
@@ -37,12 +36,6 @@ struct upload {
 	int finishing;		/* the worker has the blob */
 	int ok;
 };
-
-void
-api_set_max_file(uint64_t bytes)
-{
-	api_max_file = bytes;
-}
 
 static void
 upload_gone(struct http_req *req)
@@ -110,15 +103,13 @@ clean_type(const char *in, char *out, size_t len)
 }
 
 int
-api_headers(struct http_req *req)
+api_upload_begin(struct http_req *req)
 {
 	const char *msg;
 	struct upload *u;
 	char name[1024] = "", err[160];
 	int status;
 
-	if (strcmp(req->method, "POST") || strcmp(req->path, "/v1/files"))
-		return 0;
 	u = calloc(1, sizeof(*u));
 	if (!u) {
 		req->refuse_status = 500;
@@ -237,7 +228,7 @@ api_upload(struct http_req *req)
  * shares them. A few per call, so the loop never stalls on it.
  */
 void
-api_files_sweep(void)
+api_uploads_sweep(void)
 {
 	char id[33], sha[65];
 	int64_t refs;

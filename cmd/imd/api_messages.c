@@ -11,7 +11,7 @@
 
 /* one message to store, validated: to a user (to_id) or a group (grp) */
 struct outgoing {
-	char to[33];
+	char to[IM_NAME_MAX + 1];
 	int64_t to_id;
 	int64_t grp;
 	const char *kind;	/* "text", "file" or "voice" */
@@ -74,17 +74,6 @@ fields_of_flat(const char *p, size_t len, char *arena, struct fields *f)
 		if ((slot = field_slot(f, ff[i].key, ff[i].key_len)))
 			*slot = ff[i].val;	/* no NUL inside: the parser refuses \u */
 	return !f->kind || !strcmp(f->kind, "text");
-}
-
-static int
-key_ok(const char *k)
-{
-	size_t i;
-
-	for (i = 0; k[i]; i++)
-		if (k[i] < 0x21 || k[i] > 0x7e || i >= API_MAX_KEY)
-			return 0;
-	return i > 0;
 }
 
 /* the recipient, a user or a group the sender is in; -1 with status set */
@@ -193,7 +182,7 @@ check_message(const struct who *w, struct json_object *o, const struct fields *f
 	}
 	if (group)
 		to = group;
-	if (!api_name_ok(to)) {
+	if (!im_name_valid(to)) {
 		*code = "bad_name";
 		snprintf(msg, msglen, "'%.40s' is not a valid %s name", to, group ? "group" : "user");
 		return -1;
@@ -215,15 +204,15 @@ check_message(const struct who *w, struct json_object *o, const struct fields *f
 		return -1;
 	} else if (!m->text[0]) {
 		*code = "bad_text";
-		snprintf(msg, msglen, "text must be 1 to %d bytes", API_MAX_TEXT);
+		snprintf(msg, msglen, "text must be 1 to %d bytes", IM_TEXT_MAX);
 		return -1;
 	}
-	if (m->text && strlen(m->text) > API_MAX_TEXT) {
+	if (m->text && strlen(m->text) > IM_TEXT_MAX) {
 		*code = "bad_text";
-		snprintf(msg, msglen, "text must be 1 to %d bytes", API_MAX_TEXT);
+		snprintf(msg, msglen, "text must be 1 to %d bytes", IM_TEXT_MAX);
 		return -1;
 	}
-	if (m->key && !key_ok(m->key)) {
+	if (m->key && !im_key_valid(m->key)) {
 		*code = "bad_request";
 		snprintf(msg, msglen, "an idempotency key is 1-128 printable ASCII characters");
 		return -1;
@@ -305,7 +294,7 @@ send_one(struct http_req *req, const struct who *w)
 	if (!o)
 		return;
 	fields_of_json(o, &f);
-	if (req->idempotency_key && !key_ok(req->idempotency_key)) {
+	if (req->idempotency_key && !im_key_valid(req->idempotency_key)) {
 		http_error(req, 400, "bad_request", "Idempotency-Key is 1-128 printable ASCII characters");
 	} else if (check_message(w, o, &f, req->idempotency_key, &m, NULL, &status, &code, msg,
 				 sizeof(msg)) < 0) {
@@ -381,7 +370,7 @@ send_batch(struct http_req *req, const struct who *w)
 	char msg[200] = "";
 	int64_t first = 0;
 
-	if (bkey && !key_ok(bkey)) {
+	if (bkey && !im_key_valid(bkey)) {
 		status = 400;
 		code = "bad_request";
 		snprintf(msg, sizeof(msg), "Idempotency-Key is 1-128 printable ASCII characters");
@@ -406,10 +395,10 @@ send_batch(struct http_req *req, const struct who *w)
 			p = nl ? nl + 1 : end;
 			continue;
 		}
-		if (n == API_MAX_BATCH) {
+		if (n == IM_BATCH_MAX) {
 			status = 413;
 			code = "too_large";
-			snprintf(msg, sizeof(msg), "a batch holds at most %d messages", API_MAX_BATCH);
+			snprintf(msg, sizeof(msg), "a batch holds at most %d messages", IM_BATCH_MAX);
 			goto fail;
 		}
 		if (n == cap) {
@@ -552,21 +541,6 @@ api_send(struct http_req *req)
 		send_one(req, &w);
 }
 
-/* a non-negative integer query parameter; -1 when present but bad */
-int64_t
-api_query_int(struct http_req *req, const char *name, int64_t dflt)
-{
-	char buf[24], *end;
-	long long v;
-
-	if (http_query(req, name, buf, sizeof(buf)) < 0)
-		return dflt;
-	v = strtoll(buf, &end, 10);
-	if (!buf[0] || *end || v < 0)
-		return -1;
-	return v;
-}
-
 void
 api_history(struct http_req *req)
 {
@@ -587,7 +561,7 @@ api_history(struct http_req *req)
 		return;
 	}
 	if (http_query(req, "with", with, sizeof(with)) == 0) {
-		if (!api_name_ok(with)) {
+		if (!im_name_valid(with)) {
 			http_error(req, 400, "bad_name", "with= takes a user name");
 			return;
 		}

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "wire.h"
+
 #include "http.h"
 
 #define HUB_MAX_PENDING (4 * 1024 * 1024)	/* a slower reader is dropped */
@@ -18,7 +20,7 @@
 struct hub_sub {
 	struct http_req *req;
 	int64_t user_id;
-	char user[33];
+	char user[IM_NAME_MAX + 1];
 	int messages;		/* wants messages and events */
 	int presence;		/* wants presence changes */
 	int64_t token_id;

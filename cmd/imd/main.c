@@ -278,7 +278,7 @@ cmd_user_add(int argc, char **argv)
 	if (argc < 3 || strcmp(argv[1], "add"))
 		usage(EX_USAGE);
 	parse(argc - 2, argv + 2, &o);
-	if (!api_name_ok(argv[2]))
+	if (!im_name_valid(argv[2]))
 		die(EX_DATAERR, "'%s' is not a valid user name (a-z 0-9 . _ -, at most 32)", argv[2]);
 	if (!fgets(pw, sizeof(pw), stdin))
 		die(EX_DATAERR, "no password on stdin");
