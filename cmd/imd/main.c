@@ -470,7 +470,8 @@ serve(int argc, char **argv)
 	loop_before_sleep(l, before_sleep, NULL);
 	log_info("listening on %s (pin %s), registration %s", o.listen, pin,
 		 o.registration_open ? "open" : "closed");
-	loop_run(l);
+	if (loop_run(l) < 0)
+		die(EX_OSERR, "waiting for events: %s", strerror(errno));
 	conn_foreach(close_now, NULL);	/* what the grace period did not end */
 	api_before_sleep();
 	conn_flush_all();
