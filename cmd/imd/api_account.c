@@ -131,7 +131,7 @@ api_register(struct http_req *req)
 
 	if (!api_registration_open) {
 		http_error(req, 403, "registration_closed",
-			   "this server does not take registrations; ask its admin (imd user add)");
+		    "this server does not take registrations; ask its admin (imd user add)");
 		return;
 	}
 	if (!(o = api_json_body(req)))
@@ -140,7 +140,7 @@ api_register(struct http_req *req)
 	pw = api_str(o, "password", &err);
 	if (err || !user || !pw) {
 		http_error(req, 400, err == 2 ? "bad_utf8" : "bad_request",
-			   "expected {\"user\":NAME,\"password\":PASSWORD}");
+		    "expected {\"user\":NAME,\"password\":PASSWORD}");
 	} else if (!im_name_valid(user)) {
 		http_error(req, 400, "bad_name", "user names are 1-32 of a-z 0-9 . _ - starting with a letter or digit");
 	} else if (password_ok(req, pw)) {
@@ -177,7 +177,7 @@ logged_in(void *arg, int ok, const char *hash)
 		static const char body[] = "{\"error\":\"unauthorized\",\"message\":\"wrong user name or password\"}";
 
 		http_respond(req, 401, "application/json", body, sizeof(body) - 1,
-			     "WWW-Authenticate: Basic realm=\"im\"\r\n");
+		    "WWW-Authenticate: Basic realm=\"im\"\r\n");
 		return;
 	}
 	if (auth_token_new(token, th) < 0) {
@@ -246,7 +246,7 @@ api_login(struct http_req *req)
 			"\"message\":\"send user and password with Basic authentication\"}";
 
 		http_respond(req, 401, "application/json", body, sizeof(body) - 1,
-			     "WWW-Authenticate: Basic realm=\"im\"\r\n");
+		    "WWW-Authenticate: Basic realm=\"im\"\r\n");
 		return;
 	}
 	if (req->body_len) {
@@ -265,7 +265,7 @@ api_login(struct http_req *req)
 
 		snprintf(hdr, sizeof(hdr), "Retry-After: %d\r\n", wait);
 		snprintf(msg, sizeof(msg), "{\"error\":\"rate_limited\",\"message\":"
-			 "\"too many failed logins; try again in %d s\"}", wait);
+		    "\"too many failed logins; try again in %d s\"}", wait);
 		http_respond(req, 429, "application/json", msg, strlen(msg), hdr);
 		goto out;
 	}
@@ -425,7 +425,7 @@ api_token_create(struct http_req *req)
 	}
 	if (err || !label || !label[0] || strlen(label) > MAX_LABEL) {
 		http_error(req, 400, "bad_request", "expected {\"label\":L (1-64 bytes),"
-			   "\"send_only\":false,\"expires_days\":1-3650}");
+		    "\"send_only\":false,\"expires_days\":1-3650}");
 		goto out;
 	}
 	snprintf(info.label, sizeof(info.label), "%s", label);

@@ -311,10 +311,11 @@ api_download(struct http_req *req)
 	len = (uint64_t)f.size;
 	r = parse_range(req->range, (uint64_t)f.size, &off, &len);
 	if (r < 0) {
+		static const char body[] = "{\"error\":\"bad_range\","
+		    "\"message\":\"range not satisfiable\"}";
+
 		snprintf(hdr, sizeof(hdr), "Content-Range: bytes */%lld\r\n", (long long)f.size);
 		close(fd);
-		static const char body[] = "{\"error\":\"bad_range\",\"message\":\"range not satisfiable\"}";
-
 		http_respond(req, 416, "application/json", body, sizeof(body) - 1, hdr);
 		return;
 	}
@@ -330,13 +331,13 @@ api_download(struct http_req *req)
 	}
 	disp[o] = '\0';
 	o = (size_t)snprintf(hdr, sizeof(hdr),
-			     "Accept-Ranges: bytes\r\nETag: \"%s\"\r\nX-Content-SHA256: %s\r\n"
-			     "Content-Disposition: attachment; filename*=UTF-8''%s\r\n",
-			     f.sha256, f.sha256, disp);
+	    "Accept-Ranges: bytes\r\nETag: \"%s\"\r\nX-Content-SHA256: %s\r\n"
+	    "Content-Disposition: attachment; filename*=UTF-8''%s\r\n",
+	    f.sha256, f.sha256, disp);
 	if (r == 0) {
 		status = 206;
 		snprintf(hdr + o, sizeof(hdr) - o, "Content-Range: bytes %llu-%llu/%lld\r\n",
-			 (unsigned long long)off, (unsigned long long)(off + len - 1), (long long)f.size);
+		    (unsigned long long)off, (unsigned long long)(off + len - 1), (long long)f.size);
 	}
 	http_respond_fd(req, status, f.type, fd, off, len, hdr);
 }

@@ -97,7 +97,7 @@ api_group_create(struct http_req *req)
 	} else if (store_begin(api_store) < 0) {
 		api_storage_error(req);
 	} else if ((r = store_group_create(api_store, name, w.user_id, priv, loop_now_ms(),
-					   &g.id)) == STORE_EXISTS) {
+	    &g.id)) == STORE_EXISTS) {
 		http_error(req, 409, "group_exists", "a group of that name exists");
 	} else if (r < 0) {
 		api_fail_turn();
@@ -128,8 +128,8 @@ api_groups_list(struct http_req *req)
 	if (api_auth(req, &w) < 0)
 		return;
 	if (store_groups_list(api_store, w.user_id,
-			      http_query(req, "all", all, sizeof(all)) == 0 && strcmp(all, "0"),
-			      &gs, &n) < 0) {
+	    http_query(req, "all", all, sizeof(all)) == 0 && strcmp(all, "0"),
+	    &gs, &n) < 0) {
 		api_storage_error(req);
 		return;
 	}
@@ -258,7 +258,7 @@ add(struct http_req *req, const struct who *w, const struct store_group *g)
 	    (n = json_object_array_length(list)) == 0 || n > MAX_ADD ||
 	    (strcmp(role, "member") && strcmp(role, "admin"))) {
 		http_error(req, 400, "bad_request",
-			   "expected {\"users\":[NAME...],\"role\":\"member\"|\"admin\"} (1-1000 users)");
+		    "expected {\"users\":[NAME...],\"role\":\"member\"|\"admin\"} (1-1000 users)");
 		goto out;
 	}
 	if (!strcmp(role, "admin") && strcmp(g->role, "owner")) {

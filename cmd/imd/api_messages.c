@@ -603,8 +603,8 @@ api_history(struct http_req *req)
 		}
 		group_id = g.id;
 	}
-	if (store_msgs_visible(api_store, w.user_id, with_id, group_id, since, store_committed_max(api_store),
-			       (int)limit, &msgs, &n) < 0) {
+	if (store_msgs_visible(api_store, w.user_id, with_id, group_id, since,
+	    store_committed_max(api_store), (int)limit, &msgs, &n) < 0) {
 		api_storage_error(req);
 		return;
 	}

@@ -93,7 +93,7 @@ scrypt(const char *pw, size_t pwlen, const unsigned char *salt, size_t saltlen,
     uint64_t n, uint64_t r, uint64_t p, unsigned char *key, size_t keylen)
 {
 	return EVP_PBE_scrypt(pw, pwlen, salt, saltlen, n, r, p, SCRYPT_MAXMEM,
-			      key, keylen) == 1 ? 0 : -1;
+	    key, keylen) == 1 ? 0 : -1;
 }
 
 static char *
@@ -107,14 +107,14 @@ hash_password(const char *pw, size_t pwlen)
 	if (RAND_bytes(salt, sizeof salt) != 1)
 		return NULL;
 	if (scrypt(pw, pwlen, salt, sizeof salt, SCRYPT_N, SCRYPT_R, SCRYPT_P,
-		   key, sizeof key) == 0) {
+	    key, sizeof key) == 0) {
 		b64_encode(salt, sizeof salt, salt64);
 		b64_encode(key, sizeof key, key64);
 		outlen = 64 + strlen(salt64) + strlen(key64);
 		out = malloc(outlen);
 		if (out)
 			snprintf(out, outlen, "scrypt$%d$%d$%d$%s$%s",
-				 SCRYPT_N, SCRYPT_R, SCRYPT_P, salt64, key64);
+			    SCRYPT_N, SCRYPT_R, SCRYPT_P, salt64, key64);
 	}
 	OPENSSL_cleanse(key, sizeof key);
 	return out;
