@@ -1,6 +1,6 @@
 # im — one build for libim, the daemon and the clients.
 # make            build everything
-# make check      install missing packages, build, run every test
+# make check      install missing packages, build, check the layering, run every test
 # make run        install missing packages, build, start imd in ./run
 # make install    PREFIX=/usr/local DESTDIR=
 # make SANITIZE=address,undefined check   the suite under sanitizers
@@ -16,7 +16,8 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wformat=2 -Wvla -Wimplicit-fallthrough -Werror
-IM_CFLAGS = -std=c11 -D_GNU_SOURCE -O2 -g $(WARN) -Ilib $(PKG_CFLAGS)
+# -MMD -MP: each object's header dependencies in a .d file beside it
+IM_CFLAGS = -std=c11 -D_GNU_SOURCE -O2 -g $(WARN) -MMD -MP -Ilib $(PKG_CFLAGS)
 ifdef SANITIZE
 IM_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 IM_LDFLAGS += -fsanitize=$(SANITIZE)
@@ -39,10 +40,13 @@ IMD_SRC = $(wildcard cmd/imd/*.c)
 IMD_OBJ = $(IMD_SRC:.c=.o)
 TEST_C  = $(wildcard tests/unit/*.c)
 TEST_BIN = $(patsubst tests/unit/%.c,tests/unit/bin/%,$(TEST_C))
+ALL_OBJ = $(LIB_OBJ) $(patsubst %.c,%.o,$(wildcard cmd/*/*.c))
 
 all: $(BINS)
 
-%.o: %.c $(wildcard lib/*.h cmd/*/*.h)
+-include $(ALL_OBJ:.o=.d) $(TEST_BIN:=.d)
+
+%.o: %.c
 	@$(if $(Q),echo "  CC $<")
 	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
@@ -69,7 +73,11 @@ deps:
 
 check: deps
 	$(MAKE) all $(TEST_BIN)
+	./tools/layering.sh
 	./tests/run.sh
+
+layering: all
+	./tools/layering.sh
 
 # imd makes ./run itself, mode 0700
 run: deps
@@ -83,13 +91,18 @@ install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANPREFIX)/man1 $(DESTDIR)$(MANPREFIX)/man5 \
 		$(DESTDIR)$(MANPREFIX)/man7 $(DESTDIR)$(MANPREFIX)/man8
 	install -m 755 $(BINS) $(DESTDIR)$(BINDIR)
-	for s in 1 5 7 8; do for f in man/man$$s/*.$$s; do [ -e "$$f" ] && install -m 644 "$$f" $(DESTDIR)$(MANPREFIX)/man$$s; done; done; true
+	for s in 1 5 7 8; do \
+		for f in man/man$$s/*.$$s; do \
+			[ -e "$$f" ] || continue; \
+			install -m 644 "$$f" $(DESTDIR)$(MANPREFIX)/man$$s || exit 1; \
+		done; \
+	done
 
 clean:
-	rm -f lib/*.o lib/libim.a cmd/*/*.o $(BINS)
+	rm -f lib/*.o lib/*.d lib/libim.a cmd/*/*.o cmd/*/*.d $(BINS)
 	rm -rf bin tests/unit/bin fuzz/bin
 
-.PHONY: all deps check run install clean man-lint fuzz fuzz-run bench
+.PHONY: all deps check layering run install clean man-lint fuzz fuzz-run bench
 
 # libFuzzer targets (clang); see fuzz/README.md. FUZZ_SECONDS per target.
 fuzz:
