@@ -172,6 +172,19 @@ test_expect_success 'imd with an unreadable certificate file exits 78' '
 	test -s cert.err
 '
 
+# strace makes epoll_pwait fail once imd runs (ptrace may be denied here)
+if strace -f -qq -o /dev/null true 2>/dev/null; then
+	test_expect_success 'waiting for events fails: imd says why and exits 71' '
+		mkdir -m 700 srv4 &&
+		expect_exit 71 timeout 30 strace -f -qq -o /dev/null \
+			-e inject=epoll_pwait:error=EBADF:when=3 \
+			"$IM_BIN/imd" -d srv4 -l "127.0.0.1:$(_pick_port)" 2>loop.err &&
+		test_grep "imd: waiting for events: Bad file descriptor" loop.err
+	'
+else
+	test_skip 'waiting for events fails: imd says why and exits 71' 'strace cannot trace here'
+fi
+
 test_expect_success 'closed registration: register is refused with 403' '
 	restart_imd --registration closed &&
 	code=$(http POST /v1/register --json "{\"user\":\"carol\",\"password\":\"carols-password\"}") &&
