@@ -21,6 +21,7 @@ log		loop
 quota		loop
 work
 cert
+backup
 conn		loop
 http		conn loop log quota
 hub		http conn loop

@@ -113,7 +113,7 @@ api_dispatch(struct http_req *req)
 void
 api_before_sleep(void)
 {
-	api_commit();
+	api_commit_turn();
 }
 
 void

@@ -287,7 +287,7 @@ commit_round(void)
 }
 
 void
-api_commit(void)
+api_commit_turn(void)
 {
 	while (deferred_head || pub_head || turn_failed || store_in_tx(api_store))
 		commit_round();

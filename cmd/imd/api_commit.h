@@ -1,10 +1,10 @@
 /*
  * api_commit — the group commit. Writes are acknowledged only once
- * committed: a handler that writes queues its answer with api_defer(), and
- * api_commit() commits the loop turn's transaction, then sends the queued
- * answers and publishes the new messages to the streams. Group messages go
- * to the members the group had when the message was written: sets of them
- * are cached here, shared and counted.
+ * committed: a handler that writes queues its answer with api_defer(),
+ * and api_commit_turn() commits the loop turn's transaction, then sends
+ * the queued answers and publishes the new messages to the streams.
+ * Group messages go to the members the group had when the message was
+ * written: sets of them are cached here, shared and counted.
  */
 #ifndef IMD_API_COMMIT_H
 #define IMD_API_COMMIT_H
@@ -23,7 +23,7 @@ void api_defer_json(struct http_req *req, int status, struct json_object *o);
 /* roll back this turn's transaction: every answer waiting on it gets 503 */
 void api_fail_turn(void);
 /* commit the turn, answer, publish; until nothing more waits */
-void api_commit(void);
+void api_commit_turn(void);
 
 /*
  * publish this stored message to streams after the commit: direct messages
