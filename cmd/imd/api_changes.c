@@ -17,12 +17,13 @@
 #include <string.h>
 
 #include "api_int.h"
+#include "timers.h"
 #include "isotime.h"
 #include "loop.h"
 
 #define EMOJI_MAX 64	/* bytes: one emoji, perhaps with modifiers and joiners */
 #define UPDATE_PREFIX "update:"
-#define UPDATE_KEY_MAX (API_MAX_KEY - (int)sizeof(UPDATE_PREFIX) + 1)
+#define UPDATE_KEY_MAX (IM_KEY_MAX - (int)sizeof(UPDATE_PREFIX) + 1)
 
 enum op { OP_REACT, OP_UNREACT, OP_EDIT, OP_DELETE };
 
@@ -66,12 +67,7 @@ jtext(struct json_object *o, size_t *len)
 static int
 printable_key(const char *k, size_t max)
 {
-	size_t i;
-
-	for (i = 0; k[i]; i++)
-		if (k[i] < 0x21 || k[i] > 0x7e || i >= max)
-			return 0;
-	return i > 0;
+	return im_key_valid(k) && strlen(k) <= max;
 }
 
 /*
@@ -313,7 +309,7 @@ change(struct http_req *req, const struct who *w, enum op op, int64_t id, const 
 	size_t len;
 	int r;
 
-	if (key && !printable_key(key, API_MAX_KEY)) {
+	if (key && !printable_key(key, IM_KEY_MAX)) {
 		http_error(req, 400, "bad_request", "Idempotency-Key is 1-128 printable ASCII characters");
 		return;
 	}
@@ -454,51 +450,12 @@ api_message_route(struct http_req *req)
 	if (op != OP_DELETE) {
 		if (!(o = api_json_body(req)))
 			return;
-		s = body_str(req, o, op == OP_EDIT ? "text" : "emoji", op == OP_EDIT ? API_MAX_TEXT : EMOJI_MAX);
+		s = body_str(req, o, op == OP_EDIT ? "text" : "emoji", op == OP_EDIT ? IM_TEXT_MAX : EMOJI_MAX);
 	}
 	if (op == OP_DELETE || s)
 		change(req, &w, op, id, op == OP_EDIT ? NULL : s, op == OP_EDIT ? s : NULL,
 		       req->idempotency_key);
 	json_object_put(o);
-}
-
-/* a user or a group w may send to: 0, or -1 answered */
-int
-api_destination(struct http_req *req, const struct who *w, const char *to, int group,
-    int64_t *to_id, int64_t *grp)
-{
-	struct store_group g;
-	struct store_user u;
-	char m[96];
-	int r;
-
-	if (!api_name_ok(to)) {
-		snprintf(m, sizeof(m), "'%.40s' is not a valid %s name", to, group ? "group" : "user");
-		http_error(req, 400, "bad_name", m);
-		return -1;
-	}
-	if (group) {
-		if ((r = store_group_get(api_store, to, w->user_id, &g)) == STORE_OK && g.private_ && !g.role[0])
-			r = STORE_NOTFOUND;
-		if (r == STORE_OK && !g.role[0]) {
-			snprintf(m, sizeof(m), "you are not a member of group '%s'", to);
-			http_error(req, 403, "forbidden", m);
-			return -1;
-		}
-		*grp = g.id;
-	} else if ((r = store_user_get(api_store, to, &u, NULL)) == STORE_OK) {
-		*to_id = u.id;
-	}
-	if (r == STORE_NOTFOUND) {
-		snprintf(m, sizeof(m), "no %s '%s'", group ? "group" : "user", to);
-		http_error(req, 404, group ? "no_such_group" : "no_such_user", m);
-		return -1;
-	}
-	if (r < 0) {
-		api_storage_error(req);
-		return -1;
-	}
-	return 0;
 }
 
 /*
@@ -513,7 +470,7 @@ api_update(struct http_req *req)
 	struct store_new_msg nm = {0};
 	struct store_msg *old = NULL, sm = {0};
 	struct json_object *o;
-	char ukey[API_MAX_KEY + 1];
+	char ukey[IM_KEY_MAX + 1];
 	size_t got = 0;
 	int64_t to_id = 0, grp = 0, on;
 	struct who w;
@@ -539,7 +496,7 @@ api_update(struct http_req *req)
 		http_error(req, 400, "bad_request", "an update needs \"to\" (a user) or \"group\", not both");
 		goto out;
 	}
-	if (!(text = body_str(req, o, "text", API_MAX_TEXT)) ||
+	if (!(text = body_str(req, o, "text", IM_TEXT_MAX)) ||
 	    api_destination(req, &w, group ? group : to, group != NULL, &to_id, &grp) < 0)
 		goto out;
 	snprintf(ukey, sizeof(ukey), UPDATE_PREFIX "%s", key);
@@ -591,33 +548,4 @@ api_update(struct http_req *req)
 out:
 	store_msgs_free(old, got);
 	json_object_put(o);
-}
-
-int
-api_reply_to(const struct who *w, struct json_object *o, int64_t *reply_to, int *status,
-    const char **code, char *msg, size_t msglen)
-{
-	struct json_object *v;
-	struct store_msg m;
-	int r;
-
-	*reply_to = 0;
-	if (!json_object_object_get_ex(o, "reply_to", &v))
-		return 0;
-	if (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) <= 0) {
-		*status = 400;
-		*code = "bad_request";
-		snprintf(msg, msglen, "\"reply_to\" is the id of a message, a number above 0");
-		return -1;
-	}
-	*reply_to = json_object_get_int64(v);
-	if ((r = store_msg_get(api_store, *reply_to, w->user_id, &m)) == STORE_OK) {
-		store_msg_free(&m);
-		return 0;
-	}
-	*status = r == STORE_NOTFOUND ? 404 : 503;
-	*code = r == STORE_NOTFOUND ? "no_such_message" : "unavailable";
-	snprintf(msg, msglen, r == STORE_NOTFOUND ? "no message %lld that you can see" :
-		 "storage failure; try again", (long long)*reply_to);
-	return -1;
 }

@@ -159,24 +159,6 @@ event_id(const char *s)
 	return v;
 }
 
-/*
- * A reader past the end would wait for ids it has already skipped: every
- * message up to its since is never sent. Say so rather than lose them.
- */
-int
-api_since_ahead(struct http_req *req, int64_t since)
-{
-	char msg[120];
-	int64_t newest = store_committed_max(api_store);
-
-	if (since <= newest)
-		return 0;
-	snprintf(msg, sizeof(msg), "since %lld is past the newest message, %lld",
-		 (long long)since, (long long)newest);
-	http_error(req, 400, "since_ahead", msg);
-	return -1;
-}
-
 void
 api_stream(struct http_req *req)
 {

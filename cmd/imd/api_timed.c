@@ -2,77 +2,25 @@
  * api_timed — what happens at a time: messages that expire, sends kept for
  * later (/v1/scheduled), and the retirement of old messages (--retain).
  *
- * Expiries and scheduled sends are one min-heap (timeheap.h) keyed by
- * time, loaded from the store once, at the first tick, and fed as more is
- * stored; every second the due items are popped, so nothing is scanned
- * per tick and an item fires within a second of its time. An item whose
- * message or send is gone meanwhile (cancelled, a rolled-back turn) finds
- * nothing and is dropped. Writes join the turn's transaction, committed
- * before the loop sleeps, as a request's are.
+ * Expiries and scheduled sends are one heap keyed by time (timers.h);
+ * every second the due items are popped, so nothing is scanned per tick
+ * and an item fires within a second of its time. Writes join the turn's
+ * transaction, committed before the loop sleeps, as a request's are.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "api.h"
 #include "api_int.h"
-#include "blob.h"
 #include "isotime.h"
 #include "log.h"
 #include "loop.h"
-#include "timeheap.h"
+#include "timers.h"
 
 #define SCHED_MAX_AHEAD_MS (366LL * 86400 * 1000)	/* a year */
 #define RETIRE_BATCH 64		/* messages retired per tick, at most */
 
-static struct timeheap heap;
-static int loaded;
 int64_t api_retain_ms;	/* --retain: 0 keeps everything */
-
-static void
-load(void)
-{
-	struct store_timed *t = NULL;
-	size_t n = 0, i;
-
-	if (loaded)
-		return;
-	if (store_timed(api_store, &t, &n) < 0) {
-		log_warn("timed messages: %s; trying again in a second", store_errmsg(api_store));
-		return;
-	}
-	for (i = 0; i < n; i++)
-		if (timeheap_push(&heap, t[i].at_ms, t[i].id, t[i].kind) < 0)
-			break;
-	free(t);
-	loaded = 1;
-}
-
-void
-api_timed_add(int64_t at_ms, int64_t id, int kind)
-{
-	load();
-	if (loaded && timeheap_push(&heap, at_ms, id, kind) < 0) {
-		/* out of memory: the store has it, a reload at the next tick finds it */
-		timeheap_free(&heap);
-		loaded = 0;
-	}
-}
-
-/* drop file id and its bytes when no message carries it any more */
-void
-api_file_release(const char *id)
-{
-	struct store_file f;
-	int64_t refs;
-
-	if (!id || !id[0] || store_file_unused(api_store, id) != STORE_OK)
-		return;
-	if (store_file_get(api_store, id, &f) != STORE_OK || store_file_delete(api_store, id) < 0)
-		return;
-	if (store_file_refs(api_store, f.sha256, &refs) == STORE_OK && refs == 0)
-		blob_remove(f.sha256);
-}
 
 static void
 expire(int64_t id)
@@ -125,13 +73,13 @@ send_due(int64_t sid)
 	if (r == STORE_OK && from && nm.text && store_msg_add(api_store, &nm, &sm) == STORE_OK) {
 		api_publish_after_commit(&sm, 0);
 		if (nm.expires_ms > 0)
-			api_timed_add(nm.expires_ms, sm.id, STORE_TIMED_EXPIRE);
+			timers_add(api_store, nm.expires_ms, sm.id, STORE_TIMED_EXPIRE);
 	} else if (r != STORE_ERR) {
 		log_info("scheduled send %lld dropped: its recipient is gone", (long long)sid);
 	}
 	if (r == STORE_ERR || (r == STORE_OK && !sm.json)) {
 		/* a storage failure: try again in a second */
-		api_timed_add(loop_now_ms() + 1000, sid, STORE_TIMED_SEND);
+		timers_add(api_store, loop_now_ms() + 1000, sid, STORE_TIMED_SEND);
 	} else {
 		store_sched_delete(api_store, sid, 0);
 	}
@@ -161,37 +109,15 @@ api_timed_tick(void)
 	struct timeheap_item it;
 	int64_t now = loop_now_ms();
 
-	load();
-	if (!loaded || store_begin(api_store) < 0)
+	if (store_begin(api_store) < 0)
 		return;
-	while (timeheap_pop_due(&heap, now, &it)) {
+	while (timers_due(api_store, now, &it)) {
 		if (it.kind == STORE_TIMED_EXPIRE)
 			expire(it.id);
 		else
 			send_due(it.id);
 	}
 	retire(now);
-}
-
-#define TTL_MAX_S (366LL * 86400)
-
-int
-api_ttl(struct json_object *o, int64_t *ttl_s, int *status, const char **code, char *msg,
-    size_t msglen)
-{
-	struct json_object *v;
-
-	*ttl_s = 0;
-	if (!json_object_object_get_ex(o, "ttl", &v))
-		return 0;
-	if (!json_object_is_type(v, json_type_int) || (*ttl_s = json_object_get_int64(v)) <= 0 ||
-	    *ttl_s > TTL_MAX_S) {
-		*status = 400;
-		*code = "bad_request";
-		snprintf(msg, msglen, "\"ttl\" is a number of seconds, 1 to %lld", TTL_MAX_S);
-		return -1;
-	}
-	return 0;
 }
 
 /* ---- /v1/scheduled ---- */
@@ -234,7 +160,7 @@ sched_add(struct http_req *req, const struct who *w)
 	group = api_str(o, "group", &err);
 	text = api_str(o, "text", &err);
 	at = api_str(o, "at", &err);
-	if (err || !to == !group || !text || !*text || strlen(text) > API_MAX_TEXT || !at) {
+	if (err || !to == !group || !text || !*text || strlen(text) > IM_TEXT_MAX || !at) {
 		http_error(req, 400, "bad_request", "a scheduled send needs \"to\" (a user) or \"group\", "
 			   "\"text\" (1 to 65536 bytes) and \"at\"");
 		goto out;
@@ -244,7 +170,7 @@ sched_add(struct http_req *req, const struct who *w)
 			   "such as 2026-11-26T17:00:00Z");
 		goto out;
 	}
-	if (key && strlen(key) > API_MAX_KEY) {
+	if (key && strlen(key) > IM_KEY_MAX) {
 		http_error(req, 400, "bad_request", "Idempotency-Key is 1-128 printable ASCII characters");
 		goto out;
 	}
@@ -276,7 +202,7 @@ sched_add(struct http_req *req, const struct who *w)
 		goto out;
 	}
 	if (r == STORE_OK)
-		api_timed_add(at_ms, sid, STORE_TIMED_SEND);
+		timers_add(api_store, at_ms, sid, STORE_TIMED_SEND);
 	if (store_sched_get(api_store, sid, &sc) != STORE_OK) {
 		api_storage_error(req);
 		goto out;

@@ -41,6 +41,7 @@
 #include "loop.h"
 #include "health.h"
 #include "metrics.h"
+#include "metrics_serve.h"
 #include "store.h"
 #include "work.h"
 
@@ -320,7 +321,7 @@ cmd_user_add(int argc, char **argv)
 	if (argc < 3 || strcmp(argv[1], "add"))
 		usage(EX_USAGE);
 	parse(argc - 2, argv + 2, &o);
-	if (!api_name_ok(argv[2]))
+	if (!im_name_valid(argv[2]))
 		die(EX_DATAERR, "'%s' is not a valid user name (a-z 0-9 . _ -, at most 32)", argv[2]);
 	if (!fgets(pw, sizeof(pw), stdin))
 		die(EX_DATAERR, "no password on stdin");
@@ -696,7 +697,8 @@ serve(int argc, char **argv)
 	log_info("listening on %s (pin %s), registration %s", o.listen, pin,
 		 o.registration_open ? "open" : "closed");
 	sd_notifyf(0, "READY=1\nSTATUS=listening on %s", o.listen);
-	loop_run(l);
+	if (loop_run(l) < 0)
+		die(EX_OSERR, "waiting for events: %s", strerror(errno));
 	metrics_stop();
 	conn_foreach(close_now, NULL);	/* what the grace period did not end */
 	api_before_sleep();
