@@ -49,6 +49,25 @@ test_expect_success 'react refusals: a message one cannot see is 404, an unknown
 	error_is 400 bad_request "$s"
 '
 
+test_expect_success 'a change or an event is not a message to change: 400 not_a_message' '
+	rid=$(api bob POST /v1/messages/$id1/react --json "{\"emoji\":\"🎉\"}" >/dev/null && jq .id body) &&
+	s=$(api alice POST /v1/messages/$rid/react --json "{\"emoji\":\"👍\"}") &&
+	error_is 400 not_a_message "$s" &&
+	s=$(api alice PATCH /v1/messages/1 --json "{\"text\":\"x\"}") &&
+	error_is 400 not_a_message "$s" &&
+	api bob POST /v1/messages/$id1/unreact --json "{\"emoji\":\"🎉\"}" >/dev/null
+'
+
+test_expect_success 'a former member may not change the group'"'"'s messages: 403' '
+	as_user alice imgroup add ops dave &&
+	g2=$(send_group carol ops "while dave was here" | jq .id) &&
+	as_user dave imgroup leave ops &&
+	s=$(api dave POST /v1/messages/$g2/react --json "{\"emoji\":\"👍\"}") &&
+	error_is 403 forbidden "$s" &&
+	expect_exit 77 as_user dave imsend --react $g2 :+1: 2>err &&
+	test_grep "no longer a member" err
+'
+
 test_expect_success 'unreact removes the reaction, once' '
 	test "$(api bob POST /v1/messages/$id1/unreact --json "{\"emoji\":\"👍\"}")" = 201 &&
 	jq -e ".kind == \"unreact\"" body &&

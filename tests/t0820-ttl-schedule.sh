@@ -28,6 +28,14 @@ test_expect_success '--ttl: "expires" in the message; gone from history and stor
 	as_user bob imrecv --since 0 >out && test_no_grep "short-lived" out
 '
 
+test_expect_success 'the key of an expired message is free again' '
+	s=$(api alice POST /v1/messages -H "Idempotency-Key: k-ttl" --json "{\"to\":\"bob\",\"text\":\"a\",\"ttl\":1}") &&
+	test "$s" = 201 && id=$(jq .id body) &&
+	wait_for 4 eval "! in_store $id" &&
+	s=$(api alice POST /v1/messages -H "Idempotency-Key: k-ttl" --json "{\"to\":\"bob\",\"text\":\"b\"}") &&
+	test "$s" = 201 && test "$(jq -r .text body)" = b
+'
+
 test_expect_success '--ttl survives a restart: an expiry due while imd was down goes at start' '
 	as_user alice imsend --json --ttl 3s bob "across a restart" >m &&
 	id=$(jq .id m) &&

@@ -108,7 +108,7 @@ target_get(struct http_req *req, const struct who *w, int64_t id, struct target 
 	t->kind = jstr(t->o, "kind");
 	if (!t->kind || !strcmp(t->kind, "event") || store_kind_is_change(t->kind)) {
 		snprintf(m, sizeof(m), "%lld is %s, not a message that can be changed",
-			 (long long)id, t->kind && !strcmp(t->kind, "event") ? "a group event" : "a change");
+		    (long long)id, t->kind && !strcmp(t->kind, "event") ? "a group event" : "a change");
 		http_error(req, 400, "not_a_message", m);
 		target_free(t);
 		return -1;
@@ -202,8 +202,8 @@ apply(struct http_req *req, const struct who *w, enum op op, struct target *t,
 		    store_member_role(api_store, t->m.grp, w->user_id, role) != STORE_OK ||
 		    (strcmp(role, "owner") && strcmp(role, "admin")))) {
 			http_error(req, 403, "forbidden", t->m.grp ?
-				   "you may delete your own messages, or any as the group's owner or an admin" :
-				   "you may delete only your own messages");
+			    "you may delete your own messages, or any as the group's owner or an admin" :
+			    "you may delete only your own messages");
 			return -1;
 		}
 		/* the tombstone: who, to whom, when, and who deleted it when */
@@ -454,7 +454,7 @@ api_message_route(struct http_req *req)
 	}
 	if (op == OP_DELETE || s)
 		change(req, &w, op, id, op == OP_EDIT ? NULL : s, op == OP_EDIT ? s : NULL,
-		       req->idempotency_key);
+		    req->idempotency_key);
 	json_object_put(o);
 }
 
@@ -512,7 +512,7 @@ api_update(struct http_req *req)
 		/* the same key for another conversation is a mistake, not a move */
 		if (old[0].grp != grp || (!grp && old[0].recipient != to_id)) {
 			http_error(req, 409, "update_conflict",
-				   "that update key names a message to someone else; pick another key");
+			    "that update key names a message to someone else; pick another key");
 		} else {
 			on = old[0].id;
 			store_msgs_free(old, got);

@@ -162,12 +162,12 @@ sched_add(struct http_req *req, const struct who *w)
 	at = api_str(o, "at", &err);
 	if (err || !to == !group || !text || !*text || strlen(text) > IM_TEXT_MAX || !at) {
 		http_error(req, 400, "bad_request", "a scheduled send needs \"to\" (a user) or \"group\", "
-			   "\"text\" (1 to 65536 bytes) and \"at\"");
+		    "\"text\" (1 to 65536 bytes) and \"at\"");
 		goto out;
 	}
 	if (im_time_parse(at, &at_ms) < 0 || at_ms > loop_now_ms() + SCHED_MAX_AHEAD_MS) {
 		http_error(req, 400, "bad_time", "\"at\" is an RFC 3339 time within a year, "
-			   "such as 2026-11-26T17:00:00Z");
+		    "such as 2026-11-26T17:00:00Z");
 		goto out;
 	}
 	if (key && strlen(key) > IM_KEY_MAX) {
@@ -257,7 +257,7 @@ api_scheduled(struct http_req *req)
 	id = strtoll(req->path + strlen("/v1/scheduled/"), &end, 10);
 	if (*end || id <= 0 || strcmp(req->method, "DELETE")) {
 		http_error(req, *end || id <= 0 ? 404 : 405, *end || id <= 0 ? "not_found" :
-			   "method_not_allowed", "DELETE /v1/scheduled/ID cancels a scheduled send");
+		    "method_not_allowed", "DELETE /v1/scheduled/ID cancels a scheduled send");
 		return;
 	}
 	if (store_begin(api_store) < 0) {

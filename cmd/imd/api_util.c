@@ -347,7 +347,7 @@ api_reply_to(const struct who *w, struct json_object *o, int64_t *reply_to, int 
 	*status = r == STORE_NOTFOUND ? 404 : 503;
 	*code = r == STORE_NOTFOUND ? "no_such_message" : "unavailable";
 	snprintf(msg, msglen, r == STORE_NOTFOUND ? "no message %lld that you can see" :
-		 "storage failure; try again", (long long)*reply_to);
+	    "storage failure; try again", (long long)*reply_to);
 	return -1;
 }
 

@@ -251,6 +251,7 @@ int store_cursor_set(struct store *st, int64_t token_id, int64_t cursor);	/* onl
  * messages. store_msg_add inserts inside the current transaction and fills
  * m (json malloc'd). key may be NULL; when (sender,key) exists already the
  * original message is returned with STORE_EXISTS and nothing is inserted.
+ * A key whose message is gone (expired, retired) is free again.
  */
 int store_msg_add(struct store *st, const struct store_new_msg *nm, struct store_msg *m);
 /*

@@ -20,6 +20,7 @@ const struct sq_query sq_messages_sql[] = {
 	    " WHERE i.sender = ?1 AND i.key = ?2" },
 	{ Q_IDEM_ADD, "INSERT INTO idempotency(sender, key, msg_id) VALUES (?1, ?2, ?3)"
 	    " ON CONFLICT DO NOTHING" },
+	{ Q_IDEM_REPOINT, "UPDATE idempotency SET msg_id = ?3 WHERE sender = ?1 AND key = ?2" },
 	{ Q_BATCH_GET, "SELECT m.id, m.sender, m.recipient, m.grp, m.kind, m.json"
 	    " FROM idempotency i"
 	    " JOIN messages m ON m.id >= i.msg_id AND m.id < i.msg_id + ?3"
@@ -165,7 +166,11 @@ idem_claim(struct store *st, const struct store_new_msg *nm, int64_t id,
 
 	if (rc != STORE_EXISTS)
 		return rc;
-	return idem_lookup(st, nm->sender, nm->key, m) == STORE_EXISTS ? STORE_EXISTS : STORE_ERR;
+	rc = idem_lookup(st, nm->sender, nm->key, m);
+	/* the key's message expired or was retired: the key is free again */
+	if (rc == STORE_NOTFOUND)
+		return sq_exec(st, sq_bind(st, Q_IDEM_REPOINT, "iti", nm->sender, nm->key, id));
+	return rc == STORE_EXISTS ? STORE_EXISTS : STORE_ERR;
 }
 
 int
