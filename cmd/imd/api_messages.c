@@ -19,7 +19,8 @@ struct outgoing {
 	int64_t to_id;
 	int64_t grp;
 	const char *kind;	/* "text", "file" or "voice" */
-	const char *text;	/* a caption for attachments, may be NULL */
+	/* store.h's COPY fields; text is a caption for attachments, may be NULL */
+	STORE_MSG_FIELDS(STORE_COPY_MEMBER_)
 	const char *key;
 	struct store_file file;
 	int64_t duration_ms;
@@ -47,12 +48,6 @@ struct batch {
 #define MAX_VOICE_SECONDS 3600
 #define MAX_FIELDS 8	/* in a batch line read without json-c */
 #define KEY_RULE "1-128 printable ASCII characters"
-
-/* the string fields of a message object, NULL when absent */
-struct fields {
-	const char *to, *group, *text, *kind, *key;
-	int err;	/* as api_str's: 1 not a string, 2 holds a NUL */
-};
 
 static int failed(struct fail *f, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -106,28 +101,14 @@ at_line(struct fail *f, int line)
 	return -1;
 }
 
+/* the string fields of a message object (store.h's list), NULL when absent */
 static void
-fields_of_json(struct json_object *o, struct fields *f)
+fields_of_json(struct json_object *o, struct store_fields *f)
 {
 	memset(f, 0, sizeof(*f));
-	f->to = api_str(o, "to", &f->err);
-	f->group = api_str(o, "group", &f->err);
-	f->text = api_str(o, "text", &f->err);
-	f->kind = api_str(o, "kind", &f->err);
-	f->key = api_str(o, "key", &f->err);
-}
-
-static const char **
-field_slot(struct fields *f, const char *k, size_t n)
-{
-#define SLOT(name) if (n == sizeof(#name) - 1 && !memcmp(k, #name, n)) return &f->name
-	SLOT(to);
-	SLOT(group);
-	SLOT(text);
-	SLOT(kind);
-	SLOT(key);
-#undef SLOT
-	return NULL;	/* json-c's reading ignores other keys of a text message too */
+#define GET_(name, use) f->name = api_str(o, #name, &f->err);
+	STORE_MSG_FIELDS(GET_)
+#undef GET_
 }
 
 /*
@@ -137,7 +118,7 @@ field_slot(struct fields *f, const char *k, size_t n)
  * line has any other shape, or is an attachment: json-c reads it then.
  */
 static int
-fields_of_flat(const char *p, size_t len, char *arena, struct fields *f)
+fields_of_flat(const char *p, size_t len, char *arena, struct store_fields *f)
 {
 	struct im_flat_field ff[MAX_FIELDS];
 	const char **slot;
@@ -147,7 +128,8 @@ fields_of_flat(const char *p, size_t len, char *arena, struct fields *f)
 		return 0;
 	memset(f, 0, sizeof(*f));
 	for (i = 0; i < n; i++)
-		if ((slot = field_slot(f, ff[i].key, ff[i].key_len)))
+		/* json-c's reading ignores other keys of a text message too */
+		if ((slot = store_field_slot(f, ff[i].key, ff[i].key_len)))
 			*slot = ff[i].val;	/* no NUL inside: the parser refuses \u */
 		else
 			return 0;	/* reply_to, ttl: json-c reads them */
@@ -219,14 +201,16 @@ check_attachment(const struct who *w, struct json_object *o, struct outgoing *m,
  * go to one place, whose lookup it saves.
  */
 static int
-check_message(const struct who *w, struct json_object *o, const struct fields *fs,
+check_message(const struct who *w, struct json_object *o, const struct store_fields *fs,
     const char *header_key, struct outgoing *m, const struct outgoing *last,
     struct fail *f)
 {
 	const char *to = fs->to, *group = fs->group, *kind = fs->kind;
 
 	memset(m, 0, sizeof(*m));
-	m->text = fs->text;
+#define COPY_(name, use) STORE_IF_COPY(use, m->name = fs->name;)
+	STORE_MSG_FIELDS(COPY_)
+#undef COPY_
 	m->key = fs->key ? fs->key : header_key;
 	if (fs->err)
 		return failed(f, 400, fs->err == 2 ? "bad_utf8" : "bad_request", "%s",
@@ -279,17 +263,20 @@ static int
 same_message(const struct store_msg *orig, const struct outgoing *m)
 {
 	struct json_object *o, *f, *id;
-	const char *code, *msg, *text, *to, *kind;
+	const char *code, *msg, *v, *to, *kind;
 	int err = 0, same;
 
 	o = api_json_parse(orig->json, orig->json_len, &code, &msg);
 	if (!o)
 		return 0;
-	text = api_str(o, "text", &err);
 	to = api_str(o, m->grp ? "group" : "to", &err);
 	kind = api_str(o, "kind", &err);
-	same = to && !strcmp(to, m->to) && !text == !m->text &&
-	    (!text || !strcmp(text, m->text)) && kind && !strcmp(kind, m->kind);
+	same = to && !strcmp(to, m->to) && kind && !strcmp(kind, m->kind);
+#define SAME_(name, use) STORE_IF_COPY(use, \
+	v = api_str(o, #name, &err); \
+	same = same && !v == !m->name && (!v || !strcmp(v, m->name));)
+	STORE_MSG_FIELDS(SAME_)
+#undef SAME_
 	if (same && strcmp(m->kind, "text"))
 		same = json_object_object_get_ex(o, "file", &f) &&
 		    json_object_object_get_ex(f, "id", &id) &&
@@ -304,7 +291,7 @@ store_one(const struct who *w, const struct outgoing *m, struct store_msg *sm)
 {
 	struct store_new_msg nm = {
 		.sender = w->user_id, .sender_name = w->name,
-		.kind = m->kind, .text = m->text, .key = m->key, .now_ms = loop_now_ms(),
+		.kind = m->kind, .key = m->key, .now_ms = loop_now_ms(),
 		.file = strcmp(m->kind, "text") ? &m->file : NULL,
 		.duration_ms = m->duration_ms,
 		.reply_to = m->reply_to,
@@ -312,6 +299,9 @@ store_one(const struct who *w, const struct outgoing *m, struct store_msg *sm)
 	};
 	int r;
 
+#define NEW_(name, use) STORE_IF_COPY(use, nm.name = m->name;)
+	STORE_MSG_FIELDS(NEW_)
+#undef NEW_
 	if (m->grp) {
 		nm.grp = m->grp;
 		nm.grp_name = m->to;
@@ -336,7 +326,7 @@ send_one(struct http_req *req, const struct who *w)
 	struct store_msg sm = {0};
 	struct json_object *o;
 	struct outgoing m;
-	struct fields fs;
+	struct store_fields fs;
 	struct fail f = {0};
 	int status;
 
@@ -409,7 +399,7 @@ batch_parse(struct http_req *req, const struct who *w, const char *bkey,
 	char *p = req->body, *end = req->body ? req->body + req->body_len : NULL, *nl;
 	const char *code, *jmsg;
 	struct outgoing *m;
-	struct fields fs;
+	struct store_fields fs;
 	size_t used = 0, len;
 	int line = 0;
 

@@ -128,7 +128,7 @@ snapshot_one(const char *user, void *arg)
 {
 	char line[128];
 	int n = snprintf(line, sizeof(line),
-			 "{\"type\":\"presence\",\"user\":\"%s\",\"online\":true,\"snapshot\":true}", user);
+	    "{\"type\":\"presence\",\"user\":\"%s\",\"online\":true,\"snapshot\":true}", user);
 
 	hub_send(arg, line, (size_t)n);
 }
@@ -176,7 +176,7 @@ api_stream(struct http_req *req)
 		since = event_id(req->last_event_id);
 	if (since < 0) {
 		http_error(req, 400, "bad_request", req->last_event_id ?
-			   "Last-Event-ID is a message id >= 0" : "since is a message id >= 0");
+		    "Last-Event-ID is a message id >= 0" : "since is a message id >= 0");
 		return;
 	}
 	if (since != w.cursor && api_since_ahead(req, since) < 0)

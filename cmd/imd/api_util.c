@@ -279,7 +279,7 @@ api_since_ahead(struct http_req *req, int64_t since)
 	if (since <= newest)
 		return 0;
 	snprintf(msg, sizeof(msg), "since %lld is past the newest message, %lld",
-		 (long long)since, (long long)newest);
+	    (long long)since, (long long)newest);
 	http_error(req, 400, "since_ahead", msg);
 	return -1;
 }

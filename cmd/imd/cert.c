@@ -435,7 +435,7 @@ cert_reload(SSL_CTX *ctx, const char *certfile, const char *keyfile, char *err, 
 	key = SSL_CTX_get0_privatekey(fresh);
 	if (old && EVP_PKEY_base_id(old) != EVP_PKEY_base_id(key)) {
 		snprintf(err, errlen, "key '%s' is of another type than the one in use; restart imd",
-			 keyfile);
+		    keyfile);
 		SSL_CTX_free(fresh);
 		return -1;
 	}

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/queue.h>
 #include <unistd.h>
 #include <openssl/err.h>
 
@@ -47,7 +48,7 @@ struct conn {
 	BIO *wbuf;		/* buffering BIO under the SSL while a bulk write lasts */
 	int64_t created, active;
 	void *data;
-	struct conn *prev, *next;	/* all live connections */
+	LIST_ENTRY(conn) entry;		/* all live connections */
 	struct conn *next_dirty;
 	struct conn *next_ready;
 	struct conn *next_dead;
@@ -56,7 +57,8 @@ struct conn {
 static struct loop *loop;
 static SSL_CTX *ssl_ctx;
 static struct conn_handler handler;
-static struct conn *all, *dirty_list, *ready_list, *dead_list;
+static LIST_HEAD(, conn) all = LIST_HEAD_INITIALIZER(all);
+static struct conn *dirty_list, *ready_list, *dead_list;
 static size_t nconns;
 /* readable while ready_list is not empty, so the loop does not sleep */
 static int ready_fd = -1;
@@ -142,10 +144,7 @@ conn_accept(int fd, const char *peer)
 	c->handshaking = 1;
 	c->armed = -1;
 	c->created = c->active = loop_mono_ms();
-	c->next = all;
-	if (all)
-		all->prev = c;
-	all = c;
+	LIST_INSERT_HEAD(&all, c, entry);
 	nconns++;
 	rearm(c);
 	return c;
@@ -604,12 +603,7 @@ conn_reap(void)
 			if (*p)
 				*p = c->next_ready;
 		}
-		if (c->prev)
-			c->prev->next = c->next;
-		else
-			all = c->next;
-		if (c->next)
-			c->next->prev = c->prev;
+		LIST_REMOVE(c, entry);
 		nconns--;
 		SSL_free(c->ssl);
 		free(c->out);
@@ -622,8 +616,8 @@ conn_foreach(void (*fn)(struct conn *c, void *arg), void *arg)
 {
 	struct conn *c, *next;
 
-	for (c = all; c; c = next) {
-		next = c->next;
+	for (c = LIST_FIRST(&all); c; c = next) {
+		next = LIST_NEXT(c, entry);
 		if (!c->dead)
 			fn(c, arg);
 	}

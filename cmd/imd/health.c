@@ -59,7 +59,7 @@ probe_run(void *arg)
 
 	if (statvfs(p->dir, &sv) == 0 && (unsigned long long)sv.f_bavail * sv.f_frsize < HEALTH_MIN_FREE) {
 		snprintf(p->err, sizeof(p->err), "disk full: %llu bytes free in the data directory",
-			 (unsigned long long)sv.f_bavail * sv.f_frsize);
+		    (unsigned long long)sv.f_bavail * sv.f_frsize);
 		return;
 	}
 	fd = open(p->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -69,7 +69,7 @@ probe_run(void *arg)
 	}
 	if (write(fd, block, sizeof(block)) != (ssize_t)sizeof(block))
 		snprintf(p->err, sizeof(p->err), "cannot write in the data directory: %s",
-			 errno ? strerror(errno) : "short write");
+		    errno ? strerror(errno) : "short write");
 	else if (fsync(fd) < 0)
 		snprintf(p->err, sizeof(p->err), "cannot fsync in the data directory: %s", strerror(errno));
 	close(fd);
@@ -126,7 +126,7 @@ health_problem(void)
 		return H.probe_err;
 	if (H.probing && late > HEALTH_STUCK_MS) {
 		snprintf(H.stuck, sizeof(H.stuck), "the data directory has not answered a write for %lld s",
-			 (long long)(late / 1000));
+		    (long long)(late / 1000));
 		return H.stuck;
 	}
 	return NULL;

@@ -294,8 +294,8 @@ over_budget(struct hconn *h)
 	budget_refused++;
 	if (now - budget_logged >= 1000) {
 		log_warn("bodies in memory at the budget (%llu of %llu bytes): refused %lu request%s "
-			 "with 503", (unsigned long long)body_in_flight, (unsigned long long)body_budget,
-			 budget_refused, budget_refused == 1 ? "" : "s");
+		    "with 503", (unsigned long long)body_in_flight, (unsigned long long)body_budget,
+		    budget_refused, budget_refused == 1 ? "" : "s");
 		budget_logged = now;
 		budget_refused = 0;
 	}
@@ -337,7 +337,7 @@ on_headers_complete(http_parser *p)
 			static char too_big[96];
 
 			snprintf(too_big, sizeof(too_big), "body of %llu bytes exceeds the limit of %llu",
-				 (unsigned long long)r->content_length, (unsigned long long)r->max_body);
+			    (unsigned long long)r->content_length, (unsigned long long)r->max_body);
 			h->refuse_msg = too_big;
 			return fail(h, 413, "too_large");
 		}
@@ -414,7 +414,7 @@ log_request(struct hconn *h, int status, size_t bytes)
 	double ms = h->started ? (double)(loop_mono_ms() - h->started) : 0;
 
 	log_access(r->peer, r->user[0] ? r->user : "-", h->head ? "HEAD" : r->method ? r->method : "-",
-		   r->path ? r->path : "-", status, bytes, ms, conn_resumed(h->c));
+	    r->path ? r->path : "-", status, bytes, ms, conn_resumed(h->c));
 	metrics_request(r->method, r->path, status, ms / 1000);
 }
 
@@ -478,7 +478,7 @@ http_error(struct http_req *req, int status, const char *code, const char *messa
 	json_object_object_add(o, "error", json_object_new_string(code));
 	json_object_object_add(o, "message", json_object_new_string(message));
 	body = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN |
-						 JSON_C_TO_STRING_NOSLASHESCAPE, &n);
+	    JSON_C_TO_STRING_NOSLASHESCAPE, &n);
 	http_respond(req, status, "application/json", body, n, extra);
 	json_object_put(o);
 }
@@ -879,7 +879,7 @@ note_refused(const char *why)
 	if (now - refused_logged < 1000)
 		return;
 	log_warn("%s: refused %lu connection%s; serving the %zu open", why, refused,
-		 refused == 1 ? "" : "s", conn_count());
+	    refused == 1 ? "" : "s", conn_count());
 	refused_logged = now;
 	refused = 0;
 }

@@ -507,9 +507,9 @@ fd_limit(void)
 		    (unsigned long long)rl.rlim_cur);
 	http_max_conns((int)(rl.rlim_cur - reserve));
 	log_warn("the open file limit, %llu, leaves room for %llu connections, not %d; "
-		 "raise it (ulimit -n, or LimitNOFILE= for systemd) to serve more",
-		 (unsigned long long)rl.rlim_cur, (unsigned long long)(rl.rlim_cur - reserve),
-		 HTTP_MAX_CONNS);
+	    "raise it (ulimit -n, or LimitNOFILE= for systemd) to serve more",
+	    (unsigned long long)rl.rlim_cur, (unsigned long long)(rl.rlim_cur - reserve),
+	    HTTP_MAX_CONNS);
 }
 
 static void
@@ -695,7 +695,7 @@ serve(int argc, char **argv)
 	loop_on_tick(l, 1000, tick, NULL);
 	loop_before_sleep(l, before_sleep, NULL);
 	log_info("listening on %s (pin %s), registration %s", o.listen, pin,
-		 o.registration_open ? "open" : "closed");
+	    o.registration_open ? "open" : "closed");
 	sd_notifyf(0, "READY=1\nSTATUS=listening on %s", o.listen);
 	if (loop_run(l) < 0)
 		die(EX_OSERR, "waiting for events: %s", strerror(errno));

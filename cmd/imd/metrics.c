@@ -298,7 +298,7 @@ metrics_write(FILE *f)
 			if (!latency[m][r].count)
 				continue;
 			snprintf(labels, sizeof(labels), "method=\"%s\",route=\"%s\",", methods[m],
-				 routes[r].label);
+			    routes[r].label);
 			hist(f, "im_request_duration_seconds", labels, &latency[m][r], seconds_bounds);
 		}
 	metrics_head(f, "im_errors_total", "counter", "Error answers, by the code in their JSON body.");

@@ -29,45 +29,50 @@
 #define BATCH_BYTES (256 * 1024)
 #define KEY_MAX (IM_KEY_MAX - 28)	/* with -l, KEY-LINENO must fit IM_KEY_MAX */
 
+enum { O_GROUP = 1, O_FILE, O_LINES, O_RETRY, O_KEY, O_NO_EMOJI, O_EMOTICONS, O_EMOJI,
+    O_REPLY, O_REACT, O_UNREACT, O_EDIT, O_DELETE, O_UPDATE, O_TTL, O_AT, O_IN, O_SCHEDULED,
+    O_CANCEL };
+
 static const struct im_opt opts[] = {
-	{ "group", 'g', "GROUP", "send to GROUP instead of a user" },
-	{ "file", 'f', "FILE", "send FILE; MESSAGE arguments are its caption" },
-	{ "lines", 'l', NULL, "send each line of stdin as its own message" },
-	{ "retry", 0, "SECONDS", "retry transient failures this long (default 30, 0: never)" },
-	{ "key", 0, "KEY", "idempotency key of the message (with -l: prefix of each line's)" },
-	{ "no-emoji", 0, NULL, "send :shortcodes: as they are, not as emoji" },
-	{ "emoticons", 0, NULL, "also turn whole-word emoticons like :) <3 into emoji" },
-	{ "emoji", 0, NULL, "list the :shortcodes: matching PATTERN (all without) and exit" },
-	{ "reply", 0, "ID", "send the message as a reply to message ID" },
-	{ "react", 0, "ID", "react to message ID with EMOJI (e.g. :+1:)" },
-	{ "unreact", 0, "ID", "take back one's EMOJI reaction to message ID" },
-	{ "edit", 0, "ID", "replace the text of one's message ID by MESSAGE" },
-	{ "delete", 0, "ID", "delete one's message ID (a group admin: any in the group)" },
-	{ "update", 0, "KEY", "send once, then edit that same message on every run with KEY" },
-	{ "ttl", 0, "DURATION", "the message expires after DURATION (90s, 10m, 2h, 7d)" },
-	{ "at", 0, "TIME", "have the server send it at TIME (HH:MM, or RFC 3339)" },
-	{ "in", 0, "DURATION", "have the server send it after DURATION" },
-	{ "scheduled", 0, NULL, "list your scheduled sends and exit" },
-	{ "cancel", 0, "ID", "cancel scheduled send ID" },
-	{ NULL, 0, NULL, NULL },
+	{ O_GROUP, "group", 'g', "GROUP", "send to GROUP instead of a user" },
+	{ O_FILE, "file", 'f', "FILE", "send FILE; MESSAGE arguments are its caption" },
+	{ O_LINES, "lines", 'l', NULL, "send each line of stdin as its own message" },
+	{ O_RETRY, "retry", 0, "SECONDS", "retry transient failures this long (default 30, 0: never)" },
+	{ O_KEY, "key", 0, "KEY", "idempotency key of the message (with -l: prefix of each line's)" },
+	{ O_NO_EMOJI, "no-emoji", 0, NULL, "send :shortcodes: as they are, not as emoji" },
+	{ O_EMOTICONS, "emoticons", 0, NULL, "also turn whole-word emoticons like :) <3 into emoji" },
+	{ O_EMOJI, "emoji", 0, NULL, "list the :shortcodes: matching PATTERN (all without) and exit" },
+	{ O_REPLY, "reply", 0, "ID", "send the message as a reply to message ID" },
+	{ O_REACT, "react", 0, "ID", "react to message ID with EMOJI (e.g. :+1:)" },
+	{ O_UNREACT, "unreact", 0, "ID", "take back one's EMOJI reaction to message ID" },
+	{ O_EDIT, "edit", 0, "ID", "replace the text of one's message ID by MESSAGE" },
+	{ O_DELETE, "delete", 0, "ID", "delete one's message ID (a group admin: any in the group)" },
+	{ O_UPDATE, "update", 0, "KEY", "send once, then edit that same message on every run with KEY" },
+	{ O_TTL, "ttl", 0, "DURATION", "the message expires after DURATION (90s, 10m, 2h, 7d)" },
+	{ O_AT, "at", 0, "TIME", "have the server send it at TIME (HH:MM, or RFC 3339)" },
+	{ O_IN, "in", 0, "DURATION", "have the server send it after DURATION" },
+	{ O_SCHEDULED, "scheduled", 0, NULL, "list your scheduled sends and exit" },
+	{ O_CANCEL, "cancel", 0, "ID", "cancel scheduled send ID" },
+	{ 0, NULL, 0, NULL, NULL },
 };
 
 static const struct im_cmd cmd = {
-	"imsend",
-	"[OPTIONS] USER [MESSAGE...]\n"
-	"[OPTIONS] -g GROUP [MESSAGE...]\n"
-	"[OPTIONS] -l USER | -l -g GROUP\n"
-	"[OPTIONS] -f FILE USER [CAPTION...] | -f FILE -g GROUP [CAPTION...]\n"
-	"--emoji [PATTERN]\n"
-	"[OPTIONS] --reply ID USER [MESSAGE...] | --reply ID -g GROUP [MESSAGE...]\n"
-	"[OPTIONS] --react ID EMOJI | --unreact ID EMOJI\n"
-	"[OPTIONS] --edit ID [MESSAGE...] | --delete ID\n"
-	"[OPTIONS] --update KEY USER [MESSAGE...] | --update KEY -g GROUP [MESSAGE...]\n"
-	"[OPTIONS] --ttl DURATION | --at TIME | --in DURATION USER|-g GROUP [MESSAGE...]\n"
-	"[OPTIONS] --scheduled | --cancel ID",
-	"Send MESSAGE (or all of stdin, or with -l each stdin line, or with -f a file)\n"
-	"to USER or to GROUP.",
-	opts, 1,	/* after USER everything is text: "$text" can never become an option */
+	.name = "imsend",
+	.usage = "[OPTIONS] USER [MESSAGE...]\n"
+	    "[OPTIONS] -g GROUP [MESSAGE...]\n"
+	    "[OPTIONS] -l USER | -l -g GROUP\n"
+	    "[OPTIONS] -f FILE USER [CAPTION...] | -f FILE -g GROUP [CAPTION...]\n"
+	    "--emoji [PATTERN]\n"
+	    "[OPTIONS] --reply ID USER [MESSAGE...] | --reply ID -g GROUP [MESSAGE...]\n"
+	    "[OPTIONS] --react ID EMOJI | --unreact ID EMOJI\n"
+	    "[OPTIONS] --edit ID [MESSAGE...] | --delete ID\n"
+	    "[OPTIONS] --update KEY USER [MESSAGE...] | --update KEY -g GROUP [MESSAGE...]\n"
+	    "[OPTIONS] --ttl DURATION | --at TIME | --in DURATION USER|-g GROUP [MESSAGE...]\n"
+	    "[OPTIONS] --scheduled | --cancel ID",
+	.about = "Send MESSAGE (or all of stdin, or with -l each stdin line, or with -f a file)\n"
+	    "to USER or to GROUP.",
+	.opts = opts,
+	.in_order = 1,	/* after USER everything is text: "$text" can never become an option */
 };
 
 static int lines_mode, emoji = 1, emoji_flags, list_emoji;
@@ -84,55 +89,50 @@ static int
 on_opt(void *ctx, const struct im_opt *opt, const char *arg, struct im_err *e)
 {
 	(void)ctx;
-	if (!strcmp(opt->name, "lines"))
-		lines_mode = 1;
-	else if (!strcmp(opt->name, "group"))
-		group = arg;
-	else if (!strcmp(opt->name, "file"))
-		file = arg;
-	else if (!strcmp(opt->name, "no-emoji"))
-		emoji = 0;
-	else if (!strcmp(opt->name, "emoticons"))
-		emoji_flags |= IM_EMOJI_EMOTICONS;
-	else if (!strcmp(opt->name, "emoji"))
-		list_emoji = 1;
-	else if (!strcmp(opt->name, "reply"))
-		return im_parse_id("--reply", arg, &reply_to, e);
-	else if (!strcmp(opt->name, "ttl")) {
-		if ((ttl_s = im_duration_parse(arg)) <= 0)
-			return im_err_set(e, IM_EUSAGE, "--ttl takes a duration such as 90s, 10m, 2h "
-			    "or 7d, not '%s'", arg);
-	} else if (!strcmp(opt->name, "at") || !strcmp(opt->name, "in"))
-		return im_when(!strcmp(opt->name, "at") ? "--at" : "--in", arg,
-		    !strcmp(opt->name, "in"), at, e);
-	else if (!strcmp(opt->name, "scheduled"))
-		list_scheduled = 1;
-	else if (!strcmp(opt->name, "cancel"))
-		return im_parse_id("--cancel", arg, &cancel_id, e);
-	else if (!strcmp(opt->name, "update")) {
-		if (!im_key_valid(arg) || strlen(arg) > 120)
-			return im_err_set(e, IM_EUSAGE, "--update takes 1 to 120 printable ASCII "
-			    "characters without blanks");
-		update_key = arg;
-	} else if (!strcmp(opt->name, "react") || !strcmp(opt->name, "unreact") ||
-	    !strcmp(opt->name, "edit") || !strcmp(opt->name, "delete")) {
-		if (change_opt)
-			return im_err_set(e, IM_EUSAGE, "--%s and --%s do not go together",
-			    change_opt, opt->name);
-		change_opt = opt->name;
-		change_op = !strcmp(opt->name, "react") ? IM_REACT :
-		    !strcmp(opt->name, "unreact") ? IM_UNREACT :
-		    !strcmp(opt->name, "edit") ? IM_EDIT : IM_DELETE;
-		snprintf(e->msg, sizeof e->msg, "--%s", opt->name);
-		return im_parse_id(e->msg, arg, &change_id, e);
-	} else if (!strcmp(opt->name, "key")) {
+	switch (opt->id) {
+	case O_GROUP: group = arg; return 0;
+	case O_FILE: file = arg; return 0;
+	case O_LINES: lines_mode = 1; return 0;
+	case O_RETRY: return im_parse_seconds("--retry", arg, &retry_s, e);
+	case O_KEY:
 		if (!im_key_valid(arg) || strlen(arg) > KEY_MAX)
 			return im_err_set(e, IM_EUSAGE, "--key takes 1 to %d printable ASCII "
 			    "characters without blanks", KEY_MAX);
 		key = arg;
-	} else
-		return im_parse_seconds("--retry", arg, &retry_s, e);
-	return 0;
+		return 0;
+	case O_NO_EMOJI: emoji = 0; return 0;
+	case O_EMOTICONS: emoji_flags |= IM_EMOJI_EMOTICONS; return 0;
+	case O_EMOJI: list_emoji = 1; return 0;
+	case O_REPLY: return im_parse_id("--reply", arg, &reply_to, e);
+	case O_TTL:
+		if ((ttl_s = im_duration_parse(arg)) <= 0)
+			return im_err_set(e, IM_EUSAGE, "--ttl takes a duration such as 90s, 10m, 2h "
+			    "or 7d, not '%s'", arg);
+		return 0;
+	case O_AT: return im_when("--at", arg, 0, at, e);
+	case O_IN: return im_when("--in", arg, 1, at, e);
+	case O_SCHEDULED: list_scheduled = 1; return 0;
+	case O_CANCEL: return im_parse_id("--cancel", arg, &cancel_id, e);
+	case O_UPDATE:
+		if (!im_key_valid(arg) || strlen(arg) > 120)
+			return im_err_set(e, IM_EUSAGE, "--update takes 1 to 120 printable ASCII "
+			    "characters without blanks");
+		update_key = arg;
+		return 0;
+	case O_REACT:
+	case O_UNREACT:
+	case O_EDIT:
+	case O_DELETE:
+		if (change_opt)
+			return im_err_set(e, IM_EUSAGE, "--%s and --%s do not go together",
+			    change_opt, opt->name);
+		change_opt = opt->name;
+		change_op = opt->id == O_REACT ? IM_REACT : opt->id == O_UNREACT ? IM_UNREACT :
+		    opt->id == O_EDIT ? IM_EDIT : IM_DELETE;
+		snprintf(e->msg, sizeof e->msg, "--%s", opt->name);
+		return im_parse_id(e->msg, arg, &change_id, e);
+	}
+	return im_err_set(e, IM_EINTERNAL, "--%s is not handled", opt->name);
 }
 
 static int
@@ -192,8 +192,7 @@ send_one(struct im_client *cl, const char *to, char **words, int nwords, struct 
 			struct im_send_extra x = { reply_to, ttl_s, at[0] ? at : NULL };
 
 			rc = im_send_extra(cl, to, group != NULL, ready, len, &x, key, retry_s, &msg, e);
-		}
-		else
+		} else
 			rc = im_send_text_dest(cl, to, group != NULL, ready, len, key, retry_s, &msg, e);
 		if (rc == 0)
 			rc = print_json(msg, e);
@@ -442,16 +441,8 @@ main(int argc, char **argv)
 	int i, rc;
 
 	signal(SIGPIPE, SIG_IGN);
-	if ((i = im_opts_parse(argc, argv, &cmd, &o, on_opt, NULL, &e)) < 0)
-		return im_err_report("imsend", &e);
-	if (o.help) {
-		im_opts_help(stdout, &cmd);
-		return 0;
-	}
-	if (o.version) {
-		im_opts_version(stdout, &cmd);
-		return 0;
-	}
+	if ((i = im_opts_main(argc, argv, &cmd, &o, on_opt, NULL, &rc)) < 0)
+		return rc;
 	if (list_emoji) {
 		if (group || file || lines_mode || key)
 			usage(&e, "--emoji only lists shortcodes; give no -g, -f, -l or --key with it");
