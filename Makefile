@@ -73,6 +73,9 @@ tests/unit/bin/%: tests/unit/%.c lib/libim.a
 	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< lib/libim.a $(PKG_LIBS)
 
 # unit tests of imd's parts that need lib/ only, linked with their objects
+tests/unit/bin/test_timeheap: tests/unit/test_timeheap.c cmd/imd/timeheap.o lib/libim.a
+	@mkdir -p tests/unit/bin
+	$(Q)$(CC) $(ALL_CFLAGS) -Icmd/imd $(ALL_LDFLAGS) -o $@ $< cmd/imd/timeheap.o lib/libim.a $(PKG_LIBS)
 STORE_OBJ = $(patsubst %.c,%.o,$(wildcard cmd/imd/store*.c))
 tests/unit/bin/test_store: tests/unit/test_store.c $(STORE_OBJ) lib/libim.a
 	@mkdir -p tests/unit/bin
