@@ -147,6 +147,19 @@ test_expect_success 'imd --retain: a large deletion goes in batches on the worke
 	visible bob $(jq .id m)
 '
 
+test_expect_success 'imd --retain: an old file message takes its attachment, bytes and record' '
+	head -c 50000 /dev/urandom >old.bin && h=$(sha old.bin) &&
+	fid=$(imcurl -f -H "$(bearer alice)" --data-binary @old.bin "$URL/v1/files?name=old.bin" | jq -r .id) &&
+	s=$(api alice POST /v1/messages --json "{\"to\":\"bob\",\"kind\":\"file\",\"file\":\"$fid\"}") &&
+	test "$s" = 201 && stored | grep -q "$h" &&
+	stop_imd &&
+	sqlite3 "$IMD_DIR/im.db" "UPDATE messages SET time = 1000" &&
+	start_imd --retain 1h &&
+	wait_for 10 eval "test \$(old_left) = 0" &&
+	wait_for 5 eval "! stored | grep -q $h" &&
+	s=$(api bob GET /v1/files/$fid) && test "$s" = 404
+'
+
 test_expect_success 'imd --retain refuses a bad duration' '
 	stop_imd &&
 	expect_exit 64 imd_cmd -d "$IMD_DIR" --retain forever 2>err &&
