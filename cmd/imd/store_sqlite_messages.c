@@ -572,12 +572,20 @@ store_retire(struct store *st, int64_t before_ms, size_t max, char (*shas)[65], 
 		snprintf(err, errlen, "out of memory");
 		return STORE_ERR;
 	}
-	/* IMMEDIATE: the write lock up front, waiting (busy_timeout) for the loop's */
-	if ((rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL)) != SQLITE_OK)
-		goto out;
 	for (k = 0; k < R_COUNT; k++)
 		if ((rc = sqlite3_prepare_v2(db, retire_sql[k], -1, &q[k], NULL)) != SQLITE_OK)
 			goto out;
+	/* nothing old enough: the write lock is not taken at all */
+	if ((rc = rstep(q[R_OLDEST], NULL, 1)) != SQLITE_ROW ||
+	    sqlite3_column_int64(q[R_OLDEST], 1) >= before_ms) {
+		rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
+		sqlite3_reset(q[R_OLDEST]);
+		goto out;
+	}
+	sqlite3_reset(q[R_OLDEST]);
+	/* IMMEDIATE: the write lock up front, waiting (busy_timeout) for the loop's */
+	if ((rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL)) != SQLITE_OK)
+		goto out;
 	/* in id order, to the first newer message: it costs the batch */
 	for (rc = rstep(q[R_OLDEST], NULL, (int64_t)max); rc == SQLITE_ROW && n < max;
 	    rc = sqlite3_step(q[R_OLDEST])) {
@@ -604,6 +612,7 @@ store_retire(struct store *st, int64_t before_ms, size_t max, char (*shas)[65], 
 		else if ((rc = rstep(q[R_SHA], v[i].file, 0)) == SQLITE_ROW) {
 			sha = (const char *)sqlite3_column_text(q[R_SHA], 0);
 			snprintf(shas[*nshas], 65, "%s", sha ? sha : "");
+			sqlite3_reset(q[R_SHA]);
 			if ((rc = rstep(q[R_FILE_DEL], v[i].file, 0)) == SQLITE_DONE &&
 			    (rc = rstep(q[R_REFS], shas[*nshas], 0)) == SQLITE_ROW) {
 				if (sqlite3_column_int64(q[R_REFS], 0) == 0 && shas[*nshas][0])
@@ -615,12 +624,14 @@ store_retire(struct store *st, int64_t before_ms, size_t max, char (*shas)[65], 
 	if (rc == SQLITE_DONE)
 		rc = SQLITE_OK;
 out:
+	if (rc != SQLITE_OK)
+		snprintf(err, errlen, "%s", sqlite3_errmsg(db));
 	for (k = 0; k < R_COUNT; k++)
 		sqlite3_finalize(q[k]);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-	if (rc != SQLITE_OK) {
+	if (rc == SQLITE_OK && !sqlite3_get_autocommit(db) &&
+	    (rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL)) != SQLITE_OK)
 		snprintf(err, errlen, "%s", sqlite3_errmsg(db));
+	if (rc != SQLITE_OK) {
 		if (!sqlite3_get_autocommit(db))
 			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 		*nshas = *nmsgs = 0;
