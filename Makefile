@@ -40,7 +40,10 @@ IMD_OBJ = $(IMD_SRC:.c=.o)
 TEST_C  = $(wildcard tests/unit/*.c)
 TEST_BIN = $(patsubst tests/unit/%.c,tests/unit/bin/%,$(TEST_C))
 
-all: $(BINS)
+# an LD_PRELOAD library the tests use to watch and break imd's disk writes
+SHIM    = tests/preload/imshim.so
+
+all: $(BINS) $(SHIM)
 
 %.o: %.c $(wildcard lib/*.h cmd/*/*.h)
 	@$(if $(Q),echo "  CC $<")
@@ -59,6 +62,10 @@ $(addprefix bin/,$(CLIENTS)): bin/%: $$(addsuffix .o,$$(basename $$(wildcard cmd
 	@mkdir -p bin
 	@$(if $(Q),echo "  LD $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(filter %.o,$^) lib/libim.a $(PKG_LIBS)
+
+# no sanitizer flags: it is preloaded ahead of everything, runtime included
+$(SHIM): tests/preload/imshim.c
+	$(Q)$(CC) -std=c11 -O2 -g $(WARN) -fPIC -shared $(CFLAGS) -o $@ $< -ldl
 
 tests/unit/bin/%: tests/unit/%.c lib/libim.a
 	@mkdir -p tests/unit/bin
@@ -86,7 +93,7 @@ install: all
 	for s in 1 5 7 8; do for f in man/man$$s/*.$$s; do [ -e "$$f" ] && install -m 644 "$$f" $(DESTDIR)$(MANPREFIX)/man$$s; done; done; true
 
 clean:
-	rm -f lib/*.o lib/libim.a cmd/*/*.o $(BINS)
+	rm -f lib/*.o lib/libim.a cmd/*/*.o $(BINS) $(SHIM)
 	rm -rf bin tests/unit/bin fuzz/bin
 
 .PHONY: all deps check run install clean man-lint fuzz fuzz-run bench
