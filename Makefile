@@ -4,6 +4,7 @@
 # make run        install missing packages, build, start imd in ./run
 # make install    PREFIX=/usr/local DESTDIR=
 # make SANITIZE=address,undefined check   the suite under sanitizers
+# make mutate     plant each bug of tools/mutations, see the tests catch it (slow)
 
 PREFIX    ?= /usr/local
 BINDIR    ?= $(PREFIX)/bin
@@ -96,7 +97,12 @@ clean:
 	rm -f lib/*.o lib/libim.a cmd/*/*.o $(BINS) $(SHIM)
 	rm -rf bin tests/unit/bin fuzz/bin
 
-.PHONY: all deps check run install clean man-lint fuzz fuzz-run bench
+.PHONY: all deps check run install clean man-lint fuzz fuzz-run bench mutate
+
+# not part of check: a build and a few tests per mutation (see tests/README)
+# make mutate MUTATE="borrowed-file since-group-inclusive"   some of them
+mutate: deps
+	./tools/mutate $(MUTATE)
 
 # libFuzzer targets (clang); see fuzz/README.md. FUZZ_SECONDS per target.
 fuzz:

@@ -5,10 +5,11 @@ set -e
 # build: compiler and libraries; tests: the tools they drive (curl, jq, sox,
 # espeak-ng for voice, python3 for raw TLS clients and a silent name server,
 # iproute2 for that server's private network, valgrind, testssl.sh, clang with
-# libFuzzer for the fuzz targets)
+# libFuzzer for the fuzz targets; git and tar for tools/mutate's scratch tree)
 PKGS="gcc make pkg-config libssl-dev libhttp-parser-dev libjson-c-dev
 libsqlite3-dev libsox-dev libsox-fmt-all sox espeak-ng curl jq openssl sqlite3 mandoc perl
-iproute2 procps psmisc python3 valgrind testssl.sh util-linux ca-certificates clang libclang-rt-14-dev"
+iproute2 procps psmisc python3 valgrind testssl.sh util-linux ca-certificates clang libclang-rt-14-dev
+git tar"
 [ $# -gt 0 ] && PKGS="$*"
 missing=
 for p in $PKGS; do
