@@ -162,6 +162,31 @@ test_expect_success 'a never-member: no group message in plain history, imrecv o
 	test_no_grep "\"group\"" backlog.dave
 '
 
+test_expect_success 'a never-member cannot post into a public group (403) nor see a private one (404)' '
+	code=$(api dave POST /v1/messages --json "{\"group\":\"pub\",\"text\":\"gatecrash\"}") &&
+	error_is 403 forbidden "$code" &&
+	code=$(api dave POST /v1/messages --json "{\"group\":\"priv\",\"text\":\"gatecrash\"}") &&
+	error_is 404 no_such_group "$code" &&
+	texts_of bob >got &&
+	test_no_grep gatecrash got
+'
+
+test_expect_success 'a never-member lists public groups, never private ones' '
+	code=$(api dave GET "/v1/groups?all=1") &&
+	test "$code" = 200 &&
+	jq -r ".groups[].group" body >names &&
+	test_grep "^pub$" names &&
+	test_no_grep "^priv$" names
+'
+
+test_expect_success 'an admin may add members but not delete the group; nothing is lost' '
+	as_user alice imgroup add --admin pub carol &&
+	code=$(api carol DELETE /v1/groups/pub) &&
+	error_is 403 forbidden "$code" &&
+	as_user carol imgroup members pub >members &&
+	test_grep "^alice owner$" members
+'
+
 test_expect_success 'members of pub never see priv' '
 	for u in bob carol erin; do
 		texts_of $u >got && test_no_grep private got || return 1
