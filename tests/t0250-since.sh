@@ -114,6 +114,35 @@ test_expect_success 'stream from the newest id: no backlog at all' '
 	test_grep "\"type\":\"caught_up\",\"id\":$k\\b" stream.out
 '
 
+# A reader slower than imd: the backlog is paged only as the reader drains
+# it, so the stream is still in its backlog when new messages commit. They
+# must wait their turn: delivered early, they would move the stream past
+# the backlog not yet sent, which would never come.
+test_expect_success 'a slow stream still paging a long backlog while new messages come: no gap, in order' '
+	make_user carol &&
+	pad=$(head -c 1000 /dev/zero | tr "\0" x) &&
+	seq 1 6000 | sed "s/\$/ $pad/" | as_user alice imsend -l carol &&
+	( trap - EXIT TERM INT
+	  exec timeout 60 curl -sS -N --limit-rate 2M --cacert "$CERT" -H "$(bearer carol)" \
+		"$URL/v1/stream?since=0" >slow.out ) &
+	spid=$! &&
+	wait_for 10 test -s slow.out &&
+	sleep 1 &&
+	test_no_grep "caught_up" slow.out &&
+	send_curl alice carol "late 1" >/dev/null &&
+	send_curl alice carol "late 2" >/dev/null &&
+	wait_for 40 test_grep "\"late 2\"" slow.out &&
+	{ kill $spid 2>/dev/null; wait $spid; :; } &&
+	sed -i "/\"late 2\"/q" slow.out &&
+	jq -r "select(.type == \"message\") | .id" slow.out >sids &&
+	test_line_count = 6002 sids &&
+	sort -n sids | uniq >sorted &&
+	test_cmp sorted sids &&
+	jq -r "select(.type == \"message\") | .text" slow.out | tail -n 2 >got &&
+	printf "late %s\n" 1 2 >expect &&
+	test_cmp expect got
+'
+
 test_expect_success 'imrecv --since K prints the messages after K, not K' '
 	k=$(sed -n 3p ids) &&
 	as_user bob imrecv --since "$k" --json | jq .id >got &&

@@ -100,11 +100,26 @@ test_expect_success 'the refused message retried with its key: 201 once, then 20
 	texts bob | grep -c "^retry me$" | grep -x 1
 '
 
+test_expect_success 'a batch refused halfway (a line reuses a key): none of its lines is stored' '
+	code=$(api alice POST /v1/messages --json "{\"to\":\"bob\",\"text\":\"keyed\",\"key\":\"kk\"}") &&
+	test "$code" = 201 &&
+	printf "%s\n" "{\"to\":\"bob\",\"text\":\"half 1\"}" \
+		"{\"to\":\"bob\",\"text\":\"half 2\",\"key\":\"kk\"}" >half.ndjson &&
+	code=$(api alice POST /v1/messages -H "Content-Type: application/x-ndjson" --data-binary @half.ndjson) &&
+	error_is 409 idempotency_conflict "$code" &&
+	as_user alice imsend bob "after half" &&
+	wait_for 10 followed_text follow.out "after half" &&
+	! followed_text follow.out "half 1" &&
+	texts bob >got &&
+	printf "%s\n" before after "retry me" keyed "after half" >expect &&
+	test_cmp expect got
+'
+
 test_expect_success 'after kill -9 and restart: still exactly what was acknowledged' '
 	kill9_imd &&
 	start_imd &&
 	texts bob >got &&
-	printf "%s\n" before after "retry me" >expect &&
+	printf "%s\n" before after "retry me" keyed "after half" >expect &&
 	test_cmp expect got
 '
 
@@ -122,7 +137,7 @@ test_expect_success 'failing syncs (not writes): 503 and nothing delivered or sh
 	wait_for 10 followed_text follow2.out synced &&
 	! followed_text follow2.out unsynced &&
 	texts bob >got &&
-	printf "%s\n" before after "retry me" synced >expect &&
+	printf "%s\n" before after "retry me" keyed "after half" synced >expect &&
 	test_cmp expect got
 '
 
