@@ -114,31 +114,53 @@ test_expect_success 'stream from the newest id: no backlog at all' '
 	test_grep "\"type\":\"caught_up\",\"id\":$k\\b" stream.out
 '
 
-# A reader slower than imd: the backlog is paged only as the reader drains
-# it, so the stream is still in its backlog when new messages commit. They
-# must wait their turn: delivered early, they would move the stream past
-# the backlog not yet sent, which would never come.
+# A reader slower than imd, with a small receive buffer (curl cannot set
+# one, and the kernel would buffer the whole backlog for it): the backlog is
+# paged only as the reader drains it, so the stream is still in its backlog
+# when new messages commit. They must wait their turn: delivered early,
+# they would move the stream past the backlog not yet sent.
+cat >slow_reader.py <<'PY'
+import os, socket, ssl, sys, time
+port, cert, token, out, mark = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32768)
+s.connect(("127.0.0.1", port))
+ctx = ssl.create_default_context(cafile=cert)
+ctx.check_hostname = False
+t = ctx.wrap_socket(s)
+t.sendall(("GET /v1/stream?since=0 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n" % token).encode())
+start, got, data = time.time(), 0, b""
+with open(out, "wb") as f:
+    while b'"late 2"' not in data[-4096:] and time.time() - start < 60:
+        chunk = t.recv(16384)
+        if not chunk:
+            break
+        f.write(chunk)
+        data = data[-4096:] + chunk
+        got += len(chunk)
+        if time.time() - start > 1 and not os.path.exists(mark):
+            open(mark, "w").close()     # well inside the backlog by now
+        time.sleep(0.004)               # about 4 MB/s
+PY
+
 test_expect_success 'a slow stream still paging a long backlog while new messages come: no gap, in order' '
 	make_user carol &&
 	pad=$(head -c 1000 /dev/zero | tr "\0" x) &&
-	seq 1 6000 | sed "s/\$/ $pad/" | as_user alice imsend -l carol &&
+	seq 1 10000 | sed "s/\$/ $pad/" | as_user alice imsend -l carol &&
 	( trap - EXIT TERM INT
-	  exec timeout 60 curl -sS -N --limit-rate 2M --cacert "$CERT" -H "$(bearer carol)" \
-		"$URL/v1/stream?since=0" >slow.out ) &
+	  exec python3 slow_reader.py "$PORT" "$CERT" "$(token_of carol)" slow.out reading ) &
 	spid=$! &&
-	wait_for 10 test -s slow.out &&
-	sleep 1 &&
+	wait_for 30 test -e reading &&
 	test_no_grep "caught_up" slow.out &&
 	send_curl alice carol "late 1" >/dev/null &&
 	send_curl alice carol "late 2" >/dev/null &&
-	wait_for 40 test_grep "\"late 2\"" slow.out &&
-	{ kill $spid 2>/dev/null; wait $spid; :; } &&
-	sed -i "/\"late 2\"/q" slow.out &&
-	jq -r "select(.type == \"message\") | .id" slow.out >sids &&
-	test_line_count = 6002 sids &&
+	{ wait $spid; :; } &&
+	grep -a "^{" slow.out | sed "/\"late 2\"/q" >lines &&
+	jq -r "select(.type == \"message\") | .id" lines >sids &&
+	test_line_count = 10002 sids &&
 	sort -n sids | uniq >sorted &&
 	test_cmp sorted sids &&
-	jq -r "select(.type == \"message\") | .text" slow.out | tail -n 2 >got &&
+	jq -r "select(.type == \"message\") | .text" lines | tail -n 2 >got &&
 	printf "late %s\n" 1 2 >expect &&
 	test_cmp expect got
 '
