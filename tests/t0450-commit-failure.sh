@@ -53,6 +53,15 @@ test_expect_success 'disk fails: a batch by curl is refused whole, 503' '
 	error_is 503 unavailable "$code"
 '
 
+test_expect_success 'disk fails: an upload is refused 503; imsend -f exits 69' '
+	head -c 50000 /dev/urandom >up.bin &&
+	code=$(api alice POST "/v1/files?name=up.bin" -H "Content-Type: application/octet-stream" \
+		--data-binary @up.bin) &&
+	error_is 503 unavailable "$code" &&
+	test_no_grep "\"id\"" body &&
+	expect_exit 69 as_user alice imsend --retry 0 -f up.bin bob 2>err4
+'
+
 test_expect_success 'disk fails: a group join is refused and does not happen' '
 	code=$(api carol POST /v1/groups/ops/join) &&
 	error_is 503 unavailable "$code"
