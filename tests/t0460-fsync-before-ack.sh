@@ -10,17 +10,19 @@ SHIMLOG=$TRASH/shim.log
 
 # acked_after_sync PATH-REGEX: every 2xx answer to a request whose path
 # matches came after a sync of the SQLite WAL (an upload: after a sync of
-# its bytes under files/, then of the WAL). Prints what is wrong.
+# its bytes under files/ and of the directory it was renamed into, then of
+# the WAL). Prints what is wrong.
 acked_after_sync () {
 	awk -v pat="$1" '
 	/^req / {
 		want = $3 ~ pat
-		req = $0; wal = 0; blob = 0; blobwal = 0
+		req = $0; wal = 0; blob = 0; blobdir = 0; blobwal = 0
 		next
 	}
 	/^sync / && want {
-		if ($2 ~ /im\.db-wal$/) { wal = 1; if (blob) blobwal = 1 }
-		else if ($2 ~ /\/files\//) blob = 1
+		if ($2 ~ /im\.db-wal$/) { wal = 1; if (blob && blobdir) blobwal = 1 }
+		else if ($2 ~ /\/files\/(tmp\/[^\/]+|[0-9a-f][0-9a-f]\/[0-9a-f]+)$/) blob = 1
+		else if ($2 ~ /\/files\/[0-9a-f][0-9a-f]$/) blobdir = 1
 		next
 	}
 	/^ack HTTP\/1\.1 1/ { next }
@@ -31,7 +33,7 @@ acked_after_sync () {
 		else if (!wal)
 			{ print "answered " $3 " before the database was synced: " req; bad = 1 }
 		else if (req ~ /\/v1\/files/ && !blobwal)
-			{ print "upload answered before its bytes, then the database, were synced: " req; bad = 1 }
+			{ print "upload answered before its bytes and directory, then the database, were synced: " req; bad = 1 }
 		want = 0
 		next
 	}
