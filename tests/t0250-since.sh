@@ -117,8 +117,9 @@ test_expect_success 'stream from the newest id: no backlog at all' '
 # A reader slower than imd, with a small receive buffer (curl cannot set
 # one, and the kernel would buffer the whole backlog for it): the backlog is
 # paged only as the reader drains it, so the stream is still in its backlog
-# when new messages commit. They must wait their turn: delivered early,
-# they would move the stream past the backlog not yet sent.
+# when new messages commit (15 MB: more than the kernel's send buffer and
+# what the reader takes in its first second). They must wait their turn:
+# delivered early, they would move the stream past the backlog not yet sent.
 cat >slow_reader.py <<'PY'
 import os, socket, ssl, sys, time
 port, cert, token, out, mark = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
@@ -146,7 +147,7 @@ PY
 test_expect_success 'a slow stream still paging a long backlog while new messages come: no gap, in order' '
 	make_user carol &&
 	pad=$(head -c 1000 /dev/zero | tr "\0" x) &&
-	seq 1 10000 | sed "s/\$/ $pad/" | as_user alice imsend -l carol &&
+	seq 1 15000 | sed "s/\$/ $pad/" | as_user alice imsend -l carol &&
 	( trap - EXIT TERM INT
 	  exec python3 slow_reader.py "$PORT" "$CERT" "$(token_of carol)" slow.out reading ) &
 	spid=$! &&
@@ -157,7 +158,7 @@ test_expect_success 'a slow stream still paging a long backlog while new message
 	{ wait $spid; :; } &&
 	grep -a "^{" slow.out | sed "/\"late 2\"/q" >lines &&
 	jq -r "select(.type == \"message\") | .id" lines >sids &&
-	test_line_count = 10002 sids &&
+	test_line_count = 15002 sids &&
 	sort -n sids | uniq >sorted &&
 	test_cmp sorted sids &&
 	jq -r "select(.type == \"message\") | .text" lines | tail -n 2 >got &&
