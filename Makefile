@@ -1,23 +1,28 @@
 # im — one build for libim, the daemon and the clients.
 # make            build everything
-# make check      install missing packages, build, run every test
+# make check      install missing packages, build, check the layering, run every test
 # make run        install missing packages, build, start imd in ./run
-# make install    PREFIX=/usr/local DESTDIR=
+# make install    PREFIX=/usr/local DESTDIR= SYSTEMDUNITDIR=
+# make deb        a Debian package, im_VERSION_ARCH.deb
 # make SANITIZE=address,undefined check   the suite under sanitizers
 # make mutate     plant each bug of tools/mutations, see the tests catch it (slow)
 
 PREFIX    ?= /usr/local
 BINDIR    ?= $(PREFIX)/bin
 MANPREFIX ?= $(PREFIX)/share/man
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 CC        ?= cc
 
-PKGS      = openssl json-c sqlite3 sox
+PKGS      = openssl json-c sqlite3 sox libcurl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# sd_notify: imd alone links libsystemd
+IMD_LIBS   := $(shell pkg-config --libs libsystemd 2>/dev/null)
 
 WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wformat=2 -Wvla -Wimplicit-fallthrough -Werror
-IM_CFLAGS = -std=c11 -D_GNU_SOURCE -O2 -g $(WARN) -Ilib $(PKG_CFLAGS)
+# -MMD -MP: each object's header dependencies in a .d file beside it
+IM_CFLAGS = -std=c11 -D_GNU_SOURCE -O2 -g $(WARN) -MMD -MP -Ilib $(PKG_CFLAGS)
 ifdef SANITIZE
 IM_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 IM_LDFLAGS += -fsanitize=$(SANITIZE)
@@ -40,13 +45,16 @@ IMD_SRC = $(wildcard cmd/imd/*.c)
 IMD_OBJ = $(IMD_SRC:.c=.o)
 TEST_C  = $(wildcard tests/unit/*.c)
 TEST_BIN = $(patsubst tests/unit/%.c,tests/unit/bin/%,$(TEST_C))
+ALL_OBJ = $(LIB_OBJ) $(patsubst %.c,%.o,$(wildcard cmd/*/*.c))
 
 # an LD_PRELOAD library the tests use to watch and break imd's disk writes
 SHIM    = tests/preload/imshim.so
 
 all: $(BINS) $(SHIM)
 
-%.o: %.c $(wildcard lib/*.h cmd/*/*.h)
+-include $(ALL_OBJ:.o=.d) $(TEST_BIN:=.d)
+
+%.o: %.c
 	@$(if $(Q),echo "  CC $<")
 	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
@@ -56,7 +64,7 @@ lib/libim.a: $(LIB_OBJ)
 bin/imd: $(IMD_OBJ) lib/libim.a
 	@mkdir -p bin
 	@$(if $(Q),echo "  LD $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(IMD_OBJ) lib/libim.a $(PKG_LIBS) -lhttp_parser -lpthread
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(IMD_OBJ) lib/libim.a $(PKG_LIBS) $(IMD_LIBS) -lhttp_parser -lpthread
 
 .SECONDEXPANSION:
 $(addprefix bin/,$(CLIENTS)): bin/%: $$(addsuffix .o,$$(basename $$(wildcard cmd/%/*.c))) lib/libim.a
@@ -72,12 +80,22 @@ tests/unit/bin/%: tests/unit/%.c lib/libim.a
 	@mkdir -p tests/unit/bin
 	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< lib/libim.a $(PKG_LIBS)
 
+# unit tests of imd's parts that need lib/ only, linked with their objects
+STORE_OBJ = $(patsubst %.c,%.o,$(wildcard cmd/imd/store*.c))
+tests/unit/bin/test_store: tests/unit/test_store.c $(STORE_OBJ) lib/libim.a
+	@mkdir -p tests/unit/bin
+	$(Q)$(CC) $(ALL_CFLAGS) -Icmd/imd $(ALL_LDFLAGS) -o $@ $< $(STORE_OBJ) lib/libim.a $(PKG_LIBS)
+
 deps:
 	@./tools/deps.sh
 
 check: deps
 	$(MAKE) all $(TEST_BIN)
+	./tools/layering.sh
 	./tests/run.sh
+
+layering: all
+	./tools/layering.sh
 
 # imd makes ./run itself, mode 0700
 run: deps
@@ -91,13 +109,28 @@ install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANPREFIX)/man1 $(DESTDIR)$(MANPREFIX)/man5 \
 		$(DESTDIR)$(MANPREFIX)/man7 $(DESTDIR)$(MANPREFIX)/man8
 	install -m 755 $(BINS) $(DESTDIR)$(BINDIR)
-	for s in 1 5 7 8; do for f in man/man$$s/*.$$s; do [ -e "$$f" ] && install -m 644 "$$f" $(DESTDIR)$(MANPREFIX)/man$$s; done; done; true
+	for s in 1 5 7 8; do \
+		for f in man/man$$s/*.$$s; do \
+			[ -e "$$f" ] || continue; \
+			install -m 644 "$$f" $(DESTDIR)$(MANPREFIX)/man$$s || exit 1; \
+		done; \
+	done
+	install -d $(DESTDIR)$(SYSTEMDUNITDIR)
+	sed 's|/usr/bin/imd|$(BINDIR)/imd|' contrib/imd.service >$(DESTDIR)$(SYSTEMDUNITDIR)/imd.service
+	chmod 644 $(DESTDIR)$(SYSTEMDUNITDIR)/imd.service
 
 clean:
-	rm -f lib/*.o lib/libim.a cmd/*/*.o $(BINS) $(SHIM)
-	rm -rf bin tests/unit/bin fuzz/bin
+	rm -f lib/*.o lib/*.d lib/libim.a cmd/*/*.o cmd/*/*.d $(BINS) $(SHIM)
+	rm -rf bin tests/unit/bin fuzz/bin build
 
-.PHONY: all deps check run install clean man-lint fuzz fuzz-run bench mutate
+.PHONY: all deps check layering run install clean man-lint fuzz fuzz-run bench mutate
+
+# im_VERSION_ARCH.deb of the tree as it is, built apart in build/deb
+# (contrib/debian/build.sh; lintian is run by tests/t2740-deb.sh)
+deb:
+	./contrib/debian/build.sh
+
+.PHONY: deb
 
 # not part of check: a build and a few tests per mutation (see tests/README)
 # make mutate MUTATE="borrowed-file since-group-inclusive"   some of them

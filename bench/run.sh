@@ -369,7 +369,7 @@ sc_latency () {
 
 # 4. one-shot: a whole process per message
 sc_oneshot () {
-	local n=$((RUNS * 6)) j=$WORK/oneshot.json i k
+	local n=$((RUNS * 6)) j=$WORK/oneshot.json i k tok
 	test $n -lt 30 && n=30
 	if command -v hyperfine >/dev/null; then
 		IM_DIR=$WORK/home/alice hyperfine -N -w 5 -r "$n" --export-json "$j" \
@@ -381,6 +381,17 @@ sc_oneshot () {
 			jq -r ".results[$i].times[]" "$j" | while read -r t; do
 				record "oneshot.$k" "$(awk -v t="$t" 'BEGIN { printf "%.3f", t * 1000 }')"
 			done
+		done
+		# imsend beside curl(1) sending the same message with the same pin, in
+		# alternating pairs so that both meet the same load on the machine
+		tok=$(token_of alice)
+		for i in $(seq "$n"); do
+			IM_DIR=$WORK/home/alice hyperfine -N -r 1 --export-json "$j" \
+				"$BIN/imsend bob hi" \
+				"curl -sS -o /dev/null --pinnedpubkey $IMD_PIN -k -H 'Authorization: Bearer $tok' -H 'Content-Type: application/json' -H 'Idempotency-Key: bench-$i-$RANDOM' --data-binary '{\"to\":\"bob\",\"text\":\"hi\"}' $IMD_URL/v1/messages" \
+				>/dev/null 2>&1 || say "oneshot: hyperfine failed (pair $i)"
+			record oneshot.pair "$(jq -r '.results[0].times[0] * 1000' "$j")"
+			record oneshot.curl "$(jq -r '.results[1].times[0] * 1000' "$j")"
 		done
 	else
 		for i in $(seq "$n"); do
@@ -609,6 +620,7 @@ table () {
 	row "3 latency p99 @${LAT_RATE}/s" lat99.im lat99.mq ms le 1 "<= 1x"
 	row "4 one-shot vs mosquitto_pub" oneshot.im oneshot.mq ms le 1.3 "<= 1.3x"
 	row "4 one-shot vs curl-init floor" oneshot.im oneshot.floor ms diff-le 5 "<= floor+5ms"
+	row "4 one-shot vs curl, same POST" oneshot.pair oneshot.curl ms le 1.0 "<= 1.0x"
 	row "5 idle stream RSS/conn (n=$IDLE_N)" idle.im idle.mq KB le 1 "<= 1x"
 	row "6 upload ${FILE_MB} MiB vs aes-gcm" files.up files.gcm MB/s ge 0.5 ">= 0.5x"
 	row "6 download ${FILE_MB} MiB vs aes-gcm" files.down files.gcm MB/s ge 0.5 ">= 0.5x"
@@ -633,7 +645,8 @@ table () {
 	} | column -t -s '|'
 	printf '\npeer: mosquitto %s (TLS, QoS as named); 6: peer = openssl speed -evp aes-128-gcm, one core;\n' \
 		"$(mosquitto -h 2>/dev/null | awk 'NR == 1 { print $3 }')"
-	printf '4: peer column of the floor row = the curl-init program; 7: peer = sqlite3 shell (start row: peer = empty store)\n'
+	printf '4: peer column of the floor row = the curl-init program; of the curl row = curl(1) sending the same\n'
+	printf '   message with the same pin, in alternating pairs; 7: peer = sqlite3 shell (start row: peer = empty store)\n'
 	printf '6: floor = bench/tlsfloor.c, a bare HTTPS server (no disk, no parsing) driven by the same curl commands\n'
 	test "${FANOUT_SENDER:-}" = loadgen &&
 		printf '2: imsend -g not built yet; the sender is bench/loadgen (NDJSON batches of 1000, as imsend -l)\n'

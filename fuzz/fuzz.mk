@@ -3,7 +3,7 @@
 # cmd/imd/ objects included), so the normal build is never touched.
 
 FUZZ_CC   ?= clang
-FZ_PKGS    = openssl json-c sqlite3
+FZ_PKGS    = openssl json-c sqlite3 libcurl
 FZ_SAN     = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FZ_CFLAGS  = -std=c11 -D_GNU_SOURCE -g -O1 $(FZ_SAN) -fsanitize=fuzzer-no-link \
              -Ilib -Icmd/imd $(shell pkg-config --cflags $(FZ_PKGS))
@@ -21,7 +21,7 @@ FZ_IMD_SRC = $(filter-out cmd/imd/main.c cmd/imd/conn.c,$(wildcard cmd/imd/*.c))
 FZ_IMD_OBJ = $(patsubst cmd/imd/%.c,$(O)/imd/%.o,$(FZ_IMD_SRC)) $(O)/fz_imd.o
 FZ_IMD_WRAP = -Wl,--wrap=loop_watch,--wrap=accept4,--wrap=EVP_PBE_scrypt
 
-TARGETS = fuzz_http fuzz_json_message fuzz_ndjson fuzz_httpresp fuzz_config fuzz_emoji
+TARGETS = fuzz_http fuzz_json_message fuzz_ndjson fuzz_config fuzz_emoji
 all: $(addprefix fuzz/bin/,$(TARGETS))
 
 $(O)/lib/%.o: lib/%.c $(HDRS)
@@ -47,7 +47,7 @@ $(O)/fuzz_ndjson.o: lib/stream.c
 fuzz/bin/fuzz_ndjson: $(O)/fuzz_ndjson.o $(O)/libim.a
 	$(FUZZ_CC) $(FZ_LDFLAGS) -o $@ $^ $(FZ_LIBS)
 
-fuzz/bin/fuzz_httpresp fuzz/bin/fuzz_config fuzz/bin/fuzz_emoji: fuzz/bin/%: $(O)/%.o $(O)/libim.a
+fuzz/bin/fuzz_config fuzz/bin/fuzz_emoji: fuzz/bin/%: $(O)/%.o $(O)/libim.a
 	$(FUZZ_CC) $(FZ_LDFLAGS) -o $@ $^ $(FZ_LIBS)
 
 .PHONY: all

@@ -1,10 +1,10 @@
 /*
  * fuzz_ndjson — the client's side of GET /v1/stream: the bytes a server
- * sends, in random chunkings, through lib/stream.c's own body collector
+ * sends, in random chunkings, through lib/stream.c's own write callback
  * (on_data) and line splitter (take_line), then what imrecv does with each
  * event (im_format, im_escape). stream.c is included whole so its static
  * functions can be driven without a network; the status is the input's
- * choice.
+ * choice, set before any byte so that libcurl is never asked for it.
  *
  * Checks beyond the sanitizers: an event's raw line lies inside the
  * buffer and holds no newline; its object is a JSON object; a formatted
@@ -77,7 +77,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct im_client client = { 0 };
 	struct im_stream *s;
 	struct im_event ev;
-	struct im_buf errbody = { 0 };
 	struct im_err e;
 	size_t off = 0;
 	int r, dead = 0;
@@ -95,14 +94,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		if (n > size - off)
 			n = size - off;
-		if (fz_status != 200) {	/* an error answer's body, kept as start() does */
-			if (im_buf_add(&errbody, data + off, n) < 0)
-				break;
-			off += n;
-			continue;
-		}
-		/* the connection hands a piece to on_data; it takes all or fails */
-		if (on_data(s, (const char *)data + off, n) < 0)
+		/* libcurl hands a piece to on_data; it takes all or fails */
+		if (on_data((char *)data + off, 1, n, s) != n)
 			break;
 		off += n;
 		/* what im_stream_next does with buffered lines */
@@ -126,7 +119,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (fz_status != 200) {
 		memset(&e, 0, sizeof(e));
-		r = im_err_http(&e, fz_status, errbody.p, errbody.len, 0, conf.server);
+		r = im_err_http(&e, fz_status, s->errbody.p, s->errbody.len, 0, conf.server);
 		if (!r || (strpbrk(e.msg, "\n\r\033") && !getenv("FZ_KNOWN_ERRMSG"))) {
 			fprintf(stderr, "im_err_http: code %d, message \"%s\"\n", r, e.msg);
 			abort();
@@ -134,7 +127,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	json_object_put(s->cur);
 	im_buf_free(&s->in);
-	im_buf_free(&errbody);
+	im_buf_free(&s->errbody);
 	free(s);
 	return 0;
 }

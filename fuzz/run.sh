@@ -10,7 +10,7 @@ set -u
 cd "$(dirname "$0")/.."
 secs=${1:-${FUZZ_SECONDS:-60}}
 [ $# -gt 0 ] && shift
-targets=${*:-"fuzz_http fuzz_json_message fuzz_ndjson fuzz_httpresp fuzz_config fuzz_emoji"}
+targets=${*:-"fuzz_http fuzz_json_message fuzz_ndjson fuzz_config fuzz_emoji"}
 jobs=${FUZZ_JOBS:-2}
 work=$(mktemp -d "${FUZZ_TMP:-$( [ -d /dev/shm ] && echo /dev/shm || echo /tmp )}/imfuzz-run.XXXXXX")
 trap 'rm -rf "$work"' EXIT INT TERM

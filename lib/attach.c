@@ -198,50 +198,36 @@ disposition(const char *v, size_t n, char *out, size_t len)
 	out[o] = '\0';	/* a decoded %00 just ends the name early */
 }
 
+static size_t
+discard(char *p, size_t size, size_t n, void *arg)
+{
+	(void)p;
+	(void)arg;
+	return size * n;
+}
+
 int
 im_attach_info(struct im_client *c, const char *id, char *name, size_t namelen,
     char *sha256, size_t shalen, struct im_err *e)
 {
-	struct im_http_req q = { .method = "GET", .resend = 1,
-	    .deadline = im_now_ms() + c->timeout_ms };
-	struct im_buf url = { 0 }, hdr = { 0 };
-	struct im_http *h = &c->http;
+	/* the headers are the answer; the one byte asked for is not needed */
+	struct im_xfer x = { .method = "GET", .accept = "*/*", .range = "0-0", .write = discard };
+	struct im_buf url = { 0 };
 	int rc;
 
 	name[0] = sha256[0] = '\0';
 	if (!im_attach_id_valid(id))
 		return im_err_set(e, IM_EUSAGE, "'%s' is not a file id (32 hex digits)", id);
-	if ((rc = im_client_tls(c, e)))
-		return rc;
-	if (im_buf_printf(&url, "/v1/files/%s", id) < 0 || im_client_headers(c, &hdr, "*/*", 1) < 0 ||
-	    im_buf_adds(&hdr, "Range: bytes=0-0\r\n") < 0) {
-		rc = im_err_set(e, IM_EINTERNAL, "out of memory");
-		goto out;
+	if (im_buf_printf(&url, "/v1/files/%s", id) < 0)
+		return im_err_set(e, IM_EINTERNAL, "out of memory");
+	x.path = url.p;
+	if ((rc = im_client_transfer(c, &x, e)) == 0) {
+		snprintf(sha256, shalen, "%s", x.sha256);
+		disposition(x.disposition, strlen(x.disposition), name, namelen);
+		if (strlen(sha256) != 64)
+			rc = im_err_set(e, IM_EUNAVAIL, "%s did not say the file's SHA-256; "
+			    "is it an im server?", c->conf->server);
 	}
-	q.path = url.p;
-	q.headers = hdr.p;
-	im_buf_reset(&c->body);
-	if ((rc = im_http_begin(h, &q, e)))
-		goto out;
-	if (h->head.status != 200 && h->head.status != 206) {
-		rc = im_client_status(c, h, e);
-		goto out;
-	}
-	c->status = h->head.status;
-	/* the headers are the answer; the byte (or the file) is not needed */
-	if (h->head.length > 65536)
-		im_http_close(h);
-	else if ((rc = im_http_body_all(h, &c->body, 65536, e)))
-		goto out;
-	snprintf(sha256, shalen, "%s", h->head.sha256);
-	disposition(h->head.disposition, strlen(h->head.disposition), name, namelen);
-	if (strlen(sha256) != 64)
-		rc = im_err_set(e, IM_EUNAVAIL, "%s did not say the file's SHA-256; is it an im server?",
-		    c->conf->server);
-out:
-	if (hdr.p)
-		explicit_bzero(hdr.p, hdr.len);
-	im_buf_free(&hdr);
 	im_buf_free(&url);
 	return rc;
 }

@@ -34,6 +34,7 @@ struct im_conf {
 	char *pin;
 	char *token;		/* may be NULL: not logged in */
 	int insecure;		/* only ever from the flag */
+	int verbose;		/* --verbose or IM_DEBUG: trace requests on stderr */
 	int token_from_env;	/* token came from IM_TOKEN */
 	int same_server;	/* server is the config file's (so its pin/token apply) */
 	int trust_from_flag;	/* cafile/pin/insecure came from a flag */

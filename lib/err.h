@@ -38,6 +38,7 @@ enum im_net {
 	IM_NET_CAFILE,		/* the CA file cannot be used */
 	IM_NET_TLS_SETUP,	/* TLS cannot be set up at all */
 	IM_NET_PROTO,		/* the answer is not valid HTTP */
+	IM_NET_PROXY,		/* the proxy cannot be reached or refused the tunnel */
 	IM_NET_NOMEM
 };
 

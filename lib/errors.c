@@ -123,6 +123,10 @@ im_err_net(struct im_err *e, int kind, const char *detail, const char *server)
 	case IM_NET_PROTO:
 		code = im_err_set(e, IM_EUNAVAIL, "%s sent an answer that is not valid HTTP (%s); is it an im server?", s, d);
 		break;
+	case IM_NET_PROXY:
+		code = im_err_set(e, IM_EUNAVAIL, "cannot reach %s through a proxy (%s); "
+		    "check https_proxy, all_proxy and no_proxy", s, d);
+		break;
 	case IM_NET_NOMEM:
 		code = im_err_set(e, IM_EINTERNAL, "out of memory");
 		break;

@@ -3,10 +3,10 @@
  * the whole file in memory), file and voice messages, and downloads
  * streamed into a file descriptor while their SHA-256 is computed.
  *
- * Both transfers reuse the client's connection with the client's TLS
- * setup. Neither has a total time limit, since a
+ * Both transfers reuse the client's easy handle (and so its connection)
+ * with the client's TLS setup. Neither has a total time limit, since a
  * big file on a slow link may take hours; a transfer that moves nothing
- * for STALL_S seconds is given up instead (a transient error).
+ * for a minute is given up instead (a transient error).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,9 +24,7 @@
 #include "files.h"
 #include "mime.h"
 
-#define STALL_MS 60000L
-#define ERRBODY_MAX (64 * 1024)	/* an upload's answer */
-#define DOWNLOAD_CHUNK (256 * 1024)	/* written and hashed at once */
+#define ANSWER_MAX (64 * 1024)	/* an upload's answer */
 
 /* ---------------------------------------------------------------- upload */
 
@@ -34,46 +32,46 @@ struct up {
 	int fd;
 	long long size, sent;
 	int err;		/* errno of a failed read; -1: the file shrank */
-	im_progress_fn progress;
-	void *arg;
 };
 
-static ssize_t
-up_read(void *arg, char *p, size_t want)
+static size_t
+up_read(char *p, size_t size, size_t n, void *arg)
 {
 	struct up *u = arg;
+	size_t want = size * n;
 	ssize_t r;
 
 	/* a file that grows while we send it is sent as it was at the start */
 	if ((long long)want > u->size - u->sent)
 		want = (size_t)(u->size - u->sent);
+	if (want == 0)
+		return 0;
 	do
 		r = read(u->fd, p, want);
 	while (r < 0 && errno == EINTR);
 	if (r < 0) {
 		u->err = errno;
-		return -1;
+		return CURL_READFUNC_ABORT;
 	}
 	if (r == 0) {
 		u->err = -1;
-		return -1;
+		return CURL_READFUNC_ABORT;
 	}
 	u->sent += r;
-	if (u->progress)
-		u->progress(u->arg, u->sent, u->size);
-	return r;
+	return (size_t)r;
 }
 
-/* the body is sent again from its start on a fresh connection */
+/* libcurl rewinds the body when it sends it again on a fresh connection */
 static int
-up_rewind(void *arg)
+up_seek(void *arg, curl_off_t off, int origin)
 {
 	struct up *u = arg;
+	off_t r = lseek(u->fd, (off_t)off, origin);
 
-	if (lseek(u->fd, 0, SEEK_SET) < 0)
-		return -1;
-	u->sent = 0;
-	return 0;
+	if (r < 0)
+		return CURL_SEEKFUNC_FAIL;
+	u->sent = (long long)r;
+	return CURL_SEEKFUNC_OK;
 }
 
 static int
@@ -107,15 +105,10 @@ int
 im_api_upload(struct im_client *c, const char *path, const char *name, const char *type,
     im_progress_fn progress, void *arg, struct json_object **file, struct im_err *e)
 {
-	struct up u = { .fd = -1, .progress = progress, .arg = arg };
-	/*
-	 * "Expect: 100-continue" first, so a refusal on the headers alone (413,
-	 * 401) arrives before the bytes are sent; the body is watched for an
-	 * early answer too (http.c), and may be sent again from its start.
-	 */
-	struct im_http_req q = { .method = "POST", .read = up_read, .rewind = up_rewind,
-	    .arg = &u, .expect = 1, .resend = 1, .stall_ms = STALL_MS };
-	struct im_buf url = { 0 }, hdr = { 0 };
+	struct up u = { .fd = -1 };
+	struct im_xfer x = { .method = "POST", .accept = "application/json", .read = up_read,
+	    .seek = up_seek, .rarg = &u, .max = ANSWER_MAX, .progress = progress, .parg = arg };
+	struct im_buf url = { 0 };
 	struct stat st;
 	const char *base;
 	int rc = 0;
@@ -136,7 +129,7 @@ im_api_upload(struct im_client *c, const char *path, const char *name, const cha
 		goto out;
 	}
 	u.size = (long long)st.st_size;
-	q.blen = u.size;
+	x.blen = u.size;
 	if (!name) {
 		base = strrchr(path, '/');
 		name = base && base[1] ? base + 1 : path;
@@ -144,19 +137,13 @@ im_api_upload(struct im_client *c, const char *path, const char *name, const cha
 	if (!type)
 		type = im_mime_guess(name);
 
-	im_buf_reset(&c->body);
-	c->status = 0;
-	if ((rc = im_client_tls(c, e)))
-		goto out;
-	if (im_buf_adds(&url, "/v1/files?name=") < 0 || im_url_escape(&url, name) < 0 ||
-	    im_client_headers(c, &hdr, "application/json", 1) < 0 ||
-	    im_buf_printf(&hdr, "Content-Type: %s\r\n", type) < 0) {
+	if (im_buf_adds(&url, "/v1/files?name=") < 0 || im_url_escape(&url, name) < 0) {
 		rc = im_err_set(e, IM_EINTERNAL, "out of memory");
 		goto out;
 	}
-	q.path = url.p;
-	q.headers = hdr.p;
-	if ((rc = im_http_begin(&c->http, &q, e))) {
+	x.path = url.p;
+	x.ctype = type;
+	if ((rc = im_client_transfer(c, &x, e))) {
 		if (u.err > 0)
 			rc = im_err_set(e, IM_EDATA, "cannot read '%s': %s", path, strerror(u.err));
 		else if (u.err < 0)
@@ -164,9 +151,6 @@ im_api_upload(struct im_client *c, const char *path, const char *name, const cha
 			    "send it again when nothing writes to it", path);
 		goto out;
 	}
-	if ((rc = im_client_status(c, &c->http, e)) ||
-	    (rc = im_http_body_all(&c->http, &c->body, ERRBODY_MAX, e)))
-		goto out;
 	if ((rc = parse_object(c, "an upload", file, e)))
 		goto out;
 	if (!has_string(*file, "id")) {
@@ -175,9 +159,6 @@ im_api_upload(struct im_client *c, const char *path, const char *name, const cha
 		rc = im_err_set(e, IM_EUNAVAIL, "upload answer has no file id; is it an im server?");
 	}
 out:
-	if (hdr.p)
-		explicit_bzero(hdr.p, hdr.len);
-	im_buf_free(&hdr);
 	im_buf_free(&url);
 	if (u.fd >= 0)
 		close(u.fd);
@@ -216,42 +197,34 @@ im_api_send_file(struct im_client *c, const char *to, int group, const char *kin
 
 /* ---------------------------------------------------------------- download */
 
-/* all of p[0..len) to fd; 0 or errno */
-static int
-write_all(int fd, const char *p, size_t len)
+struct down {
+	int fd;
+	EVP_MD_CTX *md;
+	int werr;		/* errno of a failed write; ENOMEM: the hash failed */
+};
+
+/* the bytes go to the file and the hash as they come */
+static size_t
+down_write(char *p, size_t size, size_t n, void *arg)
 {
+	struct down *d = arg;
+	size_t len = size * n, off = 0;
 	ssize_t w;
 
-	while (len) {
-		if ((w = write(fd, p, len)) < 0) {
+	while (off < len) {
+		if ((w = write(d->fd, p + off, len - off)) < 0) {
 			if (errno == EINTR)
 				continue;
-			return errno;
+			d->werr = errno;
+			return 0;
 		}
-		p += w;
-		len -= (size_t)w;
+		off += (size_t)w;
 	}
-	return 0;
-}
-
-/* up to cap bytes of the answer's body, fewer only at its end; -1 with e set */
-static ssize_t
-body_fill(struct im_http *h, char *p, size_t cap, struct im_err *e)
-{
-	size_t have = 0;
-	ssize_t n;
-
-	while (have < cap && (n = im_http_body(h, p + have, cap - have, im_http_until(h), e)) != 0) {
-		if (n == IM_CONN_AGAIN) {
-			if (im_http_expired(h, e))
-				return -1;
-			continue;
-		}
-		if (n < 0)
-			return -1;
-		have += (size_t)n;
+	if (!EVP_DigestUpdate(d->md, p, len)) {
+		d->werr = ENOMEM;
+		return 0;
 	}
-	return (ssize_t)have;
+	return len;
 }
 
 static int
@@ -269,61 +242,35 @@ int
 im_api_download(struct im_client *c, const char *id, int fd, const char *sha256,
     im_progress_fn progress, void *arg, struct im_err *e)
 {
-	struct im_http_req q = { .method = "GET", .resend = 1, .stall_ms = STALL_MS };
-	struct im_buf url = { 0 }, hdr = { 0 };
-	struct im_http *h = &c->http;
+	struct down d = { .fd = fd };
+	struct im_xfer x = { .method = "GET", .accept = "*/*", .write = down_write, .warg = &d,
+	    .progress = progress, .parg = arg };
+	struct im_buf url = { 0 };
 	unsigned char md[EVP_MAX_MD_SIZE];
-	char hex[2 * EVP_MAX_MD_SIZE + 1], *chunk = NULL;
+	char hex[2 * EVP_MAX_MD_SIZE + 1];
 	const char *want;
 	unsigned int mdlen = 0, i;
-	long long got = 0, total;
-	EVP_MD_CTX *ctx;
-	ssize_t n;
-	int rc = 0, werr;
+	int rc = 0;
 
 	if (!id_valid(id))
 		return im_err_set(e, IM_EUSAGE, "'%s' is not a file id (hex digits)", id);
-	if (!(ctx = EVP_MD_CTX_new()) || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)) {
-		EVP_MD_CTX_free(ctx);
+	if (!(d.md = EVP_MD_CTX_new()) || !EVP_DigestInit_ex(d.md, EVP_sha256(), NULL)) {
+		EVP_MD_CTX_free(d.md);
 		return im_err_set(e, IM_EINTERNAL, "cannot set up SHA-256");
 	}
-	im_buf_reset(&c->body);
-	c->status = 0;
-	if ((rc = im_client_tls(c, e)))
-		goto out;
-	if (im_buf_printf(&url, "/v1/files/%s", id) < 0 || im_client_headers(c, &hdr, "*/*", 1) < 0) {
+	if (im_buf_printf(&url, "/v1/files/%s", id) < 0) {
 		rc = im_err_set(e, IM_EINTERNAL, "out of memory");
 		goto out;
 	}
-	q.path = url.p;
-	q.headers = hdr.p;
-	if ((rc = im_http_begin(h, &q, e)) || (rc = im_client_status(c, h, e)))
-		goto out;
-	total = h->head.length > 0 ? h->head.length : 0;
-	if (!(chunk = malloc(DOWNLOAD_CHUNK))) {
-		rc = im_err_set(e, IM_EINTERNAL, "out of memory");
-		goto out;
-	}
-	while ((n = body_fill(h, chunk, DOWNLOAD_CHUNK, e)) > 0) {
-		if ((werr = write_all(fd, chunk, (size_t)n))) {
-			im_http_close(h);	/* the rest of the answer is not read */
-			rc = im_err_set(e, IM_EIO, "cannot write file %s: %s", id, strerror(werr));
-			goto out;
-		}
-		if (!EVP_DigestUpdate(ctx, chunk, (size_t)n)) {
-			im_http_close(h);
+	x.path = url.p;
+	if ((rc = im_client_transfer(c, &x, e))) {
+		if (d.werr == ENOMEM)
 			rc = im_err_set(e, IM_EINTERNAL, "cannot compute SHA-256");
-			goto out;
-		}
-		got += n;
-		if (progress)
-			progress(arg, got, total);
-	}
-	if (n < 0) {
-		rc = e->code;
+		else if (d.werr)
+			rc = im_err_set(e, IM_EIO, "cannot write file %s: %s", id, strerror(d.werr));
 		goto out;
 	}
-	if (!EVP_DigestFinal_ex(ctx, md, &mdlen)) {
+	if (!EVP_DigestFinal_ex(d.md, md, &mdlen)) {
 		rc = im_err_set(e, IM_EINTERNAL, "cannot compute SHA-256");
 		goto out;
 	}
@@ -331,16 +278,12 @@ im_api_download(struct im_client *c, const char *id, int fd, const char *sha256,
 		snprintf(hex + 2 * i, 3, "%02x", md[i]);
 	hex[2 * mdlen] = '\0';
 	/* the caller's hash (from the message) first, else the server's header */
-	want = sha256 && *sha256 ? sha256 : h->head.sha256[0] ? h->head.sha256 : NULL;
+	want = sha256 && *sha256 ? sha256 : x.sha256[0] ? x.sha256 : NULL;
 	if (want && strcasecmp(want, hex) != 0)
 		rc = im_err_set(e, IM_EDATA, "file %s arrived damaged: its SHA-256 is %s, "
 		    "expected %s; try again", id, hex, want);
 out:
-	if (hdr.p)
-		explicit_bzero(hdr.p, hdr.len);
-	im_buf_free(&hdr);
 	im_buf_free(&url);
-	EVP_MD_CTX_free(ctx);
-	free(chunk);
+	EVP_MD_CTX_free(d.md);
 	return rc;
 }

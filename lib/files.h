@@ -9,9 +9,6 @@
 
 #include "client.h"
 
-/* told how far a transfer got; total is 0 when unknown */
-typedef void (*im_progress_fn)(void *arg, long long done, long long total);
-
 /*
  * POST /v1/files the file at path, as name (NULL: the path's base name) of
  * media type type (NULL: guessed from the name, else

@@ -12,7 +12,7 @@
 #include "version.h"
 
 enum { C_SERVER, C_USER, C_CAFILE, C_PIN, C_INSECURE, C_CONFIG, C_JSON, C_QUIET,
-	C_HELP, C_VERSION, C_N };
+	C_VERBOSE, C_HELP, C_VERSION, C_N };
 
 static const struct im_opt common[C_N + 1] = {
 	[C_SERVER]   = { "server", 0, "URL", "server to talk to (https://HOST:PORT)" },
@@ -23,6 +23,7 @@ static const struct im_opt common[C_N + 1] = {
 	[C_CONFIG]   = { "config", 0, "FILE", "read FILE instead of $IM_DIR/config" },
 	[C_JSON]     = { "json", 0, NULL, "print JSON objects, one per line" },
 	[C_QUIET]    = { "quiet", 'q', NULL, "no warnings or progress, errors only" },
+	[C_VERBOSE]  = { "verbose", 0, NULL, "trace each request on stderr (secrets hidden)" },
 	[C_HELP]     = { "help", 'h', NULL, "print this help and exit" },
 	[C_VERSION]  = { "version", 0, NULL, "print the version and exit" },
 	[C_N]        = { NULL, 0, NULL, NULL },
@@ -53,6 +54,7 @@ common_opt(struct im_common *c, int i, const char *arg)
 	case C_CONFIG: c->config = arg; break;
 	case C_JSON: c->json = 1; break;
 	case C_QUIET: c->quiet = 1; break;
+	case C_VERBOSE: c->verbose = 1; break;
 	case C_HELP: c->help = 1; break;
 	case C_VERSION: c->version = 1; break;
 	}

@@ -27,7 +27,7 @@ struct im_cmd {
 /* the common flags, parsed by im_opts_parse */
 struct im_common {
 	const char *server, *user, *cafile, *pin, *config;
-	int insecure, json, quiet, help, version;
+	int insecure, json, quiet, verbose, help, version;
 };
 
 /*

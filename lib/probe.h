@@ -1,7 +1,7 @@
 /*
- * probe — learn a server's public-key pin with a bare TLS handshake that
- * verifies nothing: for trust on first use in 'imuser login', and to name
- * both keys when a pinned key does not match.
+ * probe — learn a server's public-key pin with a handshake that verifies
+ * nothing: for trust on first use in 'imuser login', and to name both keys
+ * when a pinned key does not match.
  */
 #ifndef IM_PROBE_H
 #define IM_PROBE_H

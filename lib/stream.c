@@ -22,24 +22,43 @@
 
 struct im_stream {
 	struct im_client *c;
-	struct im_http h;
-	struct im_buf path;
-	int started;		/* the request went out and the head came back */
+	CURLM *m;
+	CURL *h;
+	struct curl_slist *hl;
+	char *url;
+	int started;		/* the request went out */
+	int done;		/* libcurl ended the transfer */
+	CURLcode result;
 	long status;
 	struct im_buf in;	/* received, not yet handed out */
 	size_t off;		/* start of the unread part of in */
+	struct im_buf errbody;	/* the body of a refusal */
+	int toolong;		/* a line grew beyond reason */
 	struct json_object *cur;
 	volatile sig_atomic_t *stop;
 	long long last_data;
+	char errbuf[CURL_ERROR_SIZE];
 };
 
-/* bytes of the body; -1 when a line grows beyond reason */
-static int
-on_data(struct im_stream *s, const char *p, size_t n)
+/* bytes of the body: lines, or the words of a refusal */
+static size_t
+on_data(char *p, size_t size, size_t n, void *arg)
 {
-	if (s->in.len - s->off > LINE_MAX_BYTES)
-		return -1;
-	return im_buf_add(&s->in, p, n);
+	struct im_stream *s = arg;
+
+	if (!s->status)
+		curl_easy_getinfo(s->h, CURLINFO_RESPONSE_CODE, &s->status);
+	if (s->status != 200) {
+		if (s->errbody.len < 65536 && im_buf_add(&s->errbody, p, size * n) < 0)
+			return 0;
+		return size * n;
+	}
+	if (s->in.len - s->off > LINE_MAX_BYTES) {
+		s->toolong = 1;
+		return 0;
+	}
+	s->last_data = im_now_ms();
+	return im_buf_add(&s->in, p, size * n) < 0 ? 0 : size * n;
 }
 
 int
@@ -54,56 +73,63 @@ im_stream_open_query(struct im_client *c, long long since, const char *query,
     volatile sig_atomic_t *stop, struct im_stream **out, struct im_err *e)
 {
 	struct im_stream *s;
+	struct im_buf path = { 0 };
 	int rc;
 
 	*out = NULL;
-	if ((rc = im_client_tls(c, e)))
-		return rc;
 	if (!(s = calloc(1, sizeof *s)))
 		return im_err_set(e, IM_EINTERNAL, "out of memory");
 	s->c = c;
 	s->stop = stop;
-	im_http_init(&s->h, &c->tls);
 	if (since >= 0)
-		rc = im_buf_printf(&s->path, "/v1/stream?since=%lld", since);
+		rc = im_buf_printf(&path, "/v1/stream?since=%lld", since);
 	else
-		rc = im_buf_printf(&s->path, "/v1/stream");
+		rc = im_buf_printf(&path, "/v1/stream");
 	if (rc >= 0 && query && *query)
-		rc = im_buf_printf(&s->path, "%c%s", since >= 0 ? '&' : '?', query);
-	if (rc < 0) {
+		rc = im_buf_printf(&path, "%c%s", since >= 0 ? '&' : '?', query);
+	if (rc < 0 || !(s->url = im_client_url(c, path.p)) ||
+	    !(s->hl = im_client_headers(c, "application/x-ndjson", 1))) {
+		im_buf_free(&path);
 		im_stream_close(s);
 		return im_err_set(e, IM_EINTERNAL, "out of memory");
 	}
+	im_buf_free(&path);
+	if (!(s->h = im_client_handle(c, e)) || !(s->m = curl_multi_init())) {
+		im_stream_close(s);
+		return e->code ? e->code : im_err_set(e, IM_EINTERNAL, "cannot initialise libcurl");
+	}
+	curl_easy_setopt(s->h, CURLOPT_ERRORBUFFER, s->errbuf);
+	curl_easy_setopt(s->h, CURLOPT_URL, s->url);
+	curl_easy_setopt(s->h, CURLOPT_HTTPHEADER, s->hl);
+	curl_easy_setopt(s->h, CURLOPT_HTTPGET, 1L);
+	curl_easy_setopt(s->h, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(s->h, CURLOPT_WRITEDATA, s);
 	*out = s;
 	return 0;
 }
 
-/* send the request, read the head; 0, or an error code (a refusal is one) */
+/* the end of the transfer as an error code (a refusal is one, and so is the end itself) */
 static int
-start(struct im_stream *s, long long deadline, struct im_err *e)
+ended(struct im_stream *s, struct im_err *e)
 {
-	struct im_http_req q = { .method = "GET", .path = s->path.p, .resend = 1,
-	    .deadline = deadline, .stall_ms = STALL_MS, .stop = s->stop };
-	struct im_buf hdr = { 0 };
-	int rc;
+	curl_easy_getinfo(s->h, CURLINFO_RESPONSE_CODE, &s->status);
+	if (s->toolong)
+		return im_err_net(e, IM_NET_PROTO, "a stream line over 16 MiB", s->c->conf->server);
+	if (s->result != CURLE_OK && !(s->status >= 300 && s->errbody.len))
+		return im_client_curl_err(s->c, s->h, s->result, s->errbuf, e);
+	if (s->status >= 300) {
+		curl_off_t ra = 0;
 
-	if (im_client_headers(s->c, &hdr, "application/x-ndjson", 1) < 0)
-		return im_err_set(e, IM_EINTERNAL, "out of memory");
-	q.headers = hdr.p;
-	rc = im_http_begin(&s->h, &q, e);
-	explicit_bzero(hdr.p, hdr.len);
-	im_buf_free(&hdr);
-	if (rc)
-		return rc;
-	s->h.deadline = 0;	/* the caller's deadline is for the wait, not the stream */
-	s->status = s->h.head.status;
-	s->started = 1;
-	s->last_data = im_now_ms();
+		curl_easy_getinfo(s->h, CURLINFO_RETRY_AFTER, &ra);
+		return im_err_http(e, s->status, s->errbody.p, s->errbody.len,
+		    ra > 0 && ra <= 3600 ? (long)ra * 1000 : 0, s->c->conf->server);
+	}
 	if (s->status != 200)
-		return im_client_status(s->c, &s->h, e) ? e->code :
-		    im_err_set(e, IM_EUNAVAIL, "%s answered the stream with HTTP status %ld",
+		return im_err_set(e, IM_EUNAVAIL, "%s answered the stream with HTTP status %ld",
 		    s->c->conf->server, s->status);
-	return 0;
+	im_err_set(e, IM_EUNAVAIL, "%s closed the stream", s->c->conf->server);
+	e->transient = 1;
+	return e->code;
 }
 
 /* a complete line in the buffer becomes ev; 1 if there was one, -code on a bad line */
@@ -157,9 +183,9 @@ int
 im_stream_next(struct im_stream *s, long timeout_ms, struct im_event *ev, struct im_err *e)
 {
 	long long deadline = timeout_ms >= 0 ? im_now_ms() + timeout_ms : 0, now, until;
-	char chunk[16384];
-	ssize_t n;
-	int r;
+	CURLMsg *msg;
+	size_t had;
+	int r, running, left;
 
 	/* the line handed out last time is no longer needed */
 	if (s->off > 0 && (s->off > s->in.len / 2 || s->off == s->in.len)) {
@@ -169,39 +195,40 @@ im_stream_next(struct im_stream *s, long timeout_ms, struct im_event *ev, struct
 	for (;;) {
 		if ((r = take_line(s, ev, e)) != 0)
 			return r < 0 ? -r : 1;
+		if (s->done)
+			return ended(s, e);
 		if (s->stop && *s->stop)
 			return 0;
 		now = im_now_ms();
 		if (deadline && now >= deadline)
 			return 0;
 		if (!s->started) {
-			if ((r = start(s, deadline, e)) == 0)
-				continue;
-			/* interrupted, or the caller's time is up: not an error */
-			if ((s->stop && *s->stop) || (deadline && im_now_ms() >= deadline && e->net == IM_NET_TIMEOUT))
-				return 0;
-			return r;
-		}
-		until = now + SLICE_MS;
+			if (curl_multi_add_handle(s->m, s->h) != CURLM_OK)
+				return im_err_set(e, IM_EINTERNAL, "cannot start the stream");
+			s->started = 1;
+			s->last_data = now;
+		} else if (now - s->last_data >= STALL_MS)
+			return im_err_net(e, IM_NET_TIMEOUT, "no heartbeat for 60 seconds",
+			    s->c->conf->server);
+		/*
+		 * More is read only when no whole line is left: a slow caller
+		 * makes TCP push back on the server, not our memory grow.
+		 */
+		had = s->in.len;
+		if (curl_multi_perform(s->m, &running) != CURLM_OK)
+			return im_err_set(e, IM_EINTERNAL, "the stream's transfer failed");
+		while ((msg = curl_multi_info_read(s->m, &left)))
+			if (msg->msg == CURLMSG_DONE) {
+				s->done = 1;
+				s->result = msg->data.result;
+			}
+		if (s->done || s->in.len != had)
+			continue;
+		until = im_now_ms() + SLICE_MS;
 		if (deadline && deadline < until)
 			until = deadline;
-		n = im_http_body(&s->h, chunk, sizeof chunk, until, e);
-		if (n == IM_CONN_AGAIN) {
-			if (im_now_ms() - s->last_data >= STALL_MS)
-				return im_err_net(e, IM_NET_TIMEOUT, "no heartbeat for 60 seconds",
-				    s->c->conf->server);
-			continue;
-		}
-		if (n < 0)
-			return e->code;
-		if (n == 0) {
-			im_err_set(e, IM_EUNAVAIL, "%s closed the stream", s->c->conf->server);
-			e->transient = 1;
-			return e->code;
-		}
-		if (on_data(s, chunk, (size_t)n) < 0)
-			return im_err_net(e, IM_NET_PROTO, "a stream line over 16 MiB", s->c->conf->server);
-		s->last_data = im_now_ms();
+		if (until > im_now_ms())
+			curl_multi_poll(s->m, NULL, 0, (int)(until - im_now_ms()), NULL);
 	}
 }
 
@@ -210,9 +237,16 @@ im_stream_close(struct im_stream *s)
 {
 	if (!s)
 		return;
-	im_http_close(&s->h);
+	if (s->m && s->h && s->started)
+		curl_multi_remove_handle(s->m, s->h);
+	if (s->h)
+		curl_easy_cleanup(s->h);
+	if (s->m)
+		curl_multi_cleanup(s->m);
+	curl_slist_free_all(s->hl);
+	free(s->url);
 	json_object_put(s->cur);
 	im_buf_free(&s->in);
-	im_buf_free(&s->path);
+	im_buf_free(&s->errbody);
 	free(s);
 }

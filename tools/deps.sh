@@ -2,14 +2,25 @@
 # Install the Debian packages the build and the tests need, or the packages
 # named as arguments; do nothing when all are there.
 set -e
-# build: compiler and libraries; tests: the tools they drive (curl, jq, sox,
-# espeak-ng for voice, python3 for raw TLS clients and a silent name server,
-# iproute2 for that server's private network, valgrind, testssl.sh, clang with
-# libFuzzer for the fuzz targets; git and tar for tools/mutate's scratch tree)
-PKGS="gcc make pkg-config libssl-dev libhttp-parser-dev libjson-c-dev
-libsqlite3-dev libsox-dev libsox-fmt-all sox espeak-ng curl jq openssl sqlite3 mandoc perl
-iproute2 procps psmisc python3 valgrind testssl.sh util-linux ca-certificates clang libclang-rt-14-dev
-git tar"
+# build: compiler and libraries (libsystemd for imd's sd_notify)
+PKGS="gcc make pkg-config libssl-dev libcurl4-openssl-dev libhttp-parser-dev
+libjson-c-dev libsqlite3-dev libsox-dev libsox-fmt-all libsystemd-dev"
+# tests: the tools they drive (curl, jq, sox, espeak-ng for voice, python3 for
+# raw TLS clients and a silent name server, iproute2 for that server's private
+# network, valgrind, testssl.sh, clang with libFuzzer for the fuzz targets)
+PKGS="$PKGS sox espeak-ng curl jq openssl sqlite3 mandoc perl iproute2 procps
+psmisc python3 valgrind testssl.sh util-linux ca-certificates clang
+libclang-rt-14-dev"
+# binutils for nm in tools/layering.sh, strace to fail a system call on purpose
+PKGS="$PKGS binutils strace"
+# the proxies the clients are tested through
+PKGS="$PKGS tinyproxy dante-server"
+# systemd-analyze for the unit; dpkg-dev and lintian for make deb
+PKGS="$PKGS systemd dpkg-dev lintian"
+# prometheus and its promtool, for imd --metrics
+PKGS="$PKGS prometheus"
+# git and tar for tools/mutate's scratch tree
+PKGS="$PKGS git tar"
 [ $# -gt 0 ] && PKGS="$*"
 missing=
 for p in $PKGS; do

@@ -22,6 +22,13 @@ int cert_ensure(const char *dir, int *created, char *err, size_t errlen);
  * file readable by group or others */
 SSL_CTX *cert_server_ctx(const char *certfile, const char *keyfile, char *err, size_t errlen);
 
+/*
+ * Load a new certificate and key into ctx for the connections still to
+ * come (those open keep theirs). Checked apart first: on any error ctx is
+ * unchanged. A key of another type (RSA for EC) needs a restart.
+ */
+int cert_reload(SSL_CTX *ctx, const char *certfile, const char *keyfile, char *err, size_t errlen);
+
 /* "sha256//BASE64" of the certificate's SubjectPublicKeyInfo */
 int cert_pin_file(const char *certfile, char pin[CERT_PIN_LEN], char *err, size_t errlen);
 

@@ -18,6 +18,7 @@
 #include <openssl/err.h>
 
 #include "conn.h"
+#include "metrics.h"
 #include "gather.h"
 
 #define BULK_WRITE_MIN	(32 * 1024)	/* queued bytes that make a write bulk */
@@ -31,6 +32,9 @@ struct conn {
 	char peer[48];
 	int handshaking;
 	int closing;		/* close when the queue is empty */
+	int draining;		/* closing, sent all: reading to throw away */
+	size_t linger_left;	/* bytes still to throw away before closing */
+	int64_t linger_until;	/* monotonic ms: closed then, read or not */
 	int dead;		/* closed, waiting for conn_reap */
 	int paused;
 	int read_wants_write;
@@ -245,6 +249,19 @@ wbuf_flush(struct conn *c)
 	return c->wbuf && im_gather_flush(c->wbuf) < 0 ? -1 : 0;
 }
 
+/* all is sent: close now, or read what the client still sends first */
+static void
+drain_or_die(struct conn *c)
+{
+	if (!c->linger_left) {
+		mark_dead(c);
+		return;
+	}
+	c->draining = 1;
+	c->paused = 0;
+	rearm(c);
+}
+
 /*
  * Write what the socket takes, at most WRITE_BUDGET so one download does
  * not hold the loop; -1 when the connection broke. A queue that empties is
@@ -269,6 +286,7 @@ flush(struct conn *c)
 			if (r > 0) {
 				c->head += (size_t)r;
 				sent += (size_t)r;
+				metrics_bytes_out((size_t)r);
 				continue;
 			}
 			switch (SSL_get_error(c->ssl, r)) {
@@ -297,7 +315,7 @@ flush(struct conn *c)
 		if (!wbuf_pending(c))
 			wbuf_stop(c);
 		if (c->closing && !wbuf_pending(c))
-			mark_dead(c);
+			drain_or_die(c);
 	}
 	return 0;
 }
@@ -332,6 +350,19 @@ do_read(struct conn *c)
 	while (!c->dead && !c->paused) {
 		int r;
 
+		if (c->draining) {
+			ERR_clear_error();
+			r = SSL_read(c->ssl, buf, sizeof(buf));
+			if (r > 0 && (size_t)r < c->linger_left) {
+				c->linger_left -= (size_t)r;
+				continue;
+			}
+			if (r <= 0 && SSL_get_error(c->ssl, r) == SSL_ERROR_WANT_READ)
+				return;
+			mark_dead(c);	/* enough, the end, or an error */
+			return;
+		}
+
 		/* without the ready list (no eventfd), read on until dry */
 		if (got >= READ_BUDGET && ready_fd >= 0) {
 			if (SSL_has_pending(c->ssl))
@@ -342,6 +373,7 @@ do_read(struct conn *c)
 		r = SSL_read(c->ssl, buf, sizeof(buf));
 		if (r > 0) {
 			got += (size_t)r;
+			metrics_bytes_in((size_t)r);
 			c->active = loop_mono_ms();
 			if (handler.on_data(c, buf, (size_t)r) < 0) {
 				conn_close(c, 0);
@@ -465,6 +497,31 @@ conn_close(struct conn *c, int abort)
 	c->closing = 1;
 	c->paused = 1;
 	rearm(c);
+}
+
+void
+conn_linger(struct conn *c, size_t max, int64_t deadline)
+{
+	if (c->dead)
+		return;
+	c->linger_left = max;
+	c->linger_until = deadline;
+	if (c->handshaking) {
+		mark_dead(c);
+		return;
+	}
+	if (c->head == c->len && !wbuf_pending(c)) {
+		c->closing = 1;
+		drain_or_die(c);
+		return;
+	}
+	conn_close(c, 0);
+}
+
+int
+conn_linger_over(const struct conn *c, int64_t now)
+{
+	return c->linger_left && !c->dead && now >= c->linger_until;
 }
 
 int

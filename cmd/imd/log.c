@@ -1,7 +1,9 @@
 /*
- * log — lines on stderr, each whole in one write so lines from one process
- * never interleave mid-line.
+ * log — lines on stderr (or --log FILE), each whole in one write so lines
+ * from one process never interleave mid-line.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -13,11 +15,40 @@
 #include "loop.h"
 
 static int quiet;
+static char log_path[4096];	/* --log FILE, reopened on SIGHUP */
 
 void
 log_quiet(int q)
 {
 	quiet = q;
+}
+
+/*
+ * The file takes stderr's place, so die() and whatever else writes there
+ * land in it too; dup2 swaps it in one step for any thread mid-write.
+ */
+int
+log_open(const char *path, char *err, size_t errlen)
+{
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+
+	if (fd < 0 || (fd != STDERR_FILENO && dup2(fd, STDERR_FILENO) < 0)) {
+		snprintf(err, errlen, "cannot open log '%s': %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	if (fd != STDERR_FILENO)
+		close(fd);
+	if (path != log_path)
+		snprintf(log_path, sizeof(log_path), "%s", path);
+	return 0;
+}
+
+int
+log_reopen(char *err, size_t errlen)
+{
+	return log_path[0] ? log_open(log_path, err, errlen) : 0;
 }
 
 static size_t
@@ -92,5 +123,5 @@ log_access(const char *peer, const char *user, const char *method, const char *p
 		safe[i] = (path[i] > 0x20 && path[i] < 0x7f && path[i] != '"') ? path[i] : '?';
 	safe[i] = '\0';
 	log_line("%s %s \"%s %s\" %d %zu %.1fms%s", peer, user, method, safe, status, bytes, ms,
-		 resumed ? " resumed" : "");
+	    resumed ? " resumed" : "");
 }

@@ -32,12 +32,15 @@ struct loop {
 	int signal_seen;	/* the tick already ran for the pending signal */
 };
 
-static volatile sig_atomic_t got_signal;
+static volatile sig_atomic_t got_signal, got_hup;
 
 static void
 on_signal(int sig)
 {
-	got_signal = sig;
+	if (sig == SIGHUP)
+		got_hup = 1;
+	else
+		got_signal = sig;
 }
 
 int64_t
@@ -160,12 +163,15 @@ loop_catch_signals(struct loop *l)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	sigemptyset(&block);
 	sigaddset(&block, SIGTERM);
 	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGHUP);
 	sigprocmask(SIG_BLOCK, &block, &l->run_mask);
 	sigdelset(&l->run_mask, SIGTERM);
 	sigdelset(&l->run_mask, SIGINT);
+	sigdelset(&l->run_mask, SIGHUP);
 	l->catching = 1;
 }
 
@@ -176,13 +182,23 @@ loop_signalled(const struct loop *l)
 	return got_signal;
 }
 
+int
+loop_hangup(struct loop *l)
+{
+	int h = got_hup;
+
+	(void)l;
+	got_hup = 0;	/* SIGHUP is blocked here: nothing is lost */
+	return h;
+}
+
 void
 loop_stop(struct loop *l)
 {
 	l->stop = 1;
 }
 
-void
+int
 loop_run(struct loop *l)
 {
 	struct epoll_event ev[256];
@@ -197,11 +213,11 @@ loop_run(struct loop *l)
 			break;
 		now = loop_mono_ms();
 		timeout = l->next_tick > now ? (int)(l->next_tick - now) : 0;
-		if (got_signal && !l->signal_seen)
+		if ((got_signal && !l->signal_seen) || got_hup)
 			timeout = 0;
 		n = epoll_pwait(l->epfd, ev, 256, timeout, l->catching ? &l->run_mask : NULL);
 		if (n < 0 && errno != EINTR)
-			break;
+			return -1;	/* errno says why: the caller reports it */
 		for (i = 0; i < n; i++) {
 			int fd = ev[i].data.fd, events = 0;
 			struct watch *w;
@@ -216,11 +232,12 @@ loop_run(struct loop *l)
 			w->fn(l, fd, events, w->arg);
 		}
 		now = loop_mono_ms();
-		if (now >= l->next_tick || (got_signal && !l->signal_seen)) {
+		if (now >= l->next_tick || (got_signal && !l->signal_seen) || got_hup) {
 			l->signal_seen = got_signal != 0;
 			l->next_tick = now + l->tick_ms;
 			if (l->tick_fn)
 				l->tick_fn(l, l->tick_arg);
 		}
 	}
+	return 0;
 }

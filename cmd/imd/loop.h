@@ -28,15 +28,19 @@ void loop_on_tick(struct loop *l, int interval_ms, loop_fn fn, void *arg);
 void loop_before_sleep(struct loop *l, loop_fn fn, void *arg);
 
 /*
- * SIGTERM and SIGINT set a flag, read with loop_signalled(); they are
+ * SIGTERM and SIGINT set a flag, read with loop_signalled(), and SIGHUP
+ * one of its own, read with loop_hangup(); they are
  * blocked outside epoll_pwait so a signal can never slip in just before the
  * loop goes to sleep. SIGPIPE is ignored.
  */
 void loop_catch_signals(struct loop *l);
 int loop_signalled(const struct loop *l);
+/* SIGHUP came since the last call (the tick then runs at once) */
+int loop_hangup(struct loop *l);
 
-/* run until loop_stop(); wake ups every tick even when idle */
-void loop_run(struct loop *l);
+/* run until loop_stop() (0), or until the wait for events fails (-1,
+ * errno set); wakes up every tick even when idle */
+int loop_run(struct loop *l);
 void loop_stop(struct loop *l);
 
 int64_t loop_now_ms(void);	/* wall clock, milliseconds since the epoch */

@@ -1,17 +1,50 @@
 /*
- * store — every SQL statement of imd lives behind this header.
+ * store — imd's storage: every SQL statement of imd lives behind this
+ * header, which is the whole contract between imd and its storage.
  *
- * SQLite in WAL mode, one connection, used only from the event loop thread.
- * Writes are grouped: store_begin() opens a transaction lazily when the first
- * write of a loop turn arrives and store_commit() ends it before the loop
- * sleeps, so one fsync covers everything accepted in that turn.
- * Functions return 0 on success, or a negative STORE_* code.
+ * Writes are grouped: store_begin() opens a transaction lazily when the
+ * first write of a loop turn arrives and store_commit() ends it before the
+ * loop sleeps, so one fsync covers everything accepted in that turn.
+ * Functions return 0 on success, or a negative STORE_* code. A store is
+ * used from the event loop thread only, but for store_checkpoint().
+ *
+ * Implementations. imd calls the store_* functions below and nothing else;
+ * an implementation defines all of them, and the Makefile links one:
+ *
+ *   store_msg.c          what every implementation shares (store_impl.h):
+ *                        the message object's JSON, checks of a new
+ *                        message, merging visible messages, the growable
+ *                        result arrays, store_msg_free
+ *   store_sqlite.c       SQLite: open, schema and migration, transactions,
+ *                        checkpoints, the statement cache, the bind/step
+ *                        helpers (store_sqlite.h)
+ *   store_sqlite_users.c     users and tokens
+ *   store_sqlite_messages.c  messages, idempotency keys and batches, cursors
+ *   store_sqlite_groups.c    groups, members, membership spans
+ *   store_sqlite_files.c     attachments
+ *   store_sqlite_presence.c  last seen, the user list
+ *
+ * A second implementation (PostgreSQL through libpq) is a second set of
+ * files, store_pg*.c, defining the same functions with a struct store of
+ * its own and using store_impl.h as the SQLite files do; the Makefile
+ * builds either set, never both (its IMD_SRC then leaves the other out,
+ * and STORE_OBJ, the unit test's objects, follows; test_store checks
+ * either, given what store_open() wants). Its duties beyond the SQL: store_open() takes what
+ * names the database (a conninfo there, a path here); ids are
+ * given by store_msg_add() in increasing order and store_max_id() and
+ * store_committed_max() must stay exact (imd is the only writer); the
+ * checkpoint pair may be a no-op (store_checkpoint_due() returning 0);
+ * store_rollback() after a failed statement must leave no transaction
+ * open. Runtime selection, if it is ever wanted, would be a struct of
+ * these function pointers behind the same names; callers stay as they are.
  */
 #ifndef IMD_STORE_H
 #define IMD_STORE_H
 
 #include <stdint.h>
 #include <stddef.h>
+
+#include "names.h"	/* IM_NAME_MAX */
 
 enum {
 	STORE_OK = 0,
@@ -21,6 +54,52 @@ enum {
 };
 
 struct store;
+
+/*
+ * The string fields of a message as a client sends it, one line each:
+ * X(name, use). The JSON key is the name. use says what becomes of it:
+ *   ADDR  whom it goes to ("to" a user, or a "group"): resolved to an id
+ *   META  read by imd, not stored as given: "kind" decides the shape of
+ *         the stored object, "key" goes to the idempotency table
+ *   COPY  stored as given: written into the message object after the
+ *         fields imd writes, in this order (an event carries none, an
+ *         attachment leaves an empty one out), and compared when a key
+ *         is replayed
+ *
+ * A new field is ONE line here, above. It becomes a member of struct
+ * store_fields (what a reader of a request fills; store_field_slot() finds
+ * it by key), a COPY field also a member of struct store_new_msg, which
+ * store_msg_json() writes. Code that handles every field expands this
+ * list with an X of its own (a reader of a request: one api_str() per
+ * field; copying a COPY field from a request to store_new_msg; comparing
+ * the COPY fields of a replay), so it needs no change either. A rule
+ * beyond "a string" (a length, a syntax) is code of its own, where the
+ * api checks a message.
+ */
+#define STORE_MSG_FIELDS(X) \
+	X(to, ADDR) \
+	X(group, ADDR) \
+	X(text, COPY) \
+	X(kind, META) \
+	X(key, META)
+
+/* STORE_IF_COPY(use, x): x for a COPY field, nothing for the others */
+#define STORE_IF_COPY(use, x) STORE_IF_COPY_##use(x)
+#define STORE_IF_COPY_COPY(x) x
+#define STORE_IF_COPY_ADDR(x)
+#define STORE_IF_COPY_META(x)
+
+#define STORE_FIELD_MEMBER_(name, use) const char *name;
+#define STORE_COPY_MEMBER_(name, use) STORE_IF_COPY(use, const char *name;)
+
+/* a request's string fields, NULL when absent */
+struct store_fields {
+	STORE_MSG_FIELDS(STORE_FIELD_MEMBER_)
+	int err;	/* as a reader reports it: 1 not a string, 2 holds a NUL */
+};
+
+/* the member of f whose key is k[0..n), NULL when no field has that key */
+const char **store_field_slot(struct store_fields *f, const char *k, size_t n);
 
 /* a stored message; json is the complete message object, ready to send */
 struct store_msg {
@@ -48,7 +127,7 @@ struct store_new_msg {
 	int64_t grp;
 	const char *grp_name;
 	const char *kind;
-	const char *text;
+	STORE_MSG_FIELDS(STORE_COPY_MEMBER_)	/* text... */
 	const char *event, *event_user, *event_role;
 	const char *key;	/* idempotency key, or NULL */
 	int64_t now_ms;
@@ -71,9 +150,9 @@ struct store_file {
 
 struct store_group {
 	int64_t id;
-	char name[33];
+	char name[IM_NAME_MAX + 1];
 	int64_t owner;
-	char owner_name[33];
+	char owner_name[IM_NAME_MAX + 1];
 	int private_;
 	int64_t members;	/* how many */
 	char role[8];		/* the asking user's role, "" when not a member */
@@ -81,13 +160,13 @@ struct store_group {
 
 struct store_member {
 	int64_t user_id;
-	char name[33];
+	char name[IM_NAME_MAX + 1];
 	char role[8];		/* "owner", "admin", "member" */
 };
 
 struct store_user {
 	int64_t id;
-	char name[33];
+	char name[IM_NAME_MAX + 1];
 	int64_t last_seen_ms;	/* 0 when never seen */
 };
 
@@ -95,7 +174,7 @@ struct store_user {
 struct store_token {
 	int64_t id;
 	int64_t user_id;
-	char user[33];
+	char user[IM_NAME_MAX + 1];
 	int64_t cursor;
 	int send_only;		/* may send, may not read */
 	int64_t expires_ms;	/* 0: never */
@@ -144,7 +223,7 @@ int store_users(struct store *st, struct store_user **out, size_t *n);
 
 /* tokens: hash is SHA-256 of the token (32 bytes) */
 int store_token_add(struct store *st, int64_t user_id, const unsigned char hash[32],
-		    const struct store_token_info *info, int64_t *id);
+    const struct store_token_info *info, int64_t *id);
 /* the user's live tokens, oldest first; *out malloc'd */
 int store_tokens(struct store *st, int64_t user_id, struct store_token_info **out, size_t *n);
 /* revoke one of the user's tokens; STORE_NOTFOUND when not theirs or gone */
@@ -169,7 +248,7 @@ int store_msg_add(struct store *st, const struct store_new_msg *nm, struct store
  * the key after the batch is written (STORE_EXISTS if taken meanwhile).
  */
 int store_batch_get(struct store *st, int64_t sender, const char *key, size_t n,
-		    struct store_msg **out, size_t *got);
+    struct store_msg **out, size_t *got);
 int store_batch_claim(struct store *st, int64_t sender, const char *key, int64_t first_id);
 /*
  * messages user may see with since < id <= upto, ascending, at most limit:
@@ -181,8 +260,8 @@ int store_batch_claim(struct store *st, int64_t sender, const char *key, int64_t
  * *out is malloc'd; free with store_msgs_free.
  */
 int store_msgs_visible(struct store *st, int64_t user_id, int64_t with_user, int64_t with_group,
-		       int64_t since, int64_t upto, int limit,
-		       struct store_msg **out, size_t *n);
+    int64_t since, int64_t upto, int limit,
+    struct store_msg **out, size_t *n);
 
 /*
  * groups. Names are unique among groups that are not deleted (users and
@@ -194,19 +273,19 @@ int store_msgs_visible(struct store *st, int64_t user_id, int64_t with_user, int
  */
 int64_t store_max_id(struct store *st);
 int store_group_create(struct store *st, const char *name, int64_t owner, int private_,
-		       int64_t now_ms, int64_t *id);			/* STORE_EXISTS */
+    int64_t now_ms, int64_t *id);			/* STORE_EXISTS */
 /* by name; as_user fills g->role (may be 0) */
 int store_group_get(struct store *st, const char *name, int64_t as_user, struct store_group *g);
 /* mark deleted (frees the name), close every open span at to_id, drop members */
 int store_group_delete(struct store *st, int64_t group_id, int64_t to_id);
 /* the groups user is in (mine) or, with all, also every public group; by name */
 int store_groups_list(struct store *st, int64_t user_id, int all,
-		      struct store_group **out, size_t *n);
+    struct store_group **out, size_t *n);
 /* role of user in group: STORE_NOTFOUND when not a member */
 int store_member_role(struct store *st, int64_t group_id, int64_t user_id, char role[8]);
 /* add a member (opening a span at from_id) or, if already one, change the role */
 int store_member_set(struct store *st, int64_t group_id, int64_t user_id, const char *role,
-		     int64_t from_id);
+    int64_t from_id);
 /* remove a member, closing the span at to_id; STORE_NOTFOUND when not one */
 int store_member_remove(struct store *st, int64_t group_id, int64_t user_id, int64_t to_id);
 /* current members sorted by name; *out malloc'd */

@@ -24,7 +24,7 @@
 
 #define BATCH_LINES 1000
 #define BATCH_BYTES (256 * 1024)
-#define KEY_MAX 100	/* with -l the server's 128 must hold KEY-LINENO */
+#define KEY_MAX (IM_KEY_MAX - 28)	/* with -l, KEY-LINENO must fit IM_KEY_MAX */
 
 static const struct im_opt opts[] = {
 	{ "group", 'g', "GROUP", "send to GROUP instead of a user" },
@@ -58,8 +58,6 @@ static struct im_common o;
 static int
 on_opt(void *ctx, const struct im_opt *opt, const char *arg, struct im_err *e)
 {
-	size_t i;
-
 	(void)ctx;
 	if (!strcmp(opt->name, "lines"))
 		lines_mode = 1;
@@ -74,10 +72,7 @@ on_opt(void *ctx, const struct im_opt *opt, const char *arg, struct im_err *e)
 	else if (!strcmp(opt->name, "emoji"))
 		list_emoji = 1;
 	else if (!strcmp(opt->name, "key")) {
-		for (i = 0; arg[i]; i++)
-			if (arg[i] <= ' ' || arg[i] > '~')
-				break;
-		if (arg[i] || i == 0 || i > KEY_MAX)
+		if (!im_key_valid(arg) || strlen(arg) > KEY_MAX)
 			return im_err_set(e, IM_EUSAGE, "--key takes 1 to %d printable ASCII "
 			    "characters without blanks", KEY_MAX);
 		key = arg;

@@ -145,9 +145,9 @@ find_voice(struct im_client *cl, long long id, struct json_object **msg, const c
 	im_backoff_init(&b, retry_s);
 	while ((rc = im_call(cl, &r, &all, e)) && again(&b, e))
 		;
-	if (rc)
+	if (rc && strcmp(e->api, "since_ahead"))
 		return rc;
-	if (!json_object_object_get_ex(all, "messages", &list) ||
+	if (rc || !json_object_object_get_ex(all, "messages", &list) ||
 	    !(m = json_object_array_get_idx(list, 0)) ||
 	    !json_object_object_get_ex(m, "id", &v) || json_object_get_int64(v) != id) {
 		json_object_put(all);

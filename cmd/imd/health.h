@@ -1,0 +1,23 @@
+/*
+ * health — can imd read and commit to its store? Known from the result of
+ * the last commit and from a small probe the worker runs every few
+ * seconds (a file written and fsynced in the data directory), so
+ * GET /v1/health answers from memory and costs no write.
+ */
+#ifndef IMD_HEALTH_H
+#define IMD_HEALTH_H
+
+#include "store.h"
+
+#define HEALTH_PROBE_MS		2000	/* between probes */
+#define HEALTH_STUCK_MS		10000	/* a probe this late means the disk hangs */
+#define HEALTH_MIN_FREE		(1024 * 1024)	/* bytes free below which the disk is full */
+
+void health_init(const char *dir);
+void health_tick(void);		/* every second: start a probe when due */
+/* NULL while healthy, else why not (a sentence) */
+const char *health_problem(void);
+/* store_commit, timed and counted, its result remembered */
+int health_commit(struct store *st);
+
+#endif

@@ -1,0 +1,184 @@
+/*
+ * store_msg — the part of the store no database sees (store_impl.h): the
+ * message object as stored and sent, the checks of a new message, merging
+ * the sources of visible messages, result arrays.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "isotime.h"
+#include "jsonw.h"
+#include "store_impl.h"
+
+void *
+store_vec_next(struct store_vec *v)
+{
+	size_t cap;
+	void *p;
+
+	if (v->len == v->cap) {
+		cap = v->cap ? v->cap * 2 : v->hint ? v->hint : 16;
+		if (!(p = realloc(v->v, cap * v->elem)))
+			return NULL;
+		v->v = p;
+		v->cap = cap;
+	}
+	return (char *)v->v + v->len * v->elem;
+}
+
+int
+store_kind_is_event(const char *kind)
+{
+	return kind && !strcmp(kind, "event");
+}
+
+int
+store_kind_is_file(const char *kind)
+{
+	return kind && (!strcmp(kind, "file") || !strcmp(kind, "voice"));
+}
+
+const char **
+store_field_slot(struct store_fields *f, const char *k, size_t n)
+{
+#define SLOT_(name, use) \
+	if (n == sizeof(#name) - 1 && !memcmp(k, #name, n)) \
+		return &f->name;
+	STORE_MSG_FIELDS(SLOT_)
+#undef SLOT_
+	return NULL;
+}
+
+/* the fields store_msg_json needs; a caller's bug, reported rather than crashing */
+int
+store_msg_valid(const struct store_new_msg *nm)
+{
+	if (!nm->sender_name || !nm->kind || (nm->recipient > 0) == (nm->grp > 0))
+		return 0;
+	if (nm->recipient > 0 ? !nm->recipient_name : !nm->grp_name)
+		return 0;
+	if (store_kind_is_event(nm->kind))
+		return nm->event != NULL;
+	if (store_kind_is_file(nm->kind))
+		return nm->file != NULL;
+	return nm->text != NULL && nm->file == NULL;
+}
+
+/*
+ * The message object, in the order of the protocol's examples: "to" for a
+ * direct message, "group" for a group one; an event carries "event" and,
+ * when given, "user" and "role" instead of "text". A file or voice message
+ * carries "file", then "duration" (voice) and "text" only as a caption.
+ * The COPY fields of STORE_MSG_FIELDS come last.
+ * Written directly, not through json-c objects: this runs once per message.
+ */
+char *
+store_msg_json(int64_t id, const struct store_new_msg *nm, size_t *len)
+{
+	struct im_buf b = {0};
+	struct im_jsonw w;
+	const struct store_file *f;
+	size_t room = 256;
+	char when[32], secs[32];
+
+	im_time_iso(nm->now_ms, when);
+	/* one allocation for the usual message: its fields and the text */
+#define ROOM_(name, use) STORE_IF_COPY(use, room += nm->name ? strlen(nm->name) * 2 : 0;)
+	STORE_MSG_FIELDS(ROOM_)
+#undef ROOM_
+	if (im_buf_reserve(&b, room) < 0)
+		return NULL;
+	im_jsonw_begin(&w, &b);
+	im_jsonw_int(&w, "id", id);
+	im_jsonw_str(&w, "time", when);
+	im_jsonw_str(&w, "from", nm->sender_name);
+	if (nm->grp > 0)
+		im_jsonw_str(&w, "group", nm->grp_name);
+	else
+		im_jsonw_str(&w, "to", nm->recipient_name);
+	im_jsonw_str(&w, "kind", nm->kind);
+	if (store_kind_is_event(nm->kind)) {
+		im_jsonw_str(&w, "event", nm->event);
+		if (nm->event_user)
+			im_jsonw_str(&w, "user", nm->event_user);
+		if (nm->event_role)
+			im_jsonw_str(&w, "role", nm->event_role);
+	} else {
+		if ((f = nm->file)) {
+			im_jsonw_obj(&w, "file");
+			im_jsonw_str(&w, "id", f->id);
+			im_jsonw_str(&w, "name", f->name);
+			im_jsonw_int(&w, "size", f->size);
+			im_jsonw_str(&w, "sha256", f->sha256);
+			im_jsonw_str(&w, "type", f->type);
+			im_jsonw_end(&w);
+			if (nm->duration_ms > 0) {
+				/* whole milliseconds: exactly three decimals, no
+				 * binary rounding noise such as 1.2344999999999999 */
+				snprintf(secs, sizeof secs, "%lld.%03lld",
+				    (long long)(nm->duration_ms / 1000),
+				    (long long)(nm->duration_ms % 1000));
+				im_jsonw_raw(&w, "duration", secs);
+			}
+		}
+#define COPY_(name, use) STORE_IF_COPY(use, \
+	if (nm->name && (nm->name[0] || !f)) \
+		im_jsonw_str(&w, #name, nm->name);)
+		STORE_MSG_FIELDS(COPY_)
+#undef COPY_
+	}
+	if (im_jsonw_end(&w) < 0) {
+		im_buf_free(&b);
+		return NULL;
+	}
+	*len = b.len;
+	return b.p;
+}
+
+static int
+by_id(const void *a, const void *b)
+{
+	int64_t x = ((const struct store_msg *)a)->id, y = ((const struct store_msg *)b)->id;
+
+	return (x > y) - (x < y);
+}
+
+void
+store_msgs_settle(struct store_msg *v, size_t *len, int limit)
+{
+	size_t i, w = 0;
+
+	if (*len < 2)
+		goto cut;
+	qsort(v, *len, sizeof *v, by_id);
+	for (i = 0; i < *len; i++) {
+		if (w > 0 && v[i].id == v[w - 1].id)
+			free(v[i].json);
+		else
+			v[w++] = v[i];
+	}
+	*len = w;
+cut:
+	while (limit > 0 && *len > (size_t)limit)
+		free(v[--*len].json);
+}
+
+void
+store_msg_free(struct store_msg *m)
+{
+	if (m) {
+		free(m->json);
+		m->json = NULL;
+	}
+}
+
+void
+store_msgs_free(struct store_msg *m, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(m[i].json);
+	free(m);
+}

@@ -1,0 +1,101 @@
+/*
+ * store_sqlite — what the SQLite files of the store share; nothing outside
+ * cmd/imd/store_sqlite*.c includes it.
+ *
+ * Every statement is named by a Q_* value and kept, with its SQL, in the
+ * file of its domain (a struct sq_query table); store_open() prepares them
+ * all once, so a typo in any SQL stops imd at start, not on first use.
+ */
+#ifndef IMD_STORE_SQLITE_H
+#define IMD_STORE_SQLITE_H
+
+#include <sqlite3.h>
+
+#include "store.h"
+#include "store_impl.h"
+
+enum {
+	/* store_sqlite.c */
+	Q_BEGIN, Q_COMMIT, Q_ROLLBACK,
+	Q_SAVEPOINT, Q_RELEASE, Q_ROLLBACK_TO,
+	/* store_sqlite_users.c */
+	Q_USER_ADD, Q_USER_GET, Q_USER_SETPW,
+	Q_TOKEN_ADD, Q_TOKENS, Q_TOKEN_REVOKE_OWN, Q_TOKEN_FIND, Q_TOKEN_REVOKE, Q_TOKEN_REVOKE_OTHERS,
+	/* store_sqlite_presence.c */
+	Q_USER_TOUCH, Q_USERS,
+	/* store_sqlite_messages.c */
+	Q_CURSOR_SET,
+	Q_IDEM_GET, Q_IDEM_ADD, Q_BATCH_GET, Q_MSG_ADD,
+	Q_VISIBLE, Q_VISIBLE_WITH, Q_SPANS, Q_SPANS_GROUP, Q_GROUP_RANGE,
+	Q_MAX_ID,
+	/* store_sqlite_groups.c */
+	Q_GROUP_ADD, Q_GROUP_GET, Q_GROUP_DELETE, Q_SPANS_CLOSE_ALL, Q_MEMBERS_DROP,
+	Q_GROUPS_MINE, Q_GROUPS_ALL,
+	Q_MEMBER_ROLE, Q_MEMBER_UPDATE, Q_MEMBER_ADD, Q_SPAN_OPEN,
+	Q_MEMBER_DELETE, Q_SPAN_CLOSE, Q_MEMBERS,
+	/* store_sqlite_files.c */
+	Q_FILE_ADD, Q_FILE_GET, Q_FILE_VISIBLE, Q_FILE_REFS, Q_FILE_ORPHAN, Q_FILE_DEL,
+	Q_COUNT
+};
+
+/* one statement of a domain's table; a table ends with { -1, NULL } */
+struct sq_query {
+	int which;
+	const char *sql;
+};
+
+extern const struct sq_query sq_users_sql[], sq_presence_sql[], sq_messages_sql[],
+    sq_groups_sql[], sq_files_sql[];
+
+struct store {
+	sqlite3 *db;
+	sqlite3 *ckpt_db;	/* the worker's, for checkpoints only */
+	int wal_frames;		/* in the WAL after the last commit */
+	sqlite3_stmt *q[Q_COUNT];
+	int in_tx;
+	int64_t committed_max;
+	int64_t pending_max;	/* newest id inserted in the open transaction */
+	char err[256];
+};
+
+/*
+ * Statement `which`, reset, its parameters ?1, ?2... bound in order from
+ * the arguments as types says, one letter each:
+ *   i  int64_t
+ *   d  int
+ *   n  int64_t, bound as NULL when <= 0 (an absent id)
+ *   t  const char *, NULL binds NULL; bound SQLITE_STATIC (the caller's
+ *      string must outlive the step)
+ *   l  const char *, size_t: text of that length
+ *   h  const unsigned char *: a 32-byte hash, as a blob
+ * types has one letter for each parameter of the statement (asserted).
+ */
+sqlite3_stmt *sq_bind(struct store *st, int which, const char *types, ...);
+
+/* run a statement that returns no rows: STORE_OK, STORE_EXISTS (a
+ * constraint), STORE_ERR; resets it */
+int sq_exec(struct store *st, sqlite3_stmt *s);
+/* sq_exec, and STORE_NOTFOUND when it changed no row */
+int sq_update(struct store *st, sqlite3_stmt *s);
+/* step to the first row: STORE_OK with the row in s (read it, then
+ * sqlite3_reset(s)); STORE_NOTFOUND or STORE_ERR with s reset */
+int sq_row(struct store *st, sqlite3_stmt *s);
+/* every row, each appended to v by fill (which returns -1 when out of
+ * memory); resets s. On failure v keeps what was filled; the caller frees */
+int sq_rows(struct store *st, sqlite3_stmt *s, struct store_vec *v,
+    int (*fill)(sqlite3_stmt *, void *));
+/* sq_rows into a fresh array for the caller: *out malloc'd (NULL when
+ * none), freed here on failure */
+int sq_list(struct store *st, sqlite3_stmt *s, size_t elem, void **out, size_t *n,
+    int (*fill)(sqlite3_stmt *, void *));
+/* the failed step's error into st->err; resets s; STORE_ERR */
+int sq_fail(struct store *st, sqlite3_stmt *s);
+
+/* several statements as one: a savepoint (see store_sqlite.c) */
+int sq_sp_begin(struct store *st);
+int sq_sp_end(struct store *st, int ok, int rc);
+
+/* a text column into dst (NULL reads as "") */
+void sq_text(char *dst, size_t len, sqlite3_stmt *s, int col);
+
+#endif

@@ -1,0 +1,102 @@
+/*
+ * store_sqlite_files — attachments: the uploads' records (SQLite). The
+ * bytes are blob.c's, under their sha256.
+ */
+#include "store_sqlite.h"
+
+const struct sq_query sq_files_sql[] = {
+	{ Q_FILE_ADD, "INSERT INTO files(id, owner, sha256, size, name, type, created)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)" },
+	{ Q_FILE_GET, "SELECT id, owner, sha256, size, name, type, created"
+	    " FROM files WHERE id = ?1" },
+	/*
+	 * The uploader, or any message carrying the file (messages_file) that
+	 * the user may see: a direct one they sent or received, or a group
+	 * one inside one of their spans of that group (spans_user). Direct
+	 * and group are told apart by grp as in Q_VISIBLE, so a group
+	 * message counts by span only, even for its sender.
+	 */
+	{ Q_FILE_VISIBLE, "SELECT 1 FROM files WHERE id = ?1 AND owner = ?2"
+	    " UNION ALL"
+	    " SELECT 1 FROM messages m WHERE m.file_id = ?1 AND"
+	    " ((m.grp IS NULL AND (m.sender = ?2 OR m.recipient = ?2))"
+	    "  OR (m.grp IS NOT NULL AND EXISTS (SELECT 1 FROM spans s"
+	    "   WHERE s.user_id = ?2 AND s.group_id = m.grp"
+	    "   AND s.from_id < m.id AND (s.to_id IS NULL OR m.id <= s.to_id))))"
+	    " LIMIT 1" },
+	{ Q_FILE_REFS, "SELECT count(*) FROM files WHERE sha256 = ?1" },
+	/* uploads no message carries, older than ?1 */
+	{ Q_FILE_ORPHAN, "SELECT f.id, f.sha256 FROM files f WHERE f.created < ?1"
+	    " AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.file_id = f.id) LIMIT 1" },
+	{ Q_FILE_DEL, "DELETE FROM files WHERE id = ?1" },
+	{ -1, NULL }
+};
+
+int
+store_file_add(struct store *st, const struct store_file *f)
+{
+	return sq_exec(st, sq_bind(st, Q_FILE_ADD, "tititti", f->id, f->owner, f->sha256,
+	    f->size, f->name, f->type, f->created_ms));
+}
+
+int
+store_file_get(struct store *st, const char *id, struct store_file *f)
+{
+	sqlite3_stmt *s = sq_bind(st, Q_FILE_GET, "t", id);
+	int rc;
+
+	if ((rc = sq_row(st, s)) != STORE_OK)
+		return rc;
+	sq_text(f->id, sizeof f->id, s, 0);
+	f->owner = sqlite3_column_int64(s, 1);
+	sq_text(f->sha256, sizeof f->sha256, s, 2);
+	f->size = sqlite3_column_int64(s, 3);
+	sq_text(f->name, sizeof f->name, s, 4);
+	sq_text(f->type, sizeof f->type, s, 5);
+	f->created_ms = sqlite3_column_int64(s, 6);
+	sqlite3_reset(s);
+	return STORE_OK;
+}
+
+int
+store_file_visible(struct store *st, const char *id, int64_t user_id)
+{
+	sqlite3_stmt *s = sq_bind(st, Q_FILE_VISIBLE, "ti", id, user_id);
+	int rc;
+
+	if ((rc = sq_row(st, s)) == STORE_OK)
+		sqlite3_reset(s);
+	return rc;
+}
+
+int
+store_file_orphan(struct store *st, int64_t before_ms, char id[33], char sha256[65])
+{
+	sqlite3_stmt *s = sq_bind(st, Q_FILE_ORPHAN, "i", before_ms);
+	int rc;
+
+	if ((rc = sq_row(st, s)) != STORE_OK)
+		return rc;
+	sq_text(id, 33, s, 0);
+	sq_text(sha256, 65, s, 1);
+	sqlite3_reset(s);
+	return STORE_OK;
+}
+
+int
+store_file_delete(struct store *st, const char *id)
+{
+	return sq_update(st, sq_bind(st, Q_FILE_DEL, "t", id));
+}
+
+int
+store_file_refs(struct store *st, const char *sha256, int64_t *n)
+{
+	sqlite3_stmt *s = sq_bind(st, Q_FILE_REFS, "t", sha256);
+
+	if (sqlite3_step(s) != SQLITE_ROW)
+		return sq_fail(st, s);
+	*n = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	return STORE_OK;
+}
