@@ -36,7 +36,7 @@ static ssize_t (*real_write)(int, const void *, size_t);
 static int (*real_SSL_write)(SSL *, const void *, int);
 static int (*real_SSL_read)(SSL *, void *, int);
 
-static int log_fd = -2;	/* -2: not opened yet, -1: no logging */
+static int log_fd = -1;	/* -1: no logging */
 
 int SSL_write(SSL *, const void *, int);
 int SSL_read(SSL *, void *, int);
@@ -44,10 +44,16 @@ int SSL_read(SSL *, void *, int);
 #define REAL(name) real_##name
 #define RESOLVE(name) (real_##name = (__typeof__(real_##name))dlsym(RTLD_NEXT, #name))
 
-/* before imd's main: every real function, once */
+/*
+ * before imd's main: every real function, once, and the log, opened while
+ * imd may still be root: it drops to an unprivileged user before its first
+ * sync, and that user may not open a file of the test's
+ */
 __attribute__((constructor)) static void
 shim_init(void)
 {
+	const char *f = getenv("IM_SHIM_LOG");
+
 	RESOLVE(fsync);
 	RESOLVE(fdatasync);
 	RESOLVE(pwrite);
@@ -55,6 +61,8 @@ shim_init(void)
 	RESOLVE(write);
 	RESOLVE(SSL_write);
 	RESOLVE(SSL_read);
+	if (f && *f)
+		log_fd = open(f, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
 }
 
 static void
@@ -84,11 +92,6 @@ log_line(const char *kind, const char *what, size_t len)
 	size_t i;
 	int n;
 
-	if (log_fd == -2) {
-		const char *f = getenv("IM_SHIM_LOG");
-
-		log_fd = f && *f ? open(f, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644) : -1;
-	}
 	if (log_fd < 0)
 		return;
 	n = snprintf(line, sizeof(line), "%s ", kind);
