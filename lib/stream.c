@@ -35,6 +35,7 @@ struct im_stream {
 	struct im_buf errbody;	/* the body of a refusal */
 	int toolong;		/* a line grew beyond reason */
 	struct json_object *cur;
+	struct json_tokener *tok;	/* one for every line */
 	volatile sig_atomic_t *stop;
 	long long last_data;
 	char errbuf[CURL_ERROR_SIZE];
@@ -137,7 +138,6 @@ static int
 take_line(struct im_stream *s, struct im_event *ev, struct im_err *e)
 {
 	struct json_object *v;
-	struct json_tokener *tok;
 	char *p, *nl;
 	size_t len;
 
@@ -156,9 +156,9 @@ take_line(struct im_stream *s, struct im_event *ev, struct im_err *e)
 	}
 	json_object_put(s->cur);
 	s->cur = NULL;
-	if ((tok = json_tokener_new())) {
-		s->cur = json_tokener_parse_ex(tok, p, (int)len);
-		json_tokener_free(tok);
+	if (s->tok || (s->tok = json_tokener_new())) {
+		json_tokener_reset(s->tok);
+		s->cur = json_tokener_parse_ex(s->tok, p, (int)len);
 	}
 	if (!s->cur || !json_object_is_type(s->cur, json_type_object)) {
 		json_object_put(s->cur);
@@ -232,6 +232,17 @@ im_stream_next(struct im_stream *s, long timeout_ms, struct im_event *ev, struct
 	}
 }
 
+int
+im_stream_buffered(const struct im_stream *s)
+{
+	const char *p = s->in.p + s->off, *end = s->in.p + s->in.len, *nl;
+
+	for (; p < end && (nl = memchr(p, '\n', (size_t)(end - p))); p = nl + 1)
+		if (nl > p && !(nl == p + 1 && *p == '\r'))
+			return 1;
+	return 0;
+}
+
 void
 im_stream_close(struct im_stream *s)
 {
@@ -246,6 +257,8 @@ im_stream_close(struct im_stream *s)
 	curl_slist_free_all(s->hl);
 	free(s->url);
 	json_object_put(s->cur);
+	if (s->tok)
+		json_tokener_free(s->tok);
 	im_buf_free(&s->in);
 	im_buf_free(&s->errbody);
 	free(s);

@@ -133,17 +133,55 @@ static struct {
 	char me[64];
 	struct im_buf line;
 	struct im_stream *s;
-} r = { .last = -1, .save_fd = -1 };
+	int unflushed;		/* stdout holds lines not yet flushed */
+	long long pend;		/* the mark that waits for them (-1: none) */
+} r = { .last = -1, .save_fd = -1, .pend = -1 };
+
+static int
+out_err(struct im_err *e)
+{
+	if (errno == EPIPE)
+		return im_signal = SIGPIPE, im_err_set(e, IM_EIO, "output closed");
+	return im_err_set(e, IM_EIO, "cannot write output: %s", strerror(errno));
+}
+
+/*
+ * Lines are flushed when the stream has no other line waiting, not one
+ * write per message; the cursor moves past them only once they are out.
+ */
+static int
+out_flush(struct im_err *e)
+{
+	if (!r.unflushed)
+		return 0;
+	r.unflushed = 0;
+	if (fflush(stdout) == EOF)
+		return out_err(e);
+	if (r.pend >= 0)
+		im_cursor_mark(&r.cur, r.pend);
+	r.pend = -1;
+	return 0;
+}
 
 static int
 write_out(struct im_err *e)
 {
-	if (fwrite(r.line.p, 1, r.line.len, stdout) != r.line.len || fflush(stdout) == EOF) {
-		if (errno == EPIPE)
-			return im_signal = SIGPIPE, im_err_set(e, IM_EIO, "output closed");
-		return im_err_set(e, IM_EIO, "cannot write output: %s", strerror(errno));
-	}
+	if (fwrite(r.line.p, 1, r.line.len, stdout) != r.line.len)
+		return out_err(e);
+	r.unflushed = 1;
 	return 0;
+}
+
+/* message id is dealt with: the cursor may move past it once the output is out */
+static void
+mark(long long id)
+{
+	if (r.peek)
+		return;
+	if (r.unflushed)
+		r.pend = id;
+	else
+		im_cursor_mark(&r.cur, id);
 }
 
 /* print (or hand to the hook) one message or event; 0, or an error code */
@@ -167,7 +205,7 @@ deliver(const struct im_event *ev, struct im_err *e)
 		rc = im_format_default(&r.line, ev->obj);
 	if (rc < 0 || im_buf_addc(&r.line, '\n') < 0)
 		return im_err_set(e, IM_EINTERNAL, "out of memory");
-	return write_out(e);
+	return write_out(e) ? e->code : out_flush(e);
 }
 
 /* --save: the message's attachment into DIR; its path becomes the field "saved" */
@@ -225,8 +263,7 @@ record(const struct im_event *ev, int event, struct im_err *e)
 	shown = !event || (a.format_set || a.exec ? a.events : !a.no_events);
 	if (!shown || (a.from && strcmp(from, a.from) != 0) || (a.group && strcmp(group, a.group) != 0) ||
 	    (!a.all && mine)) {
-		if (!r.peek)
-			im_cursor_mark(&r.cur, ev->id);
+		mark(ev->id);
 		return 0;
 	}
 	if (!event && a.save && (rc = save(ev->obj, e)) != 0) {
@@ -247,8 +284,7 @@ record(const struct im_event *ev, int event, struct im_err *e)
 		}
 		return -rc;
 	}
-	if (!r.peek)
-		im_cursor_mark(&r.cur, ev->id);
+	mark(ev->id);
 	if (event)
 		return 0;	/* events do not count for -n or -W */
 	if (a.notify)
@@ -296,6 +332,8 @@ run(struct im_err *e)
 	for (;;) {
 		if (im_signal)	/* before the next buffered line, not after the backlog */
 			return 0;
+		if (r.unflushed && (!r.s || !im_stream_buffered(r.s)) && (rc = out_flush(e)))
+			return rc;
 		if (!r.s && (rc = im_stream_open(r.cl, r.last >= 0 ? r.last : a.since, &im_signal, &r.s, e)))
 			return rc;
 		rc = im_stream_next(r.s, next_timeout(following), &ev, e);
@@ -343,6 +381,8 @@ run(struct im_err *e)
 		/* the stream failed */
 		im_stream_close(r.s);
 		r.s = NULL;
+		if (out_flush(e))	/* what came is out before the wait */
+			return e->code;
 		if (!e->transient || (ms = im_backoff_next(&bo, e->retry_after_ms)) < 0)
 			return rc;
 		if (!outage && following && a.wait < 0) {
@@ -392,7 +432,7 @@ get(struct im_client *cl, struct im_err *e)
 	im_buf_reset(&r.line);
 	if (im_escape(&r.line, path, strlen(path)) < 0 || im_buf_addc(&r.line, '\n') < 0)
 		return im_err_set(e, IM_EINTERNAL, "out of memory");
-	return write_out(e);
+	return write_out(e) ? e->code : out_flush(e);
 }
 
 /* -g GROUP: a group that does not exist (or is hidden) is an error, not a silent wait */
@@ -481,6 +521,8 @@ main(int argc, char **argv)
 	snprintf(r.me, sizeof r.me, "%s", conf.user ? conf.user : "");
 	im_cursor_init(&r.cur, 0);
 	rc = run(&e);
+	if (out_flush(rc ? &ce : &e) && !rc)
+		rc = e.code;
 	im_stream_close(r.s);
 	r.s = NULL;
 	/* whatever happened, keep what was delivered */
