@@ -205,7 +205,7 @@ deliver(const struct im_event *ev, struct im_err *e)
 		rc = im_format_default(&r.line, ev->obj);
 	if (rc < 0 || im_buf_addc(&r.line, '\n') < 0)
 		return im_err_set(e, IM_EINTERNAL, "out of memory");
-	return write_out(e) ? e->code : out_flush(e);
+	return write_out(e);
 }
 
 /* --save: the message's attachment into DIR; its path becomes the field "saved" */
