@@ -5,6 +5,7 @@
 # make install    PREFIX=/usr/local DESTDIR= SYSTEMDUNITDIR=
 # make deb        a Debian package, im_VERSION_ARCH.deb
 # make SANITIZE=address,undefined check   the suite under sanitizers
+# make mutate     plant each bug of tools/mutations, see the tests catch it (slow)
 
 PREFIX    ?= /usr/local
 BINDIR    ?= $(PREFIX)/bin
@@ -46,7 +47,10 @@ TEST_C  = $(wildcard tests/unit/*.c)
 TEST_BIN = $(patsubst tests/unit/%.c,tests/unit/bin/%,$(TEST_C))
 ALL_OBJ = $(LIB_OBJ) $(patsubst %.c,%.o,$(wildcard cmd/*/*.c))
 
-all: $(BINS)
+# an LD_PRELOAD library the tests use to watch and break imd's disk writes
+SHIM    = tests/preload/imshim.so
+
+all: $(BINS) $(SHIM)
 
 -include $(ALL_OBJ:.o=.d) $(TEST_BIN:=.d)
 
@@ -67,6 +71,10 @@ $(addprefix bin/,$(CLIENTS)): bin/%: $$(addsuffix .o,$$(basename $$(wildcard cmd
 	@mkdir -p bin
 	@$(if $(Q),echo "  LD $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(filter %.o,$^) lib/libim.a $(PKG_LIBS)
+
+# no sanitizer flags: it is preloaded ahead of everything, runtime included
+$(SHIM): tests/preload/imshim.c
+	$(Q)$(CC) -std=c11 -O2 -g $(WARN) -fPIC -shared $(CFLAGS) -o $@ $< -ldl
 
 tests/unit/bin/%: tests/unit/%.c lib/libim.a
 	@mkdir -p tests/unit/bin
@@ -115,10 +123,10 @@ install: all
 	chmod 644 $(DESTDIR)$(SYSTEMDUNITDIR)/imd.service
 
 clean:
-	rm -f lib/*.o lib/*.d lib/libim.a cmd/*/*.o cmd/*/*.d $(BINS)
+	rm -f lib/*.o lib/*.d lib/libim.a cmd/*/*.o cmd/*/*.d $(BINS) $(SHIM)
 	rm -rf bin tests/unit/bin fuzz/bin build
 
-.PHONY: all deps check layering run install clean man-lint fuzz fuzz-run bench
+.PHONY: all deps check layering run install clean man-lint fuzz fuzz-run bench mutate
 
 # im_VERSION_ARCH.deb of the tree as it is, built apart in build/deb
 # (contrib/debian/build.sh; lintian is run by tests/t2740-deb.sh)
@@ -126,6 +134,11 @@ deb:
 	./contrib/debian/build.sh
 
 .PHONY: deb
+
+# not part of check: a build and a few tests per mutation (see tests/README)
+# make mutate MUTATE="borrowed-file since-group-inclusive"   some of them
+mutate: deps
+	./tools/mutate $(MUTATE)
 
 # libFuzzer targets (clang); see fuzz/README.md. FUZZ_SECONDS per target.
 fuzz:

@@ -19,6 +19,8 @@ PKGS="$PKGS tinyproxy dante-server"
 PKGS="$PKGS systemd dpkg-dev lintian"
 # prometheus and its promtool, for imd --metrics
 PKGS="$PKGS prometheus"
+# git and tar for tools/mutate's scratch tree
+PKGS="$PKGS git tar"
 [ $# -gt 0 ] && PKGS="$*"
 missing=
 for p in $PKGS; do
