@@ -220,65 +220,22 @@ test_expect_success '--update to a group, edited by its owner only' '
 	msg_of alice $gu | jq -e ".text == \"deploy: 3/3\""
 '
 
-# An LD_PRELOAD shim: fsync and fdatasync fail with EIO while the file
-# named by IM_FAIL_SYNC exists, so every commit fails and rolls back.
-cat >failsync.c <<'EOF'
-#define _GNU_SOURCE
-#include <dlfcn.h>
-#include <errno.h>
-#include <stdlib.h>
-#include <unistd.h>
-
-static int
-failing(void)
-{
-	const char *f = getenv("IM_FAIL_SYNC");
-
-	return f && access(f, F_OK) == 0;
-}
-
-int
-fsync(int fd)
-{
-	int (*real)(int) = (int (*)(int))dlsym(RTLD_NEXT, "fsync");
-
-	if (failing()) {
-		errno = EIO;
-		return -1;
-	}
-	return real(fd);
-}
-
-int
-fdatasync(int fd)
-{
-	int (*real)(int) = (int (*)(int))dlsym(RTLD_NEXT, "fdatasync");
-
-	if (failing()) {
-		errno = EIO;
-		return -1;
-	}
-	return real(fd);
-}
-EOF
-
 test_expect_success 'a delete that fails to commit keeps the attachment bytes; one that commits drops them' '
-	cc -shared -fPIC -o failsync.so failsync.c -ldl &&
-	export IM_FAIL_SYNC=$TRASH/fail-sync &&
-	export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0 &&
-	stop_imd && LD_PRELOAD=$TRASH/failsync.so start_imd &&
+	stop_imd &&
+	with_shim IM_SHIM_FAIL_IF="$TRASH/broken" IM_SHIM_FAIL_OPS=write &&
+	start_imd &&
 	head -c 100000 /dev/urandom >att.bin && h=$(sha att.bin) &&
 	fid=$(imcurl -f -H "$(bearer alice)" --data-binary @att.bin "$URL/v1/files?name=att.bin" | jq -r .id) &&
 	s=$(api alice POST /v1/messages --json "{\"to\":\"bob\",\"kind\":\"file\",\"file\":\"$fid\"}") &&
 	test "$s" = 201 && fm=$(jq .id body) &&
 	stored | grep -q "$h" &&
-	touch fail-sync &&
-	s=$(api alice DELETE /v1/messages/$fm) && rm -f fail-sync && error_is 503 unavailable "$s" &&
+	touch broken &&
+	s=$(api alice DELETE /v1/messages/$fm) && rm -f broken && error_is 503 unavailable "$s" &&
 	test "$(api bob GET /v1/files/$fid)" = 200 && test "$(sha body)" = "$h" &&
 	test "$(api alice DELETE /v1/messages/$fm)" = 201 &&
 	! stored | grep -q "$h" &&
 	test "$(api bob GET /v1/files/$fid)" = 404 &&
-	stop_imd && unset IM_FAIL_SYNC && start_imd
+	stop_imd && IMD_ENV=() && start_imd
 '
 
 test_done
