@@ -220,4 +220,22 @@ test_expect_success '--update to a group, edited by its owner only' '
 	msg_of alice $gu | jq -e ".text == \"deploy: 3/3\""
 '
 
+test_expect_success 'a delete that fails to commit keeps the attachment bytes; one that commits drops them' '
+	stop_imd &&
+	with_shim IM_SHIM_FAIL_IF="$TRASH/broken" IM_SHIM_FAIL_OPS=write &&
+	start_imd &&
+	head -c 100000 /dev/urandom >att.bin && h=$(sha att.bin) &&
+	fid=$(imcurl -f -H "$(bearer alice)" --data-binary @att.bin "$URL/v1/files?name=att.bin" | jq -r .id) &&
+	s=$(api alice POST /v1/messages --json "{\"to\":\"bob\",\"kind\":\"file\",\"file\":\"$fid\"}") &&
+	test "$s" = 201 && fm=$(jq .id body) &&
+	stored | grep -q "$h" &&
+	touch broken &&
+	s=$(api alice DELETE /v1/messages/$fm) && rm -f broken && error_is 503 unavailable "$s" &&
+	test "$(api bob GET /v1/files/$fid)" = 200 && test "$(sha body)" = "$h" &&
+	test "$(api alice DELETE /v1/messages/$fm)" = 201 &&
+	! stored | grep -q "$h" &&
+	test "$(api bob GET /v1/files/$fid)" = 404 &&
+	stop_imd && IMD_ENV=() && start_imd
+'
+
 test_done

@@ -124,6 +124,42 @@ test_expect_success 'imd --retain: older messages go, a batch a second; ids neve
 	visible bob $new
 '
 
+# old_left: how many of the planted old messages the store still has
+old_left () { sqlite3 "$IMD_DIR/im.db" "SELECT count(*) FROM messages WHERE time = 1000"; }
+
+test_expect_success 'imd --retain: a large deletion goes in batches on the worker; a send meanwhile is answered' '
+	stop_imd &&
+	sqlite3 "$IMD_DIR/im.db" "DELETE FROM messages;
+		WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10000)
+		INSERT INTO messages(time, sender, recipient, kind, json)
+		SELECT 1000, (SELECT id FROM users WHERE name = '"'alice'"'),
+		    (SELECT id FROM users WHERE name = '"'bob'"'), '"'text'"', '"'{\"text\":\"old\"}'"' FROM n" &&
+	test "$(old_left)" = 10000 &&
+	from=$(($(wc -l <"$IMD_LOG") + 1)) &&
+	start_imd --retain 1h &&
+	wait_for 10 eval "tail -n +$from \"\$IMD_LOG\" | grep -q \"retention: \"" &&
+	as_user alice imsend --json bob "during retention" >m &&
+	left=$(old_left) && echo "the send was answered with $left old messages still to delete" &&
+	wait_for 60 eval "test \$(old_left) = 0" &&
+	tail -n +$from "$IMD_LOG" | grep -o "retention: [0-9]* messages" >batches &&
+	test $(wc -l <batches) -ge 10 &&
+	test "$(awk "{ n += \$2 } END { print n }" batches)" = 10000 &&
+	visible bob $(jq .id m)
+'
+
+test_expect_success 'imd --retain: an old file message takes its attachment, bytes and record' '
+	head -c 50000 /dev/urandom >old.bin && h=$(sha old.bin) &&
+	fid=$(imcurl -f -H "$(bearer alice)" --data-binary @old.bin "$URL/v1/files?name=old.bin" | jq -r .id) &&
+	s=$(api alice POST /v1/messages --json "{\"to\":\"bob\",\"kind\":\"file\",\"file\":\"$fid\"}") &&
+	test "$s" = 201 && stored | grep -q "$h" &&
+	stop_imd &&
+	sqlite3 "$IMD_DIR/im.db" "UPDATE messages SET time = 1000" &&
+	start_imd --retain 1h &&
+	wait_for 10 eval "test \$(old_left) = 0" &&
+	wait_for 5 eval "! stored | grep -q $h" &&
+	s=$(api bob GET /v1/files/$fid) && test "$s" = 404
+'
+
 test_expect_success 'imd --retain refuses a bad duration' '
 	stop_imd &&
 	expect_exit 64 imd_cmd -d "$IMD_DIR" --retain forever 2>err &&

@@ -34,7 +34,7 @@ blob		work
 auth		work
 health		loop log store work metrics
 api_util	http conn loop log store auth blob
-api_commit	api_util http conn loop log store hub work health metrics
+api_commit	api_util http conn loop log store hub work health metrics blob
 api_int		api_util api_commit http conn loop store
 HANDLERS	api_int api_util api_commit http conn loop log store auth hub quota blob work metrics health timers
 api		api_int HANDLERS api_util api_commit hub http conn loop store health

@@ -2,11 +2,13 @@
  * api_commit — answers held until commit, messages published after it, and
  * the cache of member sets that group fan-out reads.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api_commit.h"
 #include "api_util.h"
+#include "blob.h"
 #include "health.h"
 #include "hub.h"
 #include "log.h"
@@ -36,6 +38,12 @@ struct pending_pub {
 	struct pending_pub *next;
 };
 
+/* bytes whose last file record this turn deletes */
+struct pending_blob {
+	char sha256[65];
+	struct pending_blob *next;
+};
+
 struct cached {
 	int64_t group_id;
 	struct member_set *set;
@@ -44,6 +52,7 @@ struct cached {
 
 static struct deferred *deferred_head, **deferred_tail = &deferred_head;
 static struct pending_pub *pub_head, **pub_tail = &pub_head;
+static struct pending_blob *blob_head;
 static struct cached *cache[CACHE_SLOTS];
 static int turn_failed;
 static int checkpointing;	/* a checkpoint is on the worker */
@@ -134,6 +143,52 @@ api_publish_after_commit(const struct store_msg *m, int64_t extra_user)
 	}
 	*pub_tail = p;
 	pub_tail = &p->next;
+}
+
+void
+api_blob_after_commit(const char *sha256)
+{
+	struct pending_blob *b;
+
+	/* out of memory: the bytes stay, an orphan on disk but no loss */
+	if (!(b = calloc(1, sizeof(*b))))
+		return;
+	snprintf(b->sha256, sizeof(b->sha256), "%s", sha256);
+	b->next = blob_head;
+	blob_head = b;
+}
+
+void
+api_file_release(const char *id)
+{
+	struct store_file f;
+	int64_t refs;
+
+	if (!id || !id[0] || store_file_unused(api_store, id) != STORE_OK)
+		return;
+	if (store_file_get(api_store, id, &f) != STORE_OK || store_file_delete(api_store, id) < 0)
+		return;
+	if (store_file_refs(api_store, f.sha256, &refs) == STORE_OK && refs == 0)
+		api_blob_after_commit(f.sha256);
+}
+
+/*
+ * After the commit that deleted their last record: asked again, since an
+ * upload of the same bytes may have been recorded later in the turn.
+ * After a rollback the records are back, and so the bytes stay.
+ */
+static void
+blobs_remove(struct pending_blob *b, int failed)
+{
+	struct pending_blob *next;
+	int64_t refs;
+
+	for (; b; b = next) {
+		next = b->next;
+		if (!failed && store_file_refs(api_store, b->sha256, &refs) == STORE_OK && refs == 0)
+			blob_remove(b->sha256);
+		free(b);
+	}
 }
 
 struct member_set *
@@ -242,12 +297,14 @@ commit_round(void)
 {
 	struct deferred *d, *dl = deferred_head;
 	struct pending_pub *p, *pl = pub_head;
+	struct pending_blob *bl = blob_head;
 	int failed = 0;
 
 	deferred_head = NULL;
 	deferred_tail = &deferred_head;
 	pub_head = NULL;
 	pub_tail = &pub_head;
+	blob_head = NULL;
 	if (turn_failed) {
 		store_rollback(api_store);
 		turn_failed = 0;
@@ -261,6 +318,7 @@ commit_round(void)
 		api_groups_forget();	/* the cache may hold rolled-back members */
 	else
 		checkpoint_maybe();
+	blobs_remove(bl, failed);
 	for (p = pl; p; p = pl) {
 		pl = p->next;
 		if (!failed) {
@@ -294,6 +352,6 @@ commit_round(void)
 void
 api_commit_turn(void)
 {
-	while (deferred_head || pub_head || turn_failed || store_in_tx(api_store))
+	while (deferred_head || pub_head || blob_head || turn_failed || store_in_tx(api_store))
 		commit_round();
 }

@@ -31,6 +31,14 @@ void api_commit_turn(void);
  * who just left and should see their own departure)
  */
 void api_publish_after_commit(const struct store_msg *m, int64_t extra_user);
+/*
+ * drop attachment id when no message carries it any more; its bytes go
+ * after the commit, unless a file record still shares them, and never when
+ * the turn rolls back
+ */
+void api_file_release(const char *id);
+/* remove the bytes of sha256 after the commit, if no file record has them */
+void api_blob_after_commit(const char *sha256);
 /* the line a stream gets for a stored message (malloc'd), or NULL */
 char *api_stream_line(const struct store_msg *m, size_t *len);
 

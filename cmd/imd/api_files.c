@@ -240,7 +240,7 @@ api_uploads_sweep(void)
 		if (store_file_delete(api_store, id) < 0)
 			return;
 		if (store_file_refs(api_store, sha, &refs) == STORE_OK && refs == 0)
-			blob_remove(sha);
+			api_blob_after_commit(sha);
 	}
 }
 

@@ -5,20 +5,23 @@
  * Expiries and scheduled sends are one heap keyed by time (timers.h);
  * every second the due items are popped, so nothing is scanned per tick
  * and an item fires within a second of its time. Writes join the turn's
- * transaction, committed before the loop sleeps, as a request's are.
+ * transaction, committed before the loop sleeps, as a request's are;
+ * --retain's alone run on the worker.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api_int.h"
+#include "blob.h"
 #include "isotime.h"
 #include "log.h"
 #include "loop.h"
 #include "timers.h"
+#include "work.h"
 
 #define SCHED_MAX_AHEAD_MS (366LL * 86400 * 1000)	/* a year */
-#define RETIRE_BATCH 64		/* messages retired per tick, at most */
+#define RETIRE_BATCH 256	/* messages per transaction of --retain */
 
 int64_t api_retain_ms;	/* --retain: 0 keeps everything */
 
@@ -88,18 +91,68 @@ send_due(int64_t sid)
 	free(sc.body);
 }
 
-/* --retain: the oldest messages past it go, a batch per tick */
-static void
-retire(int64_t now)
-{
-	int64_t ids[RETIRE_BATCH];
-	size_t n = 0, i;
+/*
+ * --retain: the oldest messages past it go on the worker, with a
+ * connection of its own, a batch at a time, each its own short
+ * transaction: the loop's writes wait at most for one batch (the lock's
+ * busy_timeout), not for the whole deletion. A full batch queues the next
+ * at once; other jobs of the worker run between. Streams never send a
+ * message twice, so one deleted under them is simply not replayed.
+ */
+struct retire {
+	int64_t before_ms;
+	size_t nmsgs, nshas;
+	int failed;
+	char err[160];
+	char shas[RETIRE_BATCH][65];
+};
 
-	if (api_retain_ms <= 0 || store_msgs_older(api_store, now - api_retain_ms, ids, RETIRE_BATCH,
-	    &n) < 0)
+static int retiring;	/* a batch is on the worker */
+
+static void retire_start(int64_t before_ms);
+
+static void
+retire_run(void *arg)
+{
+	struct retire *r = arg;
+	size_t i;
+
+	r->failed = store_retire(api_store, r->before_ms, RETIRE_BATCH, r->shas, &r->nshas,
+	    &r->nmsgs, r->err, sizeof(r->err)) < 0;
+	/* committed: no record has these bytes any more */
+	for (i = 0; i < r->nshas; i++)
+		blob_remove(r->shas[i]);
+}
+
+static void
+retire_done(void *arg)
+{
+	struct retire *r = arg;
+	int more = !r->failed && r->nmsgs == RETIRE_BATCH;
+
+	retiring = 0;
+	if (r->failed)
+		log_warn("retention: %s; trying again in a second", r->err);
+	else if (r->nmsgs)
+		log_info("retention: %zu messages and %zu attachments deleted", r->nmsgs, r->nshas);
+	if (more)
+		retire_start(r->before_ms);
+	free(r);
+}
+
+static void
+retire_start(int64_t before_ms)
+{
+	struct retire *r;
+
+	if (retiring || !(r = calloc(1, sizeof(*r))))
 		return;
-	for (i = 0; i < n; i++)
-		expire(ids[i]);
+	r->before_ms = before_ms;
+	if (work_submit(retire_run, retire_done, r) < 0) {
+		free(r);
+		return;
+	}
+	retiring = 1;
 }
 
 /* every second */
@@ -117,7 +170,8 @@ api_timed_tick(void)
 		else
 			send_due(it.id);
 	}
-	retire(now);
+	if (api_retain_ms > 0)
+		retire_start(now - api_retain_ms);
 }
 
 /* ---- /v1/scheduled ---- */

@@ -11,7 +11,6 @@
 
 #include "api_util.h"
 #include "auth.h"
-#include "blob.h"
 #include "log.h"
 #include "loop.h"
 
@@ -370,20 +369,5 @@ api_ttl(struct json_object *o, int64_t *ttl_s, int *status, const char **code, c
 		return -1;
 	}
 	return 0;
-}
-
-/* drop file id and its bytes when no message carries it any more */
-void
-api_file_release(const char *id)
-{
-	struct store_file f;
-	int64_t refs;
-
-	if (!id || !id[0] || store_file_unused(api_store, id) != STORE_OK)
-		return;
-	if (store_file_get(api_store, id, &f) != STORE_OK || store_file_delete(api_store, id) < 0)
-		return;
-	if (store_file_refs(api_store, f.sha256, &refs) == STORE_OK && refs == 0)
-		blob_remove(f.sha256);
 }
 

@@ -76,7 +76,5 @@ int api_ttl(struct json_object *o, int64_t *ttl_s, int *status, const char **cod
 /* a user (to_id) or a group w is in (grp) that w may send to: 0, or -1 answered */
 int api_destination(struct http_req *req, const struct who *w, const char *to, int group,
     int64_t *to_id, int64_t *grp);
-/* drop attachment id, and its bytes, when no message carries it any more */
-void api_file_release(const char *id);
 
 #endif

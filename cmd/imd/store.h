@@ -6,7 +6,8 @@
  * first write of a loop turn arrives and store_commit() ends it before the
  * loop sleeps, so one fsync covers everything accepted in that turn.
  * Functions return 0 on success, or a negative STORE_* code. A store is
- * used from the event loop thread only, but for store_checkpoint().
+ * used from the event loop thread only, but for store_checkpoint() and
+ * store_retire().
  *
  * Implementations. imd calls the store_* functions below and nothing else;
  * an implementation defines all of them, and the Makefile links one:
@@ -379,11 +380,16 @@ struct store_sched {
 int store_timed(struct store *st, struct store_timed **out, size_t *n);
 int store_msg_expire(struct store *st, int64_t id, char file_id[33]);
 /*
- * up to max of the oldest messages stored before before_ms, by id, into
- * ids (*n of them): the next ones for --retain to delete. Reads in id
- * order and stops at the first newer message, so it costs the batch.
+ * --retain, on the worker thread with the checkpoints' connection (thread-
+ * safe as store_checkpoint() is): up to max of the oldest messages stored
+ * before before_ms, with every change made to them and each attachment no
+ * message carries any more, deleted in one short transaction of its own.
+ * *nmsgs counts the messages; shas (room for max) gets the SHA-256 of each
+ * attachment whose bytes no file record shares, to unlink once this
+ * returns STORE_OK. On STORE_ERR nothing changed and err says why.
  */
-int store_msgs_older(struct store *st, int64_t before_ms, int64_t *ids, size_t max, size_t *n);
+int store_retire(struct store *st, int64_t before_ms, size_t max, char (*shas)[65], size_t *nshas,
+    size_t *nmsgs, char *err, size_t errlen);
 int store_sched_add(struct store *st, int64_t sender, int64_t at_ms, int64_t now_ms,
     const char *body, const char *key, int64_t *id);
 int store_sched_get(struct store *st, int64_t id, struct store_sched *s);

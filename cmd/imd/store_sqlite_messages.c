@@ -71,7 +71,6 @@ const struct sq_query sq_messages_sql[] = {
 	{ Q_MSG_FILE, "SELECT file_id FROM messages WHERE id = ?1" },
 	{ Q_MSG_DEL, "DELETE FROM messages WHERE id = ?1" },
 	{ Q_MSG_DEL_ON, "DELETE FROM messages WHERE on_id = ?1" },
-	{ Q_MSGS_OLDEST, "SELECT id, time FROM messages ORDER BY id LIMIT ?1" },
 	{ Q_SCHED_ADD, "INSERT INTO scheduled(sender, at, created, body, key)"
 	    " VALUES (?1, ?2, ?3, ?4, ?5)" },
 	{ Q_SCHED_KEY, "SELECT id FROM scheduled WHERE sender = ?1 AND key = ?2" },
@@ -531,20 +530,112 @@ store_scheds_free(struct store_sched *s, size_t n)
 	free(s);
 }
 
-int
-store_msgs_older(struct store *st, int64_t before_ms, int64_t *ids, size_t max, size_t *n)
-{
-	sqlite3_stmt *s = sq_bind(st, Q_MSGS_OLDEST, "i", (int64_t)max);
-	int rc;
+/* ---- --retain, on the worker's connection ---- */
 
-	*n = 0;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW && *n < max) {
-		if (sqlite3_column_int64(s, 1) >= before_ms)
+/* the worker's statements: prepared per batch, a batch being rare */
+static const char *const retire_sql[] = {
+	"SELECT id, time, file_id FROM messages ORDER BY id LIMIT ?1",
+	"DELETE FROM messages WHERE on_id = ?1",
+	"DELETE FROM messages WHERE id = ?1",
+	"SELECT 1 FROM messages WHERE file_id = ?1 LIMIT 1",
+	"SELECT sha256 FROM files WHERE id = ?1",
+	"DELETE FROM files WHERE id = ?1",
+	"SELECT count(*) FROM files WHERE sha256 = ?1",
+};
+enum { R_OLDEST, R_DEL_ON, R_DEL, R_USED, R_SHA, R_FILE_DEL, R_REFS, R_COUNT };
+
+/* run s with the text or integer argument; SQLITE_ROW, SQLITE_DONE or an error */
+static int
+rstep(sqlite3_stmt *s, const char *t, int64_t i)
+{
+	sqlite3_reset(s);
+	if (t)
+		sqlite3_bind_text(s, 1, t, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_int64(s, 1, i);
+	return sqlite3_step(s);
+}
+
+int
+store_retire(struct store *st, int64_t before_ms, size_t max, char (*shas)[65], size_t *nshas,
+    size_t *nmsgs, char *err, size_t errlen)
+{
+	sqlite3 *db = st->ckpt_db;
+	sqlite3_stmt *q[R_COUNT] = {0};
+	struct { int64_t id; char file[33]; } *v = NULL;
+	size_t n = 0, i;
+	int rc = SQLITE_OK, k;
+	const char *sha;
+
+	*nshas = *nmsgs = 0;
+	if (!(v = calloc(max ? max : 1, sizeof(*v)))) {
+		snprintf(err, errlen, "out of memory");
+		return STORE_ERR;
+	}
+	for (k = 0; k < R_COUNT; k++)
+		if ((rc = sqlite3_prepare_v2(db, retire_sql[k], -1, &q[k], NULL)) != SQLITE_OK)
+			goto out;
+	/* nothing old enough: the write lock is not taken at all */
+	if ((rc = rstep(q[R_OLDEST], NULL, 1)) != SQLITE_ROW ||
+	    sqlite3_column_int64(q[R_OLDEST], 1) >= before_ms) {
+		rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
+		sqlite3_reset(q[R_OLDEST]);
+		goto out;
+	}
+	sqlite3_reset(q[R_OLDEST]);
+	/* IMMEDIATE: the write lock up front, waiting (busy_timeout) for the loop's */
+	if ((rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL)) != SQLITE_OK)
+		goto out;
+	/* in id order, to the first newer message: it costs the batch */
+	for (rc = rstep(q[R_OLDEST], NULL, (int64_t)max); rc == SQLITE_ROW && n < max;
+	    rc = sqlite3_step(q[R_OLDEST])) {
+		if (sqlite3_column_int64(q[R_OLDEST], 1) >= before_ms)
 			break;
-		ids[(*n)++] = sqlite3_column_int64(s, 0);
+		v[n].id = sqlite3_column_int64(q[R_OLDEST], 0);
+		sq_text(v[n].file, sizeof(v[n].file), q[R_OLDEST], 2);
+		n++;
 	}
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return sq_fail(st, s);
-	sqlite3_reset(s);
-	return STORE_OK;
+		goto out;
+	sqlite3_reset(q[R_OLDEST]);
+	rc = SQLITE_DONE;
+	for (i = 0; i < n && rc == SQLITE_DONE; i++) {
+		if ((rc = rstep(q[R_DEL_ON], NULL, v[i].id)) != SQLITE_DONE ||
+		    (rc = rstep(q[R_DEL], NULL, v[i].id)) != SQLITE_DONE)
+			break;
+		*nmsgs += sqlite3_changes(db) > 0;
+		if (!v[i].file[0])
+			continue;
+		/* its attachment, when no other message carries it */
+		if ((rc = rstep(q[R_USED], v[i].file, 0)) != SQLITE_DONE)
+			rc = rc == SQLITE_ROW ? SQLITE_DONE : rc;
+		else if ((rc = rstep(q[R_SHA], v[i].file, 0)) == SQLITE_ROW) {
+			sha = (const char *)sqlite3_column_text(q[R_SHA], 0);
+			snprintf(shas[*nshas], 65, "%s", sha ? sha : "");
+			sqlite3_reset(q[R_SHA]);
+			if ((rc = rstep(q[R_FILE_DEL], v[i].file, 0)) == SQLITE_DONE &&
+			    (rc = rstep(q[R_REFS], shas[*nshas], 0)) == SQLITE_ROW) {
+				if (sqlite3_column_int64(q[R_REFS], 0) == 0 && shas[*nshas][0])
+					(*nshas)++;
+				rc = SQLITE_DONE;
+			}
+		}
+	}
+	if (rc == SQLITE_DONE)
+		rc = SQLITE_OK;
+out:
+	if (rc != SQLITE_OK)
+		snprintf(err, errlen, "%s", sqlite3_errmsg(db));
+	for (k = 0; k < R_COUNT; k++)
+		sqlite3_finalize(q[k]);
+	if (rc == SQLITE_OK && !sqlite3_get_autocommit(db) &&
+	    (rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL)) != SQLITE_OK)
+		snprintf(err, errlen, "%s", sqlite3_errmsg(db));
+	if (rc != SQLITE_OK) {
+		if (!sqlite3_get_autocommit(db))
+			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+		*nshas = *nmsgs = 0;
+	}
+	free(v);
+	return rc == SQLITE_OK ? STORE_OK : STORE_ERR;
 }
