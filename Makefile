@@ -50,7 +50,7 @@ ALL_OBJ = $(LIB_OBJ) $(patsubst %.c,%.o,$(wildcard cmd/*/*.c))
 # an LD_PRELOAD library the tests use to watch and break imd's disk writes
 SHIM    = tests/preload/imshim.so
 
-all: $(BINS) $(SHIM)
+all: $(BINS)
 
 -include $(ALL_OBJ:.o=.d) $(TEST_BIN:=.d)
 
@@ -93,7 +93,7 @@ deps:
 	@./tools/deps.sh
 
 check: deps
-	$(MAKE) all $(TEST_BIN)
+	$(MAKE) all $(TEST_BIN) $(SHIM)
 	./tools/layering.sh
 	./tests/run.sh
 

@@ -428,7 +428,7 @@ restart_imd () {
 with_shim () {
 	local shim=$TEST_DIR/preload/imshim.so asan
 	if ! test -f "$shim"; then
-		echo "with_shim: $shim is not built (run make)" >&9
+		echo "with_shim: $shim is not built (make tests/preload/imshim.so)" >&9
 		return 1
 	fi
 	asan=$(ldd "$IM_BIN/imd" 2>/dev/null | awk '/libasan|libubsan/ { printf "%s ", $3 }')
