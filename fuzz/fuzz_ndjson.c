@@ -126,7 +126,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 	}
 	json_object_put(s->cur);
+	if (s->tok)
+		json_tokener_free(s->tok);
 	im_buf_free(&s->in);
+	im_buf_free(&s->flat);
 	im_buf_free(&s->errbody);
 	free(s);
 	return 0;
