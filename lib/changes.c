@@ -22,7 +22,6 @@ call(struct im_client *c, struct im_req *r, const char *key, double retry_s,
 {
 	struct im_backoff b;
 	char rnd[33];
-	long ms;
 	int rc;
 
 	if (msg)
@@ -37,9 +36,8 @@ call(struct im_client *c, struct im_req *r, const char *key, double retry_s,
 	im_backoff_init(&b, retry_s);
 	for (;;) {
 		rc = im_call(c, r, msg, e);
-		if (rc == 0 || !e->transient || (ms = im_backoff_next(&b, e->retry_after_ms)) < 0)
+		if (rc == 0 || !im_retry_wait(&b, e, NULL))
 			return rc;
-		im_sleep_ms(ms, NULL);
 	}
 }
 
