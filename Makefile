@@ -12,7 +12,7 @@ MANPREFIX ?= $(PREFIX)/share/man
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 CC        ?= cc
 
-PKGS      = openssl json-c sqlite3 sox libcurl
+PKGS      = openssl json-c sqlite3 sox libcurl libpq
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 # sd_notify: imd alone links libsystemd

@@ -23,6 +23,9 @@
 # runs; -d / IM_TEST_DEBUG=1 keeps the trash directory always.
 # IM_BIN is where the binaries are (default: ../bin next to this file).
 # IM_TIMEOUT (default 30) bounds every helper that talks to imd.
+# IM_TEST_STORE=pg runs every imd of the script on PostgreSQL: start_imd
+# starts a private cluster (start_pg) and gives imd --db; imd_cmd user
+# does too. A script that needs SQLite itself says test_needs_sqlite.
 
 TEST_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TEST_NAME=$(basename "$0" .sh)
@@ -95,7 +98,8 @@ diag () { printf '%s\n' "$@" | sed 's/^/# /' >&9; }
 _cleanup () {
 	local rc=$?
 	trap - EXIT TERM INT
-	# End only what this script started: imd and background jobs of ours.
+	# End only what this script started: imd and background jobs of ours,
+	# and the PostgreSQL cluster.
 	if test -n "$IMD_PID" && _alive "$IMD_PID"; then
 		kill -TERM "$IMD_PID" 2>/dev/null
 		_wait_gone "$IMD_PID" 10 || kill -KILL "$IMD_PID" 2>/dev/null
@@ -105,6 +109,7 @@ _cleanup () {
 		_kill_tree "$p"
 	done
 	wait 2>/dev/null
+	test -n "$PG_SOCK" && _pg pg_ctl -D "$PG_DATA" -m immediate stop >/dev/null 2>&1
 	if test -z "$test_done_called"; then
 		echo "# $TEST_NAME: stopped before test_done (status $rc); trash kept: $TRASH" >&9
 	elif test "$test_failed" -gt 0 || test -n "$debug"; then
@@ -319,7 +324,7 @@ _pick_port () { echo $((20000 + (RANDOM * 32768 + RANDOM) % 12000)); }
 _imd_launch () {
 	local before i=0
 	before=$(grep -c 'listening on' "$IMD_LOG" 2>/dev/null)
-	"$IM_BIN/imd" -d "$IMD_DIR" -l "127.0.0.1:$PORT" "${IMD_ARGS[@]}" \
+	"$IM_BIN/imd" -d "$IMD_DIR" "${IMD_DB[@]}" -l "127.0.0.1:$PORT" "${IMD_ARGS[@]}" \
 		</dev/null >>"$IMD_LOG" 2>&1 &
 	IMD_PID=$!
 	while test $i -lt 200; do
@@ -358,6 +363,10 @@ start_imd () {
 		return 1
 	fi
 	mkdir -p "$IMD_DIR" && chmod 700 "$IMD_DIR" || return 1
+	if test "$IM_TEST_STORE" = pg && test ${#IMD_DB[@]} -eq 0; then
+		start_pg || return 1
+		IMD_DB=(--db "$PG_CONNINFO")
+	fi
 	while :; do
 		test -n "$PORT" || PORT=$(_pick_port)
 		_imd_launch
@@ -420,8 +429,77 @@ restart_imd () {
 	start_imd "${args[@]}"
 }
 
-# imd_cmd ARGS...: run the imd binary (e.g. imd_cmd user add bob -d "$IMD_DIR")
-imd_cmd () { timeout "$IM_TIMEOUT" "$IM_BIN/imd" "$@"; }
+# imd_cmd ARGS...: run the imd binary (e.g. imd_cmd user add bob -d "$IMD_DIR");
+# imd user gets the store imd runs on
+imd_cmd () {
+	if test "$1" = user; then
+		timeout "$IM_TIMEOUT" "$IM_BIN/imd" "$@" "${IMD_DB[@]}"
+	else
+		timeout "$IM_TIMEOUT" "$IM_BIN/imd" "$@"
+	fi
+}
+
+# ---------------------------------------------------------------- PostgreSQL
+
+PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
+PG_DATA=$TRASH/pg
+PG_SOCK=
+PG_CONNINFO=
+IMD_DB=()
+
+# _pg CMD ARGS...: a PostgreSQL program from $PG_BIN, as the cluster's
+# owner: PostgreSQL refuses to run as root, so as root that is nobody
+_pg () {
+	local c=$1
+	shift
+	if test "$(id -u)" -eq 0; then
+		setpriv --reuid=nobody --regid=nogroup --clear-groups --reset-env \
+			"$PG_BIN/$c" "$@"
+	else
+		"$PG_BIN/$c" "$@"
+	fi
+}
+
+# start_pg: a private cluster in $PG_DATA, listening on a Unix socket in
+# $TRASH/pgsock only (no TCP), trusting local connections; sets PG_SOCK and
+# PG_CONNINFO (database im). fsync is off: a test never outlives the
+# machine, and the cluster's own crash safety is not what is tested.
+start_pg () {
+	test -n "$PG_SOCK" && return 0
+	test -x "$PG_BIN/initdb" || {
+		echo "start_pg: no $PG_BIN/initdb (make deps installs postgresql)" >&9
+		return 1
+	}
+	local sock=$TRASH/pgsock
+	mkdir -p "$sock" "$PG_DATA" || return 1
+	test "$(id -u)" -eq 0 && chown nobody:nogroup "$sock" "$PG_DATA"
+	chmod 700 "$PG_DATA"
+	_pg initdb -D "$PG_DATA" -A trust -U im -E UTF8 --locale=C.UTF-8 \
+		>"$TRASH/pg-initdb.log" 2>&1 || {
+		tail -n 20 "$TRASH/pg-initdb.log" >&9
+		return 1
+	}
+	_pg pg_ctl -D "$PG_DATA" -l "$PG_DATA/log" -w -t 60 \
+		-o "-k $sock -c listen_addresses= -c fsync=off" start >/dev/null || {
+		tail -n 20 "$PG_DATA/log" >&9
+		return 1
+	}
+	PG_SOCK=$sock
+	_pg createdb -h "$sock" -U im im || return 1
+	PG_CONNINFO="host=$sock user=im dbname=im"
+}
+
+# pg_sql SQL: run SQL in imd's database, rows unaligned (psql -At)
+pg_sql () { _pg psql -h "$PG_SOCK" -U im -d im -X -q -At -c "$1"; }
+
+# test_needs_sqlite: skip the whole script under IM_TEST_STORE=pg
+test_needs_sqlite () {
+	if test "$IM_TEST_STORE" = pg; then
+		echo "1..0 # SKIP works on SQLite's im.db itself"
+		test_done_called=1
+		exit 0
+	fi
+}
 
 # ---------------------------------------------------------------- files
 

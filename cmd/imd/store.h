@@ -189,7 +189,13 @@ struct store_token_info {
 	int64_t expires_ms;	/* 0: never */
 };
 
-/* open or create DIR/im.db (mode 0600), WAL, synchronous=FULL, schema */
+/*
+ * open the store name names: a libpq connection string or URI
+ * ("postgresql://...", "host=... dbname=...") opens PostgreSQL, creating
+ * or migrating imd's schema; anything else is a path, DIR/im.db, opened
+ * or created (mode 0600), WAL, synchronous=FULL, schema
+ */
+int store_is_conninfo(const char *name);
 int store_open(struct store **st, const char *path, char *err, size_t errlen);
 void store_close(struct store *st);
 const char *store_errmsg(struct store *st);

@@ -664,3 +664,8 @@ sq_sp_end(struct store *st, int ok, int rc)
 	return rc;
 }
 
+
+const struct store_ops store_sqlite_ops = {
+	store_open, store_close, store_rollback,
+	STORE_OPS(STORE_OP_INIT_)
+};
