@@ -489,6 +489,67 @@ start_pg () {
 	PG_CONNINFO="host=$sock user=im dbname=im"
 }
 
+# start_node NAME [IMD ARGS...]: one more imd on the same database as the
+# first (start_imd, under IM_TEST_STORE=pg), with its certificate and key
+# (one pin for all), data in $TRASH/NAME, log in $TRASH/NAME.log; sets
+# NODE_PORT[NAME], NODE_URL[NAME], NODE_PID[NAME]
+declare -A NODE_PORT NODE_URL NODE_PID NODE_ARGS
+start_node () {
+	local name=$1 dir=$TRASH/$1 log=$TRASH/$1.log port=${NODE_PORT[$1]} fixed tries=0 i
+	shift
+	NODE_ARGS[$name]="$*"
+	fixed=$port
+	mkdir -p "$dir" && chmod 700 "$dir" || return 1
+	while test $tries -lt 20; do
+		test -n "$port" || port=$(_pick_port)
+		local before
+		before=$(grep -c 'listening on' "$log" 2>/dev/null)
+		"$IM_BIN/imd" -d "$dir" "${IMD_DB[@]}" --cert "$IMD_DIR/cert.pem" \
+			--key "$IMD_DIR/key.pem" -l "127.0.0.1:$port" "$@" \
+			</dev/null >>"$log" 2>&1 &
+		NODE_PID[$name]=$!
+		for i in $(seq 100); do
+			_alive "${NODE_PID[$name]}" || break
+			test "$(grep -c 'listening on' "$log")" -gt "${before:-0}" && break
+			sleep 0.1
+		done
+		if _alive "${NODE_PID[$name]}" &&
+		   test "$(grep -c 'listening on' "$log")" -gt "${before:-0}"; then
+			NODE_PORT[$name]=$port
+			NODE_URL[$name]=https://127.0.0.1:$port
+			return 0
+		fi
+		kill -KILL "${NODE_PID[$name]}" 2>/dev/null
+		wait "${NODE_PID[$name]}" 2>/dev/null
+		tries=$((tries + 1))
+		if test -n "$fixed"; then sleep 0.25; else port=; fi
+	done
+	echo "start_node $name: imd did not start; log:" >&9
+	tail -n 20 "$log" >&9
+	return 1
+}
+
+# stop_node NAME [SIGNAL]: stop it (SIGTERM, or SIGNAL) and reap it
+stop_node () {
+	local pid=${NODE_PID[$1]}
+	test -n "$pid" || return 1
+	kill -"${2:-TERM}" "$pid" 2>/dev/null
+	_wait_gone "$pid" 20 || kill -KILL "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	NODE_PID[$1]=
+	return 0
+}
+
+# login_at NAME NODE: NAME (made with make_user) logs in at node NODE too,
+# into a home of its own: run the clients there with as_user NAME@NODE
+login_at () {
+	mkdir -p "$TRASH/home/$1@$2" &&
+	password_of "$1" |
+		IM_DIR=$TRASH/home/$1@$2 timeout "$IM_TIMEOUT" "$IM_BIN/imuser" login "$1" \
+		--server "${NODE_URL[$2]}" --pin "$PIN" &&
+	test -s "$TRASH/home/$1@$2/token"
+}
+
 # pg_sql SQL: run SQL in imd's database, rows unaligned (psql -At)
 pg_sql () { _pg psql -h "$PG_SOCK" -U im -d im -X -q -At -c "$1"; }
 

@@ -489,6 +489,13 @@ commit_round(void)
 		api_groups_forget();	/* the cache may hold rolled-back members */
 	else
 		checkpoint_maybe();
+	if (!failed && pl) {
+		int64_t last = pl->id;
+
+		for (p = pl; p; p = p->next)
+			last = p->id;
+		api_remote_committed(pl->id, last);
+	}
 	for (p = pl; p; p = pl) {
 		pl = p->next;
 		if (!failed) {
@@ -523,11 +530,13 @@ api_before_sleep(void)
 {
 	while (deferred_head || pub_head || turn_failed || store_in_tx(api_store))
 		commit_round();
+	api_remote_flush();
 }
 
 void
 api_tick(void)
 {
 	api_stream_tick();
+	api_remote_tick();
 	health_tick();
 }

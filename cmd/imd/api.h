@@ -18,6 +18,9 @@ void api_dispatch(struct http_req *req);
 int api_headers(struct http_req *req);
 void api_set_max_file(uint64_t bytes);
 void api_before_sleep(void);
+/* a shared store (PostgreSQL): hear other nodes' commits through l */
+struct loop;
+void api_remote_init(struct loop *l);
 void api_tick(void);		/* every second: heartbeats, slow readers */
 void api_files_sweep(void);	/* drop uploads abandoned for a day */
 

@@ -67,6 +67,10 @@ void api_groups_forget(void);
  * who just left and should see their own departure) */
 void api_publish_after_commit(const struct store_msg *m, int64_t extra_user);
 char *api_stream_line(const struct store_msg *m, size_t *len);
+/* api_remote.c: other nodes' messages to the streams here (shared store) */
+void api_remote_tick(void);
+void api_remote_flush(void);
+void api_remote_committed(int64_t first, int64_t last);
 void api_storage_error(struct http_req *req);
 /* roll back this turn's transaction: every answer waiting on it gets 503 */
 void api_fail_turn(void);

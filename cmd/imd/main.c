@@ -568,6 +568,7 @@ serve(int argc, char **argv)
 	loop_catch_signals(l);
 	http_init(l, ctx, api_dispatch);
 	api_init(st, o.registration_open);
+	api_remote_init(l);
 	api_set_max_file(o.max_file);
 	quota_init(&o.limits);
 	http_on_headers(api_headers);

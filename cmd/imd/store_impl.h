@@ -56,6 +56,13 @@ void store_msgs_settle(struct store_msg *v, size_t *len, int limit);
 	X(int, checkpoint_due, (const struct store *st), (st)) \
 	X(int, checkpoint, (struct store *st), (st)) \
 	X(int64_t, committed_max, (const struct store *st), (st)) \
+	X(int, shared, (const struct store *st), (st)) \
+	X(int, notify_fd, (struct store *st), (st)) \
+	X(int, notified, (struct store *st, int64_t *max), (st, max)) \
+	X(int, poll_max, (struct store *st, int64_t *max), (st, max)) \
+	X(int, seen, (struct store *st, int64_t id), (st, id)) \
+	X(int, msgs_range, (struct store *st, int64_t since, int64_t upto, int limit, \
+	    struct store_msg **out, size_t *n), (st, since, upto, limit, out, n)) \
 	X(int, user_add, (struct store *st, const char *name, const char *pwhash, int64_t *id), \
 	    (st, name, pwhash, id)) \
 	X(int, user_get, (struct store *st, const char *name, struct store_user *u, char **pwhash), \

@@ -35,6 +35,12 @@
 #define store_checkpoint_due pg_store_checkpoint_due
 #define store_checkpoint pg_store_checkpoint
 #define store_committed_max pg_store_committed_max
+#define store_shared pg_store_shared
+#define store_notify_fd pg_store_notify_fd
+#define store_notified pg_store_notified
+#define store_poll_max pg_store_poll_max
+#define store_seen pg_store_seen
+#define store_msgs_range pg_store_msgs_range
 #define store_user_add pg_store_user_add
 #define store_user_get pg_store_user_get
 #define store_user_set_password pg_store_user_set_password
@@ -85,6 +91,7 @@
 struct store {
 	const struct store_ops *ops;	/* first: struct store_base */
 	PGconn *conn;
+	PGconn *listen;		/* LISTEN im: other nodes' commits */
 	char *conninfo;
 	int in_tx;
 	int64_t committed_max;
@@ -457,6 +464,36 @@ out:
 	return rc;
 }
 
+/* the listening connection, made or made again; non-blocking */
+static int
+listen_connect(struct store *st)
+{
+	PGresult *r;
+
+	if (st->listen)
+		PQfinish(st->listen);
+	st->listen = PQconnectdb(st->conninfo);
+	if (!st->listen || PQstatus(st->listen) != CONNECTION_OK) {
+		snprintf(st->err, sizeof st->err, "%s",
+		    st->listen ? PQerrorMessage(st->listen) : "out of memory");
+		st->err[strcspn(st->err, "\n")] = '\0';
+		goto bad;
+	}
+	r = PQexec(st->listen, "LISTEN im");
+	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+		snprintf(st->err, sizeof st->err, "%s", PQresultErrorMessage(r));
+		PQclear(r);
+		goto bad;
+	}
+	PQclear(r);
+	if (PQsetnonblocking(st->listen, 1) == 0)
+		return 0;
+bad:
+	PQfinish(st->listen);
+	st->listen = NULL;
+	return -1;
+}
+
 int
 store_open(struct store **stp, const char *conninfo, char *err, size_t errlen)
 {
@@ -487,6 +524,10 @@ store_open(struct store **stp, const char *conninfo, char *err, size_t errlen)
 	}
 	st->committed_max = col_i(r, 0, 0);
 	PQclear(r);
+	if (listen_connect(st) < 0) {
+		snprintf(err, errlen, "cannot LISTEN on PostgreSQL: %s", st->err);
+		goto bad;
+	}
 	*stp = st;
 	return STORE_OK;
 bad:
@@ -502,6 +543,7 @@ store_close(struct store *st)
 	if (st->in_tx)
 		store_rollback(st);
 	PQfinish(st->conn);
+	PQfinish(st->listen);
 	free(st->conninfo);
 	free(st);
 }
@@ -552,7 +594,28 @@ store_commit(struct store *st)
 
 	if (!st->in_tx)
 		return STORE_OK;
-	r = pg_run(st, "COMMIT", "");
+	/*
+	 * The other nodes hear of new messages from the commit itself: a
+	 * NOTIFY is sent when its transaction commits, and never otherwise.
+	 * One round trip for both.
+	 */
+	if (st->pending_max > 0) {
+		char sql[80];
+
+		snprintf(sql, sizeof sql, "SELECT pg_notify('im', '%lld'); COMMIT",
+		    (long long)st->pending_max);
+		r = PQexec(st->conn, sql);
+		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+			set_err(st, r);
+			PQclear(r);
+			r = NULL;
+			check_lost(st);
+			if (PQstatus(st->conn) == CONNECTION_OK)
+				PQclear(PQexec(st->conn, "ROLLBACK"));
+		}
+	} else {
+		r = pg_run(st, "COMMIT", "");
+	}
 	/* a COMMIT of an aborted transaction answers ROLLBACK, not an error */
 	if (r && strcmp(PQcmdStatus(r), "COMMIT")) {
 		snprintf(st->err, sizeof st->err, "transaction rolled back");
@@ -593,6 +656,91 @@ int64_t
 store_committed_max(const struct store *st)
 {
 	return st->committed_max;
+}
+
+#define MSG_COLS "id, sender, recipient, grp, kind, json"
+static int row_to_msg(const PGresult *r, int i, void *e);
+
+/* ---- several nodes ---- */
+
+int
+store_shared(const struct store *st)
+{
+	(void)st;
+	return 1;
+}
+
+int
+store_notify_fd(struct store *st)
+{
+	return st->listen && PQstatus(st->listen) == CONNECTION_OK ? PQsocket(st->listen) : -1;
+}
+
+int
+store_notified(struct store *st, int64_t *max)
+{
+	PGnotify *n;
+	int64_t v;
+
+	*max = 0;
+	if (!st->listen || PQstatus(st->listen) != CONNECTION_OK || !PQconsumeInput(st->listen)) {
+		/* notifications sent meanwhile are lost: the caller polls */
+		listen_connect(st);
+		snprintf(st->err, sizeof st->err, "the listening connection was lost");
+		return STORE_ERR;
+	}
+	while ((n = PQnotifies(st->listen))) {
+		v = strtoll(n->extra, NULL, 10);
+		if (v > *max)
+			*max = v;
+		PQfreemem(n);
+	}
+	return STORE_OK;
+}
+
+int
+store_poll_max(struct store *st, int64_t *max)
+{
+	PGresult *r;
+
+	if (st->in_tx) {	/* msg_seq would show this node's own uncommitted ids */
+		*max = st->committed_max;
+		return STORE_OK;
+	}
+	if (!st->listen)
+		listen_connect(st);
+	if (!(r = pg_run(st, "SELECT last FROM msg_seq", "")))
+		return STORE_ERR;
+	*max = col_i(r, 0, 0);
+	PQclear(r);
+	return STORE_OK;
+}
+
+int
+store_seen(struct store *st, int64_t id)
+{
+	if (id > st->committed_max)
+		st->committed_max = id;
+	return STORE_OK;
+}
+
+int
+store_msgs_range(struct store *st, int64_t since, int64_t upto, int limit,
+    struct store_msg **out, size_t *n)
+{
+	struct store_vec mv = { .elem = sizeof **out, .hint = 64 };
+
+	*out = NULL;
+	*n = 0;
+	if (rows(st, pg_run(st, "SELECT " MSG_COLS " FROM messages"
+	    " WHERE id > $1 AND id <= $2 ORDER BY id LIMIT $3", "iin", since, upto,
+	    (int64_t)limit), &mv, row_to_msg) != STORE_OK) {
+		store_msgs_free(mv.v, mv.len);
+		return STORE_ERR;
+	}
+	*out = mv.v;
+	*n = mv.len;
+	return STORE_OK;
 }
 
 /* ---- users and tokens ---- */
@@ -759,8 +907,6 @@ store_cursor_set(struct store *st, int64_t token_id, int64_t cursor)
 }
 
 /* ---- messages ---- */
-
-#define MSG_COLS "id, sender, recipient, grp, kind, json"
 
 static int
 row_to_msg(const PGresult *r, int i, void *e)

@@ -25,6 +25,12 @@
 #define store_checkpoint_due sq_store_checkpoint_due
 #define store_checkpoint sq_store_checkpoint
 #define store_committed_max sq_store_committed_max
+#define store_shared sq_store_shared
+#define store_notify_fd sq_store_notify_fd
+#define store_notified sq_store_notified
+#define store_poll_max sq_store_poll_max
+#define store_seen sq_store_seen
+#define store_msgs_range sq_store_msgs_range
 #define store_user_add sq_store_user_add
 #define store_user_get sq_store_user_get
 #define store_user_set_password sq_store_user_set_password

@@ -1,0 +1,84 @@
+#!/bin/bash
+test_description='two imd on one PostgreSQL database: a message sent on one reaches a stream on the other, direct and group, in order, once'
+. "$(dirname "$0")/lib.sh"
+
+IM_TEST_STORE=pg
+
+# follow NAME OUT: imrecv -f --json of NAME (a home of as_user) into OUT
+follow () {
+	{ IM_DIR=$(home_of "$1") "$IM_BIN/imrecv" -f --json >"$2" 2>"$2.err" & } &&
+	fpid=$!
+}
+
+test_expect_success 'setup: node a and node b on one database, alice and bob' '
+	start_imd &&
+	start_node b &&
+	make_user alice &&
+	make_user bob &&
+	login_at bob b &&
+	login_at alice b
+'
+
+test_expect_success 'both nodes serve the same pin' '
+	test "$(imd_cmd pin --cert "$IMD_DIR/cert.pem" --key "$IMD_DIR/key.pem")" = "$PIN" &&
+	imcurl -fsS "${NODE_URL[b]}/v1/health" >/dev/null
+'
+
+# within 3 s: the notification, not the 5 s poll
+test_expect_success 'alice sends on a; bob following on b gets every message live, in order, once' '
+	follow bob@b f1.out &&
+	sleep 0.5 &&
+	for i in 1 2 3 4 5; do as_user alice imsend bob "across $i" || return 1; done &&
+	wait_for 3 test_grep "\"across 5\"" f1.out &&
+	sleep 0.5 &&
+	{ kill $fpid; wait $fpid || :; } &&
+	jq -r .text f1.out >got &&
+	printf "across %s\n" 1 2 3 4 5 >expect &&
+	test_cmp expect got
+'
+
+test_expect_success 'bob answers on b; alice reads it on a' '
+	as_user bob@b imsend alice "back from b" &&
+	as_user alice imrecv --format "%m" >got &&
+	echo "back from b" >expect &&
+	test_cmp expect got
+'
+
+test_expect_success 'a group made on a: members and messages seen from b' '
+	as_user alice imgroup create crew &&
+	as_user alice imgroup add crew bob &&
+	follow bob@b f2.out &&
+	sleep 0.5 &&
+	as_user alice imsend -g crew "to the crew" &&
+	wait_for 10 test_grep "\"to the crew\"" f2.out &&
+	{ kill $fpid; wait $fpid || :; } &&
+	as_user bob@b imgroup members crew >members &&
+	test_grep alice members &&
+	test_grep bob members
+'
+
+test_expect_success 'a member added on b hears the group on a' '
+	make_user carol &&
+	login_at carol b &&
+	as_user alice@b imgroup add crew carol &&
+	follow carol f3.out &&
+	sleep 0.5 &&
+	as_user bob@b imsend -g crew "from bob on b" &&
+	wait_for 10 test_grep "\"from bob on b\"" f3.out &&
+	{ kill $fpid; wait $fpid || :; }
+'
+
+test_expect_success 'a lost notification is made up by the poll' '
+	follow bob@b f4.out &&
+	sleep 0.5 &&
+	pg_sql "BEGIN; UPDATE msg_seq SET last = last + 1;
+		INSERT INTO messages(id, time, sender, recipient, kind, json)
+		SELECT last, 0, (SELECT id FROM users WHERE name = '"'"'alice'"'"'),
+			(SELECT id FROM users WHERE name = '"'"'bob'"'"'), '"'"'text'"'"',
+			'"'"'{\"id\":'"'"' || last || '"'"',\"from\":\"alice\",\"to\":\"bob\",\"kind\":\"text\",\"text\":\"unannounced\"}'"'"'
+		FROM msg_seq; COMMIT;" &&
+	wait_for 15 test_grep "\"unannounced\"" f4.out &&
+	{ kill $fpid; wait $fpid || :; }
+'
+
+test_done
