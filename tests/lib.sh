@@ -553,6 +553,24 @@ login_at () {
 # pg_sql SQL: run SQL in imd's database, rows unaligned (psql -At)
 pg_sql () { _pg psql -h "$PG_SOCK" -U im -d im -X -q -At -c "$1"; }
 
+# store_sql SQL: SQL in the store imd runs on (SQLite's im.db, or PostgreSQL)
+store_sql () {
+	if test "$IM_TEST_STORE" = pg; then
+		pg_sql "$1"
+	else
+		sqlite3 "$IMD_DIR/im.db" "$1"
+	fi
+}
+
+# store_dump: every byte the store holds, to grep for what must not be there
+store_dump () {
+	if test "$IM_TEST_STORE" = pg; then
+		_pg pg_dump -h "$PG_SOCK" -U im -a im
+	else
+		cat "$IMD_DIR"/im.db*
+	fi
+}
+
 # test_needs_sqlite: skip the whole script under IM_TEST_STORE=pg
 test_needs_sqlite () {
 	if test "$IM_TEST_STORE" = pg; then
