@@ -4,7 +4,7 @@ test_description='two imd on one database, several writers on each, a reader res
 
 IM_TEST_STORE=pg
 WRITERS=3	# on each node
-LINES=60	# per writer
+LINES=40	# per writer
 
 test_expect_success 'setup: nodes a and b, alice writing to bob on both' '
 	start_imd &&
@@ -14,6 +14,18 @@ test_expect_success 'setup: nodes a and b, alice writing to bob on both' '
 	login_at alice b
 '
 
+# Each insert waits up to 30 ms inside its transaction: the time between
+# an id being given and its COMMIT grows, and so does the chance that a
+# later id commits first, were ids not given in commit order.
+test_expect_success 'setup: a slow insert, to widen the race' '
+	pg_sql "CREATE FUNCTION slow() RETURNS trigger LANGUAGE plpgsql AS
+		\$\$ BEGIN PERFORM pg_sleep(random() * 0.03); RETURN NEW; END \$\$;
+		CREATE TRIGGER slow BEFORE INSERT ON messages
+		FOR EACH ROW EXECUTE FUNCTION slow();"
+'
+
+# Lines come one at a time, so each is a request and a transaction of its
+# own, and the nodes' transactions interleave.
 # reader: bob's messages, limit 7 a page, since= the last id seen, from a
 # and b in turn, until the writers are done and all they sent is in
 reader () {
@@ -41,7 +53,8 @@ test_expect_success 'writers on both nodes at once, the reader resuming many tim
 	for w in $(seq $WRITERS); do
 		for n in a b; do
 			if test $n = a; then who=alice; else who=alice@b; fi
-			{ ( seq -f "$n$w-%g" $LINES | as_user $who imsend -l bob &&
+			{ ( for i in $(seq $LINES); do echo "$n$w-$i"; sleep 0.02; done |
+			    as_user $who imsend -l bob &&
 			    seq -f "$n$w-%g" $LINES >acked.$n$w ) & } &&
 			pids="$pids $!"
 		done
