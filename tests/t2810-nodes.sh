@@ -81,4 +81,28 @@ test_expect_success 'a lost notification is made up by the poll' '
 	{ kill $fpid; wait $fpid || :; }
 '
 
+test_expect_success 'pg_ctl restart -m fast under load: senders retry, nodes reconnect, nothing acknowledged lost' '
+	as_user bob imrecv >/dev/null &&
+	{ ( for i in $(seq 40); do echo "load a$i"; sleep 0.05; done |
+	    as_user alice imsend -l bob && touch sent.a ) & } &&
+	wa=$! &&
+	{ ( for i in $(seq 40); do echo "load b$i"; sleep 0.05; done |
+	    as_user alice@b imsend -l bob && touch sent.b ) & } &&
+	wb=$! &&
+	sleep 0.8 &&
+	_pg pg_ctl -D "$PG_DATA" -m fast -w restart >/dev/null &&
+	wait $wa && wait $wb &&
+	test -e sent.a && test -e sent.b &&
+	history_of bob | jq -r "select((.text // \"\") | startswith(\"load \")) | .text" | sort >got &&
+	{ printf "load a%s\n" $(seq 40); printf "load b%s\n" $(seq 40); } | sort >expect &&
+	test_cmp expect got &&
+	as_user alice imsend bob "after restart on a" &&
+	as_user alice@b imsend bob "after restart on b" &&
+	follow bob@b f5.out &&
+	sleep 0.5 &&
+	as_user alice imsend bob "live again" &&
+	wait_for 10 test_grep "\"live again\"" f5.out &&
+	{ kill $fpid; wait $fpid || :; }
+'
+
 test_done
