@@ -1,6 +1,6 @@
 # im — one build for libim, the daemon and the clients.
 # make            build everything
-# make check      install missing packages, build, run every test
+# make check      install missing packages, build, check the layering, run every test
 # make run        install missing packages, build, start imd in ./run
 # make install    PREFIX=/usr/local DESTDIR= SYSTEMDUNITDIR=
 # make deb        a Debian package, im_VERSION_ARCH.deb
@@ -20,7 +20,8 @@ IMD_LIBS   := $(shell pkg-config --libs libsystemd 2>/dev/null)
 
 WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wformat=2 -Wvla -Wimplicit-fallthrough -Werror
-IM_CFLAGS = -std=c11 -D_GNU_SOURCE -O2 -g $(WARN) -Ilib $(PKG_CFLAGS)
+# -MMD -MP: each object's header dependencies in a .d file beside it
+IM_CFLAGS = -std=c11 -D_GNU_SOURCE -O2 -g $(WARN) -MMD -MP -Ilib $(PKG_CFLAGS)
 ifdef SANITIZE
 IM_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 IM_LDFLAGS += -fsanitize=$(SANITIZE)
@@ -43,10 +44,13 @@ IMD_SRC = $(wildcard cmd/imd/*.c)
 IMD_OBJ = $(IMD_SRC:.c=.o)
 TEST_C  = $(wildcard tests/unit/*.c)
 TEST_BIN = $(patsubst tests/unit/%.c,tests/unit/bin/%,$(TEST_C))
+ALL_OBJ = $(LIB_OBJ) $(patsubst %.c,%.o,$(wildcard cmd/*/*.c))
 
 all: $(BINS)
 
-%.o: %.c $(wildcard lib/*.h cmd/*/*.h)
+-include $(ALL_OBJ:.o=.d) $(TEST_BIN:=.d)
+
+%.o: %.c
 	@$(if $(Q),echo "  CC $<")
 	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
@@ -79,7 +83,11 @@ deps:
 
 check: deps
 	$(MAKE) all $(TEST_BIN)
+	./tools/layering.sh
 	./tests/run.sh
+
+layering: all
+	./tools/layering.sh
 
 # imd makes ./run itself, mode 0700
 run: deps
@@ -93,16 +101,21 @@ install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANPREFIX)/man1 $(DESTDIR)$(MANPREFIX)/man5 \
 		$(DESTDIR)$(MANPREFIX)/man7 $(DESTDIR)$(MANPREFIX)/man8
 	install -m 755 $(BINS) $(DESTDIR)$(BINDIR)
-	for s in 1 5 7 8; do for f in man/man$$s/*.$$s; do [ -e "$$f" ] && install -m 644 "$$f" $(DESTDIR)$(MANPREFIX)/man$$s; done; done; true
+	for s in 1 5 7 8; do \
+		for f in man/man$$s/*.$$s; do \
+			[ -e "$$f" ] || continue; \
+			install -m 644 "$$f" $(DESTDIR)$(MANPREFIX)/man$$s || exit 1; \
+		done; \
+	done
 	install -d $(DESTDIR)$(SYSTEMDUNITDIR)
 	sed 's|/usr/bin/imd|$(BINDIR)/imd|' contrib/imd.service >$(DESTDIR)$(SYSTEMDUNITDIR)/imd.service
 	chmod 644 $(DESTDIR)$(SYSTEMDUNITDIR)/imd.service
 
 clean:
-	rm -f lib/*.o lib/libim.a cmd/*/*.o $(BINS)
+	rm -f lib/*.o lib/*.d lib/libim.a cmd/*/*.o cmd/*/*.d $(BINS)
 	rm -rf bin tests/unit/bin fuzz/bin build
 
-.PHONY: all deps check run install clean man-lint fuzz fuzz-run bench
+.PHONY: all deps check layering run install clean man-lint fuzz fuzz-run bench
 
 # im_VERSION_ARCH.deb of the tree as it is, built apart in build/deb
 # (contrib/debian/build.sh; lintian is run by tests/t2740-deb.sh)

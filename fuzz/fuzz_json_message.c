@@ -2,7 +2,7 @@
  * fuzz_json_message — the JSON validation every imd call applies to its
  * body: api_json_parse (json-c, strict, UTF-8 checked, one object and
  * nothing after it), then the field access the handlers do (api_str on
- * the keys they read, api_name_ok on names).
+ * the keys they read, im_name_valid on names).
  *
  * Checks: a parsed body is an object; every string api_str hands out is
  * valid UTF-8 without NUL (the handlers store it as is); the object
@@ -120,7 +120,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		}
 		if (s)
-			api_name_ok(s);
+			im_name_valid(s);
 	}
 	s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
 	back = api_json_parse(s, n, &code, &msg);

@@ -151,6 +151,21 @@ int conn_closing(const struct conn *c)
 	return c->closing || c->dead;
 }
 
+/* the fake reads nothing more once closing: lingering is closing */
+void conn_linger(struct conn *c, size_t max, int64_t deadline)
+{
+	(void)max;
+	(void)deadline;
+	conn_close(c, 0);
+}
+
+int conn_linger_over(const struct conn *c, int64_t now)
+{
+	(void)c;
+	(void)now;
+	return 0;
+}
+
 void conn_pause(struct conn *c, int paused)
 {
 	/* decrypted bytes never wait inside the fake: nothing to read at once */

@@ -181,6 +181,26 @@ im_conf_parse(const char *text, size_t len, const char *path,
 	return rc;
 }
 
+/*
+ * The directory of config and token, when it exists: ours (or root's), and
+ * no one else may write in it, or they could put their own files there.
+ */
+static int
+dir_private(const char *dir, struct im_err *e)
+{
+	struct stat st;
+
+	if (stat(dir, &st) < 0)
+		return 0;	/* missing: made 0700 when first written */
+	if (st.st_uid != geteuid() && st.st_uid != 0)
+		return im_err_set(e, IM_ECONFIG, "%s belongs to another user (uid %u); only your own "
+		    "directory is used", dir, (unsigned)st.st_uid);
+	if (S_ISDIR(st.st_mode) && (st.st_mode & (S_IWGRP | S_IWOTH)))
+		return im_err_set(e, IM_ECONFIG, "%s may be written by others; chmod go-w %s",
+		    dir, dir);
+	return 0;
+}
+
 /* read a small private file; *out NULL (and 0) when it does not exist and !must */
 static int
 read_private(const char *path, int must, char **out, size_t *outlen, struct im_err *e)
@@ -205,6 +225,12 @@ read_private(const char *path, int must, char **out, size_t *outlen, struct im_e
 		close(fd);
 		return im_err_set(e, IM_ECONFIG, "%s may be read or written by others; chmod 600 %s",
 		    path, path);
+	}
+	/* what another user wrote could send our password and token elsewhere */
+	if (st.st_uid != geteuid()) {
+		close(fd);
+		return im_err_set(e, IM_ECONFIG, "%s belongs to another user (uid %u); only your own "
+		    "file is used", path, (unsigned)st.st_uid);
 	}
 	while ((n = read(fd, chunk, sizeof chunk)) != 0) {
 		if (n < 0 && errno == EINTR)
@@ -282,6 +308,8 @@ im_conf_load(struct im_conf *c, const struct im_common *o, struct im_err *e)
 	c->config_path = o->config ? strdup(o->config) : pathjoin(c->dir, "config");
 	if (!c->config_path)
 		return im_err_set(e, IM_EINTERNAL, "out of memory");
+	if ((rc = dir_private(c->dir, e)))
+		return rc;
 	if ((rc = read_private(c->config_path, o->config != NULL, &text, &len, e)))
 		return rc;
 	if (text) {

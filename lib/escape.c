@@ -4,6 +4,7 @@
  * the terminal.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "escape.h"
@@ -38,6 +39,20 @@ im_utf8_len(const unsigned char *s, size_t n)
 			return 0;
 		return 4;
 	}
+	return 0;
+}
+
+unsigned
+im_utf8_sneaky(const unsigned char *s, size_t l)
+{
+	unsigned cp;
+
+	if (l != 3 || s[0] != 0xe2 || (s[1] != 0x80 && s[1] != 0x81))
+		return 0;
+	cp = 0x2000 | (unsigned)(s[1] & 0x3f) << 6 | (s[2] & 0x3f);
+	if ((cp >= 0x2028 && cp <= 0x2029) || (cp >= 0x202a && cp <= 0x202e) ||
+	    (cp >= 0x2066 && cp <= 0x2069))
+		return cp;
 	return 0;
 }
 
@@ -112,6 +127,14 @@ im_escape(struct im_buf *out, const char *s, size_t len)
 			if (hex(out, p[i]) < 0 || hex(out, p[i + 1]) < 0)
 				return -1;
 			i += 2;
+		} else if (im_utf8_sneaky(p + i, l)) {
+			/* a bidi control or line separator: as \u202e */
+			char u[16];
+
+			snprintf(u, sizeof(u), "\\u%04x", im_utf8_sneaky(p + i, l));
+			if (im_buf_add(out, u, 6) < 0)
+				return -1;
+			i += l;
 		} else {
 			if (im_buf_add(out, s + i, l) < 0)
 				return -1;

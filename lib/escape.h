@@ -19,6 +19,14 @@ int im_escape(struct im_buf *out, const char *s, size_t len);
 /* length (1..4) of the valid UTF-8 sequence at s, or 0 if invalid */
 size_t im_utf8_len(const unsigned char *s, size_t n);
 
+/*
+ * The code point of the l-byte sequence at s (l from im_utf8_len) when it
+ * can turn text around or break a line without being seen: the bidi
+ * embeddings, overrides and isolates U+202A..U+202E, U+2066..U+2069, and
+ * the separators U+2028, U+2029; else 0.
+ */
+unsigned im_utf8_sneaky(const unsigned char *s, size_t l);
+
 /* 1 when s[0..n) is valid UTF-8 without NUL bytes */
 int im_utf8_valid(const char *s, size_t n);
 

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "errors.h"
 #include "opts.h"
 #include "version.h"
 
@@ -15,18 +16,18 @@ enum { C_SERVER, C_USER, C_CAFILE, C_PIN, C_INSECURE, C_CONFIG, C_JSON, C_QUIET,
 	C_VERBOSE, C_HELP, C_VERSION, C_N };
 
 static const struct im_opt common[C_N + 1] = {
-	[C_SERVER]   = { "server", 0, "URL", "server to talk to (https://HOST:PORT)" },
-	[C_USER]     = { "user", 0, "NAME", "user name (default: from the config)" },
-	[C_CAFILE]   = { "cafile", 0, "FILE", "trust the CA certificates in FILE" },
-	[C_PIN]      = { "pin", 0, "sha256//KEY", "trust only a server with this public key" },
-	[C_INSECURE] = { "insecure", 0, NULL, "do not verify the server at all (never saved)" },
-	[C_CONFIG]   = { "config", 0, "FILE", "read FILE instead of $IM_DIR/config" },
-	[C_JSON]     = { "json", 0, NULL, "print JSON objects, one per line" },
-	[C_QUIET]    = { "quiet", 'q', NULL, "no warnings or progress, errors only" },
-	[C_VERBOSE]  = { "verbose", 0, NULL, "trace each request on stderr (secrets hidden)" },
-	[C_HELP]     = { "help", 'h', NULL, "print this help and exit" },
-	[C_VERSION]  = { "version", 0, NULL, "print the version and exit" },
-	[C_N]        = { NULL, 0, NULL, NULL },
+	[C_SERVER]   = { C_SERVER, "server", 0, "URL", "server to talk to (https://HOST:PORT)" },
+	[C_USER]     = { C_USER, "user", 0, "NAME", "user name (default: from the config)" },
+	[C_CAFILE]   = { C_CAFILE, "cafile", 0, "FILE", "trust the CA certificates in FILE" },
+	[C_PIN]      = { C_PIN, "pin", 0, "sha256//KEY", "trust only a server with this public key" },
+	[C_INSECURE] = { C_INSECURE, "insecure", 0, NULL, "do not verify the server at all (never saved)" },
+	[C_CONFIG]   = { C_CONFIG, "config", 0, "FILE", "read FILE instead of $IM_DIR/config" },
+	[C_JSON]     = { C_JSON, "json", 0, NULL, "print JSON objects, one per line" },
+	[C_QUIET]    = { C_QUIET, "quiet", 'q', NULL, "no warnings or progress, errors only" },
+	[C_VERBOSE]  = { C_VERBOSE, "verbose", 0, NULL, "trace each request on stderr (secrets hidden)" },
+	[C_HELP]     = { C_HELP, "help", 'h', NULL, "print this help and exit" },
+	[C_VERSION]  = { C_VERSION, "version", 0, NULL, "print the version and exit" },
+	[C_N]        = { 0, NULL, 0, NULL, NULL },
 };
 
 #define EXTRA_BASE 0x1000	/* getopt val of command option i: EXTRA_BASE + i */
@@ -155,6 +156,31 @@ im_opts_parse(int argc, char **argv, const struct im_cmd *cmd,
 	if (c->pin && c->cafile)
 		return -im_err_set(e, IM_EUSAGE, "give --pin or --cafile, not both");
 	return optind;
+}
+
+int
+im_opts_main(int argc, char **argv, const struct im_cmd *cmd,
+    struct im_common *c, im_opt_fn fn, void *ctx, int *status)
+{
+	struct im_err e = { 0 };
+	int i;
+
+	*status = 0;
+	if ((i = im_opts_parse(argc, argv, cmd, c, fn, ctx, &e)) < 0)
+		goto fail;
+	if (c->help || c->version) {
+		(c->help ? im_opts_help : im_opts_version)(stdout, cmd);
+		return -1;
+	}
+	if (cmd->no_operands && i < argc) {
+		im_err_set(&e, IM_EUSAGE, "unexpected argument '%s'; see '%s --help'", argv[i],
+		    cmd->name);
+		goto fail;
+	}
+	return i;
+fail:
+	*status = im_err_report(cmd->name, &e);
+	return -1;
 }
 
 static void

@@ -10,6 +10,7 @@
 #include "err.h"
 
 struct im_opt {
+	int id;			/* the command's own number for it, for on_opt's switch */
 	const char *name;	/* long name without "--" */
 	int shortopt;		/* 'x', or 0 for none */
 	const char *arg;	/* argument name shown in --help, NULL: no argument */
@@ -22,6 +23,7 @@ struct im_cmd {
 	const char *about;	/* one line */
 	const struct im_opt *opts;	/* NULL-name terminated, may be NULL */
 	int in_order;		/* options must precede the first operand */
+	int no_operands;	/* an operand is a usage error */
 };
 
 /* the common flags, parsed by im_opts_parse */
@@ -31,8 +33,9 @@ struct im_common {
 };
 
 /*
- * Called for each option of cmd->opts found in argv: o is the table entry,
- * arg its argument (or NULL). Return 0, or an exit code with e set.
+ * Called for each option of cmd->opts found in argv: o is the table entry
+ * (switch on o->id), arg its argument (or NULL). Return 0, or an exit code
+ * with e set.
  */
 typedef int (*im_opt_fn)(void *ctx, const struct im_opt *o, const char *arg, struct im_err *e);
 
@@ -43,6 +46,15 @@ typedef int (*im_opt_fn)(void *ctx, const struct im_opt *o, const char *arg, str
  */
 int im_opts_parse(int argc, char **argv, const struct im_cmd *cmd,
     struct im_common *c, im_opt_fn fn, void *ctx, struct im_err *e);
+
+/*
+ * The opening of a client's main: im_opts_parse, --help and --version
+ * printed on standard output, a usage error reported on standard error.
+ * Returns the index of the first operand, or -1 when main is to return
+ * *status at once (0 after --help and --version, else the error's code).
+ */
+int im_opts_main(int argc, char **argv, const struct im_cmd *cmd,
+    struct im_common *c, im_opt_fn fn, void *ctx, int *status);
 
 void im_opts_help(FILE *out, const struct im_cmd *cmd);
 void im_opts_version(FILE *out, const struct im_cmd *cmd);

@@ -87,6 +87,23 @@ im_backoff_next(struct im_backoff *b, long retry_after_ms)
 	return ms;
 }
 
+long
+im_retry_delay(struct im_backoff *b, const struct im_err *e)
+{
+	return e->transient ? im_backoff_next(b, e->retry_after_ms) : -1;
+}
+
+int
+im_retry_wait(struct im_backoff *b, const struct im_err *e, volatile sig_atomic_t *stop)
+{
+	long ms;
+
+	if ((ms = im_retry_delay(b, e)) < 0)
+		return 0;
+	im_sleep_ms(ms, stop);
+	return 1;
+}
+
 void
 im_sleep_ms(long ms, volatile sig_atomic_t *stop)
 {

@@ -8,6 +8,8 @@
 
 #include <signal.h>
 
+#include "err.h"
+
 struct im_backoff {
 	long next_ms;		/* the next base delay */
 	long long deadline_ms;	/* monotonic; 0: no limit */
@@ -22,6 +24,18 @@ void im_backoff_reset(struct im_backoff *b);	/* after a success (keeps the deadl
  * server asked for it), or -1 when the budget would be exceeded.
  */
 long im_backoff_next(struct im_backoff *b, long retry_after_ms);
+
+/*
+ * Whether e is worth another try: the delay before it in ms, or -1 when e
+ * is not transient or the budget is spent.
+ */
+long im_retry_delay(struct im_backoff *b, const struct im_err *e);
+
+/*
+ * The same, and the wait: 1 after waiting out the delay (waking early
+ * when *stop becomes non-zero; stop may be NULL), 0 when not to retry.
+ */
+int im_retry_wait(struct im_backoff *b, const struct im_err *e, volatile sig_atomic_t *stop);
 
 /* sleep ms, waking early when *stop becomes non-zero (stop may be NULL) */
 void im_sleep_ms(long ms, volatile sig_atomic_t *stop);

@@ -80,7 +80,8 @@ im_safe_name(const char *sender_name, char *out, size_t len)
 	while (i < n && o + 4 < sizeof tmp) {
 		l = p[i] < 0x80 ? 1 : im_utf8_len(p + i, n - i);
 		if (l == 0 || p[i] < 0x20 || p[i] == 0x7f ||
-		    (l == 2 && p[i] == 0xc2 && p[i + 1] < 0xa0)) {	/* C1 */
+		    (l == 2 && p[i] == 0xc2 && p[i + 1] < 0xa0) ||	/* C1 */
+		    im_utf8_sneaky(p + i, l)) {	/* "evil\u202etxt.exe" shows as "evilexe.txt" */
 			tmp[o++] = '_';
 			i += l ? l : 1;
 			continue;

@@ -72,7 +72,6 @@ im_send_text_dest(struct im_client *c, const char *to, int group, const char *te
 {
 	struct im_backoff b;
 	char rnd[33];
-	long ms;
 	int rc;
 
 	if (!key) {
@@ -83,9 +82,8 @@ im_send_text_dest(struct im_client *c, const char *to, int group, const char *te
 	im_backoff_init(&b, retry_s);
 	for (;;) {
 		rc = im_api_send_dest(c, to, group, text, len, key, msg, e);
-		if (rc == 0 || !e->transient || (ms = im_backoff_next(&b, e->retry_after_ms)) < 0)
+		if (rc == 0 || !im_retry_wait(&b, e, NULL))
 			return rc;
-		im_sleep_ms(ms, NULL);
 	}
 }
 
@@ -103,7 +101,6 @@ im_send_lines_dest(struct im_client *c, const char *to, int group, const struct 
 	struct im_buf body = { 0 };
 	struct im_backoff b;
 	char key[160];
-	long ms;
 	int i, rc;
 
 	for (i = 0; i < n; i++) {
@@ -119,9 +116,8 @@ im_send_lines_dest(struct im_client *c, const char *to, int group, const struct 
 	im_backoff_init(&b, retry_s);
 	for (;;) {
 		rc = im_api_send_batch(c, body.p, body.len, per_line ? NULL : key, e);
-		if (rc == 0 || !e->transient || (ms = im_backoff_next(&b, e->retry_after_ms)) < 0)
+		if (rc == 0 || !im_retry_wait(&b, e, NULL))
 			break;
-		im_sleep_ms(ms, NULL);
 	}
 	im_buf_free(&body);
 	return rc;
@@ -148,7 +144,7 @@ im_send_attach(struct im_client *c, const char *to, int group, const struct im_a
 	im_backoff_init(&b, retry_s);
 	for (;;) {
 		rc = im_api_upload(c, a->path, a->name, a->type, a->progress, a->arg, &file, e);
-		if (rc == 0 || !e->transient || (ms = im_backoff_next(&b, e->retry_after_ms)) < 0)
+		if (rc == 0 || (ms = im_retry_delay(&b, e)) < 0)
 			break;
 		if (a->retrying)
 			a->retrying(a->arg, e);
@@ -162,9 +158,8 @@ im_send_attach(struct im_client *c, const char *to, int group, const struct im_a
 	for (;;) {
 		rc = im_api_send_file(c, to, group, a->kind ? a->kind : "file", json_object_get_string(id),
 		    a->caption, a->duration, key, msg, e);
-		if (rc == 0 || !e->transient || (ms = im_backoff_next(&b, e->retry_after_ms)) < 0)
+		if (rc == 0 || !im_retry_wait(&b, e, NULL))
 			break;
-		im_sleep_ms(ms, NULL);
 	}
 	json_object_put(file);
 	return rc;

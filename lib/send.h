@@ -15,8 +15,7 @@
 #include "err.h"
 #include "files.h"
 #include "lines.h"
-
-#define IM_TEXT_MAX 65536
+#include "wire.h"
 
 /* IM_EDATA with e set unless text is 1..IM_TEXT_MAX bytes of UTF-8 without NUL */
 int im_text_check(const char *text, size_t len, struct im_err *e);

@@ -157,6 +157,8 @@ test_expect_success 'a second imd on the same port fails with exit 69' '
 	mkdir -m 700 srv2 &&
 	expect_exit 69 timeout 30 "$IM_BIN/imd" -d srv2 -l "127.0.0.1:$PORT" 2>second.err &&
 	test -s second.err &&
+	# a fatal error at start is a log line as any other: time first
+	test_grep "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z imd: cannot listen on 127\.0\.0\.1:$PORT: " second.err &&
 	still_serving
 '
 
@@ -169,8 +171,25 @@ test_expect_success 'imd with an unreadable certificate file exits 78' '
 	mkdir -m 700 srv3 &&
 	expect_exit 78 timeout 30 "$IM_BIN/imd" -d srv3 -l "127.0.0.1:$(_pick_port)" \
 		--cert /nonexistent/cert.pem --key /nonexistent/key.pem 2>cert.err &&
-	test -s cert.err
+	test_one_line cert.err &&
+	test_grep "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z imd: .*/nonexistent/" cert.err
 '
+
+# strace makes epoll_pwait fail once imd runs (ptrace may be denied here;
+# LeakSanitizer refuses to run under ptrace, so a sanitizer build runs
+# without it)
+if strace -f -qq -o /dev/null true 2>/dev/null; then
+	test_expect_success 'waiting for events fails: imd says why and exits 71' '
+		mkdir -m 700 srv4 &&
+		expect_exit 71 env ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+			timeout 30 strace -f -qq -o /dev/null \
+			-e inject=epoll_pwait:error=EBADF:when=3 \
+			"$IM_BIN/imd" -d srv4 -l "127.0.0.1:$(_pick_port)" 2>loop.err &&
+		test_grep "imd: waiting for events: Bad file descriptor" loop.err
+	'
+else
+	test_skip 'waiting for events fails: imd says why and exits 71' 'strace cannot trace here'
+fi
 
 test_expect_success 'closed registration: register is refused with 403' '
 	restart_imd --registration closed &&

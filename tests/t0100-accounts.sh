@@ -232,6 +232,38 @@ test_expect_success 'a --config file that does not exist: 78' '
 	test_one_line err
 '
 
+test_expect_success 'an IM_DIR others may write in: 78, naming it; fixed by chmod go-w' '
+	chmod 770 "$(home_of bob)" &&
+	expect_exit 78 as_user bob imwho 2>err &&
+	test_one_line err &&
+	test_grep "^imwho: $(home_of bob) may be written by others; chmod go-w" err &&
+	chmod 707 "$(home_of bob)" &&
+	expect_exit 78 as_user bob imuser whoami 2>err &&
+	test_grep "may be written by others" err &&
+	chmod 700 "$(home_of bob)" &&
+	as_user bob imuser whoami
+'
+
+if test "$(id -u)" = 0; then
+test_expect_success 'a config or IM_DIR of another user: 78, naming it' '
+	cp -r "$(home_of bob)" "$(home_of bobcopy)" &&
+	chown nobody "$(home_of bobcopy)/config" &&
+	expect_exit 78 as_user bobcopy imwho 2>err &&
+	test_one_line err &&
+	test_grep "^imwho: $(home_of bobcopy)/config belongs to another user \(uid [0-9]+\)" err &&
+	expect_exit 78 as_user bob imuser whoami --config "$(home_of bobcopy)/config" 2>err &&
+	test_grep "config belongs to another user" err &&
+	chown root "$(home_of bobcopy)/config" &&
+	chown nobody "$(home_of bobcopy)" &&
+	expect_exit 78 as_user bobcopy imuser whoami 2>err &&
+	test_grep "^imuser: $(home_of bobcopy) belongs to another user" err &&
+	chown root "$(home_of bobcopy)" &&
+	as_user bobcopy imuser whoami
+'
+else
+	test_skip 'a config or IM_DIR of another user: 78, naming it' 'needs root to chown'
+fi
+
 test_expect_success 'the config file written by login is the documented one' '
 	grep -v "^#" "$(home_of bob2)/config" | grep -v "^$" >got &&
 	printf "server = %s\nuser = bob\npin = %s\n" "$URL" "$PIN" >expect &&

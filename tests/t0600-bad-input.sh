@@ -129,6 +129,19 @@ test_expect_success 'a batch with one bad line: 400 naming the line, nothing sto
 	unchanged
 '
 
+test_expect_success 'a batch line whose key was used for another message: 409 naming that line, nothing stored' '
+	code=$(post_msg alice "{\"to\":\"bob\",\"text\":\"keyed\",\"key\":\"t0600-k1\"}") &&
+	test "$code" = 201 &&
+	history_of bob >baseline &&
+	printf "%s\n" "{\"to\":\"bob\",\"text\":\"a\",\"key\":\"t0600-k2\"}" "" \
+		"{\"to\":\"bob\",\"text\":\"not keyed\",\"key\":\"t0600-k1\"}" \
+		"{\"to\":\"bob\",\"text\":\"c\",\"key\":\"t0600-k3\"}" >batch &&
+	code=$(http POST /v1/messages -H "$(bearer alice)" -H "Content-Type: application/x-ndjson" --data-binary @batch) &&
+	error_is 409 idempotency_conflict "$code" &&
+	jq -e ".line == 3 and (.message | test(\"^line 3: \"))" body &&
+	unchanged
+'
+
 # Batch lines of the common shape are read without json-c; every other
 # shape goes to json-c. Both readings must give the same messages.
 test_expect_success 'batch lines are read as JSON says, whatever their shape' '

@@ -148,6 +148,26 @@ test_expect_success 'an expired token is refused (401, exit 77, says expired)' '
 	as_user bob imrecv >got && test_no_grep "too late" got
 '
 
+test_expect_success 'an open stream ends when its token expires, heartbeats or not (exit 77)' '
+	as_user alice imuser token create --label brief --expires 1 >tok &&
+	BRIEF=$(cat tok) &&
+	stop_imd &&
+	end=$(( $(date +%s%3N) + 6000 )) &&
+	sqlite3 "$IMD_DIR/im.db" "update tokens set expires = $end where label = '"'"'brief'"'"'" &&
+	restart_imd &&
+	{ IM_TOKEN=$BRIEF IM_DIR=$TRASH/home/alice "$IM_BIN/imrecv" -f >brief.out 2>brief.err & } &&
+	bpid=$! &&
+	wait_for 10 eval "as_user bob imwho | grep -qx alice" &&
+	test "$(date +%s%3N)" -lt "$end" &&
+	kill -0 $bpid &&
+	wait_for 15 eval "! kill -0 $bpid" &&
+	{ wait $bpid; rc=$?; } && test $rc = 77 &&
+	test "$(date +%s%3N)" -ge "$end" &&
+	test "$(date +%s%3N)" -lt $((end + 3000)) &&
+	test_grep "expired" brief.err &&
+	wait_for 10 eval "! as_user bob imwho | grep -qx alice"
+'
+
 test_expect_success 'revoke: the token stops working, its stream ends, the list drops it' '
 	as_user alice imuser token create --label tmp >tok &&
 	TMP=$(cat tok) &&

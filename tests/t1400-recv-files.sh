@@ -130,6 +130,20 @@ test_expect_success 'no record line is broken by a name with a newline or escape
 	echo 11 >expect && test_cmp expect n
 '
 
+test_expect_success 'bidi controls and line separators: escaped in the record, never raw in a saved name' '
+	rlo=$(printf "\342\200\256") && lsep=$(printf "\342\200\250") &&
+	bid=$(upload "evil${rlo}txt.exe" blob.bin) &&
+	send_file bob "$bid" "caption ${rlo}gpj.exe and${lsep}more" &&
+	mkdir bidi &&
+	as_user bob imrecv --save bidi >bidi.out &&
+	test_line_count = 1 bidi.out &&
+	test_no_grep "$rlo|$lsep" bidi.out &&
+	test_grep "\[file evil_txt\.exe .*saved as bidi/evil_txt\.exe\]" bidi.out &&
+	test_grep "caption \\\\u202egpj\.exe and\\\\u2028more" bidi.out &&
+	test "$(ls -A bidi)" = evil_txt.exe &&
+	cmp blob.bin bidi/evil_txt.exe
+'
+
 # (the server cuts names to 255 bytes itself, so the client's own cut,
 # which keeps the extension, is tested in tests/unit/test_safename.c)
 test_expect_success 'a 300-byte name is saved under at most 255 bytes, inside DIR' '

@@ -80,7 +80,7 @@ test_expect_success 'setup: imd with --metrics PORT, alice and bob; the shim bui
 test_expect_success 'a --metrics that is no address is a usage error (64)' '
 	for a in abc 1234567 :9464 127.0.0.1: ""; do
 		expect_exit 64 imd_cmd -d "$TRASH/unused" --metrics "$a" 2>err &&
-		test_grep "^imd: --metrics takes ADDR:PORT or PORT" err || return 1
+		test_grep "Z imd: --metrics takes ADDR:PORT or PORT" err || return 1
 	done &&
 	! test -e unused
 '

@@ -11,6 +11,8 @@ libjson-c-dev libsqlite3-dev libsox-dev libsox-fmt-all libsystemd-dev"
 PKGS="$PKGS sox espeak-ng curl jq openssl sqlite3 mandoc perl iproute2 procps
 psmisc python3 valgrind testssl.sh util-linux ca-certificates clang
 libclang-rt-14-dev"
+# binutils for nm in tools/layering.sh, strace to fail a system call on purpose
+PKGS="$PKGS binutils strace"
 # the proxies the clients are tested through
 PKGS="$PKGS tinyproxy dante-server"
 # systemd-analyze for the unit; dpkg-dev and lintian for make deb

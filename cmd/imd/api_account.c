@@ -24,7 +24,7 @@
 struct pending {
 	struct http_req *req;	/* NULL once the client went away */
 	struct who who;
-	char name[33];
+	char name[IM_NAME_MAX + 1];
 	char label[MAX_LABEL + 1];
 	char *new_password;
 };
@@ -86,7 +86,7 @@ static void
 registered(void *arg, int ok, const char *hash)
 {
 	struct pending *p = arg;
-	char name[33];
+	char name[IM_NAME_MAX + 1];
 	struct http_req *req;
 	struct json_object *o;
 	int64_t id;
@@ -131,7 +131,7 @@ api_register(struct http_req *req)
 
 	if (!api_registration_open) {
 		http_error(req, 403, "registration_closed",
-			   "this server does not take registrations; ask its admin (imd user add)");
+		    "this server does not take registrations; ask its admin (imd user add)");
 		return;
 	}
 	if (!(o = api_json_body(req)))
@@ -140,8 +140,8 @@ api_register(struct http_req *req)
 	pw = api_str(o, "password", &err);
 	if (err || !user || !pw) {
 		http_error(req, 400, err == 2 ? "bad_utf8" : "bad_request",
-			   "expected {\"user\":NAME,\"password\":PASSWORD}");
-	} else if (!api_name_ok(user)) {
+		    "expected {\"user\":NAME,\"password\":PASSWORD}");
+	} else if (!im_name_valid(user)) {
 		http_error(req, 400, "bad_name", "user names are 1-32 of a-z 0-9 . _ - starting with a letter or digit");
 	} else if (password_ok(req, pw)) {
 		if (store_user_get(api_store, user, &u, NULL) == STORE_OK)
@@ -177,7 +177,7 @@ logged_in(void *arg, int ok, const char *hash)
 		static const char body[] = "{\"error\":\"unauthorized\",\"message\":\"wrong user name or password\"}";
 
 		http_respond(req, 401, "application/json", body, sizeof(body) - 1,
-			     "WWW-Authenticate: Basic realm=\"im\"\r\n");
+		    "WWW-Authenticate: Basic realm=\"im\"\r\n");
 		return;
 	}
 	if (auth_token_new(token, th) < 0) {
@@ -246,7 +246,7 @@ api_login(struct http_req *req)
 			"\"message\":\"send user and password with Basic authentication\"}";
 
 		http_respond(req, 401, "application/json", body, sizeof(body) - 1,
-			     "WWW-Authenticate: Basic realm=\"im\"\r\n");
+		    "WWW-Authenticate: Basic realm=\"im\"\r\n");
 		return;
 	}
 	if (req->body_len) {
@@ -265,15 +265,15 @@ api_login(struct http_req *req)
 
 		snprintf(hdr, sizeof(hdr), "Retry-After: %d\r\n", wait);
 		snprintf(msg, sizeof(msg), "{\"error\":\"rate_limited\",\"message\":"
-			 "\"too many failed logins; try again in %d s\"}", wait);
+		    "\"too many failed logins; try again in %d s\"}", wait);
 		http_respond(req, 429, "application/json", msg, strlen(msg), hdr);
 		goto out;
 	}
 	if (!(p = pending_new(req)))
 		goto out;
 	snprintf(p->label, sizeof(p->label), "%s", label);
-	snprintf(p->name, sizeof(p->name), "%.32s", cred);
-	r = api_name_ok(cred) ? store_user_get(api_store, cred, &u, &stored) : STORE_NOTFOUND;
+	snprintf(p->name, sizeof(p->name), "%s", cred);
+	r = im_name_valid(cred) ? store_user_get(api_store, cred, &u, &stored) : STORE_NOTFOUND;
 	if (r == STORE_OK) {
 		p->who.user_id = u.id;
 		snprintf(p->who.name, sizeof(p->who.name), "%s", u.name);
@@ -425,7 +425,7 @@ api_token_create(struct http_req *req)
 	}
 	if (err || !label || !label[0] || strlen(label) > MAX_LABEL) {
 		http_error(req, 400, "bad_request", "expected {\"label\":L (1-64 bytes),"
-			   "\"send_only\":false,\"expires_days\":1-3650}");
+		    "\"send_only\":false,\"expires_days\":1-3650}");
 		goto out;
 	}
 	snprintf(info.label, sizeof(info.label), "%s", label);

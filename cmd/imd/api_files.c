@@ -17,7 +17,6 @@
 
 #include "safename.h"
 
-#include "api.h"
 #include "api_int.h"
 #include "blob.h"
 #include "log.h"
@@ -37,12 +36,6 @@ struct upload {
 	int finishing;		/* the worker has the blob */
 	int ok;
 };
-
-void
-api_set_max_file(uint64_t bytes)
-{
-	api_max_file = bytes;
-}
 
 static void
 upload_gone(struct http_req *req)
@@ -110,15 +103,13 @@ clean_type(const char *in, char *out, size_t len)
 }
 
 int
-api_headers(struct http_req *req)
+api_upload_begin(struct http_req *req)
 {
 	const char *msg;
 	struct upload *u;
 	char name[1024] = "", err[160];
 	int status;
 
-	if (strcmp(req->method, "POST") || strcmp(req->path, "/v1/files"))
-		return 0;
 	u = calloc(1, sizeof(*u));
 	if (!u) {
 		req->refuse_status = 500;
@@ -237,7 +228,7 @@ api_upload(struct http_req *req)
  * shares them. A few per call, so the loop never stalls on it.
  */
 void
-api_files_sweep(void)
+api_uploads_sweep(void)
 {
 	char id[33], sha[65];
 	int64_t refs;
@@ -320,10 +311,11 @@ api_download(struct http_req *req)
 	len = (uint64_t)f.size;
 	r = parse_range(req->range, (uint64_t)f.size, &off, &len);
 	if (r < 0) {
+		static const char body[] = "{\"error\":\"bad_range\","
+		    "\"message\":\"range not satisfiable\"}";
+
 		snprintf(hdr, sizeof(hdr), "Content-Range: bytes */%lld\r\n", (long long)f.size);
 		close(fd);
-		static const char body[] = "{\"error\":\"bad_range\",\"message\":\"range not satisfiable\"}";
-
 		http_respond(req, 416, "application/json", body, sizeof(body) - 1, hdr);
 		return;
 	}
@@ -339,13 +331,13 @@ api_download(struct http_req *req)
 	}
 	disp[o] = '\0';
 	o = (size_t)snprintf(hdr, sizeof(hdr),
-			     "Accept-Ranges: bytes\r\nETag: \"%s\"\r\nX-Content-SHA256: %s\r\n"
-			     "Content-Disposition: attachment; filename*=UTF-8''%s\r\n",
-			     f.sha256, f.sha256, disp);
+	    "Accept-Ranges: bytes\r\nETag: \"%s\"\r\nX-Content-SHA256: %s\r\n"
+	    "Content-Disposition: attachment; filename*=UTF-8''%s\r\n",
+	    f.sha256, f.sha256, disp);
 	if (r == 0) {
 		status = 206;
 		snprintf(hdr + o, sizeof(hdr) - o, "Content-Range: bytes %llu-%llu/%lld\r\n",
-			 (unsigned long long)off, (unsigned long long)(off + len - 1), (long long)f.size);
+		    (unsigned long long)off, (unsigned long long)(off + len - 1), (long long)f.size);
 	}
 	http_respond_fd(req, status, f.type, fd, off, len, hdr);
 }

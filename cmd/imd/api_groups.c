@@ -1,6 +1,6 @@
 /*
  * api_groups — /v1/groups: create, list, show, join, leave, add, remove,
- * delete; and the cache of member sets that group fan-out reads.
+ * delete.
  *
  * Every membership change is also a message of kind "event" in the group,
  * written in the same transaction, so members learn of it in order with
@@ -15,90 +15,7 @@
 #include "api_int.h"
 #include "loop.h"
 
-#define CACHE_SLOTS 1024
 #define MAX_ADD 1000	/* users in one add call */
-
-struct cached {
-	int64_t group_id;
-	struct member_set *set;
-	struct cached *next;
-};
-
-static struct cached *cache[CACHE_SLOTS];
-
-struct member_set *
-api_group_members(int64_t group_id)
-{
-	struct cached **slot = &cache[(uint64_t)group_id % CACHE_SLOTS], *c;
-	struct store_member *m = NULL;
-	struct member_set *set;
-	size_t n = 0, i;
-
-	for (c = *slot; c; c = c->next)
-		if (c->group_id == group_id) {
-			c->set->refs++;
-			return c->set;
-		}
-	if (store_members(api_store, group_id, &m, &n) < 0)
-		return NULL;
-	set = malloc(sizeof(*set) + n * sizeof(set->ids[0]));
-	c = malloc(sizeof(*c));
-	if (!set || !c) {
-		free(set);
-		free(c);
-		free(m);
-		return NULL;
-	}
-	set->refs = 2;		/* the cache's and the caller's */
-	set->n = n;
-	for (i = 0; i < n; i++)
-		set->ids[i] = m[i].user_id;
-	free(m);
-	c->group_id = group_id;
-	c->set = set;
-	c->next = *slot;
-	*slot = c;
-	return set;
-}
-
-void
-api_member_set_put(struct member_set *set)
-{
-	if (set && --set->refs == 0)
-		free(set);
-}
-
-void
-api_group_changed(int64_t group_id)
-{
-	struct cached **p = &cache[(uint64_t)group_id % CACHE_SLOTS], *c;
-
-	while ((c = *p)) {
-		if (c->group_id == group_id) {
-			*p = c->next;
-			api_member_set_put(c->set);
-			free(c);
-		} else {
-			p = &c->next;
-		}
-	}
-}
-
-void
-api_groups_forget(void)
-{
-	size_t i;
-
-	for (i = 0; i < CACHE_SLOTS; i++) {
-		while (cache[i]) {
-			struct cached *c = cache[i];
-
-			cache[i] = c->next;
-			api_member_set_put(c->set);
-			free(c);
-		}
-	}
-}
 
 static struct json_object *
 group_json(const struct store_group *g)
@@ -140,29 +57,6 @@ group_event(const struct who *w, const struct store_group *g, const char *event,
 	return 0;
 }
 
-int
-api_group_find(struct http_req *req, const char *name, const struct who *w,
-    struct store_group *g)
-{
-	int r;
-
-	if (!api_name_ok(name)) {
-		http_error(req, 400, "bad_name", "group names are 1-32 of a-z 0-9 . _ - starting with a letter or digit");
-		return -1;
-	}
-	r = store_group_get(api_store, name, w->user_id, g);
-	if (r < 0 && r != STORE_NOTFOUND) {
-		api_storage_error(req);
-		return -1;
-	}
-	/* a private group is not there for those outside it */
-	if (r == STORE_NOTFOUND || (g->private_ && !g->role[0])) {
-		http_error(req, 404, "no_such_group", "no such group");
-		return -1;
-	}
-	return 0;
-}
-
 static void
 defer_group(struct http_req *req, int status, const char *name, const struct who *w)
 {
@@ -198,12 +92,12 @@ api_group_create(struct http_req *req)
 	}
 	if (err || !name) {
 		http_error(req, 400, "bad_request", "expected {\"group\":NAME,\"private\":false}");
-	} else if (!api_name_ok(name)) {
+	} else if (!im_name_valid(name)) {
 		http_error(req, 400, "bad_name", "group names are 1-32 of a-z 0-9 . _ - starting with a letter or digit");
 	} else if (store_begin(api_store) < 0) {
 		api_storage_error(req);
 	} else if ((r = store_group_create(api_store, name, w.user_id, priv, loop_now_ms(),
-					   &g.id)) == STORE_EXISTS) {
+	    &g.id)) == STORE_EXISTS) {
 		http_error(req, 409, "group_exists", "a group of that name exists");
 	} else if (r < 0) {
 		api_fail_turn();
@@ -234,8 +128,8 @@ api_groups_list(struct http_req *req)
 	if (api_auth(req, &w) < 0)
 		return;
 	if (store_groups_list(api_store, w.user_id,
-			      http_query(req, "all", all, sizeof(all)) == 0 && strcmp(all, "0"),
-			      &gs, &n) < 0) {
+	    http_query(req, "all", all, sizeof(all)) == 0 && strcmp(all, "0"),
+	    &gs, &n) < 0) {
 		api_storage_error(req);
 		return;
 	}
@@ -364,7 +258,7 @@ add(struct http_req *req, const struct who *w, const struct store_group *g)
 	    (n = json_object_array_length(list)) == 0 || n > MAX_ADD ||
 	    (strcmp(role, "member") && strcmp(role, "admin"))) {
 		http_error(req, 400, "bad_request",
-			   "expected {\"users\":[NAME...],\"role\":\"member\"|\"admin\"} (1-1000 users)");
+		    "expected {\"users\":[NAME...],\"role\":\"member\"|\"admin\"} (1-1000 users)");
 		goto out;
 	}
 	if (!strcmp(role, "admin") && strcmp(g->role, "owner")) {
@@ -382,7 +276,7 @@ add(struct http_req *req, const struct who *w, const struct store_group *g)
 		const char *name = json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
 		int r;
 
-		if (!name || !api_name_ok(name)) {
+		if (!name || !im_name_valid(name)) {
 			http_error(req, 400, "bad_name", "users must be valid user names");
 			goto out;
 		}
@@ -441,7 +335,7 @@ remove_one(struct http_req *req, const struct who *w, const struct store_group *
 	char role[8];
 	int r;
 
-	if (!api_name_ok(name)) {
+	if (!im_name_valid(name)) {
 		http_error(req, 400, "bad_name", "not a valid user name");
 		return;
 	}

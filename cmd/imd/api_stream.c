@@ -23,6 +23,19 @@
 
 #define FILL_LIMIT (256 * 1024)	/* page while less than this is queued */
 
+/*
+ * A stream of a token that expires: on a list of its own, ended on the
+ * first tick past the token's end as a revoked token's streams are, so
+ * heartbeats never keep an expired token in use.
+ */
+struct stream {
+	struct hub_sub sub;	/* first: a hub_sub pointer is a stream pointer */
+	int64_t expires_ms;
+	struct stream *exp_prev, *exp_next;
+};
+
+static struct stream *expiring;
+
 static void
 send_line(struct hub_sub *s, const char *fmt_json)
 {
@@ -54,10 +67,10 @@ fill(struct hub_sub *s)
 
 			if (!l)
 				break;
+			s->pos = msgs[i].id;	/* first: an SSE frame carries it */
 			hub_send(s, l, len);
 			metrics_delivery(metrics_kind(l, len));
 			free(l);
-			s->pos = msgs[i].id;
 		}
 		store_msgs_free(msgs, n);
 		if (n < API_PAGE) {
@@ -71,9 +84,17 @@ fill(struct hub_sub *s)
 static void
 stream_closed(struct http_req *req)
 {
-	struct hub_sub *s = req->ctx;
+	struct stream *s = req->ctx;
 
-	hub_remove(s);
+	if (s->expires_ms) {
+		if (s->exp_prev)
+			s->exp_prev->exp_next = s->exp_next;
+		else
+			expiring = s->exp_next;
+		if (s->exp_next)
+			s->exp_next->exp_prev = s->exp_prev;
+	}
+	hub_remove(&s->sub);
 	free(s);
 	req->ctx = NULL;
 }
@@ -107,7 +128,7 @@ snapshot_one(const char *user, void *arg)
 {
 	char line[128];
 	int n = snprintf(line, sizeof(line),
-			 "{\"type\":\"presence\",\"user\":\"%s\",\"online\":true,\"snapshot\":true}", user);
+	    "{\"type\":\"presence\",\"user\":\"%s\",\"online\":true,\"snapshot\":true}", user);
 
 	hub_send(arg, line, (size_t)n);
 }
@@ -122,10 +143,27 @@ flag(struct http_req *req, const char *name, int dflt)
 	return strcmp(v, "0") && strcmp(v, "false") && strcmp(v, "no");
 }
 
+/* a Last-Event-ID: digits, an id; -1 for anything else */
+static int64_t
+event_id(const char *s)
+{
+	int64_t v = 0;
+
+	if (!*s || strlen(s) > 18)
+		return -1;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		v = v * 10 + (*s - '0');
+	}
+	return v;
+}
+
 void
 api_stream(struct http_req *req)
 {
 	struct json_object *o;
+	struct stream *st;
 	struct hub_sub *s;
 	struct who w;
 	int64_t since;
@@ -133,15 +171,27 @@ api_stream(struct http_req *req)
 	if (api_auth(req, &w) < 0)
 		return;
 	since = api_query_int(req, "since", w.cursor);
+	/* an EventSource reconnecting asks its first URL again: the id wins */
+	if (req->last_event_id)
+		since = event_id(req->last_event_id);
 	if (since < 0) {
-		http_error(req, 400, "bad_request", "since is a message id >= 0");
+		http_error(req, 400, "bad_request", req->last_event_id ?
+		    "Last-Event-ID is a message id >= 0" : "since is a message id >= 0");
 		return;
 	}
-	s = calloc(1, sizeof(*s));
-	if (!s) {
+	if (since != w.cursor && api_since_ahead(req, since) < 0)
+		return;
+	if (!(st = calloc(1, sizeof(*st)))) {
 		http_error(req, 500, "internal", "out of memory");
 		return;
 	}
+	if ((st->expires_ms = w.expires_ms)) {
+		st->exp_next = expiring;
+		if (expiring)
+			expiring->exp_prev = st;
+		expiring = st;
+	}
+	s = &st->sub;
 	s->req = req;
 	s->user_id = w.user_id;
 	s->token_id = w.token_id;
@@ -171,9 +221,16 @@ void
 api_stream_tick(void)
 {
 	char line[80], when[IM_TIME_LEN];
+	int64_t now = loop_now_ms();
+	struct stream *st, *next;
 	int n;
 
-	im_time_iso(loop_now_ms(), when);
+	for (st = expiring; st; st = next) {
+		next = st->exp_next;
+		if (st->expires_ms <= now && !http_stream_closing(st->sub.req))
+			http_stream_end(st->sub.req);
+	}
+	im_time_iso(now, when);
 	n = snprintf(line, sizeof(line), "{\"type\":\"heartbeat\",\"time\":\"%s\"}", when);
 	hub_tick(loop_mono_ms(), API_HEARTBEAT_MS, line, (size_t)n);
 }

@@ -1,19 +1,15 @@
 /*
  * auth — scrypt password hashes on a worker thread, and bearer tokens.
  *
- * The loop thread queues jobs; one worker thread runs scrypt and moves each
- * finished job to a done list, then bumps an eventfd. The loop, seeing the
- * fd readable, calls auth_poll_results(), which runs the callbacks on the
- * loop thread. Only the queues are shared, under one mutex.
+ * The loop thread queues jobs on a work queue of auth's own (work.h), whose
+ * thread runs scrypt; the loop, seeing auth_fd() readable, calls
+ * auth_poll_results(), which runs the callbacks on the loop thread.
  */
-#include <errno.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
+#include <sys/queue.h>
 
 #include <openssl/crypto.h>
 #include <openssl/err.h>
@@ -21,6 +17,7 @@
 #include <openssl/rand.h>
 
 #include "auth.h"
+#include "work.h"
 
 #define SCRYPT_N 16384
 #define SCRYPT_R 8
@@ -47,27 +44,17 @@ struct job {
 	char *password;
 	size_t pwlen;
 	char *stored;		/* JOB_VERIFY: NULL means the dummy */
-	auth_cb cb;
+	auth_cb cb;		/* loop thread only; NULL once cancelled */
 	void *arg;
 	int ok;
 	char *hash;		/* JOB_HASH result */
-	struct job *next;
+	LIST_ENTRY(job) pending;
 };
 
-struct jobq {
-	struct job *head, *tail;
-};
-
-static struct {
-	int started;
-	int stop;
-	int efd;
-	pthread_t thread;
-	struct job *running;	/* the job the worker is on, for auth_cancel */
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	struct jobq todo, done;
-} W = { .efd = -1, .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
+/* scrypt has a thread of its own: logins never wait behind uploads */
+static struct workq *q;
+/* submitted and not yet done, for auth_cancel: loop thread only */
+static LIST_HEAD(, job) pending = LIST_HEAD_INITIALIZER(pending);
 
 /* ---- base64 ---- */
 
@@ -106,7 +93,7 @@ scrypt(const char *pw, size_t pwlen, const unsigned char *salt, size_t saltlen,
     uint64_t n, uint64_t r, uint64_t p, unsigned char *key, size_t keylen)
 {
 	return EVP_PBE_scrypt(pw, pwlen, salt, saltlen, n, r, p, SCRYPT_MAXMEM,
-			      key, keylen) == 1 ? 0 : -1;
+	    key, keylen) == 1 ? 0 : -1;
 }
 
 static char *
@@ -120,14 +107,14 @@ hash_password(const char *pw, size_t pwlen)
 	if (RAND_bytes(salt, sizeof salt) != 1)
 		return NULL;
 	if (scrypt(pw, pwlen, salt, sizeof salt, SCRYPT_N, SCRYPT_R, SCRYPT_P,
-		   key, sizeof key) == 0) {
+	    key, sizeof key) == 0) {
 		b64_encode(salt, sizeof salt, salt64);
 		b64_encode(key, sizeof key, key64);
 		outlen = 64 + strlen(salt64) + strlen(key64);
 		out = malloc(outlen);
 		if (out)
 			snprintf(out, outlen, "scrypt$%d$%d$%d$%s$%s",
-				 SCRYPT_N, SCRYPT_R, SCRYPT_P, salt64, key64);
+			    SCRYPT_N, SCRYPT_R, SCRYPT_P, salt64, key64);
 	}
 	OPENSSL_cleanse(key, sizeof key);
 	return out;
@@ -224,38 +211,11 @@ auth_verify_password(const char *password, const char *stored)
 	return verify_password(password, strlen(password), stored);
 }
 
-/* ---- worker ---- */
-
-static void
-q_push(struct jobq *q, struct job *j)
-{
-	j->next = NULL;
-	if (q->tail)
-		q->tail->next = j;
-	else
-		q->head = j;
-	q->tail = j;
-}
-
-static struct job *
-q_pop(struct jobq *q)
-{
-	struct job *j = q->head;
-
-	if (j) {
-		q->head = j->next;
-		if (!q->head)
-			q->tail = NULL;
-		j->next = NULL;
-	}
-	return j;
-}
+/* ---- jobs ---- */
 
 static void
 job_free(struct job *j)
 {
-	if (!j)
-		return;
 	if (j->password) {
 		OPENSSL_cleanse(j->password, j->pwlen);
 		free(j->password);
@@ -265,9 +225,12 @@ job_free(struct job *j)
 	free(j);
 }
 
+/* on the worker: only the password, stored, ok and hash are touched */
 static void
-run_job(struct job *j)
+run_job(void *arg)
 {
+	struct job *j = arg;
+
 	if (j->kind == JOB_HASH) {
 		j->hash = hash_password(j->password, j->pwlen);
 		j->ok = j->hash != NULL;
@@ -280,113 +243,48 @@ run_job(struct job *j)
 	j->password = NULL;
 }
 
-static void *
-worker(void *unused)
+static void
+job_done(void *arg)
 {
-	struct job *j;
-	uint64_t one = 1;
+	struct job *j = arg;
 
-	(void)unused;
-	pthread_mutex_lock(&W.mu);
-	for (;;) {
-		while (!W.stop && !W.todo.head)
-			pthread_cond_wait(&W.cv, &W.mu);
-		if (W.stop)
-			break;
-		j = q_pop(&W.todo);
-		W.running = j;
-		pthread_mutex_unlock(&W.mu);
-		run_job(j);
-		pthread_mutex_lock(&W.mu);
-		W.running = NULL;
-		q_push(&W.done, j);
-		/* an eventfd counter cannot fill up in practice; ignore EAGAIN */
-		if (write(W.efd, &one, sizeof one) < 0 && errno != EAGAIN) {
-			/* nothing useful to do: the next job's write retries */
-		}
-	}
-	pthread_mutex_unlock(&W.mu);
-	return NULL;
+	LIST_REMOVE(j, pending);
+	if (j->cb)
+		j->cb(j->arg, j->ok, j->hash);
+	job_free(j);
 }
 
 int
 auth_init(char *err, size_t errlen)
 {
-	int rc;
-
-	if (W.started)
+	if (q)
 		return 0;
-	W.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (W.efd < 0) {
-		snprintf(err, errlen, "eventfd: %s", strerror(errno));
-		return -1;
-	}
-	W.stop = 0;
-	rc = pthread_create(&W.thread, NULL, worker, NULL);
-	if (rc != 0) {
-		snprintf(err, errlen, "cannot start the password worker: %s", strerror(rc));
-		close(W.efd);
-		W.efd = -1;
-		return -1;
-	}
-	W.started = 1;
-	return 0;
-}
-
-static void
-q_free_all(struct jobq *q)
-{
-	struct job *j;
-
-	while ((j = q_pop(q)))
-		job_free(j);
+	return (q = workq_start(err, errlen)) ? 0 : -1;
 }
 
 void
 auth_shutdown(void)
 {
-	if (!W.started)
-		return;
-	pthread_mutex_lock(&W.mu);
-	W.stop = 1;
-	pthread_cond_signal(&W.cv);
-	pthread_mutex_unlock(&W.mu);
-	pthread_join(W.thread, NULL);
+	struct job *j;
+
 	/* jobs not yet delivered are dropped without their callbacks */
-	q_free_all(&W.todo);
-	q_free_all(&W.done);
-	close(W.efd);
-	W.efd = -1;
-	W.started = 0;
+	LIST_FOREACH(j, &pending, pending)
+		j->cb = NULL;
+	workq_stop(q, 0);
+	q = NULL;
 }
 
 int
 auth_fd(void)
 {
-	return W.efd;
+	return q ? workq_fd(q) : -1;
 }
 
 void
 auth_poll_results(void)
 {
-	struct job *list, *j;
-	uint64_t count;
-
-	if (!W.started)
-		return;
-	if (read(W.efd, &count, sizeof count) < 0) {
-		/* EAGAIN: nothing signalled, but look at the list anyway */
-	}
-	pthread_mutex_lock(&W.mu);
-	list = W.done.head;
-	W.done.head = W.done.tail = NULL;
-	pthread_mutex_unlock(&W.mu);
-	while ((j = list)) {
-		list = j->next;
-		if (j->cb)
-			j->cb(j->arg, j->ok, j->hash);
-		job_free(j);
-	}
+	if (q)
+		workq_poll(q);
 }
 
 static int
@@ -395,10 +293,9 @@ submit(enum job_kind kind, const char *password, const char *stored,
 {
 	struct job *j;
 
-	if (!W.started || !password)
+	if (!q || !password)
 		return -1;
-	j = calloc(1, sizeof *j);
-	if (!j)
+	if (!(j = calloc(1, sizeof(*j))))
 		return -1;
 	j->kind = kind;
 	j->cb = cb;
@@ -410,10 +307,12 @@ submit(enum job_kind kind, const char *password, const char *stored,
 		return -1;
 	}
 	memcpy(j->password, password, j->pwlen + 1);
-	pthread_mutex_lock(&W.mu);
-	q_push(&W.todo, j);
-	pthread_cond_signal(&W.cv);
-	pthread_mutex_unlock(&W.mu);
+	LIST_INSERT_HEAD(&pending, j, pending);
+	if (workq_submit(q, run_job, job_done, j) < 0) {
+		LIST_REMOVE(j, pending);
+		job_free(j);
+		return -1;
+	}
 	return 0;
 }
 
@@ -431,24 +330,17 @@ auth_verify_async(const char *password, const char *stored, auth_cb cb, void *ar
 
 /*
  * A job whose requester went away (connection closed) must not call back
- * into freed memory: clear the callback of every queued, running or finished
- * job with this arg. Loop thread only.
+ * into freed memory: clear the callback of every job with this arg, queued,
+ * running or finished. Loop thread only.
  */
 void
 auth_cancel(void *arg)
 {
 	struct job *j;
 
-	pthread_mutex_lock(&W.mu);
-	for (j = W.todo.head; j; j = j->next)
+	LIST_FOREACH(j, &pending, pending)
 		if (j->arg == arg)
 			j->cb = NULL;
-	for (j = W.done.head; j; j = j->next)
-		if (j->arg == arg)
-			j->cb = NULL;
-	if (W.running && W.running->arg == arg)
-		W.running->cb = NULL;
-	pthread_mutex_unlock(&W.mu);
 }
 
 /* ---- tokens ---- */

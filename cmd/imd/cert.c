@@ -87,7 +87,7 @@ host_name(char *out, size_t outlen)
 		return -1;
 	for (i = 0; h[i]; i++)
 		if (!((h[i] >= 'a' && h[i] <= 'z') || (h[i] >= 'A' && h[i] <= 'Z') ||
-		      (h[i] >= '0' && h[i] <= '9') || h[i] == '-' || h[i] == '.'))
+		    (h[i] >= '0' && h[i] <= '9') || h[i] == '-' || h[i] == '.'))
 			return -1;
 	memcpy(out, h, strlen(h) + 1);
 	return 0;
@@ -133,11 +133,11 @@ make_cert(EVP_PKEY *key)
 	if (strlen(cn) > 64)
 		cn = "localhost";
 	snprintf(san, sizeof san, "DNS:localhost,IP:127.0.0.1,IP:::1%s%s",
-		 cn != host ? "" : ",DNS:", cn != host ? "" : host);
+	    cn != host ? "" : ",DNS:", cn != host ? "" : host);
 	name = X509_get_subject_name(x);
 	if (!X509_set_version(x, X509_VERSION_3) || random_serial(x) < 0 ||
 	    !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-					(const unsigned char *)cn, -1, -1, 0) ||
+	    (const unsigned char *)cn, -1, -1, 0) ||
 	    !X509_set_issuer_name(x, name) ||
 	    /* an hour back, for clients whose clock is a little behind */
 	    !X509_gmtime_adj(X509_getm_notBefore(x), -3600) ||
@@ -319,7 +319,7 @@ cert_ensure(const char *dir, int *created, char *err, size_t errlen)
 		return renew_if_due(dir, cert, keyf, created, err, errlen);
 	if (have_cert || have_key) {
 		snprintf(err, errlen, "'%s' exists without '%s'; remove it to make a new pair",
-			 have_cert ? cert : keyf, have_cert ? keyf : cert);
+		    have_cert ? cert : keyf, have_cert ? keyf : cert);
 		return -1;
 	}
 	ERR_clear_error();
@@ -354,7 +354,7 @@ key_file_private(const char *keyfile, char *err, size_t errlen)
 	}
 	if (sb.st_mode & 077) {
 		snprintf(err, errlen, "key '%s' is accessible by group or others; chmod 600 %s",
-			 keyfile, keyfile);
+		    keyfile, keyfile);
 		return -1;
 	}
 	return 0;
@@ -385,9 +385,9 @@ cert_server_ctx(const char *certfile, const char *keyfile, char *err, size_t err
 	 * HTTP frames its own messages, so treat that as a clean close.
 	 */
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
-			    SSL_OP_NO_COMPRESSION | SSL_OP_IGNORE_UNEXPECTED_EOF);
+	    SSL_OP_NO_COMPRESSION | SSL_OP_IGNORE_UNEXPECTED_EOF);
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-			 SSL_MODE_ENABLE_PARTIAL_WRITE);
+	    SSL_MODE_ENABLE_PARTIAL_WRITE);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
 	SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof sid_ctx - 1);
 	if (SSL_CTX_use_certificate_chain_file(ctx, certfile) != 1) {
@@ -435,7 +435,7 @@ cert_reload(SSL_CTX *ctx, const char *certfile, const char *keyfile, char *err, 
 	key = SSL_CTX_get0_privatekey(fresh);
 	if (old && EVP_PKEY_base_id(old) != EVP_PKEY_base_id(key)) {
 		snprintf(err, errlen, "key '%s' is of another type than the one in use; restart imd",
-			 keyfile);
+		    keyfile);
 		SSL_CTX_free(fresh);
 		return -1;
 	}

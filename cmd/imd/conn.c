@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/queue.h>
 #include <unistd.h>
 #include <openssl/err.h>
 
@@ -32,6 +33,9 @@ struct conn {
 	char peer[48];
 	int handshaking;
 	int closing;		/* close when the queue is empty */
+	int draining;		/* closing, sent all: reading to throw away */
+	size_t linger_left;	/* bytes still to throw away before closing */
+	int64_t linger_until;	/* monotonic ms: closed then, read or not */
 	int dead;		/* closed, waiting for conn_reap */
 	int paused;
 	int read_wants_write;
@@ -44,7 +48,7 @@ struct conn {
 	BIO *wbuf;		/* buffering BIO under the SSL while a bulk write lasts */
 	int64_t created, active;
 	void *data;
-	struct conn *prev, *next;	/* all live connections */
+	LIST_ENTRY(conn) entry;		/* all live connections */
 	struct conn *next_dirty;
 	struct conn *next_ready;
 	struct conn *next_dead;
@@ -53,7 +57,8 @@ struct conn {
 static struct loop *loop;
 static SSL_CTX *ssl_ctx;
 static struct conn_handler handler;
-static struct conn *all, *dirty_list, *ready_list, *dead_list;
+static LIST_HEAD(, conn) all = LIST_HEAD_INITIALIZER(all);
+static struct conn *dirty_list, *ready_list, *dead_list;
 static size_t nconns;
 /* readable while ready_list is not empty, so the loop does not sleep */
 static int ready_fd = -1;
@@ -139,10 +144,7 @@ conn_accept(int fd, const char *peer)
 	c->handshaking = 1;
 	c->armed = -1;
 	c->created = c->active = loop_mono_ms();
-	c->next = all;
-	if (all)
-		all->prev = c;
-	all = c;
+	LIST_INSERT_HEAD(&all, c, entry);
 	nconns++;
 	rearm(c);
 	return c;
@@ -246,6 +248,19 @@ wbuf_flush(struct conn *c)
 	return c->wbuf && im_gather_flush(c->wbuf) < 0 ? -1 : 0;
 }
 
+/* all is sent: close now, or read what the client still sends first */
+static void
+drain_or_die(struct conn *c)
+{
+	if (!c->linger_left) {
+		mark_dead(c);
+		return;
+	}
+	c->draining = 1;
+	c->paused = 0;
+	rearm(c);
+}
+
 /*
  * Write what the socket takes, at most WRITE_BUDGET so one download does
  * not hold the loop; -1 when the connection broke. A queue that empties is
@@ -299,7 +314,7 @@ flush(struct conn *c)
 		if (!wbuf_pending(c))
 			wbuf_stop(c);
 		if (c->closing && !wbuf_pending(c))
-			mark_dead(c);
+			drain_or_die(c);
 	}
 	return 0;
 }
@@ -333,6 +348,19 @@ do_read(struct conn *c)
 	c->read_wants_write = 0;
 	while (!c->dead && !c->paused) {
 		int r;
+
+		if (c->draining) {
+			ERR_clear_error();
+			r = SSL_read(c->ssl, buf, sizeof(buf));
+			if (r > 0 && (size_t)r < c->linger_left) {
+				c->linger_left -= (size_t)r;
+				continue;
+			}
+			if (r <= 0 && SSL_get_error(c->ssl, r) == SSL_ERROR_WANT_READ)
+				return;
+			mark_dead(c);	/* enough, the end, or an error */
+			return;
+		}
 
 		/* without the ready list (no eventfd), read on until dry */
 		if (got >= READ_BUDGET && ready_fd >= 0) {
@@ -470,6 +498,31 @@ conn_close(struct conn *c, int abort)
 	rearm(c);
 }
 
+void
+conn_linger(struct conn *c, size_t max, int64_t deadline)
+{
+	if (c->dead)
+		return;
+	c->linger_left = max;
+	c->linger_until = deadline;
+	if (c->handshaking) {
+		mark_dead(c);
+		return;
+	}
+	if (c->head == c->len && !wbuf_pending(c)) {
+		c->closing = 1;
+		drain_or_die(c);
+		return;
+	}
+	conn_close(c, 0);
+}
+
+int
+conn_linger_over(const struct conn *c, int64_t now)
+{
+	return c->linger_left && !c->dead && now >= c->linger_until;
+}
+
 int
 conn_closing(const struct conn *c)
 {
@@ -550,12 +603,7 @@ conn_reap(void)
 			if (*p)
 				*p = c->next_ready;
 		}
-		if (c->prev)
-			c->prev->next = c->next;
-		else
-			all = c->next;
-		if (c->next)
-			c->next->prev = c->prev;
+		LIST_REMOVE(c, entry);
 		nconns--;
 		SSL_free(c->ssl);
 		free(c->out);
@@ -568,8 +616,8 @@ conn_foreach(void (*fn)(struct conn *c, void *arg), void *arg)
 {
 	struct conn *c, *next;
 
-	for (c = all; c; c = next) {
-		next = c->next;
+	for (c = LIST_FIRST(&all); c; c = next) {
+		next = LIST_NEXT(c, entry);
 		if (!c->dead)
 			fn(c, arg);
 	}

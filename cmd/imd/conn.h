@@ -45,6 +45,14 @@ size_t conn_pending(const struct conn *c);	/* bytes queued, not yet sent */
 /* close once the queue is flushed (or at once when abort) */
 void conn_close(struct conn *c, int abort);
 int conn_closing(const struct conn *c);
+/*
+ * Close once the queue is sent, but first read and throw away what the
+ * client still sends, up to max bytes, until it closes or deadline
+ * (monotonic ms) passes: a client still sending a refused body then reads
+ * the answer instead of a reset. conn_linger_over says when the time is up.
+ */
+void conn_linger(struct conn *c, size_t max, int64_t deadline);
+int conn_linger_over(const struct conn *c, int64_t now);
 /* stop or resume reading (back-pressure while a request is being answered) */
 void conn_pause(struct conn *c, int paused);
 /* a large body follows: read ahead in big pieces (until called with 0) */

@@ -7,7 +7,6 @@
 #ifndef IMD_HEALTH_H
 #define IMD_HEALTH_H
 
-#include "http.h"
 #include "store.h"
 
 #define HEALTH_PROBE_MS		2000	/* between probes */
@@ -19,8 +18,6 @@ void health_tick(void);		/* every second: start a probe when due */
 /* NULL while healthy, else why not (a sentence) */
 const char *health_problem(void);
 /* store_commit, timed and counted, its result remembered */
-int api_commit(struct store *st);
-/* GET /v1/health */
-void api_health(struct http_req *req);
+int health_commit(struct store *st);
 
 #endif

@@ -4,6 +4,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -21,7 +22,6 @@
 #include "log.h"
 #include "metrics.h"
 
-#define MAX_CONNS 10000
 
 enum state {
 	IDLE,		/* between requests */
@@ -49,6 +49,7 @@ struct hconn {
 	int in_value;
 	size_t header_bytes;
 	size_t body_cap;
+	size_t body_reserved;	/* of the body budget, for this request */
 	int error_status;	/* set by a callback that refused the request */
 	const char *error_code;
 	const char *refuse_msg;	/* why a callback refused; static storage */
@@ -58,6 +59,8 @@ struct hconn {
 	int body_held;		/* the body sink is full: parser and reading stop */
 	int bulk;		/* the connection reads in big pieces for this body */
 	int gone;		/* the connection closed while parsing */
+	int head;		/* a HEAD request: the answer to GET, without its body */
+	int linger;		/* refused mid-request: what the client still sends is read */
 	int64_t started, headers_done;	/* monotonic ms */
 	int file_fd;		/* SENDING_FILE */
 	uint64_t file_off, file_left;
@@ -69,6 +72,13 @@ static struct loop *loop;
 static http_dispatch_fn dispatch;
 static http_headers_fn headers_hook;
 static int listen_fd = -1;
+static int max_conns = HTTP_MAX_CONNS;
+static uint64_t body_budget = HTTP_BODY_BUDGET, body_in_flight;
+static int64_t budget_logged;	/* monotonic ms of the last line about it */
+static unsigned long budget_refused;
+static int spare_fd = -1;	/* given up to refuse a connection when none is left */
+static int64_t refused_logged;	/* monotonic ms of the last line about it */
+static unsigned long refused;	/* connections refused since then */
 static http_parser_settings settings;
 
 static const char *
@@ -127,6 +137,7 @@ req_reset(struct hconn *h)
 	free(r->idempotency_key);
 	free(r->accept);
 	free(r->range);
+	free(r->last_event_id);
 	free(r->body);
 	free(h->field);
 	free(h->value);
@@ -137,10 +148,14 @@ req_reset(struct hconn *h)
 	h->in_value = 0;
 	h->header_bytes = 0;
 	h->body_cap = 0;
+	body_in_flight -= h->body_reserved;
+	h->body_reserved = 0;
 	h->error_status = 0;
 	h->error_code = NULL;
 	h->expect_continue = 0;
 	h->body_held = 0;
+	h->head = 0;
+	h->linger = 0;
 	if (h->bulk)
 		conn_bulk_read(h->c, 0);
 	h->bulk = 0;
@@ -214,6 +229,8 @@ header_done(struct hconn *h)
 		slot = &r->accept;
 	else if (!strcasecmp(h->field, "range"))
 		slot = &r->range;
+	else if (!strcasecmp(h->field, "last-event-id"))
+		slot = &r->last_event_id;
 	else if (!strcasecmp(h->field, "expect") && h->value && !strcasecmp(h->value, "100-continue"))
 		h->expect_continue = 1;
 	if (slot) {
@@ -259,6 +276,33 @@ continue_if_asked(struct hconn *h)
 	h->expect_continue = 0;
 }
 
+void
+http_body_budget(uint64_t bytes)
+{
+	body_budget = bytes;
+}
+
+/*
+ * Bodies wait in memory until their request is handled: so many at once
+ * would exhaust it. Refuse before reading; a line a second at most.
+ */
+static int
+over_budget(struct hconn *h)
+{
+	int64_t now = loop_mono_ms();
+
+	budget_refused++;
+	if (now - budget_logged >= 1000) {
+		log_warn("bodies in memory at the budget (%llu of %llu bytes): refused %lu request%s "
+		    "with 503", (unsigned long long)body_in_flight, (unsigned long long)body_budget,
+		    budget_refused, budget_refused == 1 ? "" : "s");
+		budget_logged = now;
+		budget_refused = 0;
+	}
+	h->refuse_msg = "the server holds too many request bodies; try again shortly";
+	return fail(h, 503, "unavailable");
+}
+
 static int
 on_headers_complete(http_parser *p)
 {
@@ -270,6 +314,11 @@ on_headers_complete(http_parser *p)
 	h->headers_done = loop_mono_ms();
 	h->keep_alive = http_should_keep_alive(p);
 	r->method = http_method_str((enum http_method)p->method);
+	/* HEAD is GET for the handlers; only the body is left out (RFC 9110) */
+	if (p->method == HTTP_HEAD) {
+		h->head = 1;
+		r->method = "GET";
+	}
 	if (!r->path)
 		return fail(h, 400, "bad_request");
 	q = strchr(r->path, '?');
@@ -288,7 +337,7 @@ on_headers_complete(http_parser *p)
 			static char too_big[96];
 
 			snprintf(too_big, sizeof(too_big), "body of %llu bytes exceeds the limit of %llu",
-				 (unsigned long long)r->content_length, (unsigned long long)r->max_body);
+			    (unsigned long long)r->content_length, (unsigned long long)r->max_body);
 			h->refuse_msg = too_big;
 			return fail(h, 413, "too_large");
 		}
@@ -302,6 +351,10 @@ on_headers_complete(http_parser *p)
 	if (p->content_length != ULLONG_MAX && p->content_length > 0) {
 		if (p->content_length > HTTP_MAX_BODY)
 			return fail(h, 413, "too_large");
+		if (body_in_flight + p->content_length > body_budget)
+			return over_budget(h);
+		body_in_flight += p->content_length;
+		h->body_reserved = (size_t)p->content_length;
 		continue_if_asked(h);
 		h->body_cap = (size_t)p->content_length;
 		r->body = malloc(h->body_cap + 1);
@@ -360,8 +413,8 @@ log_request(struct hconn *h, int status, size_t bytes)
 	struct http_req *r = &h->req;
 	double ms = h->started ? (double)(loop_mono_ms() - h->started) : 0;
 
-	log_access(r->peer, r->user[0] ? r->user : "-", r->method ? r->method : "-",
-		   r->path ? r->path : "-", status, bytes, ms, conn_resumed(h->c));
+	log_access(r->peer, r->user[0] ? r->user : "-", h->head ? "HEAD" : r->method ? r->method : "-",
+	    r->path ? r->path : "-", status, bytes, ms, conn_resumed(h->c));
 	metrics_request(r->method, r->path, status, ms / 1000);
 }
 
@@ -373,8 +426,11 @@ http_respond(struct http_req *req, int status, const char *content_type,
 {
 	struct hconn *h = req_hconn(req);
 	char head[1024];
-	int n;
+	int n, nl, linger = h->linger;
 
+	/* a JSON answer is a line, as every line of a stream is */
+	nl = len > 0 && body[len - 1] != '\n' && content_type &&
+	    !strncmp(content_type, "application/json", 16);
 	if (status >= 400 && status != 401 && status != 403 && status != 404 &&
 	    status != 409 && status != 429)
 		h->keep_alive = 0;	/* after a malformed request, trust nothing that follows */
@@ -384,13 +440,21 @@ http_respond(struct http_req *req, int status, const char *content_type,
 		     "HTTP/1.1 %d %s\r\n%s%s%sContent-Length: %zu\r\nConnection: %s\r\n%s\r\n",
 		     status, status_text(status),
 		     content_type ? "Content-Type: " : "", content_type ? content_type : "",
-		     content_type ? "\r\n" : "", len,
+		     content_type ? "\r\n" : "", len + (size_t)nl,
 		     h->keep_alive ? "keep-alive" : "close", extra_headers ? extra_headers : "");
 	conn_write(h->c, head, (size_t)n);
-	conn_write(h->c, body, len);
-	log_request(h, status, len);
+	if (!h->head) {
+		conn_write(h->c, body, len);
+		if (nl)
+			conn_write(h->c, "\n", 1);
+	}
+	log_request(h, status, len + (size_t)nl);
 	req_reset(h);
 	h->state = IDLE;
+	if (!h->keep_alive && linger) {
+		conn_linger(h->c, HTTP_LINGER_BYTES, loop_mono_ms() + HTTP_LINGER_MS);
+		return;
+	}
 	if (!h->keep_alive) {
 		conn_close(h->c, 0);
 		return;
@@ -414,7 +478,7 @@ http_error(struct http_req *req, int status, const char *code, const char *messa
 	json_object_object_add(o, "error", json_object_new_string(code));
 	json_object_object_add(o, "message", json_object_new_string(message));
 	body = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN |
-						 JSON_C_TO_STRING_NOSLASHESCAPE, &n);
+	    JSON_C_TO_STRING_NOSLASHESCAPE, &n);
 	http_respond(req, status, "application/json", body, n, extra);
 	json_object_put(o);
 }
@@ -473,6 +537,8 @@ http_respond_fd(struct http_req *req, int status, const char *content_type, int 
 		     extra_headers ? extra_headers : "");
 	conn_write(h->c, head, (size_t)n);
 	log_request(h, status, (size_t)len);
+	if (h->head)
+		len = 0;	/* file_pump finishes at once */
 	h->file_fd = fd;
 	h->file_off = offset;
 	h->file_left = len;
@@ -495,6 +561,10 @@ http_stream_start(struct http_req *req, const char *content_type)
 	conn_write(h->c, head, (size_t)n);
 	h->state = STREAMING;
 	log_request(h, 200, 0);
+	if (h->head) {
+		conn_close(h->c, 0);	/* the handler's lines go nowhere */
+		return;
+	}
 	/* the stream owns the connection: what the client sends now is ignored */
 	conn_pause(h->c, 0);
 }
@@ -506,7 +576,7 @@ http_stream_send(struct http_req *req, const char *data, size_t len)
 	char size[24];
 	int n;
 
-	if (len == 0)
+	if (len == 0 || h->head)
 		return;
 	n = snprintf(size, sizeof(size), "%zx\r\n", len);
 	conn_write(h->c, size, (size_t)n);
@@ -525,7 +595,8 @@ http_stream_end(struct http_req *req)
 {
 	struct hconn *h = req_hconn(req);
 
-	conn_write(h->c, "0\r\n\r\n", 5);
+	if (!h->head)
+		conn_write(h->c, "0\r\n\r\n", 5);
 	conn_close(h->c, 0);
 }
 
@@ -655,6 +726,7 @@ parse_input(struct hconn *h)
 				snprintf(msg, sizeof(msg), "malformed HTTP request: %s", http_errno_description(err));
 			h->in_len = h->ext_len = 0;
 			h->keep_alive = 0;
+			h->linger = 1;
 			h->state = HANDLING;
 			http_error(&h->req, status, code, msg);
 			break;
@@ -791,6 +863,48 @@ tune_socket(int s)
 	setsockopt(s, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout, sizeof(user_timeout));
 }
 
+void
+http_max_conns(int n)
+{
+	max_conns = n;
+}
+
+/* connections refused for want of descriptors or room: a line a second at most */
+static void
+note_refused(const char *why)
+{
+	int64_t now = loop_mono_ms();
+
+	refused++;
+	if (now - refused_logged < 1000)
+		return;
+	log_warn("%s: refused %lu connection%s; serving the %zu open", why, refused,
+	    refused == 1 ? "" : "s", conn_count());
+	refused_logged = now;
+	refused = 0;
+}
+
+/*
+ * Out of descriptors the pending connection cannot be accepted, and the
+ * listening socket stays readable: the loop would spin on it. Give up the
+ * spare descriptor for a moment to take the connection and close it, so the
+ * client hears no at once and the backlog empties.
+ */
+static void
+refuse_one(int fd)
+{
+	int s;
+
+	if (spare_fd >= 0) {
+		close(spare_fd);
+		spare_fd = -1;
+	}
+	if ((s = accept4(fd, NULL, NULL, SOCK_CLOEXEC)) >= 0)
+		close(s);
+	spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	note_refused("out of file descriptors");
+}
+
 static void
 on_accept(struct loop *l, int fd, int events, void *arg)
 {
@@ -806,12 +920,15 @@ on_accept(struct loop *l, int fd, int events, void *arg)
 		int s = accept4(fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (s < 0) {
-			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+			if (errno == EMFILE || errno == ENFILE)
+				refuse_one(fd);
+			else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
 				log_warn("accept: %s", strerror(errno));
 			return;
 		}
-		if (conn_count() >= MAX_CONNS) {
+		if (conn_count() >= (size_t)max_conns) {
 			close(s);
+			note_refused("connection limit reached");
 			continue;
 		}
 		if (ss.ss_family == AF_INET)
@@ -854,6 +971,8 @@ void
 http_listen(int fd)
 {
 	listen_fd = fd;
+	if (spare_fd < 0)
+		spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	loop_watch(loop, fd, LOOP_READ, on_accept, NULL);
 }
 
@@ -865,6 +984,9 @@ http_stop_listening(void)
 	loop_unwatch(loop, listen_fd);
 	close(listen_fd);
 	listen_fd = -1;
+	if (spare_fd >= 0)
+		close(spare_fd);
+	spare_fd = -1;
 }
 
 static void
@@ -873,6 +995,10 @@ check_timeout(struct conn *c, void *arg)
 	struct hconn *h = conn_data(c);
 	int64_t now = *(int64_t *)arg;
 
+	if (conn_linger_over(c, now)) {
+		conn_close(c, 1);
+		return;
+	}
 	if (!h)
 		return;
 	if (conn_handshaking(c)) {

@@ -17,11 +17,15 @@
 
 #define HTTP_MAX_HEADERS_BYTES	(16 * 1024)
 #define HTTP_MAX_BODY		(4 * 1024 * 1024)
+#define HTTP_BODY_BUDGET	(256 * 1024 * 1024)	/* bodies in memory, all connections */
 #define HTTP_HEADER_TIMEOUT_MS	10000	/* first byte to end of headers */
 #define HTTP_BODY_TIMEOUT_MS	30000	/* end of headers to end of body */
 #define HTTP_IDLE_TIMEOUT_MS	60000	/* keep-alive without a request */
 #define HTTP_HANDSHAKE_TIMEOUT_MS 10000
 #define HTTP_DEAD_PEER_MS	45000	/* a vanished peer's stream is closed by then */
+#define HTTP_MAX_CONNS		10000
+#define HTTP_LINGER_BYTES	(8 * 1024 * 1024)	/* thrown away after a refused body */
+#define HTTP_LINGER_MS		2000
 
 struct http_req {
 	const char *method;	/* "GET", "POST", ... */
@@ -32,6 +36,7 @@ struct http_req {
 	char *idempotency_key;
 	char *accept;
 	char *range;
+	char *last_event_id;	/* an SSE client resuming */
 	uint64_t content_length;	/* 0 when none was sent */
 	char *body;		/* NUL-terminated; body_len excludes the NUL */
 	size_t body_len;
@@ -98,6 +103,14 @@ int http_stream_closing(const struct http_req *req);
 /* a query parameter, percent-decoded into buf; -1 when absent or too long */
 int http_query(const struct http_req *req, const char *name, char *buf, size_t len);
 
+/*
+ * Hold at most this many bytes of request bodies in memory across all
+ * connections (HTTP_BODY_BUDGET unless changed); a body that would pass
+ * it is refused with 503 and Retry-After before it is read.
+ */
+void http_body_budget(uint64_t bytes);
+/* serve at most n connections at once (HTTP_MAX_CONNS unless lowered) */
+void http_max_conns(int n);
 /* accept on a listening socket */
 void http_listen(int fd);
 void http_stop_listening(void);

@@ -3,14 +3,18 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 
 #include "hub.h"
 #include "metrics.h"
 
 #define NBUCKETS 4096
 
-static struct hub_sub *bucket[NBUCKETS];
-static struct hub_sub *all, *watchers;
+LIST_HEAD(subs, hub_sub);
+
+static struct subs bucket[NBUCKETS];
+static struct subs all = LIST_HEAD_INITIALIZER(all);
+static struct subs watchers = LIST_HEAD_INITIALIZER(watchers);
 static hub_presence_fn presence_fn;
 
 void
@@ -28,58 +32,29 @@ slot(int64_t user_id)
 void
 hub_add(struct hub_sub *s)
 {
-	struct hub_sub **b = &bucket[slot(s->user_id)];
 	int first = hub_streams_of(s->user_id) == 0;
 
 	metrics_stream(1);
-
-	s->prev = NULL;
-	s->next = *b;
-	if (*b)
-		(*b)->prev = s;
-	*b = s;
-	s->all_prev = NULL;
-	s->all_next = all;
-	if (all)
-		all->all_prev = s;
-	all = s;
+	LIST_INSERT_HEAD(&bucket[slot(s->user_id)], s, by_user);
+	LIST_INSERT_HEAD(&all, s, all);
 	/* others hear of the user first; the new stream's own snapshot has it */
 	if (first && presence_fn)
 		presence_fn(s->user, s->user_id, 1);
-	if (s->presence) {
-		s->watch_prev = NULL;
-		s->watch_next = watchers;
-		if (watchers)
-			watchers->watch_prev = s;
-		watchers = s;
-	}
+	if (s->presence)
+		LIST_INSERT_HEAD(&watchers, s, watch);
 }
 
 void
 hub_remove(struct hub_sub *s)
 {
-	if (s->prev)
-		s->prev->next = s->next;
-	else
-		bucket[slot(s->user_id)] = s->next;
-	if (s->next)
-		s->next->prev = s->prev;
-	if (s->all_prev)
-		s->all_prev->all_next = s->all_next;
-	else
-		all = s->all_next;
-	if (s->all_next)
-		s->all_next->all_prev = s->all_prev;
-	if (s->presence) {
-		if (s->watch_prev)
-			s->watch_prev->watch_next = s->watch_next;
-		else
-			watchers = s->watch_next;
-		if (s->watch_next)
-			s->watch_next->watch_prev = s->watch_prev;
-	}
+	if (!s->all.le_prev)
+		return;		/* closed before it was added, or removed already */
+	LIST_REMOVE(s, by_user);
+	LIST_REMOVE(s, all);
+	if (s->presence)
+		LIST_REMOVE(s, watch);
+	s->all.le_prev = NULL;
 	metrics_stream(-1);
-	s->prev = s->next = s->all_prev = s->all_next = s->watch_prev = s->watch_next = NULL;
 	if (hub_streams_of(s->user_id) == 0 && presence_fn)
 		presence_fn(s->user, s->user_id, 0);
 }
@@ -89,7 +64,7 @@ hub_presence_broadcast(const char *json, size_t len)
 {
 	struct hub_sub *s;
 
-	for (s = watchers; s; s = s->watch_next)
+	LIST_FOREACH(s, &watchers, watch)
 		hub_send(s, json, len);
 }
 
@@ -101,8 +76,8 @@ hub_online_users(void (*fn)(const char *user, void *arg), void *arg)
 
 	/* a user's streams share a bucket: report only the first of each */
 	for (b = 0; b < NBUCKETS; b++) {
-		for (s = bucket[b]; s; s = s->next) {
-			for (t = bucket[b]; t != s; t = t->next)
+		LIST_FOREACH(s, &bucket[b], by_user) {
+			for (t = LIST_FIRST(&bucket[b]); t != s; t = LIST_NEXT(t, by_user))
 				if (t->user_id == s->user_id)
 					break;
 			if (t == s)
@@ -111,52 +86,36 @@ hub_online_users(void (*fn)(const char *user, void *arg), void *arg)
 	}
 }
 
+/*
+ * One chunk per line: the frame of a small line is built on the stack. An
+ * SSE frame carries the id of the last message sent, so that a reconnect's
+ * Last-Event-ID resumes there.
+ */
 void
 hub_send(struct hub_sub *s, const char *json, size_t len)
 {
-	char frame[8192];
+	char stack[8192], *frame = stack, id[40];
 	size_t n;
+	int il = 0;
 
 	if (http_stream_closing(s->req))
 		return;
-
-	/* one chunk per line: small lines are framed on the stack */
-	if (s->sse) {
-		if (len + 8 <= sizeof(frame)) {
-			memcpy(frame, "data: ", 6);
-			memcpy(frame + 6, json, len);
-			memcpy(frame + 6 + len, "\n\n", 2);
-			http_stream_send(s->req, frame, len + 8);
-			return;
-		}
-		n = len + 8;
-		{
-			char *p = malloc(n);
-
-			if (!p)
-				return;
-			memcpy(p, "data: ", 6);
-			memcpy(p + 6, json, len);
-			memcpy(p + 6 + len, "\n\n", 2);
-			http_stream_send(s->req, p, n);
-			free(p);
-		}
+	if (s->sse)
+		il = snprintf(id, sizeof(id), "id: %lld\ndata: ", (long long)s->pos);
+	n = s->sse ? (size_t)il + len + 2 : len + 1;
+	if (n > sizeof(stack) && !(frame = malloc(n)))
 		return;
-	}
-	if (len + 1 <= sizeof(frame)) {
+	if (s->sse) {
+		memcpy(frame, id, (size_t)il);
+		memcpy(frame + il, json, len);
+		memcpy(frame + il + len, "\n\n", 2);
+	} else {
 		memcpy(frame, json, len);
 		frame[len] = '\n';
-		http_stream_send(s->req, frame, len + 1);
-	} else {
-		char *p = malloc(len + 1);
-
-		if (!p)
-			return;
-		memcpy(p, json, len);
-		p[len] = '\n';
-		http_stream_send(s->req, p, len + 1);
-		free(p);
 	}
+	http_stream_send(s->req, frame, n);
+	if (frame != stack)
+		free(frame);
 }
 
 static void
@@ -164,13 +123,14 @@ offer(int64_t user, int64_t id, const char *json, size_t len)
 {
 	struct hub_sub *s, *next;
 
-	for (s = bucket[slot(user)]; s; s = next) {
-		next = s->next;
+	/* sending may end a stream, and take it out of the list */
+	for (s = LIST_FIRST(&bucket[slot(user)]); s; s = next) {
+		next = LIST_NEXT(s, by_user);
 		if (s->user_id != user || !s->live || !s->messages || id <= s->pos)
 			continue;
+		s->pos = id;	/* first: an SSE frame carries it */
 		hub_send(s, json, len);
 		metrics_delivery(metrics_kind(json, len));
-		s->pos = id;
 	}
 }
 
@@ -188,8 +148,8 @@ hub_drop_token(int64_t token_id)
 {
 	struct hub_sub *s, *next;
 
-	for (s = all; s; s = next) {
-		next = s->all_next;
+	for (s = LIST_FIRST(&all); s; s = next) {
+		next = LIST_NEXT(s, all);
 		if (s->token_id == token_id)
 			http_stream_end(s->req);
 	}
@@ -200,8 +160,8 @@ hub_drop_user(int64_t user_id, int64_t keep_token)
 {
 	struct hub_sub *s, *next;
 
-	for (s = bucket[slot(user_id)]; s; s = next) {
-		next = s->next;
+	for (s = LIST_FIRST(&bucket[slot(user_id)]); s; s = next) {
+		next = LIST_NEXT(s, by_user);
 		if (s->user_id == user_id && s->token_id != keep_token)
 			http_stream_end(s->req);
 	}
@@ -212,8 +172,8 @@ hub_tick(int64_t now, int interval_ms, const char *heartbeat, size_t len)
 {
 	struct hub_sub *s, *next;
 
-	for (s = all; s; s = next) {
-		next = s->all_next;
+	for (s = LIST_FIRST(&all); s; s = next) {
+		next = LIST_NEXT(s, all);
 		if (http_stream_pending(s->req) > HUB_MAX_PENDING) {
 			http_stream_abort(s->req);	/* a reader this slow gets nothing more */
 			continue;
@@ -231,7 +191,7 @@ hub_streams_of(int64_t user_id)
 	struct hub_sub *s;
 	size_t n = 0;
 
-	for (s = bucket[slot(user_id)]; s; s = s->next)
+	LIST_FOREACH(s, &bucket[slot(user_id)], by_user)
 		if (s->user_id == user_id)
 			n++;
 	return n;

@@ -10,6 +10,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/queue.h>
+
+#include "wire.h"
 
 #include "http.h"
 
@@ -18,7 +21,7 @@
 struct hub_sub {
 	struct http_req *req;
 	int64_t user_id;
-	char user[33];
+	char user[IM_NAME_MAX + 1];
 	int messages;		/* wants messages and events */
 	int presence;		/* wants presence changes */
 	int64_t token_id;
@@ -26,9 +29,9 @@ struct hub_sub {
 	int live;		/* backlog sent: new messages go out as they commit */
 	int sse;		/* text/event-stream framing */
 	int64_t last_write;	/* monotonic ms */
-	struct hub_sub *prev, *next;	/* same user */
-	struct hub_sub *all_prev, *all_next;
-	struct hub_sub *watch_prev, *watch_next;	/* presence watchers */
+	LIST_ENTRY(hub_sub) by_user;	/* the streams of users in its bucket */
+	LIST_ENTRY(hub_sub) all;
+	LIST_ENTRY(hub_sub) watch;	/* presence watchers */
 };
 
 /* told when a user's first stream opens (online) or last one closes */

@@ -123,5 +123,5 @@ log_access(const char *peer, const char *user, const char *method, const char *p
 		safe[i] = (path[i] > 0x20 && path[i] < 0x7f && path[i] != '"') ? path[i] : '?';
 	safe[i] = '\0';
 	log_line("%s %s \"%s %s\" %d %zu %.1fms%s", peer, user, method, safe, status, bytes, ms,
-		 resumed ? " resumed" : "");
+	    resumed ? " resumed" : "");
 }

@@ -15,6 +15,6 @@ void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* one request; resumed: it came over a resumed TLS session */
 void log_access(const char *peer, const char *user, const char *method, const char *path,
-		int status, size_t bytes, double ms, int resumed);
+    int status, size_t bytes, double ms, int resumed);
 
 #endif

@@ -198,7 +198,7 @@ loop_stop(struct loop *l)
 	l->stop = 1;
 }
 
-void
+int
 loop_run(struct loop *l)
 {
 	struct epoll_event ev[256];
@@ -217,7 +217,7 @@ loop_run(struct loop *l)
 			timeout = 0;
 		n = epoll_pwait(l->epfd, ev, 256, timeout, l->catching ? &l->run_mask : NULL);
 		if (n < 0 && errno != EINTR)
-			break;
+			return -1;	/* errno says why: the caller reports it */
 		for (i = 0; i < n; i++) {
 			int fd = ev[i].data.fd, events = 0;
 			struct watch *w;
@@ -239,4 +239,5 @@ loop_run(struct loop *l)
 				l->tick_fn(l, l->tick_arg);
 		}
 	}
+	return 0;
 }

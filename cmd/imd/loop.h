@@ -38,8 +38,9 @@ int loop_signalled(const struct loop *l);
 /* SIGHUP came since the last call (the tick then runs at once) */
 int loop_hangup(struct loop *l);
 
-/* run until loop_stop(); wake ups every tick even when idle */
-void loop_run(struct loop *l);
+/* run until loop_stop() (0), or until the wait for events fails (-1,
+ * errno set); wakes up every tick even when idle */
+int loop_run(struct loop *l);
 void loop_stop(struct loop *l);
 
 int64_t loop_now_ms(void);	/* wall clock, milliseconds since the epoch */

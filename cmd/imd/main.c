@@ -8,8 +8,9 @@
  *	imd backup [-d DIR] FILE
  *	imd restore FILE -d NEWDIR
  */
+#include <dirent.h>
 #include <errno.h>
-#include <ftw.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
 #include <pwd.h>
@@ -19,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sysexits.h>
@@ -26,6 +28,7 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "api_commit.h"
 #include "api_int.h"
 #include "auth.h"
 #include "backup.h"
@@ -38,6 +41,7 @@
 #include "loop.h"
 #include "health.h"
 #include "metrics.h"
+#include "metrics_serve.h"
 #include "store.h"
 #include "work.h"
 
@@ -52,6 +56,7 @@ struct options {
 	int registration_open;
 	int quiet;
 	uint64_t max_file;
+	uint64_t body_budget;
 	struct quota_conf limits;
 	const char *run_as;	/* user to become when started as root */
 	const char *log;	/* --log FILE, else stderr */
@@ -75,8 +80,8 @@ usage(int code)
 	fprintf(code ? stderr : stdout,
 		"usage: imd [-q] [-d DIR] [--db CONNINFO] [-l ADDR:PORT] [--cert FILE --key FILE]\n"
 		"           [--registration open|closed] [--max-file SIZE]\n"
-		"           [--conns-per-addr N] [--rate N] [-u USER] [--log FILE]\n"
-		"           [--metrics ADDR:PORT]\n"
+		"           [--conns-per-addr N] [--rate N] [--body-budget SIZE] [-u USER]\n"
+		"           [--log FILE] [--metrics ADDR:PORT]\n"
 		"       imd pin [-d DIR] [--cert FILE]\n"
 		"       imd user add NAME [-d DIR] [--db CONNINFO]   (password on stdin)\n"
 		"       imd backup [-d DIR] FILE\n"
@@ -87,16 +92,17 @@ usage(int code)
 
 static void die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
 
+/* in the log's format, time first, as every other line imd writes */
 static void
 die(int code, const char *fmt, ...)
 {
+	char msg[1024];
 	va_list ap;
 
-	fputs("imd: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	log_info("%s", msg);
 	exit(code);
 }
 
@@ -156,6 +162,7 @@ parse(int argc, char **argv, struct options *o)
 		{ "key", required_argument, NULL, 'k' },
 		{ "registration", required_argument, NULL, 'r' },
 		{ "max-file", required_argument, NULL, 'm' },
+		{ "body-budget", required_argument, NULL, 'B' },
 		{ "conns-per-addr", required_argument, NULL, 'C' },
 		{ "user", required_argument, NULL, 'u' },
 		{ "rate", required_argument, NULL, 'R' },
@@ -172,6 +179,7 @@ parse(int argc, char **argv, struct options *o)
 	o->listen = "127.0.0.1:7443";
 	o->registration_open = 1;
 	o->max_file = 4ULL << 30;
+	o->body_budget = HTTP_BODY_BUDGET;
 	o->run_as = "nobody";
 	quota_defaults(&o->limits);
 	while ((ch = getopt_long(argc, argv, "+d:l:u:qh", longopts, NULL)) != -1) {
@@ -197,6 +205,10 @@ parse(int argc, char **argv, struct options *o)
 		case 'R':
 			o->limits.requests_per_sec = count_arg(optarg, "--rate");
 			o->limits.request_burst = 4 * o->limits.requests_per_sec;
+			break;
+		case 'B':
+			if (parse_size(optarg, &o->body_budget) < 0)
+				die(EX_USAGE, "--body-budget takes a size such as 64M or 1G");
 			break;
 		case 'm':
 			if (parse_size(optarg, &o->max_file) < 0)
@@ -312,7 +324,7 @@ cmd_user_add(int argc, char **argv)
 	if (argc < 3 || strcmp(argv[1], "add"))
 		usage(EX_USAGE);
 	parse(argc - 2, argv + 2, &o);
-	if (!api_name_ok(argv[2]))
+	if (!im_name_valid(argv[2]))
 		die(EX_DATAERR, "'%s' is not a valid user name (a-z 0-9 . _ -, at most 32)", argv[2]);
 	if (!fgets(pw, sizeof(pw), stdin))
 		die(EX_DATAERR, "no password on stdin");
@@ -357,23 +369,6 @@ cmd_backup(int argc, char **argv, int restore)
 	return restore ? backup_restore(file, o.dir) : backup_write(o.dir, file);
 }
 
-static uid_t chown_uid;
-static gid_t chown_gid;
-
-static int
-chown_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return lchown(path, chown_uid, chown_gid) < 0 ? -1 : 0;
-}
-
-/*
- * Started as root: the port and the files are open, so become the
- * unprivileged user now. The data directory becomes theirs, since the
- * daemon keeps writing there (the database, uploads).
- */
 /* the user to become, looked up before anything is written */
 static struct passwd *
 run_as_user(const char *user)
@@ -387,8 +382,77 @@ run_as_user(const char *user)
 	return pw;
 }
 
+/*
+ * Hand what is under dfd (a directory, closed here) to pw, as root. The
+ * user may already own this tree and may have planted links in it to
+ * files of root's: nothing is reached by a path, a symbolic link is never
+ * followed, and a file with a second name (a hard link) is left alone.
+ */
+static int
+give_tree(int dfd, const char *path, const struct passwd *pw, int depth)
+{
+	char sub[4096];
+	struct dirent *e;
+	struct stat st;
+	DIR *d;
+	int fd, rc = 0;
+
+	if (fstat(dfd, &st) < 0 || (st.st_uid != pw->pw_uid && fchown(dfd, pw->pw_uid, pw->pw_gid) < 0) ||
+	    !(d = fdopendir(dfd))) {
+		log_warn("cannot give '%s' to %s: %s", path, pw->pw_name, strerror(errno));
+		close(dfd);
+		return -1;
+	}
+	while ((e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
+		fd = openat(dirfd(d), e->d_name,
+			    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+		if (fd < 0 && errno == ELOOP) {
+			log_warn("'%s' is a symbolic link: not followed as root", sub);
+			continue;
+		}
+		if (fd < 0 || fstat(fd, &st) < 0) {
+			/* a socket, say: nothing imd uses, and not worth refusing to start */
+			log_warn("cannot open '%s' (%s): left as it is", sub, strerror(errno));
+		} else if (S_ISDIR(st.st_mode) && depth < 8) {
+			if (give_tree(fd, sub, pw, depth + 1) < 0)
+				rc = -1;
+			continue;	/* closed by give_tree */
+		} else if (!S_ISREG(st.st_mode) || st.st_nlink != 1) {
+			log_warn("'%s' is not a plain file of one name: left as it is", sub);
+		} else if (st.st_uid != pw->pw_uid && fchown(fd, pw->pw_uid, pw->pw_gid) < 0) {
+			log_warn("cannot give '%s' to %s: %s", sub, pw->pw_name, strerror(errno));
+			rc = -1;
+		}
+		if (fd >= 0)
+			close(fd);
+	}
+	closedir(d);
+	return rc;
+}
+
+/*
+ * Started as root: make the data directory if need be and give it, with
+ * what root may have made in it (imd user add), to the user imd runs as.
+ * Nothing in it is opened by name as root.
+ */
 static void
-drop_privileges(const char *dir, const char *user, const struct passwd *pw)
+give_data_dir(const char *dir, const struct passwd *pw)
+{
+	int fd;
+
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		die(EX_CONFIG, "cannot create data directory '%s': %s", dir, strerror(errno));
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		die(EX_CONFIG, "cannot open data directory '%s': %s", dir, strerror(errno));
+	if (give_tree(fd, dir, pw, 0) < 0)
+		die(EX_OSERR, "cannot give '%s' to %s", dir, pw->pw_name);
+}
+
+static void
+drop_privileges(const struct passwd *pw)
 {
 	if (geteuid() != 0)
 		return;
@@ -396,18 +460,63 @@ drop_privileges(const char *dir, const char *user, const struct passwd *pw)
 		log_warn("running as root (-u root); any flaw is the whole machine's");
 		return;
 	}
-	chown_uid = pw->pw_uid;
-	chown_gid = pw->pw_gid;
-	if (nftw(dir, chown_one, 16, FTW_PHYS) < 0)
-		die(EX_OSERR, "cannot give '%s' to %s: %s", dir, user, strerror(errno));
 	if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0)
-		die(EX_OSERR, "cannot become %s: %s", user, strerror(errno));
+		die(EX_OSERR, "cannot become %s: %s", pw->pw_name, strerror(errno));
 	if (setuid(0) == 0)
 		die(EX_SOFTWARE, "still root after dropping privileges");
 #if defined(__SANITIZE_ADDRESS__)
 	prctl(PR_SET_DUMPABLE, 1);	/* LeakSanitizer attaches to itself at exit */
 #endif
-	log_info("dropped privileges: running as %s (uid %u)", user, (unsigned)pw->pw_uid);
+	log_info("dropped privileges: running as %s (uid %u)", pw->pw_name, (unsigned)pw->pw_uid);
+}
+
+/* after the drop: the directory is reachable by the user imd now is */
+static void
+data_dir_reachable(const char *dir, const struct passwd *pw)
+{
+	if (!pw || access(dir, R_OK | W_OK | X_OK) == 0)
+		return;
+	die(EX_CONFIG, "cannot use data directory '%s' as %s: %s; every directory above it "
+	    "must let %s through (search permission), or pass another -d or -u",
+	    dir, pw->pw_name, strerror(errno), pw->pw_name);
+}
+
+/*
+ * Each connection holds a descriptor, and a file it sends or receives one
+ * more: take all the system allows (the soft limit up to the hard one),
+ * and serve no more connections than that leaves room for, or accept
+ * would fail over and over.
+ */
+static void
+fd_limit(void)
+{
+	struct rlimit rl;
+	rlim_t want = HTTP_MAX_CONNS + HTTP_MAX_CONNS / 4 + 64, reserve;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rlim_t cur = rl.rlim_cur;
+
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {	/* above the kernel's nr_open */
+			rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
+			if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+				rl.rlim_cur = cur;
+		}
+	}
+	if (rl.rlim_cur >= want)
+		return;
+	/* a quarter for files, the database and the rest; at least 16 */
+	reserve = rl.rlim_cur / 4 < 32 ? 32 : rl.rlim_cur / 4;
+	if (rl.rlim_cur < reserve + 16)
+		die(EX_OSERR, "the open file limit, %llu, is too low to serve; raise it (ulimit -n)",
+		    (unsigned long long)rl.rlim_cur);
+	http_max_conns((int)(rl.rlim_cur - reserve));
+	log_warn("the open file limit, %llu, leaves room for %llu connections, not %d; "
+	    "raise it (ulimit -n, or LimitNOFILE= for systemd) to serve more",
+	    (unsigned long long)rl.rlim_cur, (unsigned long long)(rl.rlim_cur - reserve),
+	    HTTP_MAX_CONNS);
 }
 
 static void
@@ -520,7 +629,7 @@ serve(int argc, char **argv)
 	struct passwd *pw, pw_copy = {0};
 	struct store *st;
 	struct loop *l;
-	SSL_CTX *ctx;
+	SSL_CTX *ctx = NULL;
 	int created = 0, fd, mfd = -1;
 
 	parse(argc, argv, &o);
@@ -529,15 +638,35 @@ serve(int argc, char **argv)
 	log_quiet(o.quiet);
 	if (o.log && log_open(o.log, err, sizeof(err)) < 0)
 		die(EX_CANTCREAT, "%s", err);
-	if ((pw = run_as_user(o.run_as)))
+	fd_limit();
+	if ((pw = run_as_user(o.run_as))) {
 		pw_copy = *pw;	/* getpwnam's storage is reused by later calls */
-	data_dir(o.dir);
+		pw = &pw_copy;
+		give_data_dir(o.dir, pw);
+	}
+	/*
+	 * As root, only what needs root: the port, and a certificate and key
+	 * of the operator's. The data directory is the unprivileged user's,
+	 * so it is touched only once imd has become that user.
+	 */
 	cert_paths(&o, cert, key, sizeof(cert));
+	if (o.cert && !(ctx = cert_server_ctx(cert, key, err, sizeof(err))))
+		die(EX_CONFIG, "%s", err);
+	if (o.cert && cert_pin_file(cert, pin, err, sizeof(err)) < 0)
+		die(EX_CONFIG, "%s", err);
+	fd = listen_on(o.listen);
+	if (o.metrics)
+		mfd = listen_on(o.metrics);
+	if (o.log && pw && chown(o.log, pw->pw_uid, pw->pw_gid) < 0)
+		die(EX_OSERR, "cannot give '%s' to %s: %s", o.log, o.run_as, strerror(errno));
+	drop_privileges(pw);
+	data_dir_reachable(o.dir, pw);
+	data_dir(o.dir);
 	if (!o.cert && cert_ensure(o.dir, &created, err, sizeof(err)) < 0)
 		die(EX_CONFIG, "%s", err);
-	if (!(ctx = cert_server_ctx(cert, key, err, sizeof(err))))
+	if (!o.cert && !(ctx = cert_server_ctx(cert, key, err, sizeof(err))))
 		die(EX_CONFIG, "%s", err);
-	if (cert_pin_file(cert, pin, err, sizeof(err)) < 0)
+	if (!o.cert && cert_pin_file(cert, pin, err, sizeof(err)) < 0)
 		die(EX_CONFIG, "%s", err);
 	live.ctx = ctx;
 	live.dir = o.cert ? NULL : o.dir;
@@ -557,12 +686,6 @@ serve(int argc, char **argv)
 		die(EX_CONFIG, "%s", err);
 	if (auth_init(err, sizeof(err)) < 0 || work_init(err, sizeof(err)) < 0)
 		die(EX_SOFTWARE, "%s", err);
-	fd = listen_on(o.listen);
-	if (o.log && pw && chown(o.log, pw_copy.pw_uid, pw_copy.pw_gid) < 0)
-		die(EX_OSERR, "cannot give '%s' to %s: %s", o.log, o.run_as, strerror(errno));
-	if (o.metrics)
-		mfd = listen_on(o.metrics);
-	drop_privileges(o.dir, o.run_as, pw ? &pw_copy : NULL);
 	if (!(l = loop_new()))
 		die(EX_OSERR, "cannot create the event loop");
 	loop_catch_signals(l);
@@ -570,6 +693,7 @@ serve(int argc, char **argv)
 	api_init(st, o.registration_open);
 	api_remote_init(l);
 	api_set_max_file(o.max_file);
+	http_body_budget(o.body_budget);
 	quota_init(&o.limits);
 	http_on_headers(api_headers);
 	http_listen(fd);
@@ -580,9 +704,10 @@ serve(int argc, char **argv)
 	loop_on_tick(l, 1000, tick, NULL);
 	loop_before_sleep(l, before_sleep, NULL);
 	log_info("listening on %s (pin %s), registration %s", o.listen, pin,
-		 o.registration_open ? "open" : "closed");
+	    o.registration_open ? "open" : "closed");
 	sd_notifyf(0, "READY=1\nSTATUS=listening on %s", o.listen);
-	loop_run(l);
+	if (loop_run(l) < 0)
+		die(EX_OSERR, "waiting for events: %s", strerror(errno));
 	metrics_stop();
 	conn_foreach(close_now, NULL);	/* what the grace period did not end */
 	api_before_sleep();

@@ -1,6 +1,7 @@
 /*
- * metrics — counters and histograms for Prometheus, and the plain HTTP
- * listener that serves them (imd --metrics ADDR:PORT).
+ * metrics — counters and histograms for Prometheus; metrics_serve.h serves
+ * them (imd --metrics ADDR:PORT). Any layer may count: this module uses
+ * none of imd's others.
  *
  * The places that count call the tiny inline functions below, one line
  * each; everything is kept on the loop thread, so no locks. What is cheap
@@ -16,8 +17,6 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
-
-#include "loop.h"
 
 /* message kinds, as in the "kind" field */
 enum { MK_TEXT, MK_FILE, MK_VOICE, MK_EVENT, MK_OTHER, MK_COUNT };
@@ -97,22 +96,15 @@ void metrics_request(const char *method, const char *path, int status, double se
 /* an error answer's code ("not_found", "unavailable"...) */
 void metrics_error(const char *code);
 
-/* "PORT" alone is 127.0.0.1:PORT: the listener stays on loopback */
-const char *metrics_addr(const char *spec);
-/* serve GET /metrics on listening socket fd (-1: none); dir is the data directory */
-void metrics_init(struct loop *l, int fd, const char *dir);
-void metrics_tick(void);	/* every second: idle scrapers are closed */
-void metrics_stop(void);
-
-/* the exposition text (malloc'd), for the listener and for tests */
-char *metrics_text(size_t *len);
-
 /*
  * metrics_vfs.c: fsync time under SQLite. metrics_vfs_init() must run
  * before the store opens.
  */
 int metrics_vfs_init(void);
 void metrics_vfs_text(FILE *f);
+/* the series counted here, in the exposition format; a series' HELP and TYPE */
+void metrics_write(FILE *f);
+void metrics_head(FILE *f, const char *name, const char *type, const char *help);
 /* a duration into a histogram of the commit's fine buckets, and its text */
 void metrics_observe_fine(struct metrics_hist *h, double seconds);
 void metrics_write_fine(FILE *f, const char *name, const char *help, const struct metrics_hist *h);

@@ -87,8 +87,8 @@ metrics_vfs_text(FILE *f)
 	failures = fsync_failures;
 	pthread_mutex_unlock(&mu);
 	metrics_write_fine(f, "im_fsync_duration_seconds",
-			   "Time of each fsync SQLite asks for (commits on the loop, checkpoints on the worker).",
-			   &h);
+	    "Time of each fsync SQLite asks for (commits on the loop, checkpoints on the worker).",
+	    &h);
 	fprintf(f, "# HELP im_fsync_failures_total fsyncs that failed.\n"
 		"# TYPE im_fsync_failures_total counter\nim_fsync_failures_total %llu\n", failures);
 }

@@ -1,6 +1,6 @@
 /*
- * work — one worker thread, a queue in, a queue out, an eventfd to wake
- * the loop. Only the two queues are shared, under one mutex.
+ * work — a worker thread: a queue in, a queue out, an eventfd to wake the
+ * loop. Only the two queues are shared, under one mutex.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -9,133 +9,184 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/queue.h>
 #include <unistd.h>
 
 #include "work.h"
 
 struct job {
-	void (*run)(void *arg);
-	void (*done)(void *arg);
+	work_fn run;
+	work_fn done;
 	void *arg;
-	struct job *next;
+	STAILQ_ENTRY(job) link;
 };
 
-static struct {
+STAILQ_HEAD(jobs, job);
+
+struct workq {
 	pthread_t thread;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	struct job *todo, **todo_tail, *done, **done_tail;
-	int efd, stop, started;
-} W = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .efd = -1 };
+	struct jobs todo, done;
+	int efd;
+	int stop;		/* 1: after the queue is empty; 2: at once */
+};
+
+static struct workq *disk;
 
 static void *
-worker(void *unused)
+worker(void *arg)
 {
-	(void)unused;
-	pthread_mutex_lock(&W.mu);
-	for (;;) {
-		struct job *j;
-		uint64_t one = 1;
-		int wake;
+	struct workq *q = arg;
+	struct job *j;
+	uint64_t one = 1;
+	int wake;
 
-		while (!W.todo && !W.stop)
-			pthread_cond_wait(&W.cv, &W.mu);
-		if (!W.todo)
+	pthread_mutex_lock(&q->mu);
+	for (;;) {
+		while (STAILQ_EMPTY(&q->todo) && !q->stop)
+			pthread_cond_wait(&q->cv, &q->mu);
+		if (STAILQ_EMPTY(&q->todo) || q->stop > 1)
 			break;
-		j = W.todo;
-		W.todo = j->next;
-		if (!W.todo)
-			W.todo_tail = &W.todo;
-		pthread_mutex_unlock(&W.mu);
+		j = STAILQ_FIRST(&q->todo);
+		STAILQ_REMOVE_HEAD(&q->todo, link);
+		pthread_mutex_unlock(&q->mu);
 		j->run(j->arg);
-		pthread_mutex_lock(&W.mu);
-		j->next = NULL;
-		/* one wake-up per batch: the loop takes the whole list at once */
-		wake = !W.done;
-		*W.done_tail = j;
-		W.done_tail = &j->next;
-		if (wake && write(W.efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		pthread_mutex_lock(&q->mu);
+		/* one wake-up per batch: the loop takes the whole list at once;
+		 * the counter of an eventfd cannot fill up in practice */
+		wake = STAILQ_EMPTY(&q->done);
+		STAILQ_INSERT_TAIL(&q->done, j, link);
+		if (wake && write(q->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
 			break;
 	}
-	pthread_mutex_unlock(&W.mu);
+	pthread_mutex_unlock(&q->mu);
 	return NULL;
 }
 
-int
-work_init(char *err, size_t errlen)
+struct workq *
+workq_start(char *err, size_t errlen)
 {
+	struct workq *q;
 	int rc;
 
-	W.todo_tail = &W.todo;
-	W.done_tail = &W.done;
-	W.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (W.efd < 0) {
+	if (!(q = calloc(1, sizeof(*q)))) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	STAILQ_INIT(&q->todo);
+	STAILQ_INIT(&q->done);
+	pthread_mutex_init(&q->mu, NULL);
+	pthread_cond_init(&q->cv, NULL);
+	if ((q->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0) {
 		snprintf(err, errlen, "eventfd: %s", strerror(errno));
-		return -1;
+		free(q);
+		return NULL;
 	}
-	if ((rc = pthread_create(&W.thread, NULL, worker, NULL)) != 0) {
-		snprintf(err, errlen, "cannot start worker thread: %s", strerror(rc));
-		return -1;
+	if ((rc = pthread_create(&q->thread, NULL, worker, q)) != 0) {
+		snprintf(err, errlen, "cannot start a worker thread: %s", strerror(rc));
+		close(q->efd);
+		free(q);
+		return NULL;
 	}
-	W.started = 1;
+	return q;
+}
+
+int
+workq_submit(struct workq *q, work_fn run, work_fn done, void *arg)
+{
+	struct job *j;
+
+	if (!(j = calloc(1, sizeof(*j))))
+		return -1;
+	j->run = run;
+	j->done = done;
+	j->arg = arg;
+	pthread_mutex_lock(&q->mu);
+	STAILQ_INSERT_TAIL(&q->todo, j, link);
+	pthread_cond_signal(&q->cv);
+	pthread_mutex_unlock(&q->mu);
 	return 0;
 }
 
-void
-work_shutdown(void)
-{
-	if (!W.started)
-		return;
-	pthread_mutex_lock(&W.mu);
-	W.stop = 1;
-	pthread_cond_signal(&W.cv);
-	pthread_mutex_unlock(&W.mu);
-	pthread_join(W.thread, NULL);
-	W.started = 0;
-	work_poll();
-	close(W.efd);
-}
-
 int
-work_fd(void)
+workq_fd(const struct workq *q)
 {
-	return W.efd;
+	return q->efd;
 }
 
 void
-work_poll(void)
+workq_poll(struct workq *q)
 {
-	struct job *list, *j;
+	struct jobs list = STAILQ_HEAD_INITIALIZER(list);
+	struct job *j;
 	uint64_t n;
 
-	if (read(W.efd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+	/* EAGAIN: nothing signalled, but look at the list anyway */
+	if (read(q->efd, &n, sizeof(n)) < 0 && errno != EAGAIN)
 		return;
-	pthread_mutex_lock(&W.mu);
-	list = W.done;
-	W.done = NULL;
-	W.done_tail = &W.done;
-	pthread_mutex_unlock(&W.mu);
-	while ((j = list)) {
-		list = j->next;
+	pthread_mutex_lock(&q->mu);
+	STAILQ_CONCAT(&list, &q->done);
+	pthread_mutex_unlock(&q->mu);
+	while ((j = STAILQ_FIRST(&list))) {
+		STAILQ_REMOVE_HEAD(&list, link);
 		j->done(j->arg);
 		free(j);
 	}
 }
 
-int
-work_submit(void (*run)(void *arg), void (*done)(void *arg), void *arg)
+void
+workq_stop(struct workq *q, int finish)
 {
-	struct job *j = calloc(1, sizeof(*j));
+	struct job *j;
 
-	if (!j)
-		return -1;
-	j->run = run;
-	j->done = done;
-	j->arg = arg;
-	pthread_mutex_lock(&W.mu);
-	*W.todo_tail = j;
-	W.todo_tail = &j->next;
-	pthread_cond_signal(&W.cv);
-	pthread_mutex_unlock(&W.mu);
-	return 0;
+	if (!q)
+		return;
+	pthread_mutex_lock(&q->mu);
+	q->stop = finish ? 1 : 2;
+	pthread_cond_signal(&q->cv);
+	pthread_mutex_unlock(&q->mu);
+	pthread_join(q->thread, NULL);
+	workq_poll(q);
+	/* left unrun: done() all the same, so nothing leaks */
+	while ((j = STAILQ_FIRST(&q->todo))) {
+		STAILQ_REMOVE_HEAD(&q->todo, link);
+		j->done(j->arg);
+		free(j);
+	}
+	close(q->efd);
+	pthread_mutex_destroy(&q->mu);
+	pthread_cond_destroy(&q->cv);
+	free(q);
+}
+
+int
+work_init(char *err, size_t errlen)
+{
+	return (disk = workq_start(err, errlen)) ? 0 : -1;
+}
+
+void
+work_shutdown(void)
+{
+	workq_stop(disk, 1);
+	disk = NULL;
+}
+
+int
+work_fd(void)
+{
+	return workq_fd(disk);
+}
+
+void
+work_poll(void)
+{
+	workq_poll(disk);
+}
+
+int
+work_submit(work_fn run, work_fn done, void *arg)
+{
+	return workq_submit(disk, run, done, arg);
 }

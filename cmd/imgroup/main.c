@@ -16,19 +16,21 @@
 #include "opts.h"
 #include "out.h"
 
+enum { O_PRIVATE = 1, O_ALL, O_ADMIN };
+
 static const struct im_opt opts[] = {
-	{ "private", 0, NULL, "create: a group only its members can see" },
-	{ "all", 'a', NULL, "list: every public group too, not only yours" },
-	{ "admin", 0, NULL, "add: make the users admins (owner only)" },
-	{ NULL, 0, NULL, NULL },
+	{ O_PRIVATE, "private", 0, NULL, "create: a group only its members can see" },
+	{ O_ALL, "all", 'a', NULL, "list: every public group too, not only yours" },
+	{ O_ADMIN, "admin", 0, NULL, "add: make the users admins (owner only)" },
+	{ 0, NULL, 0, NULL, NULL },
 };
 
 static const struct im_cmd cmd = {
-	"imgroup",
-	"create [--private] NAME\nlist [-a]\nmembers NAME\njoin NAME\nleave NAME\n"
-	"add [--admin] NAME USER...\nremove NAME USER...\ndelete NAME",
-	"Create, list, join and leave groups, and manage their members.",
-	opts, 0,
+	.name = "imgroup",
+	.usage = "create [--private] NAME\nlist [-a]\nmembers NAME\njoin NAME\nleave NAME\n"
+	    "add [--admin] NAME USER...\nremove NAME USER...\ndelete NAME",
+	.about = "Create, list, join and leave groups, and manage their members.",
+	.opts = opts,
 };
 
 /* verb, operands (min, max; -1: any), the flag it may take */
@@ -58,13 +60,12 @@ on_opt(void *ctx, const struct im_opt *opt, const char *arg, struct im_err *e)
 {
 	(void)ctx;
 	(void)arg;
-	(void)e;
-	if (!strcmp(opt->name, "private"))
-		a.private_ = 1;
-	else if (!strcmp(opt->name, "all"))
-		a.all = 1;
-	else
-		a.admin = 1;
+	switch (opt->id) {
+	case O_PRIVATE: a.private_ = 1; break;
+	case O_ALL: a.all = 1; break;
+	case O_ADMIN: a.admin = 1; break;
+	default: return im_err_set(e, IM_EINTERNAL, "--%s is not handled", opt->name);
+	}
 	flag_seen = opt->name;
 	return 0;
 }
@@ -197,12 +198,8 @@ main(int argc, char **argv)
 	const struct verb *v;
 	int i, rc;
 
-	if ((i = im_opts_parse(argc, argv, &cmd, &o, on_opt, NULL, &e)) < 0)
-		return im_err_report("imgroup", &e);
-	if (o.help || o.version) {
-		(o.help ? im_opts_help : im_opts_version)(stdout, &cmd);
-		return 0;
-	}
+	if ((i = im_opts_main(argc, argv, &cmd, &o, on_opt, NULL, &rc)) < 0)
+		return rc;
 	if (i >= argc) {
 		im_err_set(&e, IM_EUSAGE, "missing command (create, list, members, join, leave, "
 		    "add, remove, delete); see 'imgroup --help'");

@@ -18,6 +18,7 @@
 #include "cursor.h"
 #include "errors.h"
 #include "escape.h"
+#include "follow.h"
 #include "format.h"
 #include "hook.h"
 #include "names.h"
@@ -28,33 +29,37 @@
 #include "sig.h"
 #include "stream.h"
 
+enum { O_FOLLOW = 1, O_COUNT, O_WAIT, O_SINCE, O_FROM, O_GROUP, O_ALL, O_NO_EVENTS, O_EVENTS,
+	O_FORMAT, O_EXEC, O_EXEC_TIMEOUT, O_NOTIFY, O_SAVE, O_GET, O_OUTPUT };
+
 static const struct im_opt opts[] = {
-	{ "follow", 'f', NULL, "keep printing new messages until interrupted" },
-	{ "count", 'n', "COUNT", "exit after COUNT messages (implies following)" },
-	{ "wait", 'W', "SECONDS", "exit after SECONDS without a message (implies following)" },
-	{ "since", 0, "ID", "start after message ID; do not move the cursor" },
-	{ "from", 0, "USER", "only messages from USER; do not move the cursor" },
-	{ "group", 'g', "GROUP", "only messages and events of GROUP; do not move the cursor" },
-	{ "all", 'a', NULL, "also print the messages you sent" },
-	{ "no-events", 0, NULL, "do not print group events (joined, left, ...)" },
-	{ "events", 0, NULL, "pass group events to --format and --exec too" },
-	{ "format", 0, "FMT", "line format: %i %t %f %T %g %k %m %F %S %I %d %P %e %u %M %% \\t \\n" },
-	{ "exec", 0, "CMD", "run 'sh -c CMD' per message, fields in IM_* and text on stdin" },
-	{ "exec-timeout", 0, "SECONDS", "kill an --exec command running longer (it fails)" },
-	{ "notify", 0, NULL, "raise a desktop notification per message (notify-send)" },
-	{ "save", 0, "DIR", "save attachments into DIR (safe names, never overwriting)" },
-	{ "get", 0, "ID", "fetch the attachment ID and exit" },
-	{ "output", 'o', "FILE", "with --get: write to FILE ('-': standard output)" },
-	{ NULL, 0, NULL, NULL },
+	{ O_FOLLOW, "follow", 'f', NULL, "keep printing new messages until interrupted" },
+	{ O_COUNT, "count", 'n', "COUNT", "exit after COUNT messages (implies following)" },
+	{ O_WAIT, "wait", 'W', "SECONDS", "exit after SECONDS without a message (implies following)" },
+	{ O_SINCE, "since", 0, "ID", "start after message ID; do not move the cursor" },
+	{ O_FROM, "from", 0, "USER", "only messages from USER; do not move the cursor" },
+	{ O_GROUP, "group", 'g', "GROUP", "only messages and events of GROUP; do not move the cursor" },
+	{ O_ALL, "all", 'a', NULL, "also print the messages you sent" },
+	{ O_NO_EVENTS, "no-events", 0, NULL, "do not print group events (joined, left, ...)" },
+	{ O_EVENTS, "events", 0, NULL, "pass group events to --format and --exec too" },
+	{ O_FORMAT, "format", 0, "FMT", "line format: %i %t %f %T %g %k %m %F %S %I %d %P %e %u %M %% \\t \\n" },
+	{ O_EXEC, "exec", 0, "CMD", "run 'sh -c CMD' per message, fields in IM_* and text on stdin" },
+	{ O_EXEC_TIMEOUT, "exec-timeout", 0, "SECONDS", "kill an --exec command running longer (it fails)" },
+	{ O_NOTIFY, "notify", 0, NULL, "raise a desktop notification per message (notify-send)" },
+	{ O_SAVE, "save", 0, "DIR", "save attachments into DIR (safe names, never overwriting)" },
+	{ O_GET, "get", 0, "ID", "fetch the attachment ID and exit" },
+	{ O_OUTPUT, "output", 'o', "FILE", "with --get: write to FILE ('-': standard output)" },
+	{ 0, NULL, 0, NULL, NULL },
 };
 
 static const struct im_cmd cmd = {
-	"imrecv",
-	"[-af] [-n COUNT] [-W SECONDS] [--since ID] [--from USER] [-g GROUP] [--no-events | --events] "
-	"[--format FMT | --json | --exec CMD [--exec-timeout SECONDS]] [--notify] [--save DIR]\n"
-	"--get ID [-o FILE | --save DIR]",
-	"Print unread messages and exit, or follow new ones.",
-	opts, 0,
+	.name = "imrecv",
+	.usage = "[-af] [-n COUNT] [-W SECONDS] [--since ID] [--from USER] [-g GROUP] [--no-events | --events] "
+	    "[--format FMT | --json | --exec CMD [--exec-timeout SECONDS]] [--notify] [--save DIR]\n"
+	    "--get ID [-o FILE | --save DIR]",
+	.about = "Print unread messages and exit, or follow new ones.",
+	.opts = opts,
+	.no_operands = 1,
 };
 
 static struct {
@@ -70,46 +75,37 @@ static struct im_common o;
 static int
 on_opt(void *ctx, const struct im_opt *opt, const char *arg, struct im_err *e)
 {
-	const char *n = opt->name;
-
 	(void)ctx;
-	if (strcmp(n, "get") && strcmp(n, "output") && strcmp(n, "save"))
+	if (opt->id != O_GET && opt->id != O_OUTPUT && opt->id != O_SAVE)
 		a.stream_flags = 1;	/* something --get has no use for */
-	switch (opt->shortopt) {
-	case 'f': a.follow = 1; return 0;
-	case 'a': a.all = 1; return 0;
-	case 'n': return im_parse_count("-n", arg, 1, &a.count, e);
-	case 'W': return im_parse_seconds("-W", arg, &a.wait, e);
-	case 'o': a.output = arg; return 0;
-	}
-	if (!strcmp(n, "since"))
-		return im_parse_count("--since", arg, 0, &a.since, e);
-	if (!strcmp(n, "exec-timeout"))
-		return im_parse_seconds("--exec-timeout", arg, &a.exec_timeout, e);
-	if (!strcmp(n, "from") || !strcmp(n, "group")) {
+	switch (opt->id) {
+	case O_FOLLOW: a.follow = 1; return 0;
+	case O_COUNT: return im_parse_count("-n", arg, 1, &a.count, e);
+	case O_WAIT: return im_parse_seconds("-W", arg, &a.wait, e);
+	case O_SINCE: return im_parse_count("--since", arg, 0, &a.since, e);
+	case O_FROM:
+	case O_GROUP:
 		if (!im_name_valid(arg))
-			return im_err_set(e, IM_EUSAGE, "--%s: '%s' is not a valid %s name", n, arg,
-			    *n == 'f' ? "user" : "group");
-		*(*n == 'f' ? &a.from : &a.group) = arg;
-	} else if (!strcmp(n, "format")) {
-		a.format = arg;
-		a.format_set = 1;
-	} else if (!strcmp(n, "exec"))
-		a.exec = arg;
-	else if (!strcmp(n, "events"))
-		a.events = 1;
-	else if (!strcmp(n, "no-events"))
-		a.no_events = 1;
-	else if (!strcmp(n, "notify"))
-		a.notify = 1;
-	else if (!strcmp(n, "save"))
-		a.save = arg;
-	else if (!strcmp(n, "get")) {
+			return im_err_set(e, IM_EUSAGE, "--%s: '%s' is not a valid %s name", opt->name, arg,
+			    opt->id == O_FROM ? "user" : "group");
+		*(opt->id == O_FROM ? &a.from : &a.group) = arg;
+		return 0;
+	case O_ALL: a.all = 1; return 0;
+	case O_NO_EVENTS: a.no_events = 1; return 0;
+	case O_EVENTS: a.events = 1; return 0;
+	case O_FORMAT: a.format = arg; a.format_set = 1; return 0;
+	case O_EXEC: a.exec = arg; return 0;
+	case O_EXEC_TIMEOUT: return im_parse_seconds("--exec-timeout", arg, &a.exec_timeout, e);
+	case O_NOTIFY: a.notify = 1; return 0;
+	case O_SAVE: a.save = arg; return 0;
+	case O_GET:
 		if (!im_attach_id_valid(arg))
 			return im_err_set(e, IM_EUSAGE, "--get: '%s' is not a file id (32 hex digits)", arg);
 		a.get = arg;
+		return 0;
+	case O_OUTPUT: a.output = arg; return 0;
 	}
-	return 0;
+	return im_err_set(e, IM_EINTERNAL, "--%s is not handled", opt->name);
 }
 
 static void
@@ -128,11 +124,11 @@ static struct {
 	long long printed;
 	long long idle_from;	/* -W counts from here */
 	int caught_up;
+	int following;		/* -f, -n or -W */
 	int save_fd;		/* --save DIR, opened */
 	int notify_failing;	/* warned about notify-send; quiet until it works again */
 	char me[64];
 	struct im_buf line;
-	struct im_stream *s;
 } r = { .last = -1, .save_fd = -1 };
 
 static int
@@ -280,94 +276,84 @@ idle_expired(int following)
 	return following && a.wait >= 0 && im_now_ms() >= r.idle_from + (long long)(a.wait * 1000);
 }
 
+/* one line of the stream; 0, IM_FOLLOW_DONE, or an exit code with e set */
+static int
+on_event(void *arg, const struct im_event *ev, struct im_err *e)
+{
+	int event = !strcmp(ev->type, "event"), rc;
+
+	(void)arg;
+	if (event || !strcmp(ev->type, "message")) {
+		if ((rc = record(ev, event, e)) != 0)
+			return rc < 0 ? -rc : IM_FOLLOW_DONE;
+		if (!r.peek && im_cursor_due(&r.cur) == 0 && im_cursor_flush(&r.cur, r.cl, 0, e))
+			warn(e->msg);
+	} else if (!strcmp(ev->type, "open")) {
+		struct json_object *v;
+
+		snprintf(r.me, sizeof r.me, "%s", im_msg_field(ev->obj, "user", (char[64]){ 0 }, 64));
+		if (r.last < 0 && json_object_object_get_ex(ev->obj, "since", &v)) {
+			r.last = json_object_get_int64(v);
+			im_cursor_init(&r.cur, r.last);
+		}
+	} else if (!strcmp(ev->type, "caught_up")) {
+		if (!r.following)
+			return IM_FOLLOW_DONE;
+		if (!r.caught_up)
+			r.idle_from = im_now_ms();	/* -W counts after the backlog */
+		r.caught_up = 1;
+	}
+	/* heartbeat, presence and whatever comes later: not ours to print */
+	return 0;
+}
+
+static long
+wait_ms(void *arg, int down)
+{
+	(void)arg;
+	if (down && !(r.following && a.wait >= 0))
+		return -1;	/* the backoff alone says when to reconnect */
+	return next_timeout(r.following);
+}
+
+static int
+on_idle(void *arg, int down, struct im_err *e)
+{
+	(void)arg;
+	if (down)	/* -W ran out while the server was away: that is not "no news" */
+		return idle_expired(r.following) ? e->code : 0;
+	/* the backlog first, then the quiet: -W 0 still prints what is unread */
+	if (r.caught_up && idle_expired(r.following))
+		return a.count ? im_err_set(e, IM_ETEMP, "%lld of %lld messages came before "
+		    "%g s passed without one (-W)", r.printed, a.count, a.wait) : IM_FOLLOW_DONE;
+	if (!r.peek && im_cursor_flush(&r.cur, r.cl, 0, e))
+		warn(e->msg);
+	return 0;
+}
+
+static void
+outage(void *arg, int down, const char *msg)
+{
+	(void)arg;
+	if (down && (!r.following || a.wait >= 0))
+		return;	/* retried quietly: the budget or -W ends it soon */
+	warn(msg);
+}
+
 /* read until done; returns the exit code, e set when it is an error */
 static int
 run(struct im_err *e)
 {
-	int following = a.follow || a.count || a.wait >= 0;
-	struct im_backoff bo;
-	struct im_event ev;
-	struct im_err down = { 0 };
-	int rc, outage = 0;
-	long ms;
+	struct im_follow f = {
+		.cl = r.cl, .since = &r.last, .stop = &im_signal, .event = on_event,
+		.timeout = wait_ms, .idle = on_idle, .outage = outage,
+	};
 
-	im_backoff_init(&bo, following ? -1 : 30);
+	r.following = a.follow || a.count || a.wait >= 0;
+	f.budget = r.following ? -1 : 30;
+	r.last = a.since;	/* the stream resumes after the last message seen */
 	r.idle_from = im_now_ms();
-	for (;;) {
-		if (im_signal)	/* before the next buffered line, not after the backlog */
-			return 0;
-		if (!r.s && (rc = im_stream_open(r.cl, r.last >= 0 ? r.last : a.since, &im_signal, &r.s, e)))
-			return rc;
-		rc = im_stream_next(r.s, next_timeout(following), &ev, e);
-		if (im_signal)
-			return 0;
-		if (rc == 0) {
-			/* the backlog first, then the quiet: -W 0 still prints what is unread */
-			if (r.caught_up && idle_expired(following))
-				return a.count ? im_err_set(e, IM_ETEMP, "%lld of %lld messages came before "
-				    "%g s passed without one (-W)", r.printed, a.count, a.wait) : 0;
-			if (!r.peek && im_cursor_flush(&r.cur, r.cl, 0, e))
-				warn(e->msg);
-			continue;
-		}
-		if (rc == 1) {
-			int event = !strcmp(ev.type, "event");
-
-			if (event || !strcmp(ev.type, "message")) {
-				if ((rc = record(&ev, event, e)) != 0)
-					return rc < 0 ? -rc : 0;
-				if (!r.peek && im_cursor_due(&r.cur) == 0 && im_cursor_flush(&r.cur, r.cl, 0, e))
-					warn(e->msg);
-			} else if (!strcmp(ev.type, "open")) {
-				struct json_object *v;
-
-				if (outage && !o.quiet)
-					warn("reconnected");
-				outage = 0;
-				im_backoff_reset(&bo);
-				snprintf(r.me, sizeof r.me, "%s", im_msg_field(ev.obj, "user", (char[64]){ 0 }, 64));
-				if (r.last < 0 && json_object_object_get_ex(ev.obj, "since", &v)) {
-					r.last = json_object_get_int64(v);
-					im_cursor_init(&r.cur, r.last);
-				}
-			} else if (!strcmp(ev.type, "caught_up")) {
-				if (!following)
-					return 0;
-				if (!r.caught_up)
-					r.idle_from = im_now_ms();	/* -W counts after the backlog */
-				r.caught_up = 1;
-			}
-			/* heartbeat, presence and whatever comes later: not ours to print */
-			continue;
-		}
-		/* the stream failed */
-		im_stream_close(r.s);
-		r.s = NULL;
-		if (!e->transient || (ms = im_backoff_next(&bo, e->retry_after_ms)) < 0)
-			return rc;
-		if (!outage && following && a.wait < 0) {
-			char m[sizeof e->msg + 16];
-
-			snprintf(m, sizeof m, "%s (retrying)", e->msg);
-			warn(m);
-		}
-		outage = 1;
-		down = *e;
-		if (following && a.wait >= 0) {
-			long t = next_timeout(following);
-
-			if (t >= 0 && t < ms)
-				ms = t;
-		}
-		im_sleep_ms(ms, &im_signal);
-		if (im_signal)
-			return 0;
-		if (idle_expired(following)) {
-			/* -W ran out while the server was away: that is not "no news" */
-			*e = down;
-			return e->code;
-		}
-	}
+	return im_follow(&f, e);
 }
 
 /* --get ID: to -o FILE, or under its safe name in --save DIR or here (the name printed) */
@@ -450,18 +436,10 @@ main(int argc, char **argv)
 	struct im_conf conf = { 0 };
 	struct im_client cl = { 0 };
 	struct im_err e = { 0 }, ce = { 0 };
-	int i, rc;
+	int rc;
 
-	if ((i = im_opts_parse(argc, argv, &cmd, &o, on_opt, NULL, &e)) < 0)
-		goto fail;
-	if (o.help || o.version) {
-		(o.help ? im_opts_help : im_opts_version)(stdout, &cmd);
-		return 0;
-	}
-	if (i < argc) {
-		im_err_set(&e, IM_EUSAGE, "unexpected argument '%s'; see 'imrecv --help'", argv[i]);
-		goto fail;
-	}
+	if (im_opts_main(argc, argv, &cmd, &o, on_opt, NULL, &rc) < 0)
+		return rc;
 	if (check_usage(&e))
 		goto fail;
 	if (a.save && !a.get && im_attach_opendir(a.save, &r.save_fd, &e))
@@ -481,8 +459,6 @@ main(int argc, char **argv)
 	snprintf(r.me, sizeof r.me, "%s", conf.user ? conf.user : "");
 	im_cursor_init(&r.cur, 0);
 	rc = run(&e);
-	im_stream_close(r.s);
-	r.s = NULL;
 	/* whatever happened, keep what was delivered */
 	if (!r.peek && im_cursor_flush(&r.cur, &cl, 1, &ce)) {
 		if (!o.quiet)

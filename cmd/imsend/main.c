@@ -24,30 +24,33 @@
 
 #define BATCH_LINES 1000
 #define BATCH_BYTES (256 * 1024)
-#define KEY_MAX 100	/* with -l the server's 128 must hold KEY-LINENO */
+#define KEY_MAX (IM_KEY_MAX - 28)	/* with -l, KEY-LINENO must fit IM_KEY_MAX */
+
+enum { O_GROUP = 1, O_FILE, O_LINES, O_RETRY, O_KEY, O_NO_EMOJI, O_EMOTICONS, O_EMOJI };
 
 static const struct im_opt opts[] = {
-	{ "group", 'g', "GROUP", "send to GROUP instead of a user" },
-	{ "file", 'f', "FILE", "send FILE; MESSAGE arguments are its caption" },
-	{ "lines", 'l', NULL, "send each line of stdin as its own message" },
-	{ "retry", 0, "SECONDS", "retry transient failures this long (default 30, 0: never)" },
-	{ "key", 0, "KEY", "idempotency key of the message (with -l: prefix of each line's)" },
-	{ "no-emoji", 0, NULL, "send :shortcodes: as they are, not as emoji" },
-	{ "emoticons", 0, NULL, "also turn whole-word emoticons like :) <3 into emoji" },
-	{ "emoji", 0, NULL, "list the :shortcodes: matching PATTERN (all without) and exit" },
-	{ NULL, 0, NULL, NULL },
+	{ O_GROUP, "group", 'g', "GROUP", "send to GROUP instead of a user" },
+	{ O_FILE, "file", 'f', "FILE", "send FILE; MESSAGE arguments are its caption" },
+	{ O_LINES, "lines", 'l', NULL, "send each line of stdin as its own message" },
+	{ O_RETRY, "retry", 0, "SECONDS", "retry transient failures this long (default 30, 0: never)" },
+	{ O_KEY, "key", 0, "KEY", "idempotency key of the message (with -l: prefix of each line's)" },
+	{ O_NO_EMOJI, "no-emoji", 0, NULL, "send :shortcodes: as they are, not as emoji" },
+	{ O_EMOTICONS, "emoticons", 0, NULL, "also turn whole-word emoticons like :) <3 into emoji" },
+	{ O_EMOJI, "emoji", 0, NULL, "list the :shortcodes: matching PATTERN (all without) and exit" },
+	{ 0, NULL, 0, NULL, NULL },
 };
 
 static const struct im_cmd cmd = {
-	"imsend",
-	"[OPTIONS] USER [MESSAGE...]\n"
-	"[OPTIONS] -g GROUP [MESSAGE...]\n"
-	"[OPTIONS] -l USER | -l -g GROUP\n"
-	"[OPTIONS] -f FILE USER [CAPTION...] | -f FILE -g GROUP [CAPTION...]\n"
-	"--emoji [PATTERN]",
-	"Send MESSAGE (or all of stdin, or with -l each stdin line, or with -f a file)\n"
-	"to USER or to GROUP.",
-	opts, 1,	/* after USER everything is text: "$text" can never become an option */
+	.name = "imsend",
+	.usage = "[OPTIONS] USER [MESSAGE...]\n"
+	    "[OPTIONS] -g GROUP [MESSAGE...]\n"
+	    "[OPTIONS] -l USER | -l -g GROUP\n"
+	    "[OPTIONS] -f FILE USER [CAPTION...] | -f FILE -g GROUP [CAPTION...]\n"
+	    "--emoji [PATTERN]",
+	.about = "Send MESSAGE (or all of stdin, or with -l each stdin line, or with -f a file)\n"
+	    "to USER or to GROUP.",
+	.opts = opts,
+	.in_order = 1,	/* after USER everything is text: "$text" can never become an option */
 };
 
 static int lines_mode, emoji = 1, emoji_flags, list_emoji;
@@ -58,32 +61,23 @@ static struct im_common o;
 static int
 on_opt(void *ctx, const struct im_opt *opt, const char *arg, struct im_err *e)
 {
-	size_t i;
-
 	(void)ctx;
-	if (!strcmp(opt->name, "lines"))
-		lines_mode = 1;
-	else if (!strcmp(opt->name, "group"))
-		group = arg;
-	else if (!strcmp(opt->name, "file"))
-		file = arg;
-	else if (!strcmp(opt->name, "no-emoji"))
-		emoji = 0;
-	else if (!strcmp(opt->name, "emoticons"))
-		emoji_flags |= IM_EMOJI_EMOTICONS;
-	else if (!strcmp(opt->name, "emoji"))
-		list_emoji = 1;
-	else if (!strcmp(opt->name, "key")) {
-		for (i = 0; arg[i]; i++)
-			if (arg[i] <= ' ' || arg[i] > '~')
-				break;
-		if (arg[i] || i == 0 || i > KEY_MAX)
+	switch (opt->id) {
+	case O_GROUP: group = arg; return 0;
+	case O_FILE: file = arg; return 0;
+	case O_LINES: lines_mode = 1; return 0;
+	case O_RETRY: return im_parse_seconds("--retry", arg, &retry_s, e);
+	case O_KEY:
+		if (!im_key_valid(arg) || strlen(arg) > KEY_MAX)
 			return im_err_set(e, IM_EUSAGE, "--key takes 1 to %d printable ASCII "
 			    "characters without blanks", KEY_MAX);
 		key = arg;
-	} else
-		return im_parse_seconds("--retry", arg, &retry_s, e);
-	return 0;
+		return 0;
+	case O_NO_EMOJI: emoji = 0; return 0;
+	case O_EMOTICONS: emoji_flags |= IM_EMOJI_EMOTICONS; return 0;
+	case O_EMOJI: list_emoji = 1; return 0;
+	}
+	return im_err_set(e, IM_EINTERNAL, "--%s is not handled", opt->name);
 }
 
 static int
@@ -316,16 +310,8 @@ main(int argc, char **argv)
 	int i, rc;
 
 	signal(SIGPIPE, SIG_IGN);
-	if ((i = im_opts_parse(argc, argv, &cmd, &o, on_opt, NULL, &e)) < 0)
-		return im_err_report("imsend", &e);
-	if (o.help) {
-		im_opts_help(stdout, &cmd);
-		return 0;
-	}
-	if (o.version) {
-		im_opts_version(stdout, &cmd);
-		return 0;
-	}
+	if ((i = im_opts_main(argc, argv, &cmd, &o, on_opt, NULL, &rc)) < 0)
+		return rc;
 	if (list_emoji) {
 		if (group || file || lines_mode || key)
 			usage(&e, "--emoji only lists shortcodes; give no -g, -f, -l or --key with it");

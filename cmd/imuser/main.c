@@ -20,20 +20,22 @@
 #include "term.h"
 #include "tokens.h"
 
+enum { O_LABEL = 1, O_SEND_ONLY, O_EXPIRES };
+
 static const struct im_opt opts[] = {
-	{ "label", 0, "LABEL", "name this token (device or script) on login or token create" },
-	{ "send-only", 0, NULL, "token create: the token may send, not read" },
-	{ "expires", 0, "DAYS", "token create: the token expires after DAYS days" },
-	{ NULL, 0, NULL, NULL },
+	{ O_LABEL, "label", 0, "LABEL", "name this token (device or script) on login or token create" },
+	{ O_SEND_ONLY, "send-only", 0, NULL, "token create: the token may send, not read" },
+	{ O_EXPIRES, "expires", 0, "DAYS", "token create: the token expires after DAYS days" },
+	{ 0, NULL, 0, NULL, NULL },
 };
 
 static const struct im_cmd cmd = {
-	"imuser",
-	"register NAME\nlogin NAME\nlogout\npasswd\nwhoami\n"
-	"token create --label LABEL [--send-only] [--expires DAYS]\ntoken list\ntoken revoke ID",
-	"Create an account, log in or out, change the password, show who you are,\n"
-	"make, list and revoke tokens for scripts.",
-	opts, 0,
+	.name = "imuser",
+	.usage = "register NAME\nlogin NAME\nlogout\npasswd\nwhoami\n"
+	    "token create --label LABEL [--send-only] [--expires DAYS]\ntoken list\ntoken revoke ID",
+	.about = "Create an account, log in or out, change the password, show who you are,\n"
+	    "make, list and revoke tokens for scripts.",
+	.opts = opts,
 };
 
 static const char *label;
@@ -44,21 +46,21 @@ static int
 on_opt(void *ctx, const struct im_opt *o, const char *arg, struct im_err *e)
 {
 	(void)ctx;
-	if (!strcmp(o->name, "send-only")) {
-		send_only = 1;
+	switch (o->id) {
+	case O_LABEL:
+		if (strlen(arg) > IM_LABEL_MAX)
+			return im_err_set(e, IM_EUSAGE, "--label: at most %d bytes", IM_LABEL_MAX);
+		label = arg;
 		return 0;
-	}
-	if (!strcmp(o->name, "expires")) {
+	case O_SEND_ONLY: send_only = 1; return 0;
+	case O_EXPIRES:
 		if (im_parse_count("--expires", arg, 1, &expires, e))
 			return e->code;
 		if (expires > IM_TOKEN_DAYS_MAX)
 			return im_err_set(e, IM_EUSAGE, "--expires: at most %d days", IM_TOKEN_DAYS_MAX);
 		return 0;
 	}
-	if (strlen(arg) > IM_LABEL_MAX)
-		return im_err_set(e, IM_EUSAGE, "--label: at most %d bytes", IM_LABEL_MAX);
-	label = arg;
-	return 0;
+	return im_err_set(e, IM_EINTERNAL, "--%s is not handled", o->name);
 }
 
 /* a password: from the terminal (twice when confirm), else a line of stdin */
@@ -304,16 +306,8 @@ main(int argc, char **argv)
 	const char *verb;
 	int i, rc, nargs;
 
-	if ((i = im_opts_parse(argc, argv, &cmd, &o, on_opt, NULL, &e)) < 0)
-		return im_err_report("imuser", &e);
-	if (o.help) {
-		im_opts_help(stdout, &cmd);
-		return 0;
-	}
-	if (o.version) {
-		im_opts_version(stdout, &cmd);
-		return 0;
-	}
+	if ((i = im_opts_main(argc, argv, &cmd, &o, on_opt, NULL, &rc)) < 0)
+		return rc;
 	if (i >= argc) {
 		im_err_set(&e, IM_EUSAGE, "missing command (register, login, logout, passwd, whoami, "
 		    "token); see 'imuser --help'");

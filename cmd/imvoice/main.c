@@ -18,23 +18,25 @@
 #include "retry.h"
 #include "voice.h"
 
+enum { O_GROUP = 1, O_TIME, O_INPUT, O_TYPE, O_OUTPUT, O_RETRY };
+
 static const struct im_opt opts[] = {
-	{ "group", 'g', "GROUP", "send to GROUP instead of a user" },
-	{ "time", 't', "SECONDS", "record at most SECONDS (default: until Ctrl-C; 3600 at most)" },
-	{ "input", 'i', "FILE", "send FILE (any audio sox reads; - for stdin), do not record" },
-	{ "type", 0, "TYPE", "the input's audio format when sox cannot tell (wav, flac, ...)" },
-	{ "output", 'o', "FILE", "play: write to FILE instead (.ogg as sent, .wav .flac ... converted, - stdout)" },
-	{ "retry", 0, "SECONDS", "retry transient failures this long (default 30, 0: never)" },
-	{ NULL, 0, NULL, NULL },
+	{ O_GROUP, "group", 'g', "GROUP", "send to GROUP instead of a user" },
+	{ O_TIME, "time", 't', "SECONDS", "record at most SECONDS (default: until Ctrl-C; 3600 at most)" },
+	{ O_INPUT, "input", 'i', "FILE", "send FILE (any audio sox reads; - for stdin), do not record" },
+	{ O_TYPE, "type", 0, "TYPE", "the input's audio format when sox cannot tell (wav, flac, ...)" },
+	{ O_OUTPUT, "output", 'o', "FILE", "play: write to FILE instead (.ogg as sent, .wav .flac ... converted, - stdout)" },
+	{ O_RETRY, "retry", 0, "SECONDS", "retry transient failures this long (default 30, 0: never)" },
+	{ 0, NULL, 0, NULL, NULL },
 };
 
 static const struct im_cmd cmd = {
-	"imvoice",
-	"[-t SECONDS] [-i FILE] [--type TYPE] USER\n"
-	"[-t SECONDS] [-i FILE] [--type TYPE] -g GROUP\n"
-	"play ID [-o FILE]",
-	"Record a voice message (or take FILE) and send it to USER or GROUP; or play message ID.",
-	opts, 0,
+	.name = "imvoice",
+	.usage = "[-t SECONDS] [-i FILE] [--type TYPE] USER\n"
+	    "[-t SECONDS] [-i FILE] [--type TYPE] -g GROUP\n"
+	    "play ID [-o FILE]",
+	.about = "Record a voice message (or take FILE) and send it to USER or GROUP; or play message ID.",
+	.opts = opts,
 };
 
 static const char *group, *input, *type, *output;
@@ -45,23 +47,21 @@ static int
 on_opt(void *ctx, const struct im_opt *opt, const char *arg, struct im_err *e)
 {
 	(void)ctx;
-	switch (opt->shortopt) {
-	case 'g': group = arg; return 0;
-	case 'i': input = arg; return 0;
-	case 'o': output = arg; return 0;
-	case 't':
+	switch (opt->id) {
+	case O_GROUP: group = arg; return 0;
+	case O_TIME:
 		if (im_parse_seconds("-t", arg, &seconds, e))
 			return e->code;
 		if (seconds < IM_VOICE_MIN || seconds > IM_VOICE_MAX)
 			return im_err_set(e, IM_EUSAGE, "-t: '%s' is not %.1f to %.0f seconds",
 			    arg, IM_VOICE_MIN, IM_VOICE_MAX);
 		return 0;
+	case O_INPUT: input = arg; return 0;
+	case O_TYPE: type = arg; return 0;
+	case O_OUTPUT: output = arg; return 0;
+	case O_RETRY: return im_parse_seconds("--retry", arg, &retry_s, e);
 	}
-	if (!strcmp(opt->name, "type")) {
-		type = arg;
-		return 0;
-	}
-	return im_parse_seconds("--retry", arg, &retry_s, e);
+	return im_err_set(e, IM_EINTERNAL, "--%s is not handled", opt->name);
 }
 
 static void
@@ -80,18 +80,6 @@ on_play(void *arg, const char *driver, const char *device)
 		fprintf(stderr, "imvoice: playing on %s %s\n", driver, device);
 }
 
-/* wait before retrying e, or return 0 when it is not worth it */
-static int
-again(struct im_backoff *b, const struct im_err *e)
-{
-	long ms;
-
-	if (!e->transient || (ms = im_backoff_next(b, e->retry_after_ms)) < 0)
-		return 0;
-	im_sleep_ms(ms, NULL);
-	return 1;
-}
-
 static int
 send_voice(struct im_client *cl, const char *to, struct im_err *e)
 {
@@ -108,14 +96,14 @@ send_voice(struct im_client *cl, const char *to, struct im_err *e)
 		return rc;
 	im_backoff_init(&b, retry_s);
 	while ((rc = im_api_upload(cl, clip.path, "voice.ogg", IM_VOICE_TYPE, NULL, NULL, &file, e)) &&
-	    again(&b, e))
+	    im_retry_wait(&b, e, NULL))
 		;
 	if (rc == 0 && !(json_object_object_get_ex(file, "id", &v)))
 		rc = im_err_set(e, IM_EUNAVAIL, "the server's answer has no file id");
 	im_backoff_init(&b, retry_s);
 	while (rc == 0 && (rc = im_api_send_file(cl, to, group != NULL, "voice",
 	    json_object_get_string(v), NULL, (double)(long long)(clip.duration * 1000 + 0.5) / 1000, key, &msg, e)) &&
-	    again(&b, e))
+	    im_retry_wait(&b, e, NULL))
 		;
 	if (rc == 0 && o.json) {
 		printf("%s\n", json_object_to_json_string_ext(msg,
@@ -143,11 +131,11 @@ find_voice(struct im_client *cl, long long id, struct json_object **msg, const c
 
 	snprintf(path, sizeof path, "/v1/messages?since=%lld&limit=1", id - 1);
 	im_backoff_init(&b, retry_s);
-	while ((rc = im_call(cl, &r, &all, e)) && again(&b, e))
+	while ((rc = im_call(cl, &r, &all, e)) && im_retry_wait(&b, e, NULL))
 		;
-	if (rc)
+	if (rc && strcmp(e->api, "since_ahead"))
 		return rc;
-	if (!json_object_object_get_ex(all, "messages", &list) ||
+	if (rc || !json_object_object_get_ex(all, "messages", &list) ||
 	    !(m = json_object_array_get_idx(list, 0)) ||
 	    !json_object_object_get_ex(m, "id", &v) || json_object_get_int64(v) != id) {
 		json_object_put(all);
@@ -193,7 +181,7 @@ play(struct im_client *cl, const char *arg, struct im_err *e)
 		return e->code;
 	}
 	im_backoff_init(&b, retry_s);
-	while ((rc = im_api_download(cl, fid, fd, sha, NULL, NULL, e)) && again(&b, e))
+	while ((rc = im_api_download(cl, fid, fd, sha, NULL, NULL, e)) && im_retry_wait(&b, e, NULL))
 		if (ftruncate(fd, 0) < 0 || lseek(fd, 0, SEEK_SET) < 0)
 			break;
 	close(fd);
@@ -214,12 +202,8 @@ main(int argc, char **argv)
 	int i, n, playing, rc;
 
 	signal(SIGPIPE, SIG_IGN);
-	if ((i = im_opts_parse(argc, argv, &cmd, &o, on_opt, NULL, &e)) < 0)
-		return im_err_report("imvoice", &e);
-	if (o.help || o.version) {
-		(o.help ? im_opts_help : im_opts_version)(stdout, &cmd);
-		return 0;
-	}
+	if ((i = im_opts_main(argc, argv, &cmd, &o, on_opt, NULL, &rc)) < 0)
+		return rc;
 	n = argc - i;
 	/* after "--" the first operand is a user, even one called "play" */
 	playing = n > 0 && !strcmp(argv[i], "play") && strcmp(argv[i - 1], "--");

@@ -13,7 +13,9 @@
 #include "client.h"
 #include "config.h"
 #include "errors.h"
+#include "follow.h"
 #include "format.h"
+#include "isotime.h"
 #include "opts.h"
 #include "out.h"
 #include "retry.h"
@@ -21,17 +23,20 @@
 #include "stream.h"
 #include "users.h"
 
+enum { O_ALL = 1, O_WATCH };
+
 static const struct im_opt opts[] = {
-	{ "all", 'a', NULL, "every user, online or not, with when last seen" },
-	{ "watch", 'w', NULL, "print who is online, then +USER / -USER per change, live" },
-	{ NULL, 0, NULL, NULL },
+	{ O_ALL, "all", 'a', NULL, "every user, online or not, with when last seen" },
+	{ O_WATCH, "watch", 'w', NULL, "print who is online, then +USER / -USER per change, live" },
+	{ 0, NULL, 0, NULL, NULL },
 };
 
 static const struct im_cmd cmd = {
-	"imwho",
-	"[-a]\n-w",
-	"Show who is online, or watch them come and go.",
-	opts, 0,
+	.name = "imwho",
+	.usage = "[-a]\n-w",
+	.about = "Show who is online, or watch them come and go.",
+	.opts = opts,
+	.no_operands = 1,
 };
 
 static struct { int all, watch; } a;
@@ -42,12 +47,11 @@ on_opt(void *ctx, const struct im_opt *opt, const char *arg, struct im_err *e)
 {
 	(void)ctx;
 	(void)arg;
-	(void)e;
-	if (opt->shortopt == 'a')
-		a.all = 1;
-	else
-		a.watch = 1;
-	return 0;
+	switch (opt->id) {
+	case O_ALL: a.all = 1; return 0;
+	case O_WATCH: a.watch = 1; return 0;
+	}
+	return im_err_set(e, IM_EINTERNAL, "--%s is not handled", opt->name);
 }
 
 static void
@@ -110,9 +114,8 @@ emit(const char *user, int online, int snapshot, const struct im_event *ev)
 		printf("%.*s\n", (int)ev->rawlen, ev->raw);	/* the server's own line */
 	} else {
 		struct json_object *j = json_object_new_object();
-		char t[40];
+		char t[IM_TIME_LEN];
 		struct timespec ts;
-		struct tm tm;
 
 		if (!j)
 			return -1;
@@ -124,9 +127,7 @@ emit(const char *user, int online, int snapshot, const struct im_event *ev)
 		} else {
 			/* a change seen on reconnecting: it happened while we were away */
 			clock_gettime(CLOCK_REALTIME, &ts);
-			gmtime_r(&ts.tv_sec, &tm);
-			strftime(t, sizeof t, "%Y-%m-%dT%H:%M:%S", &tm);
-			snprintf(t + strlen(t), sizeof t - strlen(t), ".%03ldZ", ts.tv_nsec / 1000000);
+			im_time_iso((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, t);
 			json_object_object_add(j, "time", json_object_new_string(t));
 		}
 		im_out_json(j);
@@ -163,11 +164,12 @@ resync(void)
 
 /* one stream line; 0, or an error code */
 static int
-event(const struct im_event *ev, struct im_err *e)
+event(void *arg, const struct im_event *ev, struct im_err *e)
 {
 	const char *user;
 	int online, r;
 
+	(void)arg;
 	if (!strcmp(ev->type, "open")) {
 		im_names_free(&w.fresh);
 		w.synced = 0;
@@ -200,53 +202,24 @@ write_error:
 	return im_err_set(e, IM_EIO, "cannot write output: %s", strerror(errno));
 }
 
+static void
+outage(void *arg, int down, const char *msg)
+{
+	(void)arg;
+	(void)down;
+	warn(msg);
+}
+
 /* watch for ever: returns an exit code with e set, or 0 after a signal */
 static int
 watch(struct im_client *cl, struct im_err *e)
 {
-	struct im_stream *s = NULL;
-	struct im_backoff bo;
-	struct im_event ev;
-	int rc, outage = 0;
-	long ms;
+	struct im_follow f = {
+		.cl = cl, .query = "presence=1&messages=0", .budget = -1, .stop = &im_signal,
+		.event = event, .outage = outage,
+	};
 
-	im_backoff_init(&bo, -1);
-	for (;;) {
-		if (!s && (rc = im_stream_open_query(cl, -1, "presence=1&messages=0", &im_signal, &s, e)))
-			return rc;
-		rc = im_stream_next(s, -1, &ev, e);
-		if (im_signal)
-			break;
-		if (rc == 1) {
-			if (!strcmp(ev.type, "open")) {
-				if (outage)
-					warn("reconnected");
-				outage = 0;
-				im_backoff_reset(&bo);
-			}
-			if ((rc = event(&ev, e)))
-				break;
-			continue;
-		}
-		if (rc == 0)
-			continue;
-		im_stream_close(s);
-		s = NULL;
-		if (!e->transient || (ms = im_backoff_next(&bo, e->retry_after_ms)) < 0)
-			break;
-		if (!outage) {
-			char m[sizeof e->msg + 16];
-
-			snprintf(m, sizeof m, "%s (retrying)", e->msg);
-			warn(m);
-		}
-		outage = 1;
-		im_sleep_ms(ms, &im_signal);
-		if (im_signal)
-			break;
-	}
-	im_stream_close(s);
-	return im_signal ? 0 : rc;
+	return im_follow(&f, e);
 }
 
 int
@@ -255,18 +228,10 @@ main(int argc, char **argv)
 	struct im_conf conf = { 0 };
 	struct im_client cl = { 0 };
 	struct im_err e = { 0 };
-	int i, rc;
+	int rc;
 
-	if ((i = im_opts_parse(argc, argv, &cmd, &o, on_opt, NULL, &e)) < 0)
-		goto fail;
-	if (o.help || o.version) {
-		(o.help ? im_opts_help : im_opts_version)(stdout, &cmd);
-		return 0;
-	}
-	if (i < argc) {
-		im_err_set(&e, IM_EUSAGE, "unexpected argument '%s'; see 'imwho --help'", argv[i]);
-		goto fail;
-	}
+	if (im_opts_main(argc, argv, &cmd, &o, on_opt, NULL, &rc) < 0)
+		return rc;
 	if (a.all && a.watch) {
 		im_err_set(&e, IM_EUSAGE, "give -a or -w, not both");
 		goto fail;

@@ -34,6 +34,15 @@ main(void)
 	is_str(E("\xc0\xaf"), "\\xc0\\xaf", "overlong form escaped");
 	is_str(E("\xed\xa0\x80"), "\\xed\\xa0\\x80", "surrogate escaped");
 	is_str(E("\xe2\x82"), "\\xe2\\x82", "truncated sequence escaped");
+	is_str(E("evil\xe2\x80\xaetxt.exe"), "evil\\u202etxt.exe", "RLO (U+202E) as \\u202e");
+	is_str(E("\xe2\x80\xaa\xe2\x80\xab\xe2\x80\xac\xe2\x80\xad"), "\\u202a\\u202b\\u202c\\u202d",
+	    "embeddings and overrides U+202A..U+202D");
+	is_str(E("\xe2\x81\xa6x\xe2\x81\xa7\xe2\x81\xa8\xe2\x81\xa9"), "\\u2066x\\u2067\\u2068\\u2069",
+	    "isolates U+2066..U+2069");
+	is_str(E("a\xe2\x80\xa8" "b\xe2\x80\xa9"), "a\\u2028b\\u2029", "line and paragraph separators");
+	is_str(E("\xe2\x80\xa9\xe2\x80\xaf\xe2\x81\xa5\xe2\x81\xaa"), "\\u2029\xe2\x80\xaf\xe2\x81\xa5\xe2\x81\xaa",
+	    "neighbours U+202F, U+2065, U+206A pass through");
+	is_str(E("\xe2\x80\x94 \xe2\x82\xac"), "\xe2\x80\x94 \xe2\x82\xac", "em dash and euro sign pass through");
 	ok(strchr(E("x\ny\rz\x0b"), '\n') == NULL && strchr(E("x\ny\rz\x0b"), '\r') == NULL,
 	    "no raw newline or CR survives");
 

@@ -5,14 +5,19 @@
 #include "opts.h"
 #include "tap.h"
 
+enum { O_LINES = 1, O_RETRY, O_COUNT };
+
 static const struct im_opt extra[] = {
-	{ "lines", 'l', NULL, "lines" },
-	{ "retry", 0, "SECONDS", "retry" },
-	{ "count", 'n', "COUNT", "count" },
-	{ NULL, 0, NULL, NULL },
+	{ O_LINES, "lines", 'l', NULL, "lines" },
+	{ O_RETRY, "retry", 0, "SECONDS", "retry" },
+	{ O_COUNT, "count", 'n', "COUNT", "count" },
+	{ 0, NULL, 0, NULL, NULL },
 };
-static const struct im_cmd cmd = { "imtest", "USER", "test", extra, 0 };
-static const struct im_cmd cmd_ordered = { "imtest", "USER", "test", extra, 1 };
+static const struct im_cmd cmd = { .name = "imtest", .usage = "USER", .about = "test", .opts = extra };
+static const struct im_cmd cmd_ordered = { .name = "imtest", .usage = "USER", .about = "test",
+	.opts = extra, .in_order = 1 };
+static const struct im_cmd cmd_none = { .name = "imtest", .usage = "", .about = "test",
+	.opts = extra, .no_operands = 1 };
 
 static int lines;
 static const char *retry, *count;
@@ -21,14 +26,12 @@ static int
 fn(void *ctx, const struct im_opt *o, const char *arg, struct im_err *e)
 {
 	(void)ctx;
-	(void)e;
-	if (!strcmp(o->name, "lines"))
-		lines++;
-	else if (!strcmp(o->name, "retry"))
-		retry = arg;
-	else
-		count = arg;
-	return 0;
+	switch (o->id) {
+	case O_LINES: lines++; return 0;
+	case O_RETRY: retry = arg; return 0;
+	case O_COUNT: count = arg; return 0;
+	}
+	return im_err_set(e, IM_EINTERNAL, "--%s is not handled", o->name);
 }
 
 static int
@@ -87,6 +90,16 @@ main(void)
 	    "--insecure with --pin refused");
 	ok(parse(&cmd, &c, &e, ARGV("-h", "--frob")) > 0 && c.help, "-h stops parsing");
 	ok(parse(&cmd, &c, &e, ARGV("--version")) > 0 && c.version, "--version");
+
+	lines = 0;
+	ok(im_opts_main(3, ARGV("-l", "bob"), &cmd, &c, fn, NULL, &i) == 2 && i == 0 && lines == 1,
+	    "im_opts_main: the first operand");
+	ok(im_opts_main(2, ARGV("-l"), &cmd_none, &c, fn, NULL, &i) == 2 && i == 0,
+	    "im_opts_main: no operands, none given");
+	ok(im_opts_main(3, ARGV("-l", "bob"), &cmd_none, &c, fn, NULL, &i) == -1 && i == IM_EUSAGE,
+	    "im_opts_main: an operand where none is taken is a usage error");
+	ok(im_opts_main(2, ARGV("--frob"), &cmd, &c, fn, NULL, &i) == -1 && i == IM_EUSAGE,
+	    "im_opts_main: an unknown option is a usage error");
 
 	ok(im_parse_seconds("-W", "1.5", &d, &e) == 0 && d == 1.5, "seconds: 1.5");
 	ok(im_parse_seconds("-W", "0", &d, &e) == 0 && d == 0, "seconds: 0");

@@ -29,6 +29,10 @@ static const struct { const char *in, *want, *why; } cases[] = {
 	{ "trunc\xe2\x82", "trunc__", "a sequence cut short" },
 	{ "back\\slash", "back\\slash", "a backslash is an ordinary byte here" },
 	{ ".\n", "_", "a dot then a newline" },
+	{ "evil\xe2\x80\xaetxt.exe", "evil_txt.exe", "a right-to-left override (U+202E)" },
+	{ "a\xe2\x80\xaa" "b\xe2\x81\xa6" "c\xe2\x81\xa9" "d", "a_b_c_d", "an embedding and isolates" },
+	{ "l\xe2\x80\xa8p\xe2\x80\xa9.txt", "l_p_.txt", "line and paragraph separators" },
+	{ "\xe2\x80\x94\xe2\x80\xaf.txt", "\xe2\x80\x94\xe2\x80\xaf.txt", "their neighbours stay" },
 };
 
 static void

@@ -1,0 +1,459 @@
+/*
+ * api_commit — answers held until commit, messages published after it, and
+ * the cache of member sets that group fan-out reads.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api_commit.h"
+#include "api_util.h"
+#include "health.h"
+#include "hub.h"
+#include "log.h"
+#include "loop.h"
+#include "metrics.h"
+#include "work.h"
+
+#define CACHE_SLOTS 1024
+
+/* an answer waiting for the commit of the transaction that holds its data */
+struct deferred {
+	struct http_req *req;	/* NULL once the client went away */
+	int status;
+	const char *ctype;
+	char *body;
+	size_t len;
+	struct deferred *next;
+};
+
+/* a committed message to offer to streams */
+struct pending_pub {
+	int64_t id;
+	int64_t users[3];	/* direct: sender, recipient; group: extra */
+	size_t nusers;
+	struct member_set *set;	/* group members when it was sent */
+	char *line;
+	size_t len;
+	struct pending_pub *next;
+};
+
+struct cached {
+	int64_t group_id;
+	struct member_set *set;
+	struct cached *next;
+};
+
+static struct deferred *deferred_head, **deferred_tail = &deferred_head;
+static struct pending_pub *pub_head, **pub_tail = &pub_head;
+static struct cached *cache[CACHE_SLOTS];
+static int turn_failed;
+static int checkpointing;	/* a checkpoint is on the worker */
+
+void
+api_fail_turn(void)
+{
+	turn_failed = 1;
+}
+
+static void
+deferred_gone(struct http_req *req)
+{
+	struct deferred *d = req->ctx;
+
+	d->req = NULL;
+}
+
+void
+api_defer(struct http_req *req, int status, const char *ctype, const char *body,
+    size_t len)
+{
+	struct deferred *d;
+
+	d = calloc(1, sizeof(*d));
+	if (!d || !(d->body = malloc(len + 1))) {
+		free(d);
+		http_error(req, 500, "internal", "out of memory");
+		return;
+	}
+	memcpy(d->body, body, len);
+	d->len = len;
+	d->req = req;
+	d->status = status;
+	d->ctype = ctype;
+	req->ctx = d;
+	req->on_close = deferred_gone;
+	*deferred_tail = d;
+	deferred_tail = &d->next;
+}
+
+void
+api_defer_json(struct http_req *req, int status, struct json_object *o)
+{
+	const char *s;
+	size_t n;
+
+	s = api_json_text(o, &n);
+	api_defer(req, status, "application/json", s, n);
+}
+
+/* the line a stream gets for a stored message: its type in front */
+char *
+api_stream_line(const struct store_msg *m, size_t *len)
+{
+	static const char msg[] = "{\"type\":\"message\",", ev[] = "{\"type\":\"event\",";
+	const char *prefix = m->is_event ? ev : msg;
+	size_t plen = strlen(prefix);
+	char *line;
+
+	if (m->json_len < 2 || !(line = malloc(plen + m->json_len)))
+		return NULL;
+	memcpy(line, prefix, plen);
+	memcpy(line + plen, m->json + 1, m->json_len - 1);
+	*len = plen + m->json_len - 1;
+	return line;
+}
+
+void
+api_publish_after_commit(const struct store_msg *m, int64_t extra_user)
+{
+	struct pending_pub *p;
+
+	p = calloc(1, sizeof(*p));
+	if (!p || !(p->line = api_stream_line(m, &p->len))) {
+		free(p);
+		return;
+	}
+	p->id = m->id;
+	if (m->grp) {
+		p->set = api_group_members(m->grp);
+		if (extra_user)
+			p->users[p->nusers++] = extra_user;
+	} else {
+		p->users[p->nusers++] = m->sender;
+		if (m->recipient != m->sender)
+			p->users[p->nusers++] = m->recipient;
+	}
+	*pub_tail = p;
+	pub_tail = &p->next;
+}
+
+struct member_set *
+api_group_members(int64_t group_id)
+{
+	struct cached **slot = &cache[(uint64_t)group_id % CACHE_SLOTS], *c;
+	struct store_member *m = NULL;
+	struct member_set *set;
+	size_t n = 0, i;
+
+	for (c = *slot; c; c = c->next)
+		if (c->group_id == group_id) {
+			c->set->refs++;
+			return c->set;
+		}
+	if (store_members(api_store, group_id, &m, &n) < 0)
+		return NULL;
+	set = malloc(sizeof(*set) + n * sizeof(set->ids[0]));
+	c = malloc(sizeof(*c));
+	if (!set || !c) {
+		free(set);
+		free(c);
+		free(m);
+		return NULL;
+	}
+	set->refs = 2;		/* the cache's and the caller's */
+	set->n = n;
+	for (i = 0; i < n; i++)
+		set->ids[i] = m[i].user_id;
+	free(m);
+	c->group_id = group_id;
+	c->set = set;
+	c->next = *slot;
+	*slot = c;
+	return set;
+}
+
+void
+api_member_set_put(struct member_set *set)
+{
+	if (set && --set->refs == 0)
+		free(set);
+}
+
+void
+api_group_changed(int64_t group_id)
+{
+	struct cached **p = &cache[(uint64_t)group_id % CACHE_SLOTS], *c;
+
+	while ((c = *p)) {
+		if (c->group_id == group_id) {
+			*p = c->next;
+			api_member_set_put(c->set);
+			free(c);
+		} else {
+			p = &c->next;
+		}
+	}
+}
+
+void
+api_groups_forget(void)
+{
+	struct cached *c;
+	size_t i;
+
+	for (i = 0; i < CACHE_SLOTS; i++) {
+		while ((c = cache[i])) {
+			cache[i] = c->next;
+			api_member_set_put(c->set);
+			free(c);
+		}
+	}
+}
+
+static void
+checkpoint_run(void *arg)
+{
+	store_checkpoint(arg);
+}
+
+static void
+checkpoint_done(void *arg)
+{
+	(void)arg;
+	checkpointing = 0;
+}
+
+/* the WAL's pages go back into the database on the worker, not the loop */
+static void
+checkpoint_maybe(void)
+{
+	if (!checkpointing && store_checkpoint_due(api_store) &&
+	    work_submit(checkpoint_run, checkpoint_done, api_store) == 0)
+		checkpointing = 1;
+}
+
+/*
+ * The group commit: one transaction for everything accepted this turn,
+ * then every answer that waited for it, then the fan-out. Answering may
+ * let a connection's next pipelined request in, which may write again:
+ * that goes into a new round, never into the batch just committed.
+ */
+static void
+commit_round(void)
+{
+	struct deferred *d, *dl = deferred_head;
+	struct pending_pub *p, *pl = pub_head;
+	int failed = 0;
+
+	deferred_head = NULL;
+	deferred_tail = &deferred_head;
+	pub_head = NULL;
+	pub_tail = &pub_head;
+	if (turn_failed) {
+		store_rollback(api_store);
+		turn_failed = 0;
+		failed = 1;
+	} else if (store_in_tx(api_store) && health_commit(api_store) < 0) {
+		log_warn("commit failed: %s", store_errmsg(api_store));
+		store_rollback(api_store);
+		failed = 1;
+	}
+	if (failed)
+		api_groups_forget();	/* the cache may hold rolled-back members */
+	else
+		checkpoint_maybe();
+	if (!failed && pl) {
+		int64_t last = pl->id;
+
+		for (p = pl; p; p = p->next)
+			last = p->id;
+		api_remote_committed(pl->id, last);
+	}
+	for (p = pl; p; p = pl) {
+		pl = p->next;
+		if (!failed) {
+			metrics_message(p->line, p->len);
+			if (p->set)
+				hub_publish(p->id, p->set->ids, p->set->n, p->line, p->len);
+			hub_publish(p->id, p->users, p->nusers, p->line, p->len);
+		}
+		api_member_set_put(p->set);
+		free(p->line);
+		free(p);
+	}
+	for (d = dl; d; d = dl) {
+		dl = d->next;
+		metrics_batch_add();
+		if (d->req) {
+			d->req->on_close = NULL;
+			d->req->ctx = NULL;
+			if (failed)
+				http_error(d->req, 503, "unavailable",
+				    "storage failure; nothing was saved, try again");
+			else
+				http_respond(d->req, d->status, d->ctype, d->body, d->len, "");
+		}
+		free(d->body);
+		free(d);
+	}
+	metrics_batch_end();
+}
+
+void
+api_commit_turn(void)
+{
+	while (deferred_head || pub_head || turn_failed || store_in_tx(api_store))
+		commit_round();
+	api_remote_flush();
+}
+
+/* ---- other nodes ---- */
+
+/*
+ * What other imd committed to the shared database (store.h,
+ * "several imd on one database"), to this node's streams.
+ *
+ * horizon is the newest id offered to the streams here; every id up to it
+ * is committed, since ids are given in commit order. What is heard (a
+ * notification, the slow poll) only raises `heard`; the catching up runs
+ * before the loop sleeps, outside the group transaction, so a stream never
+ * gets a message of this node's before its COMMIT. A commit of this node
+ * first catches up to just below its own first id (a transaction's ids are
+ * consecutive), so the hub always offers ids in increasing order.
+ */
+
+#define REMOTE_PAGE 256
+#define REMOTE_POLL_S 5		/* a lost notification is found within this */
+
+static struct loop *rloop;
+static int watched = -1;
+static int64_t horizon, heard;
+static unsigned ticks;
+
+static void on_notify(struct loop *l, int fd, int events, void *arg);
+
+/* watch the listening connection's socket, anew after a reconnect */
+static void
+rewatch(int force)
+{
+	int fd = store_notify_fd(api_store);
+
+	if (fd == watched && !force)
+		return;
+	if (watched >= 0)
+		loop_unwatch(rloop, watched);
+	watched = -1;
+	if (fd >= 0 && loop_watch(rloop, fd, LOOP_READ, on_notify, NULL) == 0)
+		watched = fd;
+}
+
+static void
+on_notify(struct loop *l, int fd, int events, void *arg)
+{
+	int64_t max;
+
+	(void)l;
+	(void)fd;
+	(void)events;
+	(void)arg;
+	if (store_notified(api_store, &max) < 0) {
+		log_warn("%s; reading what is new", store_errmsg(api_store));
+		rewatch(1);
+		if (!store_in_tx(api_store) && store_poll_max(api_store, &max) < 0)
+			return;
+	}
+	if (max > heard)
+		heard = max;
+}
+
+/* offer one message to the streams of whoever may see it */
+static void
+offer(const struct store_msg *m)
+{
+	struct member_set *set;
+	int64_t users[2];
+	size_t len, n = 0;
+	char *line;
+
+	if (!(line = api_stream_line(m, &len)))
+		return;
+	if (m->grp) {
+		if (m->is_event)	/* membership changed on another node */
+			api_group_changed(m->grp);
+		if ((set = api_group_members(m->grp))) {
+			hub_publish(m->id, set->ids, set->n, line, len);
+			api_member_set_put(set);
+		}
+	} else {
+		users[n++] = m->sender;
+		if (m->recipient != m->sender)
+			users[n++] = m->recipient;
+		hub_publish(m->id, users, n, line, len);
+	}
+	free(line);
+}
+
+/* offer every message after horizon up to upto; outside a transaction */
+static void
+catch_up(int64_t upto)
+{
+	struct store_msg *msgs;
+	size_t n, i;
+
+	while (horizon < upto) {
+		if (store_msgs_range(api_store, horizon, upto, REMOTE_PAGE, &msgs, &n) < 0) {
+			log_warn("reading other nodes' messages: %s", store_errmsg(api_store));
+			return;		/* the next poll tries again */
+		}
+		for (i = 0; i < n; i++)
+			offer(&msgs[i]);
+		horizon = n ? msgs[n - 1].id : upto;
+		store_msgs_free(msgs, n);
+		if (n < REMOTE_PAGE)
+			horizon = upto;
+		store_seen(api_store, horizon);
+	}
+}
+
+void
+api_remote_init(struct loop *l)
+{
+	if (!store_shared(api_store))
+		return;
+	rloop = l;
+	horizon = heard = store_committed_max(api_store);
+	rewatch(1);
+}
+
+void
+api_remote_tick(void)
+{
+	int64_t max;
+
+	if (!rloop || ++ticks % REMOTE_POLL_S || store_in_tx(api_store))
+		return;
+	if (store_poll_max(api_store, &max) == 0 && max > heard)
+		heard = max;
+	rewatch(0);
+}
+
+/* before the loop sleeps, no transaction open */
+void
+api_remote_flush(void)
+{
+	if (rloop && heard > horizon && !store_in_tx(api_store))
+		catch_up(heard);
+}
+
+/* this node committed ids first..last: the others' before them first */
+void
+api_remote_committed(int64_t first, int64_t last)
+{
+	if (!rloop)
+		return;
+	catch_up(first - 1);
+	if (last > horizon)
+		horizon = last;
+	if (last > heard)
+		heard = last;
+}

@@ -1,0 +1,60 @@
+/*
+ * api_commit — the group commit. Writes are acknowledged only once
+ * committed: a handler that writes queues its answer with api_defer(),
+ * and api_commit_turn() commits the loop turn's transaction, then sends
+ * the queued answers and publishes the new messages to the streams.
+ * Group messages go to the members the group had when the message was
+ * written: sets of them are cached here, shared and counted.
+ */
+#ifndef IMD_API_COMMIT_H
+#define IMD_API_COMMIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <json-c/json.h>
+
+#include "http.h"
+#include "store.h"
+
+/* answer once the current transaction commits; body is copied */
+void api_defer(struct http_req *req, int status, const char *ctype, const char *body,
+    size_t len);
+void api_defer_json(struct http_req *req, int status, struct json_object *o);
+/* roll back this turn's transaction: every answer waiting on it gets 503 */
+void api_fail_turn(void);
+/* commit the turn, answer, publish; until nothing more waits */
+void api_commit_turn(void);
+
+/*
+ * publish this stored message to streams after the commit: direct messages
+ * to their two users, group messages to the members (and extra_user, one
+ * who just left and should see their own departure)
+ */
+void api_publish_after_commit(const struct store_msg *m, int64_t extra_user);
+/* the line a stream gets for a stored message (malloc'd), or NULL */
+char *api_stream_line(const struct store_msg *m, size_t *len);
+
+/* a group's members, shared and counted: publishing keeps the set of when
+ * a message was sent while later changes make new sets */
+struct member_set {
+	int refs;
+	size_t n;
+	int64_t ids[];
+};
+struct member_set *api_group_members(int64_t group_id);	/* a new reference, or NULL */
+void api_member_set_put(struct member_set *set);
+void api_group_changed(int64_t group_id);	/* membership changed: reload */
+void api_groups_forget(void);			/* drop every cached set */
+
+/*
+ * api_remote.c: on a shared store (PostgreSQL), the messages other nodes
+ * commit, to the streams here, heard of through l
+ */
+struct loop;
+void api_remote_init(struct loop *l);
+void api_remote_tick(void);	/* every second: the slow poll */
+void api_remote_flush(void);	/* at the end of a turn, no transaction open */
+/* this node committed ids first..last: publish the others' before them */
+void api_remote_committed(int64_t first, int64_t last);
+
+#endif

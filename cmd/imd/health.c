@@ -1,0 +1,149 @@
+/*
+ * health — what GET /v1/health answers from: the last commit's result and
+ * a periodic probe of the data directory.
+ *
+ * A failed commit makes imd unhealthy at once. It is healthy again after a
+ * commit succeeds, or after a probe started later than the failure
+ * succeeds: a server that a load balancer has taken out of rotation gets
+ * no writes, so commits alone could never bring it back.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "health.h"
+#include "log.h"
+#include "loop.h"
+#include "metrics.h"
+#include "work.h"
+
+struct probe {
+	char path[4200];
+	char dir[4096];
+	int64_t started;	/* monotonic ms */
+	char err[160];
+};
+
+static struct {
+	char dir[4096];
+	char commit_err[200];	/* "" while the last commit went through */
+	int64_t commit_failed;	/* monotonic ms */
+	char probe_err[160];
+	int probing;
+	int64_t probe_started, last_probe;
+	char stuck[96];
+} H;
+
+void
+health_init(const char *dir)
+{
+	snprintf(H.dir, sizeof(H.dir), "%s", dir);
+	H.last_probe = -HEALTH_PROBE_MS;
+}
+
+/*
+ * On the worker: enough room, and a file can be made, written, fsynced
+ * and removed where the database lives.
+ */
+static void
+probe_run(void *arg)
+{
+	static const char block[512];
+	struct probe *p = arg;
+	struct statvfs sv;
+	int fd;
+
+	if (statvfs(p->dir, &sv) == 0 && (unsigned long long)sv.f_bavail * sv.f_frsize < HEALTH_MIN_FREE) {
+		snprintf(p->err, sizeof(p->err), "disk full: %llu bytes free in the data directory",
+		    (unsigned long long)sv.f_bavail * sv.f_frsize);
+		return;
+	}
+	fd = open(p->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		snprintf(p->err, sizeof(p->err), "data directory not writable: %s", strerror(errno));
+		return;
+	}
+	if (write(fd, block, sizeof(block)) != (ssize_t)sizeof(block))
+		snprintf(p->err, sizeof(p->err), "cannot write in the data directory: %s",
+		    errno ? strerror(errno) : "short write");
+	else if (fsync(fd) < 0)
+		snprintf(p->err, sizeof(p->err), "cannot fsync in the data directory: %s", strerror(errno));
+	close(fd);
+	unlink(p->path);
+}
+
+static void
+probe_done(void *arg)
+{
+	struct probe *p = arg;
+
+	H.probing = 0;
+	if (strcmp(H.probe_err, p->err)) {
+		if (p->err[0])
+			log_warn("health: %s", p->err);
+		else
+			log_info("health: the data directory takes writes again");
+	}
+	snprintf(H.probe_err, sizeof(H.probe_err), "%s", p->err);
+	if (!p->err[0] && H.commit_err[0] && p->started > H.commit_failed)
+		H.commit_err[0] = '\0';
+	free(p);
+}
+
+void
+health_tick(void)
+{
+	int64_t now = loop_mono_ms();
+	struct probe *p;
+
+	if (H.probing || now - H.last_probe < HEALTH_PROBE_MS || !H.dir[0])
+		return;
+	if (!(p = calloc(1, sizeof(*p))))
+		return;
+	snprintf(p->dir, sizeof(p->dir), "%s", H.dir);
+	snprintf(p->path, sizeof(p->path), "%s/.health-probe", H.dir);
+	p->started = now;
+	if (work_submit(probe_run, probe_done, p) < 0) {
+		free(p);
+		return;
+	}
+	H.probing = 1;
+	H.probe_started = H.last_probe = now;
+}
+
+const char *
+health_problem(void)
+{
+	int64_t late = loop_mono_ms() - H.probe_started;
+
+	if (H.commit_err[0])
+		return H.commit_err;
+	if (H.probe_err[0])
+		return H.probe_err;
+	if (H.probing && late > HEALTH_STUCK_MS) {
+		snprintf(H.stuck, sizeof(H.stuck), "the data directory has not answered a write for %lld s",
+		    (long long)(late / 1000));
+		return H.stuck;
+	}
+	return NULL;
+}
+
+int
+health_commit(struct store *st)
+{
+	double t = metrics_clock();
+	int r = store_commit(st);
+
+	metrics_commit(metrics_clock() - t, r == 0);
+	if (r == 0) {
+		H.commit_err[0] = '\0';
+	} else {
+		snprintf(H.commit_err, sizeof(H.commit_err), "commit failed: %s", store_errmsg(st));
+		H.commit_failed = loop_mono_ms();
+	}
+	return r;
+}
