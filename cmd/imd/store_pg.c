@@ -96,6 +96,9 @@ struct store {
 	int in_tx;
 	int64_t committed_max;
 	int64_t pending_max;	/* newest id inserted in the open transaction */
+	/* rows of messages not yet sent, ",(...)" each: see queue_row() */
+	char *rows;
+	size_t rows_len, rows_cap;
 	char err[256];
 };
 
@@ -208,7 +211,99 @@ check_lost(struct store *st)
 	if (PQstatus(st->conn) != CONNECTION_OK) {
 		st->in_tx = 0;
 		st->pending_max = 0;
+		st->rows_len = 0;
 	}
+}
+
+#define INSERT_ROWS "INSERT INTO messages(id, time, sender, recipient, grp, kind, json, file_id) VALUES "
+
+/*
+ * Inside the group transaction the messages' rows wait here, and go in
+ * as one multi-row INSERT: in the COMMIT's round trip, or before any
+ * other statement (which may read them). The insert needs no answer:
+ * the id is known, and a failure fails the commit, so every request of
+ * the turn gets 503 as for any failed commit.
+ */
+static int
+queue_row(struct store *st, int64_t id, const struct store_new_msg *nm, const char *json,
+    size_t json_len)
+{
+	char *kind, *js, *file = NULL, num[4][24], *p;
+	size_t need;
+	int n;
+
+	kind = PQescapeLiteral(st->conn, nm->kind, strlen(nm->kind));
+	js = PQescapeLiteral(st->conn, json, json_len);
+	if (nm->file)
+		file = PQescapeLiteral(st->conn, nm->file->id, strlen(nm->file->id));
+	if (!kind || !js || (nm->file && !file)) {
+		set_err(st, NULL);
+		n = -1;
+		goto out;
+	}
+	snprintf(num[0], sizeof num[0], "%lld", (long long)nm->sender);
+	snprintf(num[1], sizeof num[1], "%lld", (long long)nm->recipient);
+	snprintf(num[2], sizeof num[2], "%lld", (long long)nm->grp);
+	snprintf(num[3], sizeof num[3], "%lld", (long long)nm->now_ms);
+	need = strlen(kind) + strlen(js) + (file ? strlen(file) : 4) + 4 * 24 + 64;
+	if (st->rows_len + need + 1 > st->rows_cap) {
+		size_t cap = st->rows_cap ? st->rows_cap : 65536;
+
+		while (cap < st->rows_len + need + 1)
+			cap *= 2;
+		if (!(p = realloc(st->rows, cap))) {
+			snprintf(st->err, sizeof st->err, "out of memory");
+			n = -1;
+			goto out;
+		}
+		st->rows = p;
+		st->rows_cap = cap;
+	}
+	n = snprintf(st->rows + st->rows_len, st->rows_cap - st->rows_len,
+	    ",(%lld,%s,%s,%s,%s,%s,%s,%s)", (long long)id, num[3], num[0],
+	    nm->recipient > 0 ? num[1] : "NULL", nm->grp > 0 ? num[2] : "NULL", kind, js,
+	    file ? file : "NULL");
+	st->rows_len += (size_t)n;
+	n = 0;
+out:
+	PQfreemem(kind);
+	PQfreemem(js);
+	PQfreemem(file);
+	return n;
+}
+
+/* the waiting rows into sql (the INSERT, without its first comma) */
+static int
+rows_sql(struct store *st, char **sql, const char *tail)
+{
+	size_t n = strlen(INSERT_ROWS) + st->rows_len + strlen(tail) + 2;
+
+	if (!(*sql = malloc(n))) {
+		snprintf(st->err, sizeof st->err, "out of memory");
+		return -1;
+	}
+	snprintf(*sql, n, "%s%s;%s", INSERT_ROWS, st->rows + 1, tail);
+	st->rows_len = 0;
+	return 0;
+}
+
+static int
+flush_rows(struct store *st)
+{
+	PGresult *r;
+	char *sql;
+	int ok;
+
+	if (rows_sql(st, &sql, "") < 0)
+		return -1;
+	r = PQexec(st->conn, sql);
+	free(sql);
+	ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+	if (!ok)
+		set_err(st, r);
+	PQclear(r);
+	check_lost(st);
+	return ok ? 0 : -1;
 }
 
 /*
@@ -269,6 +364,8 @@ pg_run(struct store *st, const char *sql, const char *types, ...)
 		}
 	}
 	va_end(ap);
+	if (st->rows_len && flush_rows(st) < 0)
+		return NULL;
 	if (!pg_alive(st)) {
 		set_err(st, NULL);
 		check_lost(st);
@@ -544,6 +641,7 @@ store_close(struct store *st)
 		store_rollback(st);
 	PQfinish(st->conn);
 	PQfinish(st->listen);
+	free(st->rows);
 	free(st->conninfo);
 	free(st);
 }
@@ -600,15 +698,23 @@ store_commit(struct store *st)
 	 * One round trip for both.
 	 */
 	if (st->pending_max > 0) {
-		char sql[80];
+		char tail[160], *sql = NULL;
 
-		snprintf(sql, sizeof sql, "SELECT pg_notify('im', '%lld'); COMMIT",
+		snprintf(tail, sizeof tail, "UPDATE msg_seq SET last = greatest(last, %lld);"
+		    "SELECT pg_notify('im', '%lld'); COMMIT", (long long)st->pending_max,
 		    (long long)st->pending_max);
-		r = PQexec(st->conn, sql);
-		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-			set_err(st, r);
-			PQclear(r);
+		if (st->rows_len && rows_sql(st, &sql, tail) < 0) {
 			r = NULL;
+		} else {
+			r = PQexec(st->conn, sql ? sql : tail);
+			free(sql);
+			if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+				set_err(st, r);
+				PQclear(r);
+				r = NULL;
+			}
+		}
+		if (!r) {
 			check_lost(st);
 			if (PQstatus(st->conn) == CONNECTION_OK)
 				PQclear(PQexec(st->conn, "ROLLBACK"));
@@ -623,6 +729,7 @@ store_commit(struct store *st)
 		r = NULL;
 	}
 	st->in_tx = 0;
+	st->rows_len = 0;
 	if (!r) {
 		st->pending_max = 0;
 		return STORE_ERR;
@@ -644,6 +751,7 @@ store_rollback(struct store *st)
 		PQclear(PQexec(st->conn, "ROLLBACK"));
 	st->in_tx = 0;
 	st->pending_max = 0;
+	st->rows_len = 0;
 }
 
 int
@@ -1020,23 +1128,33 @@ msg_insert(struct store *st, const struct store_new_msg *nm, struct store_msg *m
 
 	if (nm->key && (rc = idem_lookup(st, nm->sender, nm->key, m)) != STORE_ERR)
 		return rc;
-	if (!(r = pg_run(st, "UPDATE msg_seq SET last = last + 1 RETURNING last", "")))
-		return STORE_ERR;
-	id = col_i(r, 0, 0);
-	PQclear(r);
+	/* holding msg_seq's row already, this transaction knows the next id */
+	if (st->in_tx && st->pending_max > 0) {
+		id = st->pending_max + 1;
+	} else {
+		if (!(r = pg_run(st, "UPDATE msg_seq SET last = last + 1 RETURNING last", "")))
+			return STORE_ERR;
+		id = col_i(r, 0, 0);
+		PQclear(r);
+	}
 	if (nm->key && (rc = store_batch_claim(st, nm->sender, nm->key, id)) != STORE_OK)
 		return rc == STORE_EXISTS ? idem_lookup(st, nm->sender, nm->key, m) : rc;
 	if (!(m->json = store_msg_json(id, nm, &m->json_len))) {
 		snprintf(st->err, sizeof st->err, "out of memory building message");
 		return STORE_ERR;
 	}
-	r = pg_run(st, "INSERT INTO messages(time, sender, recipient, grp, kind, file_id, id, json)"
-	    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", "iinntti" "l", nm->now_ms, nm->sender,
-	    nm->recipient, nm->grp, nm->kind, nm->file ? nm->file->id : NULL, id,
-	    m->json, m->json_len);
-	if (!r)
-		return STORE_ERR;
-	PQclear(r);
+	if (st->in_tx) {
+		if (queue_row(st, id, nm, m->json, m->json_len) < 0)
+			return STORE_ERR;
+	} else {
+		r = pg_run(st, "INSERT INTO messages(time, sender, recipient, grp, kind, file_id, id,"
+		    " json) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", "iinntti" "l", nm->now_ms,
+		    nm->sender, nm->recipient, nm->grp, nm->kind, nm->file ? nm->file->id : NULL, id,
+		    m->json, m->json_len);
+		if (!r)
+			return STORE_ERR;
+		PQclear(r);
+	}
 	m->id = id;
 	m->sender = nm->sender;
 	m->recipient = nm->recipient > 0 ? nm->recipient : 0;
