@@ -153,7 +153,7 @@ test_expect_success 'an open stream ends when its token expires, heartbeats or n
 	BRIEF=$(cat tok) &&
 	stop_imd &&
 	end=$(( $(date +%s%3N) + 6000 )) &&
-	sqlite3 "$IMD_DIR/im.db" "update tokens set expires = $end where label = '"'"'brief'"'"'" &&
+	store_sql "update tokens set expires = $end where label = '"'"'brief'"'"'" &&
 	restart_imd &&
 	{ IM_TOKEN=$BRIEF IM_DIR=$TRASH/home/alice "$IM_BIN/imrecv" -f >brief.out 2>brief.err & } &&
 	bpid=$! &&
