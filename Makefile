@@ -6,6 +6,7 @@
 # make install    PREFIX=/usr/local DESTDIR= SYSTEMDUNITDIR=
 # make deb        a Debian package, im_VERSION_ARCH.deb
 # make SANITIZE=address,undefined check   the suite under sanitizers
+# make mutate     plant each bug of tools/mutations, see the tests catch it (slow)
 
 PREFIX    ?= /usr/local
 BINDIR    ?= $(PREFIX)/bin
@@ -47,7 +48,10 @@ TEST_C  = $(wildcard tests/unit/*.c)
 TEST_BIN = $(patsubst tests/unit/%.c,tests/unit/bin/%,$(TEST_C))
 ALL_OBJ = $(LIB_OBJ) $(patsubst %.c,%.o,$(wildcard cmd/*/*.c))
 
-all: $(BINS)
+# an LD_PRELOAD library the tests use to watch and break imd's disk writes
+SHIM    = tests/preload/imshim.so
+
+all: $(BINS) $(SHIM)
 
 -include $(ALL_OBJ:.o=.d) $(TEST_BIN:=.d)
 
@@ -69,11 +73,18 @@ $(addprefix bin/,$(CLIENTS)): bin/%: $$(addsuffix .o,$$(basename $$(wildcard cmd
 	@$(if $(Q),echo "  LD $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(filter %.o,$^) lib/libim.a $(PKG_LIBS)
 
+# no sanitizer flags: it is preloaded ahead of everything, runtime included
+$(SHIM): tests/preload/imshim.c
+	$(Q)$(CC) -std=c11 -O2 -g $(WARN) -fPIC -shared $(CFLAGS) -o $@ $< -ldl
+
 tests/unit/bin/%: tests/unit/%.c lib/libim.a
 	@mkdir -p tests/unit/bin
 	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< lib/libim.a $(PKG_LIBS)
 
 # unit tests of imd's parts that need lib/ only, linked with their objects
+tests/unit/bin/test_timeheap: tests/unit/test_timeheap.c cmd/imd/timeheap.o lib/libim.a
+	@mkdir -p tests/unit/bin
+	$(Q)$(CC) $(ALL_CFLAGS) -Icmd/imd $(ALL_LDFLAGS) -o $@ $< cmd/imd/timeheap.o lib/libim.a $(PKG_LIBS)
 STORE_OBJ = $(patsubst %.c,%.o,$(wildcard cmd/imd/store*.c))
 tests/unit/bin/test_store: tests/unit/test_store.c $(STORE_OBJ) lib/libim.a
 	@mkdir -p tests/unit/bin
@@ -118,10 +129,10 @@ install: all
 	chmod 644 $(DESTDIR)$(SYSTEMDUNITDIR)/imd.service
 
 clean:
-	rm -f lib/*.o lib/*.d lib/libim.a cmd/*/*.o cmd/*/*.d $(BINS)
+	rm -f lib/*.o lib/*.d lib/libim.a cmd/*/*.o cmd/*/*.d $(BINS) $(SHIM)
 	rm -rf bin tests/unit/bin fuzz/bin build
 
-.PHONY: all deps check layering run install clean man-lint fuzz fuzz-run bench
+.PHONY: all deps check layering run install clean man-lint fuzz fuzz-run bench mutate
 
 # im_VERSION_ARCH.deb of the tree as it is, built apart in build/deb
 # (contrib/debian/build.sh; lintian is run by tests/t2740-deb.sh)
@@ -129,6 +140,11 @@ deb:
 	./contrib/debian/build.sh
 
 .PHONY: deb
+
+# not part of check: a build and a few tests per mutation (see tests/README)
+# make mutate MUTATE="borrowed-file since-group-inclusive"   some of them
+mutate: deps
+	./tools/mutate $(MUTATE)
 
 # libFuzzer targets (clang); see fuzz/README.md. FUZZ_SECONDS per target.
 fuzz:

@@ -4,7 +4,7 @@
 # Scenarios: stream fanout latency oneshot idle files history (or 1..7);
 # none named: all of them. Environment:
 #   RUNS=N          runs per scenario (default 5; median, min and max shown)
-#   STREAM_N=100000 FANOUT_N=20000 FANOUT_SUBS=50 LAT_RATE=1000 LAT_N=5000
+#   STREAM_NS="50000 100000" FANOUT_N=20000 FANOUT_SUBS=50 LAT_RATE=1000 LAT_N=5000
 #   IDLE_N=9000 HIST_N=1000000 FILE_MB=1024
 #   KEEP=1          keep the temporary directory
 #   IMD=PATH        the imd binary to measure (default bin/imd; for before/after)
@@ -20,7 +20,7 @@ BIN=$ROOT/bin
 OUT=$BENCH/out
 IMD=${IMD:-$BIN/imd}
 RUNS=${RUNS:-5}
-STREAM_N=${STREAM_N:-100000}
+STREAM_NS=${STREAM_NS:-50000 100000}
 FANOUT_N=${FANOUT_N:-20000}
 FANOUT_SUBS=${FANOUT_SUBS:-50}
 LAT_RATE=${LAT_RATE:-1000}
@@ -261,30 +261,74 @@ feed () {
 	done
 }
 
-# 1. 1->1 stream: imsend -l -> imrecv vs mosquitto_pub -l -> mosquitto_sub
+# ticks PID: CPU time (user + system) of a running process, in clock ticks
+ticks () { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | awk '{ print $12 + $13 }'; }
+HZ=$(getconf CLK_TCK)
+# cpu100k N SECONDS: CPU seconds per 100,000 messages
+cpu100k () { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.3f", s * 100000 / n }'; }
+# tsecs FILE: user + system seconds that /usr/bin/time -f '%U %S' wrote
+tsecs () { awk 'END { printf "%.2f", $1 + $2 }' "$1"; }
+# rate N T0 T1: messages per second
+rate () { awk -v n="$1" -v s="$(secs "$2" "$3")" 'BEGIN { printf "%.0f", n / s }'; }
+
+# stream_im N FMT: one im run; FMT is text (the default output) or json;
+# records the rate and each process's CPU seconds per 100,000 messages
+stream_im () {
+	local n=$1 fmt=$2 m rp t0 t1 c0 c1 k=stream.$2.$1 tr=$WORK/time.recv ts=$WORK/time.send
+	local a=()
+	test "$fmt" = json && a=(--json)
+	m=$(last_id)
+	as bob /usr/bin/time -f '%U %S' -o "$tr" "$BIN/imrecv" -q --since "$m" -n "$n" "${a[@]}" >/dev/null &
+	rp=$!
+	sleep 0.3
+	c0=$(ticks "$IMD_PID")
+	t0=$(now)
+	as alice /usr/bin/time -f '%U %S' -o "$ts" "$BIN/imsend" -q -l bob <"$WORK/stream.$n" ||
+		say "stream: imsend failed"
+	wait_pid "$TIMEOUT" $rp || say "stream: imrecv failed or timed out"
+	t1=$(now)
+	c1=$(ticks "$IMD_PID")
+	record "$k.im" "$(rate "$n" "$t0" "$t1")"
+	record "$k.send" "$(cpu100k "$n" "$(tsecs "$ts")")"
+	record "$k.imd" "$(cpu100k "$n" "$(awk -v a="$c0" -v b="$c1" -v h="$HZ" 'BEGIN { print (b - a) / h }')")"
+	record "$k.recv" "$(cpu100k "$n" "$(tsecs "$tr")")"
+	record "$k.imcpu" "$(awk -v n="$n" -v a="$(tsecs "$ts")" -v b="$(tsecs "$tr")" -v c0="$c0" -v c1="$c1" -v h="$HZ" \
+		'BEGIN { printf "%.0f", n / (a + b + (c1 - c0) / h) }')"
+}
+
+# stream_mq N Q: one mosquitto run at QoS Q, recorded like stream_im
+stream_mq () {
+	local n=$1 q=$2 rp t0 t1 c0 c1 k=stream.mq$2.$1 tr=$WORK/time.sub ts=$WORK/time.pub
+	/usr/bin/time -f '%U %S' -o "$tr" mosquitto_sub "${MQ[@]}" -q "$q" -t bench/stream -C "$n" >/dev/null &
+	rp=$!
+	sleep 0.3
+	c0=$(ticks "$MQ_PID")
+	t0=$(now)
+	feed "$WORK/stream.$n" $rp | /usr/bin/time -f '%U %S' -o "$ts" mosquitto_pub "${MQ[@]}" -q "$q" -t bench/stream -l ||
+		say "stream: mosquitto_pub failed"
+	wait_pid "$TIMEOUT" $rp || say "stream: mosquitto_sub -q $q failed or timed out"
+	t1=$(now)
+	c1=$(ticks "$MQ_PID")
+	record "$k.mq" "$(rate "$n" "$t0" "$t1")"
+	record "$k.send" "$(cpu100k "$n" "$(tsecs "$ts")")"
+	record "$k.imd" "$(cpu100k "$n" "$(awk -v a="$c0" -v b="$c1" -v h="$HZ" 'BEGIN { print (b - a) / h }')")"
+	record "$k.recv" "$(cpu100k "$n" "$(tsecs "$tr")")"
+	record "$k.imcpu" "$(awk -v n="$n" -v a="$(tsecs "$ts")" -v b="$(tsecs "$tr")" -v c0="$c0" -v c1="$c1" -v h="$HZ" \
+		'BEGIN { printf "%.0f", n / (a + b + (c1 - c0) / h) }')"
+}
+
+# 1. 1->1 stream: imsend -l -> imrecv (default text and --json) vs
+# mosquitto_pub -l -> mosquitto_sub, for each count in STREAM_NS; wall-clock
+# rates and, steady on a shared machine, CPU seconds of each process
 sc_stream () {
-	local r t0 t1 m rp sp q
-	lines "$STREAM_N" "$WORK/stream.txt"
+	local r n
+	for n in $STREAM_NS; do lines "$n" "$WORK/stream.$n"; done
 	for r in $(seq "$RUNS"); do
-		m=$(last_id)
-		as bob "$BIN/imrecv" -q --since "$m" -n "$STREAM_N" --format '%i' >/dev/null &
-		rp=$!
-		sleep 0.3
-		t0=$(now)
-		as alice "$BIN/imsend" -q -l bob <"$WORK/stream.txt" || say "stream: imsend failed"
-		wait_pid "$TIMEOUT" $rp || say "stream: imrecv failed or timed out"
-		t1=$(now)
-		record stream.im "$(awk -v n="$STREAM_N" -v s="$(secs "$t0" "$t1")" 'BEGIN { printf "%.0f", n / s }')"
-		for q in 1 0; do
-			mosquitto_sub "${MQ[@]}" -q $q -t bench/stream -C "$STREAM_N" >/dev/null &
-			rp=$!
-			sleep 0.3
-			t0=$(now)
-			feed "$WORK/stream.txt" $rp | mosquitto_pub "${MQ[@]}" -q $q -t bench/stream -l ||
-				say "stream: mosquitto_pub failed"
-			wait_pid "$TIMEOUT" $rp || say "stream: mosquitto_sub -q $q failed or timed out"
-			t1=$(now)
-			record stream.mq$q "$(awk -v n="$STREAM_N" -v s="$(secs "$t0" "$t1")" 'BEGIN { printf "%.0f", n / s }')"
+		for n in $STREAM_NS; do
+			stream_im "$n" text
+			stream_im "$n" json
+			stream_mq "$n" 1
+			stream_mq "$n" 0
 		done
 		say "stream run $r done"
 	done
@@ -616,8 +660,17 @@ row () {
 }
 
 table () {
-	row "1 stream 1->1 vs QoS 1" stream.im stream.mq1 msg/s - 0 "(info)"
-	row "1 stream 1->1 vs QoS 0" stream.im stream.mq0 msg/s ge 2 ">= 2x QoS 0"
+	local n f
+	for n in $STREAM_NS; do
+		for f in text json; do
+			row "1 stream $n $f vs QoS 1" stream.$f.$n.im stream.mq1.$n.mq msg/s - 0 "(info)"
+			row "1 stream $n $f vs QoS 0" stream.$f.$n.im stream.mq0.$n.mq msg/s ge 3 ">= 3x QoS 0"
+			row "1 $n $f msgs per CPU-s vs QoS 0" stream.$f.$n.imcpu stream.mq0.$n.imcpu msg/CPU-s ge 3 ">= 3x QoS 0"
+			row "1 $n $f imsend vs pub CPU/100k" stream.$f.$n.send stream.mq0.$n.send s - 0 "(info)"
+			row "1 $n $f imd vs broker CPU/100k" stream.$f.$n.imd stream.mq0.$n.imd s - 0 "(info)"
+			row "1 $n $f imrecv vs sub CPU/100k" stream.$f.$n.recv stream.mq0.$n.recv s - 0 "(info)"
+		done
+	done
 	row "2 fan-out x$FANOUT_SUBS, QoS 1" fanout.im fanout.mq deliv/s ge 2 ">= 2x"
 	row "3 latency p50 @${LAT_RATE}/s" lat50.im lat50.mq ms - 0 "(info)"
 	row "3 latency p99 @${LAT_RATE}/s" lat99.im lat99.mq ms le 1 "<= 1x"
@@ -648,6 +701,8 @@ table () {
 	} | column -t -s '|'
 	printf '\npeer: mosquitto %s (TLS, QoS as named); 6: peer = openssl speed -evp aes-128-gcm, one core;\n' \
 		"$(mosquitto -h 2>/dev/null | awk 'NR == 1 { print $3 }')"
+	printf '1: text = imrecv'"'"'s default output, json = imrecv --json; CPU = user + system seconds of each\n'
+	printf '   process (imd and the broker from /proc/PID/stat); msgs per CPU-s = N / the three processes'"'"' sum\n'
 	printf '4: peer column of the floor row = the curl-init program; of the curl row = curl(1) sending the same\n'
 	printf '   message with the same pin, in alternating pairs; 7: peer = sqlite3 shell (start row: peer = empty store)\n'
 	printf '6: floor = bench/tlsfloor.c, a bare HTTPS server (no disk, no parsing) driven by the same curl commands\n'

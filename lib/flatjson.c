@@ -65,8 +65,35 @@ value(const char *p, const char *end, char **out, struct im_flat_field *f)
 	return p + 1;
 }
 
-int
-im_flat_parse(const char *s, size_t len, char *out, struct im_flat_field *f, int max)
+/*
+ * An integer as json-c reads it into an int64: -?(0|[1-9][0-9]*), at most
+ * 18 digits (no overflow), no fraction or exponent; copied into *out.
+ */
+static const char *
+number(const char *p, const char *end, char **out, struct im_flat_field *f)
+{
+	const char *q = p;
+	char *o = *out;
+
+	if (q < end && *q == '-')
+		q++;
+	if (q == end || *q < '0' || *q > '9' || (*q == '0' && q + 1 < end && q[1] >= '0' && q[1] <= '9'))
+		return NULL;
+	while (q < end && *q >= '0' && *q <= '9')
+		q++;
+	if (q - p > 18 || (q < end && (*q == '.' || *q == 'e' || *q == 'E')))
+		return NULL;
+	f->val = o;
+	f->val_len = (size_t)(q - p);
+	memcpy(o, p, f->val_len);
+	o[f->val_len] = '\0';
+	*out = o + f->val_len + 1;
+	f->num = 1;
+	return q;
+}
+
+static int
+parse(const char *s, size_t len, char *out, struct im_flat_field *f, int max, int nums)
 {
 	const char *p = s, *end = s + len;
 	int n = 0, i;
@@ -87,7 +114,11 @@ im_flat_parse(const char *s, size_t len, char *out, struct im_flat_field *f, int
 		if (p == end || *p++ != ':')
 			return -1;
 		p = skip_ws(p, end);
-		if (p == end || *p != '"' || !(p = value(p, end, &out, &f[n])))
+		f[n].num = 0;
+		if (p < end && *p != '"' && nums) {
+			if (!(p = number(p, end, &out, &f[n])))
+				return -1;
+		} else if (p == end || *p != '"' || !(p = value(p, end, &out, &f[n])))
 			return -1;
 		n++;
 		p = skip_ws(p, end);
@@ -99,4 +130,16 @@ im_flat_parse(const char *s, size_t len, char *out, struct im_flat_field *f, int
 			return -1;
 		p = skip_ws(p, end);
 	}
+}
+
+int
+im_flat_parse(const char *s, size_t len, char *out, struct im_flat_field *f, int max)
+{
+	return parse(s, len, out, f, max, 0);
+}
+
+int
+im_flat_parse_num(const char *s, size_t len, char *out, struct im_flat_field *f, int max)
+{
+	return parse(s, len, out, f, max, 1);
 }

@@ -15,6 +15,7 @@ struct im_flat_field {
 	size_t key_len;
 	const char *val;	/* decoded into out, NUL-terminated */
 	size_t val_len;
+	int num;		/* an integer, its digits in val (im_flat_parse_num) */
 };
 
 /*
@@ -23,5 +24,11 @@ struct im_flat_field {
  * input is not such an object.
  */
 int im_flat_parse(const char *s, size_t len, char *out, struct im_flat_field *f, int max);
+
+/*
+ * The same, integers allowed besides strings (a stream line: "id":12);
+ * len + 1 bytes of out are enough.
+ */
+int im_flat_parse_num(const char *s, size_t len, char *out, struct im_flat_field *f, int max);
 
 #endif

@@ -20,6 +20,8 @@ im_follow(const struct im_follow *f, struct im_err *e)
 	for (;;) {
 		if (STOPPED(f))	/* before the next buffered line, not after the backlog */
 			break;
+		if (f->drain && (!s || !im_stream_buffered(s)) && (rc = f->drain(f->arg, e)))
+			goto out;
 		if (!s && (rc = im_stream_open_query(f->cl, f->since ? *f->since : -1, f->query,
 		    f->stop, &s, e)))
 			goto out;
@@ -45,6 +47,17 @@ im_follow(const struct im_follow *f, struct im_err *e)
 		/* the stream failed */
 		im_stream_close(s);
 		s = NULL;
+		if (f->drain) {
+			struct im_err why = *e;
+			int failed = rc, r;
+
+			if ((r = f->drain(f->arg, e))) {	/* what came is out before the wait */
+				rc = r;
+				goto out;
+			}
+			*e = why;
+			rc = failed;
+		}
 		if ((ms = im_retry_delay(&bo, e)) < 0)
 			goto out;
 		if (!down && f->outage) {

@@ -43,6 +43,13 @@ struct im_follow {
 	 * that (msg "reconnected").
 	 */
 	void (*outage)(void *arg, int down, const char *msg);
+
+	/*
+	 * The stream holds no other whole line, or it went down: what the
+	 * caller kept buffered may go out now, before any wait. Its answers
+	 * are event's.
+	 */
+	int (*drain)(void *arg, struct im_err *e);
 };
 
 /*

@@ -6,7 +6,7 @@
 #include "escape.h"
 #include "format.h"
 
-static const char placeholders[] = "itfTgkmFSIdPeuM%";
+static const char placeholders[] = "itfTgkmFSIdPeuMorE%";
 
 int
 im_format_check(const char *fmt, struct im_err *e)
@@ -17,7 +17,8 @@ im_format_check(const char *fmt, struct im_err *e)
 		if (*p == '%') {
 			if (!p[1] || !strchr(placeholders, p[1]))
 				return im_err_set(e, IM_EUSAGE, "--format: unknown placeholder '%%%.1s'; "
-				    "use %%i %%t %%f %%T %%g %%k %%m %%F %%S %%I %%d %%P %%e %%u %%M or %%%%",
+				    "use %%i %%t %%f %%T %%g %%k %%m %%F %%S %%I %%d %%P %%e %%u %%M %%o %%r %%E "
+				    "or %%%%",
 				    p[1] ? p + 1 : "");
 			p++;
 		} else if (*p == '\\') {
@@ -192,16 +193,74 @@ event(struct im_buf *out, struct json_object *msg)
 	return 0;
 }
 
+/*
+ * A change to message "on", after "FROM ": "reacted 👍 to 42", "took back
+ * 👍 on 42", "edited 42: TEXT", "deleted 42"; 1 when msg is no change.
+ */
+static int
+change(struct im_buf *out, struct json_object *msg, const char *kind)
+{
+	char t1[32], t2[80];
+	const char *on = im_msg_field(msg, "on", t1, sizeof t1);
+	const char *emo = im_msg_field(msg, "emoji", t2, sizeof t2);
+	int r;
+
+	if (!strcmp(kind, "react") || !strcmp(kind, "unreact")) {
+		if ((r = im_buf_adds(out, *kind == 'r' ? "reacted " : "took back ")) || (r = esc(out, emo)))
+			return r;
+		return im_buf_printf(out, " %s %s", *kind == 'r' ? "to" : "on", on);
+	}
+	if (!strcmp(kind, "edit")) {
+		if ((r = im_buf_printf(out, "edited %s", on)) || !has_text(msg))
+			return r;
+		return (r = im_buf_adds(out, ": ")) ? r : esc_field(out, msg, "text");
+	}
+	if (!strcmp(kind, "delete"))
+		return im_buf_printf(out, "deleted %s", on);
+	return 1;
+}
+
+/* after a message's text: " (edited)", " [👍 2, 🎉 1]" */
+static int
+state(struct im_buf *out, struct json_object *msg)
+{
+	struct json_object *rs, *v;
+	int r = 0, first = 1;
+
+	if (json_object_object_get_ex(msg, "edited", &v) && (r = im_buf_adds(out, " (edited)")))
+		return r;
+	if (!json_object_object_get_ex(msg, "reactions", &rs) || !json_object_is_type(rs, json_type_object))
+		return 0;
+	json_object_object_foreach(rs, emo, users) {
+		if ((r = im_buf_adds(out, first ? " [" : ", ")) || (r = esc(out, emo)) ||
+		    (r = im_buf_printf(out, " %zu", json_object_is_type(users, json_type_array) ?
+		    json_object_array_length(users) : (size_t)0)))
+			return r;
+		first = 0;
+	}
+	return first ? 0 : im_buf_addc(out, ']');
+}
+
 int
 im_format_body(struct im_buf *out, struct json_object *msg)
 {
+	struct json_object *v;
 	char tmp[64];
 	const char *kind = im_msg_field(msg, "kind", tmp, sizeof tmp);
 	int r;
 
+	if (json_object_object_get_ex(msg, "reply_to", &v) &&
+	    (r = im_buf_printf(out, "[re %s] ", im_field(msg, "reply_to"))))
+		return r;
 	if (!strcmp(kind, "event"))
 		r = event(out, msg);
-	else if (file_of(msg) || !strcmp(kind, "file") || !strcmp(kind, "voice")) {
+	else if ((r = change(out, msg, kind)) <= 0)
+		;
+	else if (!strcmp(kind, "deleted")) {
+		json_object_object_get_ex(msg, "deleted", &v);
+		if (!(r = im_buf_adds(out, "[deleted by ")) && !(r = esc_field(out, v, "by")))
+			r = im_buf_addc(out, ']');
+	} else if (file_of(msg) || !strcmp(kind, "file") || !strcmp(kind, "voice")) {
 		r = attachment(out, msg, *kind ? kind : "file");
 		if (!r && has_text(msg) && !(r = im_buf_addc(out, ' ')))
 			r = esc_field(out, msg, "text");
@@ -211,6 +270,8 @@ im_format_body(struct im_buf *out, struct json_object *msg)
 			r = im_buf_addc(out, ']');
 	} else
 		r = esc_field(out, msg, "text");
+	if (r == 0)
+		r = state(out, msg);
 	if (r == 0 && !out->p)
 		r = im_buf_add(out, "", 0);
 	return r;
@@ -220,7 +281,9 @@ int
 im_format_default(struct im_buf *out, struct json_object *msg)
 {
 	char tmp[64];
-	int r, ev = !strcmp(im_msg_field(msg, "kind", tmp, sizeof tmp), "event");
+	const char *kind = im_msg_field(msg, "kind", tmp, sizeof tmp);
+	int r, ev = !strcmp(kind, "event"), ch = !strcmp(kind, "react") || !strcmp(kind, "unreact") ||
+	    !strcmp(kind, "edit") || !strcmp(kind, "delete");
 
 	if ((r = esc_field(out, msg, "time")) || (r = im_buf_addc(out, ' ')))
 		return r;
@@ -229,7 +292,9 @@ im_format_default(struct im_buf *out, struct json_object *msg)
 		return r;
 	if (ev)
 		r = im_buf_adds(out, "* ");
-	else if (!(r = esc_field(out, msg, "from")))
+	else if (ch && !(r = im_buf_adds(out, "* ")) && !(r = esc_field(out, msg, "from")))
+		r = im_buf_addc(out, ' ');
+	else if (!ch && !(r = esc_field(out, msg, "from")))
 		r = im_buf_adds(out, ": ");
 	if (r)
 		return r;
@@ -265,6 +330,9 @@ im_format(struct im_buf *out, const char *fmt, struct json_object *msg)
 		case 'P': key = "saved"; break;
 		case 'e': key = "event"; break;
 		case 'u': key = "user"; break;
+		case 'o': key = "on"; break;
+		case 'r': key = "reply_to"; break;
+		case 'E': key = "emoji"; break;
 		case 'F': r = esc_field(out, f, "name"); continue;
 		case 'S': r = esc_field(out, f, "size"); continue;
 		case 'I': r = esc_field(out, f, "id"); continue;

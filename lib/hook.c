@@ -14,6 +14,7 @@ static const struct { const char *env, *key; int file; } vars[] = {
 	{ "IM_TEXT", "text", 0 }, { "IM_DURATION", "duration", 0 },
 	{ "IM_FILE_PATH", "saved", 0 }, { "IM_EVENT", "event", 0 },
 	{ "IM_EVENT_USER", "user", 0 }, { "IM_EVENT_ROLE", "role", 0 },
+	{ "IM_ON", "on", 0 }, { "IM_REPLY_TO", "reply_to", 0 }, { "IM_EMOJI", "emoji", 0 },
 	{ "IM_FILE", "id", 1 }, { "IM_FILE_NAME", "name", 1 },
 	{ "IM_FILE_SIZE", "size", 1 }, { "IM_FILE_TYPE", "type", 1 },
 };

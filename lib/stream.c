@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "errors.h"
+#include "flatjson.h"
 #include "retry.h"
 #include "stream.h"
 
@@ -35,6 +36,8 @@ struct im_stream {
 	struct im_buf errbody;	/* the body of a refusal */
 	int toolong;		/* a line grew beyond reason */
 	struct json_object *cur;
+	struct json_tokener *tok;	/* one for every line */
+	struct im_buf flat;	/* the values of a flat line */
 	volatile sig_atomic_t *stop;
 	long long last_data;
 	char errbuf[CURL_ERROR_SIZE];
@@ -132,12 +135,49 @@ ended(struct im_stream *s, struct im_err *e)
 	return e->code;
 }
 
+#define FLAT_MAX 32
+
+/*
+ * The common line, an object of strings and integers, as a tree without
+ * json-c's tokener (which also switches the locale on every call); NULL
+ * for anything else, which the tokener reads.
+ */
+static struct json_object *
+flat_tree(struct im_stream *s, const char *p, size_t len)
+{
+	struct im_flat_field f[FLAT_MAX];
+	struct json_object *o, *v;
+	char key[128];
+	int i, n;
+
+	im_buf_reset(&s->flat);
+	if (im_buf_reserve(&s->flat, len + 1) < 0 ||
+	    (n = im_flat_parse_num(p, len, s->flat.p, f, FLAT_MAX)) < 0 || !(o = json_object_new_object()))
+		return NULL;
+	for (i = 0; i < n; i++) {
+		if (f[i].key_len >= sizeof key)
+			break;
+		memcpy(key, f[i].key, f[i].key_len);
+		key[f[i].key_len] = '\0';
+		v = f[i].num ? json_object_new_int64(strtoll(f[i].val, NULL, 10)) :
+		    json_object_new_string_len(f[i].val, (int)f[i].val_len);
+		if (!v || json_object_object_add_ex(o, key, v, JSON_C_OBJECT_ADD_KEY_IS_NEW) < 0) {
+			json_object_put(v);
+			break;
+		}
+	}
+	if (i < n) {
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}
+
 /* a complete line in the buffer becomes ev; 1 if there was one, -code on a bad line */
 static int
 take_line(struct im_stream *s, struct im_event *ev, struct im_err *e)
 {
 	struct json_object *v;
-	struct json_tokener *tok;
 	char *p, *nl;
 	size_t len;
 
@@ -156,9 +196,9 @@ take_line(struct im_stream *s, struct im_event *ev, struct im_err *e)
 	}
 	json_object_put(s->cur);
 	s->cur = NULL;
-	if ((tok = json_tokener_new())) {
-		s->cur = json_tokener_parse_ex(tok, p, (int)len);
-		json_tokener_free(tok);
+	if (!(s->cur = flat_tree(s, p, len)) && (s->tok || (s->tok = json_tokener_new()))) {
+		json_tokener_reset(s->tok);
+		s->cur = json_tokener_parse_ex(s->tok, p, (int)len);
 	}
 	if (!s->cur || !json_object_is_type(s->cur, json_type_object)) {
 		json_object_put(s->cur);
@@ -232,6 +272,17 @@ im_stream_next(struct im_stream *s, long timeout_ms, struct im_event *ev, struct
 	}
 }
 
+int
+im_stream_buffered(const struct im_stream *s)
+{
+	const char *p = s->in.p + s->off, *end = s->in.p + s->in.len, *nl;
+
+	for (; p < end && (nl = memchr(p, '\n', (size_t)(end - p))); p = nl + 1)
+		if (nl > p && !(nl == p + 1 && *p == '\r'))
+			return 1;
+	return 0;
+}
+
 void
 im_stream_close(struct im_stream *s)
 {
@@ -246,7 +297,10 @@ im_stream_close(struct im_stream *s)
 	curl_slist_free_all(s->hl);
 	free(s->url);
 	json_object_put(s->cur);
+	if (s->tok)
+		json_tokener_free(s->tok);
 	im_buf_free(&s->in);
+	im_buf_free(&s->flat);
 	im_buf_free(&s->errbody);
 	free(s);
 }

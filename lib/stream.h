@@ -45,6 +45,12 @@ int im_stream_open_query(struct im_client *c, long long since, const char *query
  */
 int im_stream_next(struct im_stream *s, long timeout_ms, struct im_event *ev, struct im_err *e);
 
+/*
+ * Is a whole line waiting, so that im_stream_next returns at once? A caller
+ * that buffers its output flushes it when there is none.
+ */
+int im_stream_buffered(const struct im_stream *s);
+
 void im_stream_close(struct im_stream *s);
 
 #endif

@@ -81,6 +81,7 @@ IMD_DIR=$TRASH/srv
 IMD_LOG=$TRASH/imd.log
 IMD_PID=
 IMD_ARGS=()
+IMD_ENV=()	# NAME=VALUE pairs for imd alone (see with_shim)
 PORT=
 URL=
 PIN=
@@ -324,7 +325,8 @@ _pick_port () { echo $((20000 + (RANDOM * 32768 + RANDOM) % 12000)); }
 _imd_launch () {
 	local before i=0
 	before=$(grep -c 'listening on' "$IMD_LOG" 2>/dev/null)
-	"$IM_BIN/imd" -d "$IMD_DIR" "${IMD_DB[@]}" -l "127.0.0.1:$PORT" "${IMD_ARGS[@]}" \
+	env "${IMD_ENV[@]}" "$IM_BIN/imd" -d "$IMD_DIR" "${IMD_DB[@]}" -l "127.0.0.1:$PORT" \
+		"${IMD_ARGS[@]}" \
 		</dev/null >>"$IMD_LOG" 2>&1 &
 	IMD_PID=$!
 	while test $i -lt 200; do
@@ -428,6 +430,21 @@ restart_imd () {
 	fi
 	start_imd "${args[@]}"
 }
+
+# with_shim NAME=VALUE...: the next start_imd runs imd with tests/preload/
+# imshim.so preloaded and these IM_SHIM_* settings (see imshim.c); clients
+# never get it. A sanitizer build's runtime must come first: it is
+# preloaded ahead of the shim. Fails when the shim is not built.
+with_shim () {
+	local shim=$TEST_DIR/preload/imshim.so asan
+	if ! test -f "$shim"; then
+		echo "with_shim: $shim is not built (run make)" >&9
+		return 1
+	fi
+	asan=$(ldd "$IM_BIN/imd" 2>/dev/null | awk '/libasan|libubsan/ { printf "%s ", $3 }')
+	IMD_ENV=("LD_PRELOAD=$asan$shim" "$@")
+}
+
 
 # imd_cmd ARGS...: run the imd binary (e.g. imd_cmd user add bob -d "$IMD_DIR");
 # imd user gets the store imd runs on

@@ -22,6 +22,20 @@ $ curl -sN $C -H "Authorization: Bearer $T" "$S/v1/stream?since=0" |
   jq --unbuffered -r 'select(.type == "message") | .from + ": " + .text'
 $ curl -sN $C -H "Authorization: Bearer $T" \
 	-H 'Accept: text/event-stream' $S/v1/stream
+$ curl $C -H "Authorization: Bearer $T" \
+	--json '{"to":"bob","text":"and more","reply_to":1}' $S/v1/messages
+$ curl $C -H "Authorization: Bearer $T" \
+	--json '{"emoji":"\ud83d\udc4d"}' $S/v1/messages/1/react
+$ curl $C -X PATCH -H "Authorization: Bearer $T" \
+	--json '{"text":"hi bob"}' $S/v1/messages/1
+$ curl $C -X DELETE -H "Authorization: Bearer $T" $S/v1/messages/1
+$ curl $C -X PUT -H "Authorization: Bearer $T" \
+	--json '{"to":"bob","text":"backup: 40%"}' $S/v1/updates/nightly
+$ curl $C -H "Authorization: Bearer $T" \
+	--json '{"to":"bob","text":"door code 4711","ttl":3600}' $S/v1/messages
+$ curl $C -H "Authorization: Bearer $T" \
+	--json '{"to":"bob","text":"stand-up","at":"2026-11-27T09:00:00+01:00"}' $S/v1/scheduled
+$ curl $C -H "Authorization: Bearer $T" $S/v1/scheduled
 $ curl $C -X PUT -H "Authorization: Bearer $T" --json '{"cursor":57}' $S/v1/cursor
 $ curl $C -X DELETE -H "Authorization: Bearer $T" $S/v1/token
 EOF
@@ -147,14 +161,46 @@ test_expect_success 'the stream as server-sent events' '
 	printf "\n" >expect && { test_cmp expect other || test_must_be_empty other; }
 '
 
+test_expect_success 'reply, react, edit, delete, and a progress message by key' '
+	run_example 9 | sed 1d >out &&
+	jq -e ".reply_to == 1 and .text == \"and more\"" out &&
+	run_example 10 | sed 1d >out &&
+	jq -e ".kind == \"react\" and .on == 1 and .emoji == \"👍\"" out &&
+	run_example 11 | sed 1d >out &&
+	jq -e ".kind == \"edit\" and .on == 1 and .text == \"hi bob\"" out &&
+	imcurl -H "Authorization: Bearer $BT" "$URL/v1/messages?limit=1" | jq -e ".messages[0] |
+		.text == \"hi bob\" and .reactions == {\"👍\":[\"alice\"]} and (.edited | type == \"string\")" &&
+	run_example 12 | sed 1d >out &&
+	jq -e ".kind == \"delete\" and .on == 1" out &&
+	imcurl -H "Authorization: Bearer $BT" "$URL/v1/messages?limit=1" |
+		jq -e ".messages[0] | .kind == \"deleted\" and .deleted.by == \"alice\"" &&
+	run_example 13 | sed 1d >first &&
+	sed -i "s/40%/80%/" examples.txt &&
+	run_example 13 | sed 1d >second &&
+	sed -i "s/80%/40%/" examples.txt &&
+	jq -e ".kind == \"text\" and .text == \"backup: 40%\"" first &&
+	jq -e --argjson on "$(jq .id first)" ".kind == \"edit\" and .on == \$on and .text == \"backup: 80%\"" second
+'
+
+test_expect_success 'a message that expires, a scheduled send, the list' '
+	run_example 14 | sed 1d >out &&
+	jq -e ".text == \"door code 4711\" and (.expires | test(\"Z$\"))" out &&
+	run_example 15 | sed 1d >out &&
+	jq -e "(.id | type == \"number\") and .at == \"2026-11-27T08:00:00.000Z\" and .to == \"bob\"" out &&
+	run_example 16 | sed 1d >out &&
+	jq -e ".scheduled | type == \"array\"" out &&
+	wait_for 5 eval "imcurl -H \"Authorization: Bearer \$BT\" \"\$URL/v1/messages?since=0&limit=1000\" |
+		jq -e \".messages | any(.text == \\\"stand-up\\\")\" >/dev/null"
+'
+
 test_expect_success 'mark up to 57 as read (with enough messages), then log out' '
 	for i in $(seq 1 60); do echo "{\"to\":\"alice\",\"text\":\"filler $i\"}"; done >fill &&
 	imcurl -f -H "Authorization: Bearer $BT" -H "Content-Type: application/x-ndjson" \
 		--data-binary @fill "$URL/v1/messages" >/dev/null &&
-	run_example 9 >out &&
+	run_example 17 >out &&
 	sed 1d out >got && test_must_be_empty got &&
 	test "$(imcurl -H "Authorization: Bearer $T" "$URL/v1/cursor" | jq .cursor)" = 57 &&
-	run_example 10 >out &&
+	run_example 18 >out &&
 	sed 1d out >got && test_must_be_empty got &&
 	code=$(http GET /v1/whoami -H "Authorization: Bearer $T") &&
 	error_is 401 unauthorized "$code"

@@ -271,7 +271,7 @@ if test "$(id -u)" = 0 && mkdir small && mount -t tmpfs -o size=3m,mode=0711 tmp
 		code=$(health) &&
 		error_is 503 unavailable "$code" &&
 		jq -r .message body >why &&
-		test_grep "^commit failed: database or disk is full" why &&
+		test_grep "^(commit failed: database or disk is full|disk full: [0-9]+ bytes free)" why &&
 		rm small/filler &&
 		wait_for 10 health_is 200 &&
 		send_curl carol dave "kept" >/dev/null &&

@@ -1,5 +1,6 @@
 #!/bin/bash
-test_description='examples/: the echo bot, the daily report, the log watcher and the !who bot, end to end'
+test_description='examples/: the echo bot, the daily report, the log watcher, the !who bot, the
+ack bot and cron-progress, end to end'
 . "$(dirname "$0")/lib.sh"
 
 EX=$TEST_DIR/../examples
@@ -41,12 +42,13 @@ test_expect_success 'setup: imd; alice, bot, carol; group ops of alice and carol
 '
 
 test_expect_success 'examples are executable and shellcheck-clean' '
-	for f in echo-bot daily-report log-watcher who-bot; do
+	for f in echo-bot daily-report log-watcher who-bot ack-bot cron-progress; do
 		test -x "$EX/$f" || return 1
 	done &&
 	test -s "$EX/README.md" &&
 	if command -v shellcheck >/dev/null; then
-		shellcheck "$EX/echo-bot" "$EX/daily-report" "$EX/log-watcher" "$EX/who-bot"
+		shellcheck "$EX/echo-bot" "$EX/daily-report" "$EX/log-watcher" "$EX/who-bot" \
+			"$EX/ack-bot" "$EX/cron-progress"
 	fi
 '
 
@@ -236,6 +238,64 @@ test_expect_success 'who-bot: stops on SIGTERM, without errors' '
 	stop_pid "$WHO_PID" &&
 	test_must_be_empty who.err &&
 	test_must_be_empty who.out
+'
+
+# ---------------------------------------------------------------- ack-bot
+
+# reactions_of NAME ID: message ID's reactions as NAME's history shows them
+reactions_of () {
+	history_of "$1" | jq -c --argjson id "$2" 'select(.id == $id) | .reactions // {}'
+}
+
+test_expect_success 'ack-bot reacts ✅ to matching messages, direct and in a group, and to nothing else' '
+	read_all bot &&
+	IM_DIR=$(home_of bot) "$EX/ack-bot" "deploy|release" >ack.out 2>ack.err &
+	ACK_PID=$! &&
+	wait_for 10 online bot &&
+	d=$(as_user alice imsend --json bot "deploy at five?" | jq .id) &&
+	l=$(as_user alice imsend --json bot "lunch?" | jq .id) &&
+	g=$(as_user carol imsend --json -g ops "release 1.2 is out" | jq .id) &&
+	wait_for 10 eval "reactions_of alice $d | grep -q bot" &&
+	wait_for 10 eval "reactions_of carol $g | grep -q bot" &&
+	test "$(reactions_of alice $d)" = "{\"✅\":[\"bot\"]}" &&
+	test "$(reactions_of carol $g)" = "{\"✅\":[\"bot\"]}" &&
+	sleep 1 && test "$(reactions_of alice $l)" = "{}"
+'
+
+test_expect_success 'ack-bot passes over edits and reactions, and stops on SIGTERM' '
+	as_user alice imsend --edit $l "deploy after lunch" &&
+	as_user alice imsend --react $d :+1: &&
+	as_user alice imsend bot "deploy now" &&
+	as_user alice imrecv -W 5 -n 1 --from bot --format "%k %o" >got &&
+	n=$(history_of alice | jq -s "map(select(.kind == \"react\" and .from == \"bot\")) | length") &&
+	test "$n" = 3 &&
+	test "$(reactions_of alice $l)" = "{}" &&
+	stop_pid "$ACK_PID" &&
+	test_must_be_empty ack.err && test_must_be_empty ack.out
+'
+
+# ---------------------------------------------------------------- cron-progress
+
+test_expect_success 'cron-progress keeps one message per job and day up to date' '
+	PATH=$IM_BIN:$PATH IM_DIR=$(home_of alice) "$EX/cron-progress" ops backup \
+		sh -c "echo 10%; echo 60%; echo 100%" >prog.out 2>prog.err &&
+	test_must_be_empty prog.err &&
+	history_of carol | jq -c "select(.from == \"alice\" and .kind == \"text\" and (.text | startswith(\"backup: \")))" >msgs &&
+	test_line_count = 1 msgs &&
+	jq -e ".text == \"backup: done\" and (.edited | type == \"string\")" msgs &&
+	id=$(jq .id msgs) &&
+	history_of carol | jq -r --argjson id $id "select(.kind == \"edit\" and .on == \$id) | .text" >edits &&
+	printf "%s\n" "backup: 10%" "backup: 60%" "backup: 100%" "backup: done" >expect &&
+	test_cmp expect edits
+'
+
+test_expect_success 'cron-progress: a rerun the same day edits the same message; a failure says so' '
+	expect_exit 3 env PATH="$IM_BIN:$PATH" IM_DIR="$(home_of alice)" "$EX/cron-progress" ops backup \
+		sh -c "echo 5%; exit 3" 2>prog.err &&
+	history_of carol | jq -c "select(.from == \"alice\" and .kind == \"text\" and (.text | startswith(\"backup: \")))" >msgs &&
+	test_line_count = 1 msgs &&
+	jq -e ".text == \"backup: failed (exit 3)\"" msgs &&
+	expect_exit 64 "$EX/cron-progress" ops 2>err && test_grep "^usage: cron-progress" err
 '
 
 test_done

@@ -28,18 +28,20 @@ conn		loop metrics
 http		conn loop log quota metrics
 hub		http conn loop metrics
 store
+timeheap
+timers		store timeheap log
 blob		work
 auth		work
 health		loop log store work metrics
-api_util	http conn loop log store auth
+api_util	http conn loop log store auth blob
 api_commit	api_util http conn loop log store hub work health metrics
 api_int		api_util api_commit http conn loop store
-HANDLERS	api_int api_util api_commit http conn loop log store auth hub quota blob work metrics health
+HANDLERS	api_int api_util api_commit http conn loop log store auth hub quota blob work metrics health timers
 api		api_int HANDLERS api_util api_commit hub http conn loop store health
 metrics_serve	conn health hub log loop metrics metrics_vfs
 main		*
 '
-handlers='api_account api_files api_groups api_health api_messages api_stream'
+handlers='api_account api_changes api_files api_groups api_health api_messages api_stream api_timed'
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

@@ -91,6 +91,19 @@ api_dispatch(struct http_req *req)
 		api_group_route(req);
 		return;
 	}
+	if (!allow[0] && !strncmp(req->path, "/v1/messages/", 13)) {
+		api_message_route(req);
+		return;
+	}
+	if (!allow[0] && (!strcmp(req->path, "/v1/scheduled") ||
+	    !strncmp(req->path, "/v1/scheduled/", 14))) {
+		api_scheduled(req);
+		return;
+	}
+	if (!allow[0] && !strncmp(req->path, "/v1/updates/", 12)) {
+		api_update(req);
+		return;
+	}
 	if (!allow[0] && !strncmp(req->path, "/v1/tokens/", 11)) {
 		if (!strcmp(req->method, "DELETE"))
 			api_token_revoke(req);

@@ -28,6 +28,15 @@ void api_token_revoke(struct http_req *req);	/* DELETE /v1/tokens/ID */
 void api_send(struct http_req *req);
 void api_history(struct http_req *req);
 
+/* api_changes.c: reactions, edits, deletions, updates, replies */
+void api_message_route(struct http_req *req);	/* /v1/messages/ID... */
+void api_update(struct http_req *req);		/* PUT /v1/updates/KEY */
+
+/* api_timed.c: expiry, scheduled sends, --retain */
+void api_timed_tick(void);	/* every second: expired messages, sends due, --retain */
+extern int64_t api_retain_ms;	/* --retain in ms; 0 keeps every message */
+void api_scheduled(struct http_req *req);	/* /v1/scheduled[/ID] */
+
 void api_stream(struct http_req *req);
 void api_cursor_get(struct http_req *req);
 void api_cursor_put(struct http_req *req);

@@ -10,6 +10,7 @@
 #include "flatjson.h"
 
 #include "api_int.h"
+#include "timers.h"
 #include "loop.h"
 
 /* one message to store, validated: to a user (to_id) or a group (grp) */
@@ -24,6 +25,8 @@ struct outgoing {
 	struct store_file file;
 	int64_t duration_ms;
 	int line;		/* in a batch, the line it came from */
+	int64_t reply_to;	/* the message it answers, 0 none */
+	int64_t ttl_s;		/* > 0: it expires that long after it is stored */
 };
 
 /* why a send is refused: the answer it gets */
@@ -128,6 +131,8 @@ fields_of_flat(const char *p, size_t len, char *arena, struct store_fields *f)
 		/* json-c's reading ignores other keys of a text message too */
 		if ((slot = store_field_slot(f, ff[i].key, ff[i].key_len)))
 			*slot = ff[i].val;	/* no NUL inside: the parser refuses \u */
+		else
+			return 0;	/* reply_to, ttl: json-c reads them */
 	return !f->kind || !strcmp(f->kind, "text");
 }
 
@@ -235,6 +240,15 @@ check_message(const struct who *w, struct json_object *o, const struct store_fie
 		return failed(f, 400, "bad_text", "text must be 1 to %d bytes", IM_TEXT_MAX);
 	if (m->key && !im_key_valid(m->key))
 		return failed(f, 400, "bad_request", "an idempotency key is " KEY_RULE);
+	if (o) {
+		const char *code;
+		char why[160];
+		int status;
+
+		if (api_reply_to(w, o, &m->reply_to, &status, &code, why, sizeof(why)) < 0 ||
+		    api_ttl(o, &m->ttl_s, &status, &code, why, sizeof(why)) < 0)
+			return failed(f, status, status == 503 ? NULL : code, "%s", why);
+	}
 	snprintf(m->to, sizeof(m->to), "%s", to);
 	if (last && !strcmp(last->to, to) && !last->grp == !group) {
 		m->to_id = last->to_id;
@@ -280,6 +294,8 @@ store_one(const struct who *w, const struct outgoing *m, struct store_msg *sm)
 		.kind = m->kind, .key = m->key, .now_ms = loop_now_ms(),
 		.file = strcmp(m->kind, "text") ? &m->file : NULL,
 		.duration_ms = m->duration_ms,
+		.reply_to = m->reply_to,
+		.expires_ms = m->ttl_s > 0 ? loop_now_ms() + m->ttl_s * 1000 : 0,
 	};
 	int r;
 
@@ -299,6 +315,8 @@ store_one(const struct who *w, const struct outgoing *m, struct store_msg *sm)
 	if (r < 0)
 		return -1;
 	api_publish_after_commit(sm, 0);
+	if (nm.expires_ms > 0)
+		timers_add(api_store, nm.expires_ms, sm->id, STORE_TIMED_EXPIRE);
 	return 201;
 }
 

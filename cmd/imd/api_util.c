@@ -11,6 +11,7 @@
 
 #include "api_util.h"
 #include "auth.h"
+#include "blob.h"
 #include "log.h"
 #include "loop.h"
 
@@ -282,3 +283,107 @@ api_since_ahead(struct http_req *req, int64_t since)
 	http_error(req, 400, "since_ahead", msg);
 	return -1;
 }
+
+int
+api_destination(struct http_req *req, const struct who *w, const char *to, int group,
+    int64_t *to_id, int64_t *grp)
+{
+	struct store_group g;
+	struct store_user u;
+	char m[96];
+	int r;
+
+	if (!im_name_valid(to)) {
+		snprintf(m, sizeof(m), "'%.40s' is not a valid %s name", to, group ? "group" : "user");
+		http_error(req, 400, "bad_name", m);
+		return -1;
+	}
+	if (group) {
+		if ((r = store_group_get(api_store, to, w->user_id, &g)) == STORE_OK && g.private_ && !g.role[0])
+			r = STORE_NOTFOUND;
+		if (r == STORE_OK && !g.role[0]) {
+			snprintf(m, sizeof(m), "you are not a member of group '%s'", to);
+			http_error(req, 403, "forbidden", m);
+			return -1;
+		}
+		*grp = g.id;
+	} else if ((r = store_user_get(api_store, to, &u, NULL)) == STORE_OK) {
+		*to_id = u.id;
+	}
+	if (r == STORE_NOTFOUND) {
+		snprintf(m, sizeof(m), "no %s '%s'", group ? "group" : "user", to);
+		http_error(req, 404, group ? "no_such_group" : "no_such_user", m);
+		return -1;
+	}
+	if (r < 0) {
+		api_storage_error(req);
+		return -1;
+	}
+	return 0;
+}
+
+int
+api_reply_to(const struct who *w, struct json_object *o, int64_t *reply_to, int *status,
+    const char **code, char *msg, size_t msglen)
+{
+	struct json_object *v;
+	struct store_msg m;
+	int r;
+
+	*reply_to = 0;
+	if (!json_object_object_get_ex(o, "reply_to", &v))
+		return 0;
+	if (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) <= 0) {
+		*status = 400;
+		*code = "bad_request";
+		snprintf(msg, msglen, "\"reply_to\" is the id of a message, a number above 0");
+		return -1;
+	}
+	*reply_to = json_object_get_int64(v);
+	if ((r = store_msg_get(api_store, *reply_to, w->user_id, &m)) == STORE_OK) {
+		store_msg_free(&m);
+		return 0;
+	}
+	*status = r == STORE_NOTFOUND ? 404 : 503;
+	*code = r == STORE_NOTFOUND ? "no_such_message" : "unavailable";
+	snprintf(msg, msglen, r == STORE_NOTFOUND ? "no message %lld that you can see" :
+	    "storage failure; try again", (long long)*reply_to);
+	return -1;
+}
+
+#define TTL_MAX_S (366LL * 86400)
+
+int
+api_ttl(struct json_object *o, int64_t *ttl_s, int *status, const char **code, char *msg,
+    size_t msglen)
+{
+	struct json_object *v;
+
+	*ttl_s = 0;
+	if (!json_object_object_get_ex(o, "ttl", &v))
+		return 0;
+	if (!json_object_is_type(v, json_type_int) || (*ttl_s = json_object_get_int64(v)) <= 0 ||
+	    *ttl_s > TTL_MAX_S) {
+		*status = 400;
+		*code = "bad_request";
+		snprintf(msg, msglen, "\"ttl\" is a number of seconds, 1 to %lld", TTL_MAX_S);
+		return -1;
+	}
+	return 0;
+}
+
+/* drop file id and its bytes when no message carries it any more */
+void
+api_file_release(const char *id)
+{
+	struct store_file f;
+	int64_t refs;
+
+	if (!id || !id[0] || store_file_unused(api_store, id) != STORE_OK)
+		return;
+	if (store_file_get(api_store, id, &f) != STORE_OK || store_file_delete(api_store, id) < 0)
+		return;
+	if (store_file_refs(api_store, f.sha256, &refs) == STORE_OK && refs == 0)
+		blob_remove(f.sha256);
+}
+

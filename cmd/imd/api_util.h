@@ -67,4 +67,16 @@ void api_storage_error(struct http_req *req);
 /* a since= past the newest message: answered 400 since_ahead, -1 */
 int api_since_ahead(struct http_req *req, int64_t since);
 
+/* o's "reply_to" (absent: 0), a message w can see; -1 with status, code, msg set */
+int api_reply_to(const struct who *w, struct json_object *o, int64_t *reply_to, int *status,
+    const char **code, char *msg, size_t msglen);
+/* o's "ttl" in seconds (absent: 0); -1 with status, code, msg set */
+int api_ttl(struct json_object *o, int64_t *ttl_s, int *status, const char **code, char *msg,
+    size_t msglen);
+/* a user (to_id) or a group w is in (grp) that w may send to: 0, or -1 answered */
+int api_destination(struct http_req *req, const struct who *w, const char *to, int group,
+    int64_t *to_id, int64_t *grp);
+/* drop attachment id, and its bytes, when no message carries it any more */
+void api_file_release(const char *id);
+
 #endif

@@ -30,6 +30,7 @@
 #include "api.h"
 #include "api_commit.h"
 #include "api_int.h"
+#include "isotime.h"
 #include "auth.h"
 #include "backup.h"
 #include "blob.h"
@@ -81,7 +82,7 @@ usage(int code)
 		"usage: imd [-q] [-d DIR] [--db CONNINFO] [-l ADDR:PORT] [--cert FILE --key FILE]\n"
 		"           [--registration open|closed] [--max-file SIZE]\n"
 		"           [--conns-per-addr N] [--rate N] [--body-budget SIZE] [-u USER]\n"
-		"           [--log FILE] [--metrics ADDR:PORT]\n"
+		"           [--log FILE] [--metrics ADDR:PORT] [--retain DURATION]\n"
 		"       imd pin [-d DIR] [--cert FILE]\n"
 		"       imd user add NAME [-d DIR] [--db CONNINFO]   (password on stdin)\n"
 		"       imd backup [-d DIR] FILE\n"
@@ -168,6 +169,7 @@ parse(int argc, char **argv, struct options *o)
 		{ "rate", required_argument, NULL, 'R' },
 		{ "log", required_argument, NULL, 'L' },
 		{ "metrics", required_argument, NULL, 'M' },
+		{ "retain", required_argument, NULL, 'T' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -197,6 +199,10 @@ parse(int argc, char **argv, struct options *o)
 		case 'q': o->quiet = 1; break;
 		case 'u': o->run_as = optarg; break;
 		case 'L': o->log = optarg; break;
+		case 'T':
+			if ((api_retain_ms = im_duration_parse(optarg) * 1000) <= 0)
+				die(EX_USAGE, "--retain takes a duration such as 90d, 12h or 30m");
+			break;
 		case 'M':
 			if (!(o->metrics = metrics_addr(optarg)))
 				die(EX_USAGE, "--metrics takes ADDR:PORT or PORT, e.g. 127.0.0.1:9464");
@@ -607,6 +613,7 @@ tick(struct loop *l, void *arg)
 	}
 	http_tick();
 	api_tick();
+	api_timed_tick();
 	metrics_tick();
 	if (++ticks % 60 == 0) {
 		quota_sweep();

@@ -135,7 +135,21 @@ struct store_new_msg {
 	 * caption, may be NULL); duration_ms > 0 for voice */
 	const struct store_file *file;
 	int64_t duration_ms;
+	/*
+	 * A reply names the message it answers (reply_to, its JSON's
+	 * "reply_to"). A change to a message is itself a message (kind
+	 * "react", "unreact", "edit" or "delete") addressed to the same
+	 * conversation, naming its message in on (the JSON's "on"): a
+	 * reaction carries emoji, an edit text. 0 / NULL when not used.
+	 */
+	int64_t reply_to;
+	int64_t on;
+	const char *emoji;
+	int64_t expires_ms;	/* > 0: the message is deleted then (JSON "expires") */
 };
+
+/* kind "react", "unreact", "edit" or "delete": a change to message "on" */
+int store_kind_is_change(const char *kind);
 
 /* an uploaded attachment; the bytes live in the blob directory by sha256 */
 struct store_file {
@@ -269,6 +283,7 @@ int store_cursor_set(struct store *st, int64_t token_id, int64_t cursor);	/* onl
  * messages. store_msg_add inserts inside the current transaction and fills
  * m (json malloc'd). key may be NULL; when (sender,key) exists already the
  * original message is returned with STORE_EXISTS and nothing is inserted.
+ * A key whose message is gone (expired, retired) is free again.
  */
 int store_msg_add(struct store *st, const struct store_new_msg *nm, struct store_msg *m);
 /*
@@ -294,6 +309,27 @@ int store_batch_claim(struct store *st, int64_t sender, const char *key, int64_t
 int store_msgs_visible(struct store *st, int64_t user_id, int64_t with_user, int64_t with_group,
     int64_t since, int64_t upto, int limit,
     struct store_msg **out, size_t *n);
+
+/*
+ * A message's current state. Changes (edits, reactions, a deletion) are
+ * messages of their own, and the message they change is rewritten in
+ * place so that history shows its state now; the api builds the new
+ * object, the store keeps it.
+ *
+ * store_msg_get: message id into m (json malloc'd) when user_id may see
+ * it (direct: its sender or recipient; group: inside one of their spans
+ * of the group), else STORE_NOTFOUND, as for a message that never was.
+ * store_msg_rewrite: replace message id's object by json[0..len) inside
+ * the current transaction; with drop_file its attachment is no longer
+ * carried by it (store_file_unused then tells whether any message still
+ * carries the file). STORE_NOTFOUND when there is no message id.
+ * store_msgs_on: the changes of kind `kind` (NULL: any) made to message
+ * id, ascending; *out malloc'd, free with store_msgs_free.
+ */
+int store_msg_get(struct store *st, int64_t id, int64_t user_id, struct store_msg *m);
+int store_msg_rewrite(struct store *st, int64_t id, const char *json, size_t len, int drop_file);
+int store_msgs_on(struct store *st, int64_t id, const char *kind, struct store_msg **out,
+    size_t *n);
 
 /*
  * groups. Names are unique among groups that are not deleted (users and
@@ -338,6 +374,58 @@ int store_file_visible(struct store *st, const char *id, int64_t user_id);
 /* an upload older than before_ms that no message carries (STORE_NOTFOUND: none) */
 int store_file_orphan(struct store *st, int64_t before_ms, char id[33], char sha256[65]);
 int store_file_delete(struct store *st, const char *id);
+/*
+ * Timed work: messages that expire, and sends kept for later. imd keeps
+ * one heap of both in memory, loaded by store_timed() at start and fed as
+ * it stores more, so no query runs per tick.
+ *
+ * store_timed: every message with an expiry and every scheduled send,
+ * in no particular order; *out malloc'd.
+ * store_msg_expire: delete message id with every change made to it;
+ * file_id gets the id of its attachment ("" when none), for the caller to
+ * drop with store_file_unused() and store_file_delete(). STORE_NOTFOUND
+ * when it is gone already.
+ * store_sched_*: a scheduled send is the sender, the time to send it and
+ * the request's JSON (body, malloc'd by get and list), under an id of its
+ * own (not a message id: the message gets one when it is sent); key is
+ * an idempotency key (NULL none), and a second add with the sender's key
+ * answers STORE_EXISTS with *id of the first. delete is STORE_NOTFOUND
+ * when the send is not the sender's (sender 0: anyone's) or gone.
+ */
+enum { STORE_TIMED_EXPIRE = 1, STORE_TIMED_SEND = 2 };
+
+struct store_timed {
+	int64_t at_ms;
+	int64_t id;	/* a message id, or a scheduled send's */
+	int kind;	/* STORE_TIMED_* */
+};
+
+struct store_sched {
+	int64_t id;
+	int64_t sender;
+	int64_t at_ms;
+	int64_t created_ms;
+	char *body;
+};
+
+int store_timed(struct store *st, struct store_timed **out, size_t *n);
+int store_msg_expire(struct store *st, int64_t id, char file_id[33]);
+/*
+ * up to max of the oldest messages stored before before_ms, by id, into
+ * ids (*n of them): the next ones for --retain to delete. Reads in id
+ * order and stops at the first newer message, so it costs the batch.
+ */
+int store_msgs_older(struct store *st, int64_t before_ms, int64_t *ids, size_t max, size_t *n);
+int store_sched_add(struct store *st, int64_t sender, int64_t at_ms, int64_t now_ms,
+    const char *body, const char *key, int64_t *id);
+int store_sched_get(struct store *st, int64_t id, struct store_sched *s);
+/* the sender's pending sends, soonest first */
+int store_sched_list(struct store *st, int64_t sender, struct store_sched **out, size_t *n);
+int store_sched_delete(struct store *st, int64_t id, int64_t sender);
+void store_scheds_free(struct store_sched *s, size_t n);
+
+/* STORE_OK when no message carries file id, STORE_EXISTS when one does */
+int store_file_unused(struct store *st, const char *id);
 /* how many files (any id) still use this content; for deleting blobs */
 int store_file_refs(struct store *st, const char *sha256, int64_t *n);
 

@@ -118,7 +118,25 @@ void store_msgs_settle(struct store_msg *v, size_t *len, int limit);
 	X(int, file_orphan, (struct store *st, int64_t before_ms, char id[33], char sha256[65]), \
 	    (st, before_ms, id, sha256)) \
 	X(int, file_delete, (struct store *st, const char *id), (st, id)) \
-	X(int, file_refs, (struct store *st, const char *sha256, int64_t *n), (st, sha256, n))
+	X(int, file_refs, (struct store *st, const char *sha256, int64_t *n), (st, sha256, n)) \
+	X(int, file_unused, (struct store *st, const char *id), (st, id)) \
+	X(int, msg_get, (struct store *st, int64_t id, int64_t user_id, struct store_msg *m), \
+	    (st, id, user_id, m)) \
+	X(int, msg_rewrite, (struct store *st, int64_t id, const char *json, size_t len, \
+	    int drop_file), (st, id, json, len, drop_file)) \
+	X(int, msgs_on, (struct store *st, int64_t id, const char *kind, struct store_msg **out, \
+	    size_t *n), (st, id, kind, out, n)) \
+	X(int, timed, (struct store *st, struct store_timed **out, size_t *n), (st, out, n)) \
+	X(int, msg_expire, (struct store *st, int64_t id, char file_id[33]), (st, id, file_id)) \
+	X(int, msgs_older, (struct store *st, int64_t before_ms, int64_t *ids, size_t max, \
+	    size_t *n), (st, before_ms, ids, max, n)) \
+	X(int, sched_add, (struct store *st, int64_t sender, int64_t at_ms, int64_t now_ms, \
+	    const char *body, const char *key, int64_t *id), \
+	    (st, sender, at_ms, now_ms, body, key, id)) \
+	X(int, sched_get, (struct store *st, int64_t id, struct store_sched *s), (st, id, s)) \
+	X(int, sched_list, (struct store *st, int64_t sender, struct store_sched **out, \
+	    size_t *n), (st, sender, out, n)) \
+	X(int, sched_delete, (struct store *st, int64_t id, int64_t sender), (st, id, sender))
 
 #define STORE_OP_MEMBER_(ret, name, params, args) ret (*name) params;
 /* an implementation's table: its store_NAME functions, given in this order */

@@ -39,6 +39,13 @@ store_kind_is_file(const char *kind)
 	return kind && (!strcmp(kind, "file") || !strcmp(kind, "voice"));
 }
 
+int
+store_kind_is_change(const char *kind)
+{
+	return kind && (!strcmp(kind, "react") || !strcmp(kind, "unreact") ||
+	    !strcmp(kind, "edit") || !strcmp(kind, "delete"));
+}
+
 const char **
 store_field_slot(struct store_fields *f, const char *k, size_t n)
 {
@@ -62,6 +69,8 @@ store_msg_valid(const struct store_new_msg *nm)
 		return nm->event != NULL;
 	if (store_kind_is_file(nm->kind))
 		return nm->file != NULL;
+	if (store_kind_is_change(nm->kind))
+		return nm->on > 0 && nm->file == NULL;
 	return nm->text != NULL && nm->file == NULL;
 }
 
@@ -98,6 +107,16 @@ store_msg_json(int64_t id, const struct store_new_msg *nm, size_t *len)
 	else
 		im_jsonw_str(&w, "to", nm->recipient_name);
 	im_jsonw_str(&w, "kind", nm->kind);
+	if (nm->on > 0)
+		im_jsonw_int(&w, "on", nm->on);
+	if (nm->reply_to > 0)
+		im_jsonw_int(&w, "reply_to", nm->reply_to);
+	if (nm->expires_ms > 0) {
+		char until[32];
+
+		im_time_iso(nm->expires_ms, until);
+		im_jsonw_str(&w, "expires", until);
+	}
 	if (store_kind_is_event(nm->kind)) {
 		im_jsonw_str(&w, "event", nm->event);
 		if (nm->event_user)
@@ -127,6 +146,8 @@ store_msg_json(int64_t id, const struct store_new_msg *nm, size_t *len)
 		im_jsonw_str(&w, #name, nm->name);)
 		STORE_MSG_FIELDS(COPY_)
 #undef COPY_
+		if (nm->emoji)
+			im_jsonw_str(&w, "emoji", nm->emoji);
 	}
 	if (im_jsonw_end(&w) < 0) {
 		im_buf_free(&b);

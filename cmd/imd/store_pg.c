@@ -72,6 +72,17 @@
 #define store_file_orphan pg_store_file_orphan
 #define store_file_delete pg_store_file_delete
 #define store_file_refs pg_store_file_refs
+#define store_file_unused pg_store_file_unused
+#define store_msg_get pg_store_msg_get
+#define store_msg_rewrite pg_store_msg_rewrite
+#define store_msgs_on pg_store_msgs_on
+#define store_timed pg_store_timed
+#define store_msg_expire pg_store_msg_expire
+#define store_msgs_older pg_store_msgs_older
+#define store_sched_add pg_store_sched_add
+#define store_sched_get pg_store_sched_get
+#define store_sched_list pg_store_sched_list
+#define store_sched_delete pg_store_sched_delete
 #define store_open pg_store_open
 #define store_close pg_store_close
 #define store_rollback pg_store_rollback
@@ -1550,6 +1561,126 @@ store_file_refs(struct store *st, const char *sha256, int64_t *n)
 	*n = col_i(r, 0, 0);
 	PQclear(r);
 	return STORE_OK;
+}
+
+/* ---- not yet on PostgreSQL: edits, reactions, TTL, scheduled sends ---- */
+
+/* a feature the PostgreSQL store does not have yet: the request fails */
+static int
+missing(struct store *st, const char *what)
+{
+	snprintf(st->err, sizeof st->err, "%s: not yet on PostgreSQL", what);
+	return STORE_ERR;
+}
+
+int
+store_file_unused(struct store *st, const char *id)
+{
+	PGresult *r = pg_run(st, "SELECT 1 FROM messages WHERE file_id = $1 LIMIT 1", "t", id);
+	int n;
+
+	if (!r)
+		return STORE_ERR;
+	n = PQntuples(r);
+	PQclear(r);
+	return n ? STORE_EXISTS : STORE_OK;
+}
+
+int
+store_msg_get(struct store *st, int64_t id, int64_t user_id, struct store_msg *m)
+{
+	(void)id;
+	(void)user_id;
+	memset(m, 0, sizeof *m);
+	return missing(st, "store_msg_get");
+}
+
+int
+store_msg_rewrite(struct store *st, int64_t id, const char *json, size_t len, int drop_file)
+{
+	(void)id;
+	(void)json;
+	(void)len;
+	(void)drop_file;
+	return missing(st, "store_msg_rewrite");
+}
+
+int
+store_msgs_on(struct store *st, int64_t id, const char *kind, struct store_msg **out,
+    size_t *n)
+{
+	(void)id;
+	(void)kind;
+	*out = NULL;
+	*n = 0;
+	return missing(st, "store_msgs_on");
+}
+
+/* nothing expires or waits to be sent here: the sweeps find nothing */
+int
+store_timed(struct store *st, struct store_timed **out, size_t *n)
+{
+	(void)st;
+	*out = NULL;
+	*n = 0;
+	return STORE_OK;
+}
+
+int
+store_msg_expire(struct store *st, int64_t id, char file_id[33])
+{
+	(void)id;
+	file_id[0] = '\0';
+	return missing(st, "store_msg_expire");
+}
+
+int
+store_msgs_older(struct store *st, int64_t before_ms, int64_t *ids, size_t max, size_t *n)
+{
+	(void)st;
+	(void)before_ms;
+	(void)ids;
+	(void)max;
+	*n = 0;
+	return STORE_OK;
+}
+
+int
+store_sched_add(struct store *st, int64_t sender, int64_t at_ms, int64_t now_ms,
+    const char *body, const char *key, int64_t *id)
+{
+	(void)sender;
+	(void)at_ms;
+	(void)now_ms;
+	(void)body;
+	(void)key;
+	(void)id;
+	return missing(st, "store_sched_add");
+}
+
+int
+store_sched_get(struct store *st, int64_t id, struct store_sched *s)
+{
+	(void)id;
+	(void)s;
+	return missing(st, "store_sched_get");
+}
+
+int
+store_sched_list(struct store *st, int64_t sender, struct store_sched **out, size_t *n)
+{
+	(void)sender;
+	*out = NULL;
+	*n = 0;
+	return missing(st, "store_sched_list");
+}
+
+int
+store_sched_delete(struct store *st, int64_t id, int64_t sender)
+{
+	(void)id;
+	(void)sender;
+	return missing(st, "store_sched_delete");
 }
 
 const struct store_ops store_pg_ops = {

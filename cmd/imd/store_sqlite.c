@@ -21,7 +21,7 @@
 
 #include "store_sqlite.h"
 
-#define SCHEMA_VERSION 4
+#define SCHEMA_VERSION 5
 #define STR_(x) #x
 #define STR(x) STR_(x)
 #define BUSY_TIMEOUT_MS 5000
@@ -39,7 +39,11 @@
  * messages_sender for messages_direct; version 3 adds files and
  * messages.file_id (ALTER TABLE has no IF NOT EXISTS, so that column is
  * added by add_column(), and its index comes in schema_v3_sql after it);
- * version 4 adds tokens.send_only and tokens.expires (0: never).
+ * version 4 adds tokens.send_only and tokens.expires (0: never);
+ * version 5 adds messages.on_id, the message a change (an edit, a
+ * reaction, a deletion) is about, with its index messages_on, and
+ * messages.expires (NULL: never), and the table scheduled, sends kept
+ * for later.
  *
  * A group is soft-deleted so its id stays taken; its name is unique only
  * among live groups. members holds the current role; spans says which
@@ -123,7 +127,20 @@ static const char schema_sql[] =
 /* after add_column(): the column exists by then */
 static const char schema_v3_sql[] =
 	"CREATE INDEX IF NOT EXISTS messages_file ON messages(file_id)"
-	" WHERE file_id IS NOT NULL;";
+	" WHERE file_id IS NOT NULL;"
+	"CREATE INDEX IF NOT EXISTS messages_on ON messages(on_id)"
+	" WHERE on_id IS NOT NULL;"
+	"CREATE INDEX IF NOT EXISTS messages_expires ON messages(expires)"
+	" WHERE expires IS NOT NULL;"
+	"CREATE TABLE IF NOT EXISTS scheduled ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" sender INTEGER NOT NULL,"
+	" at INTEGER NOT NULL,"
+	" created INTEGER NOT NULL,"
+	" body TEXT NOT NULL,"
+	" key TEXT);"
+	"CREATE UNIQUE INDEX IF NOT EXISTS scheduled_key ON scheduled(sender, key)"
+	" WHERE key IS NOT NULL;";
 
 static const struct sq_query core_sql[] = {
 	{ Q_BEGIN, "BEGIN IMMEDIATE" },
@@ -466,6 +483,8 @@ store_open(struct store **stp, const char *path, char *err, size_t errlen)
 	    add_column(st, "messages", "file_id", "TEXT", err, errlen) < 0 ||
 	    add_column(st, "tokens", "send_only", "INTEGER NOT NULL DEFAULT 0", err, errlen) < 0 ||
 	    add_column(st, "tokens", "expires", "INTEGER NOT NULL DEFAULT 0", err, errlen) < 0 ||
+	    add_column(st, "messages", "on_id", "INTEGER", err, errlen) < 0 ||
+	    add_column(st, "messages", "expires", "INTEGER", err, errlen) < 0 ||
 	    exec_sql(st, schema_v3_sql, err, errlen) < 0 ||
 	    exec_sql(st, "PRAGMA user_version=" STR(SCHEMA_VERSION) "; COMMIT;", err, errlen) < 0) {
 		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);

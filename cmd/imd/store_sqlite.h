@@ -62,6 +62,17 @@
 #define store_file_orphan sq_store_file_orphan
 #define store_file_delete sq_store_file_delete
 #define store_file_refs sq_store_file_refs
+#define store_file_unused sq_store_file_unused
+#define store_msg_get sq_store_msg_get
+#define store_msg_rewrite sq_store_msg_rewrite
+#define store_msgs_on sq_store_msgs_on
+#define store_timed sq_store_timed
+#define store_msg_expire sq_store_msg_expire
+#define store_msgs_older sq_store_msgs_older
+#define store_sched_add sq_store_sched_add
+#define store_sched_get sq_store_sched_get
+#define store_sched_list sq_store_sched_list
+#define store_sched_delete sq_store_sched_delete
 #define store_open sq_store_open
 #define store_close sq_store_close
 #define store_rollback sq_store_rollback
@@ -80,16 +91,18 @@ enum {
 	Q_USER_TOUCH, Q_USERS,
 	/* store_sqlite_messages.c */
 	Q_CURSOR_SET,
-	Q_IDEM_GET, Q_IDEM_ADD, Q_BATCH_GET, Q_MSG_ADD,
+	Q_IDEM_GET, Q_IDEM_ADD, Q_IDEM_REPOINT, Q_BATCH_GET, Q_MSG_ADD,
 	Q_VISIBLE, Q_VISIBLE_WITH, Q_SPANS, Q_SPANS_GROUP, Q_GROUP_RANGE,
-	Q_MAX_ID,
+	Q_MAX_ID, Q_MSG_GET, Q_SPAN_HAS, Q_MSG_REWRITE, Q_MSGS_ON, Q_MSGS_ON_KIND,
+	Q_TIMED_EXPIRE, Q_TIMED_SEND, Q_MSG_FILE, Q_MSG_DEL, Q_MSG_DEL_ON,
+	Q_SCHED_ADD, Q_SCHED_KEY, Q_SCHED_GET, Q_SCHED_LIST, Q_SCHED_DEL, Q_MSGS_OLDEST,
 	/* store_sqlite_groups.c */
 	Q_GROUP_ADD, Q_GROUP_GET, Q_GROUP_DELETE, Q_SPANS_CLOSE_ALL, Q_MEMBERS_DROP,
 	Q_GROUPS_MINE, Q_GROUPS_ALL,
 	Q_MEMBER_ROLE, Q_MEMBER_UPDATE, Q_MEMBER_ADD, Q_SPAN_OPEN,
 	Q_MEMBER_DELETE, Q_SPAN_CLOSE, Q_MEMBERS,
 	/* store_sqlite_files.c */
-	Q_FILE_ADD, Q_FILE_GET, Q_FILE_VISIBLE, Q_FILE_REFS, Q_FILE_ORPHAN, Q_FILE_DEL,
+	Q_FILE_ADD, Q_FILE_GET, Q_FILE_VISIBLE, Q_FILE_REFS, Q_FILE_ORPHAN, Q_FILE_DEL, Q_FILE_USED,
 	Q_COUNT
 };
 

@@ -29,6 +29,7 @@ const struct sq_query sq_files_sql[] = {
 	{ Q_FILE_ORPHAN, "SELECT f.id, f.sha256 FROM files f WHERE f.created < ?1"
 	    " AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.file_id = f.id) LIMIT 1" },
 	{ Q_FILE_DEL, "DELETE FROM files WHERE id = ?1" },
+	{ Q_FILE_USED, "SELECT 1 FROM messages WHERE file_id = ?1 LIMIT 1" },
 	{ -1, NULL }
 };
 
@@ -99,4 +100,17 @@ store_file_refs(struct store *st, const char *sha256, int64_t *n)
 	*n = sqlite3_column_int64(s, 0);
 	sqlite3_reset(s);
 	return STORE_OK;
+}
+
+int
+store_file_unused(struct store *st, const char *id)
+{
+	sqlite3_stmt *s = sq_bind(st, Q_FILE_USED, "t", id);
+	int rc = sq_row(st, s);
+
+	if (rc == STORE_OK) {
+		sqlite3_reset(s);
+		return STORE_EXISTS;
+	}
+	return rc == STORE_NOTFOUND ? STORE_OK : rc;
 }

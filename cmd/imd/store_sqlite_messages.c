@@ -20,12 +20,13 @@ const struct sq_query sq_messages_sql[] = {
 	    " WHERE i.sender = ?1 AND i.key = ?2" },
 	{ Q_IDEM_ADD, "INSERT INTO idempotency(sender, key, msg_id) VALUES (?1, ?2, ?3)"
 	    " ON CONFLICT DO NOTHING" },
+	{ Q_IDEM_REPOINT, "UPDATE idempotency SET msg_id = ?3 WHERE sender = ?1 AND key = ?2" },
 	{ Q_BATCH_GET, "SELECT m.id, m.sender, m.recipient, m.grp, m.kind, m.json"
 	    " FROM idempotency i"
 	    " JOIN messages m ON m.id >= i.msg_id AND m.id < i.msg_id + ?3"
 	    " WHERE i.sender = ?1 AND i.key = ?2 ORDER BY m.id" },
-	{ Q_MSG_ADD, "INSERT INTO messages(id, time, sender, recipient, grp, kind, json, file_id)"
-	    " VALUES (?7, ?1, ?2, ?3, ?4, ?5, ?8, ?6)" },
+	{ Q_MSG_ADD, "INSERT INTO messages(id, time, sender, recipient, grp, kind, json, file_id,"
+	    " on_id, expires) VALUES (?7, ?1, ?2, ?3, ?4, ?5, ?8, ?6, ?9, ?10)" },
 	/*
 	 * Two indexed range scans merged in id order, so LIMIT stops both
 	 * early: an OR here would make SQLite collect and sort every match.
@@ -58,7 +59,34 @@ const struct sq_query sq_messages_sql[] = {
 	    " AND (to_id IS NULL OR to_id > ?2)" },
 	{ Q_GROUP_RANGE, "SELECT " MSG_COLS " FROM messages"
 	    " WHERE grp = ?1 AND id > ?2 AND id <= ?3 ORDER BY id LIMIT ?4" },
-	{ Q_MAX_ID, "SELECT max(id) FROM messages" },
+	/*
+	 * Expired and retired messages are deleted, the newest perhaps: the
+	 * highest id ever given (AUTOINCREMENT keeps it) is what a new id
+	 * must pass, or a reader's cursor could skip a message.
+	 */
+	{ Q_MAX_ID, "SELECT max(coalesce((SELECT max(id) FROM messages), 0),"
+	    " coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'messages'), 0))" },
+	{ Q_TIMED_EXPIRE, "SELECT expires, id FROM messages WHERE expires IS NOT NULL" },
+	{ Q_TIMED_SEND, "SELECT at, id FROM scheduled" },
+	{ Q_MSG_FILE, "SELECT file_id FROM messages WHERE id = ?1" },
+	{ Q_MSG_DEL, "DELETE FROM messages WHERE id = ?1" },
+	{ Q_MSG_DEL_ON, "DELETE FROM messages WHERE on_id = ?1" },
+	{ Q_MSGS_OLDEST, "SELECT id, time FROM messages ORDER BY id LIMIT ?1" },
+	{ Q_SCHED_ADD, "INSERT INTO scheduled(sender, at, created, body, key)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5)" },
+	{ Q_SCHED_KEY, "SELECT id FROM scheduled WHERE sender = ?1 AND key = ?2" },
+	{ Q_SCHED_GET, "SELECT id, sender, at, created, body FROM scheduled WHERE id = ?1" },
+	{ Q_SCHED_LIST, "SELECT id, sender, at, created, body FROM scheduled WHERE sender = ?1"
+	    " ORDER BY at, id" },
+	{ Q_SCHED_DEL, "DELETE FROM scheduled WHERE id = ?1 AND (?2 = 0 OR sender = ?2)" },
+	{ Q_MSG_GET, "SELECT " MSG_COLS " FROM messages WHERE id = ?1" },
+	{ Q_SPAN_HAS, "SELECT 1 FROM spans WHERE user_id = ?1 AND group_id = ?2"
+	    " AND from_id < ?3 AND (to_id IS NULL OR to_id >= ?3) LIMIT 1" },
+	{ Q_MSG_REWRITE, "UPDATE messages SET json = ?2,"
+	    " file_id = CASE WHEN ?3 THEN NULL ELSE file_id END WHERE id = ?1" },
+	{ Q_MSGS_ON, "SELECT " MSG_COLS " FROM messages WHERE on_id = ?1 ORDER BY id" },
+	{ Q_MSGS_ON_KIND, "SELECT " MSG_COLS " FROM messages WHERE on_id = ?1 AND kind = ?2"
+	    " ORDER BY id" },
 	{ -1, NULL }
 };
 
@@ -138,7 +166,11 @@ idem_claim(struct store *st, const struct store_new_msg *nm, int64_t id,
 
 	if (rc != STORE_EXISTS)
 		return rc;
-	return idem_lookup(st, nm->sender, nm->key, m) == STORE_EXISTS ? STORE_EXISTS : STORE_ERR;
+	rc = idem_lookup(st, nm->sender, nm->key, m);
+	/* the key's message expired or was retired: the key is free again */
+	if (rc == STORE_NOTFOUND)
+		return sq_exec(st, sq_bind(st, Q_IDEM_REPOINT, "iti", nm->sender, nm->key, id));
+	return rc == STORE_EXISTS ? STORE_EXISTS : STORE_ERR;
 }
 
 int
@@ -183,9 +215,9 @@ msg_insert(struct store *st, const struct store_new_msg *nm, struct store_msg *m
 		snprintf(st->err, sizeof st->err, "out of memory building message");
 		return STORE_ERR;
 	}
-	if (sq_exec(st, sq_bind(st, Q_MSG_ADD, "iinntti" "l", nm->now_ms, nm->sender,
+	if (sq_exec(st, sq_bind(st, Q_MSG_ADD, "iinntti" "lnn", nm->now_ms, nm->sender,
 	    nm->recipient, nm->grp, nm->kind, nm->file ? nm->file->id : NULL, id,
-	    m->json, m->json_len)) != STORE_OK)
+	    m->json, m->json_len, nm->on, nm->expires_ms)) != STORE_OK)
 		return STORE_ERR;
 	m->id = id;
 	m->sender = nm->sender;
@@ -318,4 +350,201 @@ bad:
 	free(spans);
 	store_msgs_free(mv.v, mv.len);
 	return STORE_ERR;
+}
+
+/* ---- one message, and changing it ---- */
+
+int
+store_msg_get(struct store *st, int64_t id, int64_t user_id, struct store_msg *m)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	memset(m, 0, sizeof *m);
+	s = sq_bind(st, Q_MSG_GET, "i", id);
+	if ((rc = sq_row(st, s)) != STORE_OK)
+		return rc;
+	rc = row_to_msg(s, m);
+	sqlite3_reset(s);
+	if (rc < 0) {
+		snprintf(st->err, sizeof st->err, "out of memory");
+		return STORE_ERR;
+	}
+	if (m->grp == 0) {
+		if (m->sender == user_id || m->recipient == user_id)
+			return STORE_OK;
+		rc = STORE_NOTFOUND;
+	} else {
+		s = sq_bind(st, Q_SPAN_HAS, "iii", user_id, m->grp, id);
+		if ((rc = sq_row(st, s)) == STORE_OK) {
+			sqlite3_reset(s);
+			return STORE_OK;
+		}
+	}
+	store_msg_free(m);
+	return rc;
+}
+
+int
+store_msg_rewrite(struct store *st, int64_t id, const char *json, size_t len, int drop_file)
+{
+	return sq_update(st, sq_bind(st, Q_MSG_REWRITE, "ild", id, json, len, drop_file));
+}
+
+int
+store_msgs_on(struct store *st, int64_t id, const char *kind, struct store_msg **out,
+    size_t *n)
+{
+	sqlite3_stmt *s = kind ? sq_bind(st, Q_MSGS_ON_KIND, "it", id, kind) :
+	    sq_bind(st, Q_MSGS_ON, "i", id);
+
+	return sq_list(st, s, sizeof **out, (void **)out, n, row_to_msg);
+}
+
+/* ---- timed: expiry and scheduled sends ---- */
+
+static int
+fill_timed(sqlite3_stmt *s, void *e)
+{
+	struct store_timed *t = e;
+
+	t->at_ms = sqlite3_column_int64(s, 0);
+	t->id = sqlite3_column_int64(s, 1);
+	return 0;
+}
+
+int
+store_timed(struct store *st, struct store_timed **out, size_t *n)
+{
+	struct store_vec v = { .elem = sizeof **out, .hint = 64 };
+	struct store_timed *t;
+	size_t i, first;
+
+	*out = NULL;
+	*n = 0;
+	if (sq_rows(st, sq_bind(st, Q_TIMED_EXPIRE, ""), &v, fill_timed) != STORE_OK)
+		goto bad;
+	first = v.len;
+	if (sq_rows(st, sq_bind(st, Q_TIMED_SEND, ""), &v, fill_timed) != STORE_OK)
+		goto bad;
+	t = v.v;
+	for (i = 0; i < v.len; i++)
+		t[i].kind = i < first ? STORE_TIMED_EXPIRE : STORE_TIMED_SEND;
+	*out = v.v;
+	*n = v.len;
+	return STORE_OK;
+bad:
+	free(v.v);
+	return STORE_ERR;
+}
+
+int
+store_msg_expire(struct store *st, int64_t id, char file_id[33])
+{
+	sqlite3_stmt *s = sq_bind(st, Q_MSG_FILE, "i", id);
+	int rc;
+
+	file_id[0] = '\0';
+	if ((rc = sq_row(st, s)) != STORE_OK)
+		return rc;
+	sq_text(file_id, 33, s, 0);
+	sqlite3_reset(s);
+	if (sq_exec(st, sq_bind(st, Q_MSG_DEL_ON, "i", id)) != STORE_OK)
+		return STORE_ERR;
+	return sq_update(st, sq_bind(st, Q_MSG_DEL, "i", id));
+}
+
+int
+store_sched_add(struct store *st, int64_t sender, int64_t at_ms, int64_t now_ms,
+    const char *body, const char *key, int64_t *id)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (key) {
+		s = sq_bind(st, Q_SCHED_KEY, "it", sender, key);
+		if ((rc = sq_row(st, s)) == STORE_OK) {
+			*id = sqlite3_column_int64(s, 0);
+			sqlite3_reset(s);
+			return STORE_EXISTS;
+		}
+		if (rc != STORE_NOTFOUND)
+			return rc;
+	}
+	if (sq_exec(st, sq_bind(st, Q_SCHED_ADD, "iiitt", sender, at_ms, now_ms, body, key)) != STORE_OK)
+		return STORE_ERR;
+	*id = sqlite3_last_insert_rowid(st->db);
+	return STORE_OK;
+}
+
+static int
+fill_sched(sqlite3_stmt *s, void *e)
+{
+	struct store_sched *sc = e;
+	const char *b = (const char *)sqlite3_column_text(s, 4);
+
+	sc->id = sqlite3_column_int64(s, 0);
+	sc->sender = sqlite3_column_int64(s, 1);
+	sc->at_ms = sqlite3_column_int64(s, 2);
+	sc->created_ms = sqlite3_column_int64(s, 3);
+	return (sc->body = strdup(b ? b : "")) ? 0 : -1;
+}
+
+int
+store_sched_get(struct store *st, int64_t id, struct store_sched *sc)
+{
+	sqlite3_stmt *s = sq_bind(st, Q_SCHED_GET, "i", id);
+	int rc;
+
+	memset(sc, 0, sizeof *sc);
+	if ((rc = sq_row(st, s)) != STORE_OK)
+		return rc;
+	rc = fill_sched(s, sc);
+	sqlite3_reset(s);
+	if (rc < 0) {
+		snprintf(st->err, sizeof st->err, "out of memory");
+		return STORE_ERR;
+	}
+	return STORE_OK;
+}
+
+int
+store_sched_list(struct store *st, int64_t sender, struct store_sched **out, size_t *n)
+{
+	return sq_list(st, sq_bind(st, Q_SCHED_LIST, "i", sender), sizeof **out, (void **)out, n,
+	    fill_sched);
+}
+
+int
+store_sched_delete(struct store *st, int64_t id, int64_t sender)
+{
+	return sq_update(st, sq_bind(st, Q_SCHED_DEL, "ii", id, sender));
+}
+
+void
+store_scheds_free(struct store_sched *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(s[i].body);
+	free(s);
+}
+
+int
+store_msgs_older(struct store *st, int64_t before_ms, int64_t *ids, size_t max, size_t *n)
+{
+	sqlite3_stmt *s = sq_bind(st, Q_MSGS_OLDEST, "i", (int64_t)max);
+	int rc;
+
+	*n = 0;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW && *n < max) {
+		if (sqlite3_column_int64(s, 1) >= before_ms)
+			break;
+		ids[(*n)++] = sqlite3_column_int64(s, 0);
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return sq_fail(st, s);
+	sqlite3_reset(s);
+	return STORE_OK;
 }

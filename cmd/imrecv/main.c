@@ -129,17 +129,55 @@ static struct {
 	int notify_failing;	/* warned about notify-send; quiet until it works again */
 	char me[64];
 	struct im_buf line;
-} r = { .last = -1, .save_fd = -1 };
+	int unflushed;		/* stdout holds lines not yet flushed */
+	long long pend;		/* the mark that waits for them (-1: none) */
+} r = { .last = -1, .save_fd = -1, .pend = -1 };
+
+static int
+out_err(struct im_err *e)
+{
+	if (errno == EPIPE)
+		return im_signal = SIGPIPE, im_err_set(e, IM_EIO, "output closed");
+	return im_err_set(e, IM_EIO, "cannot write output: %s", strerror(errno));
+}
+
+/*
+ * Lines are flushed when the stream has no other line waiting, not one
+ * write per message; the cursor moves past them only once they are out.
+ */
+static int
+out_flush(struct im_err *e)
+{
+	if (!r.unflushed)
+		return 0;
+	r.unflushed = 0;
+	if (fflush(stdout) == EOF)
+		return out_err(e);
+	if (r.pend >= 0)
+		im_cursor_mark(&r.cur, r.pend);
+	r.pend = -1;
+	return 0;
+}
 
 static int
 write_out(struct im_err *e)
 {
-	if (fwrite(r.line.p, 1, r.line.len, stdout) != r.line.len || fflush(stdout) == EOF) {
-		if (errno == EPIPE)
-			return im_signal = SIGPIPE, im_err_set(e, IM_EIO, "output closed");
-		return im_err_set(e, IM_EIO, "cannot write output: %s", strerror(errno));
-	}
+	if (fwrite(r.line.p, 1, r.line.len, stdout) != r.line.len)
+		return out_err(e);
+	r.unflushed = 1;
 	return 0;
+}
+
+/* message id is dealt with: the cursor may move past it once the output is out */
+static void
+mark(long long id)
+{
+	if (r.peek)
+		return;
+	if (r.unflushed)
+		r.pend = id;
+	else
+		im_cursor_mark(&r.cur, id);
 }
 
 /* print (or hand to the hook) one message or event; 0, or an error code */
@@ -221,8 +259,7 @@ record(const struct im_event *ev, int event, struct im_err *e)
 	shown = !event || (a.format_set || a.exec ? a.events : !a.no_events);
 	if (!shown || (a.from && strcmp(from, a.from) != 0) || (a.group && strcmp(group, a.group) != 0) ||
 	    (!a.all && mine)) {
-		if (!r.peek)
-			im_cursor_mark(&r.cur, ev->id);
+		mark(ev->id);
 		return 0;
 	}
 	if (!event && a.save && (rc = save(ev->obj, e)) != 0) {
@@ -243,8 +280,7 @@ record(const struct im_event *ev, int event, struct im_err *e)
 		}
 		return -rc;
 	}
-	if (!r.peek)
-		im_cursor_mark(&r.cur, ev->id);
+	mark(ev->id);
 	if (event)
 		return 0;	/* events do not count for -n or -W */
 	if (a.notify)
@@ -340,13 +376,20 @@ outage(void *arg, int down, const char *msg)
 	warn(msg);
 }
 
+static int
+drain(void *arg, struct im_err *e)
+{
+	(void)arg;
+	return out_flush(e) ? e->code : 0;
+}
+
 /* read until done; returns the exit code, e set when it is an error */
 static int
 run(struct im_err *e)
 {
 	struct im_follow f = {
 		.cl = r.cl, .since = &r.last, .stop = &im_signal, .event = on_event,
-		.timeout = wait_ms, .idle = on_idle, .outage = outage,
+		.timeout = wait_ms, .idle = on_idle, .outage = outage, .drain = drain,
 	};
 
 	r.following = a.follow || a.count || a.wait >= 0;
@@ -378,7 +421,7 @@ get(struct im_client *cl, struct im_err *e)
 	im_buf_reset(&r.line);
 	if (im_escape(&r.line, path, strlen(path)) < 0 || im_buf_addc(&r.line, '\n') < 0)
 		return im_err_set(e, IM_EINTERNAL, "out of memory");
-	return write_out(e);
+	return write_out(e) ? e->code : out_flush(e);
 }
 
 /* -g GROUP: a group that does not exist (or is hidden) is an error, not a silent wait */
@@ -459,6 +502,8 @@ main(int argc, char **argv)
 	snprintf(r.me, sizeof r.me, "%s", conf.user ? conf.user : "");
 	im_cursor_init(&r.cur, 0);
 	rc = run(&e);
+	if (out_flush(rc ? &ce : &e) && !rc)
+		rc = e.code;
 	/* whatever happened, keep what was delivered */
 	if (!r.peek && im_cursor_flush(&r.cur, &cl, 1, &ce)) {
 		if (!o.quiet)

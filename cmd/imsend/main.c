@@ -10,10 +10,13 @@
 #include <unistd.h>
 
 #include "calls.h"
+#include "changes.h"
 #include "client.h"
 #include "config.h"
 #include "errors.h"
 #include "emoji.h"
+#include "format.h"
+#include "isotime.h"
 #include "lines.h"
 #include "names.h"
 #include "opts.h"
@@ -26,7 +29,9 @@
 #define BATCH_BYTES (256 * 1024)
 #define KEY_MAX (IM_KEY_MAX - 28)	/* with -l, KEY-LINENO must fit IM_KEY_MAX */
 
-enum { O_GROUP = 1, O_FILE, O_LINES, O_RETRY, O_KEY, O_NO_EMOJI, O_EMOTICONS, O_EMOJI };
+enum { O_GROUP = 1, O_FILE, O_LINES, O_RETRY, O_KEY, O_NO_EMOJI, O_EMOTICONS, O_EMOJI,
+    O_REPLY, O_REACT, O_UNREACT, O_EDIT, O_DELETE, O_UPDATE, O_TTL, O_AT, O_IN, O_SCHEDULED,
+    O_CANCEL };
 
 static const struct im_opt opts[] = {
 	{ O_GROUP, "group", 'g', "GROUP", "send to GROUP instead of a user" },
@@ -37,6 +42,17 @@ static const struct im_opt opts[] = {
 	{ O_NO_EMOJI, "no-emoji", 0, NULL, "send :shortcodes: as they are, not as emoji" },
 	{ O_EMOTICONS, "emoticons", 0, NULL, "also turn whole-word emoticons like :) <3 into emoji" },
 	{ O_EMOJI, "emoji", 0, NULL, "list the :shortcodes: matching PATTERN (all without) and exit" },
+	{ O_REPLY, "reply", 0, "ID", "send the message as a reply to message ID" },
+	{ O_REACT, "react", 0, "ID", "react to message ID with EMOJI (e.g. :+1:)" },
+	{ O_UNREACT, "unreact", 0, "ID", "take back one's EMOJI reaction to message ID" },
+	{ O_EDIT, "edit", 0, "ID", "replace the text of one's message ID by MESSAGE" },
+	{ O_DELETE, "delete", 0, "ID", "delete one's message ID (a group admin: any in the group)" },
+	{ O_UPDATE, "update", 0, "KEY", "send once, then edit that same message on every run with KEY" },
+	{ O_TTL, "ttl", 0, "DURATION", "the message expires after DURATION (90s, 10m, 2h, 7d)" },
+	{ O_AT, "at", 0, "TIME", "have the server send it at TIME (HH:MM, or RFC 3339)" },
+	{ O_IN, "in", 0, "DURATION", "have the server send it after DURATION" },
+	{ O_SCHEDULED, "scheduled", 0, NULL, "list your scheduled sends and exit" },
+	{ O_CANCEL, "cancel", 0, "ID", "cancel scheduled send ID" },
 	{ 0, NULL, 0, NULL, NULL },
 };
 
@@ -46,7 +62,13 @@ static const struct im_cmd cmd = {
 	    "[OPTIONS] -g GROUP [MESSAGE...]\n"
 	    "[OPTIONS] -l USER | -l -g GROUP\n"
 	    "[OPTIONS] -f FILE USER [CAPTION...] | -f FILE -g GROUP [CAPTION...]\n"
-	    "--emoji [PATTERN]",
+	    "--emoji [PATTERN]\n"
+	    "[OPTIONS] --reply ID USER [MESSAGE...] | --reply ID -g GROUP [MESSAGE...]\n"
+	    "[OPTIONS] --react ID EMOJI | --unreact ID EMOJI\n"
+	    "[OPTIONS] --edit ID [MESSAGE...] | --delete ID\n"
+	    "[OPTIONS] --update KEY USER [MESSAGE...] | --update KEY -g GROUP [MESSAGE...]\n"
+	    "[OPTIONS] --ttl DURATION | --at TIME | --in DURATION USER|-g GROUP [MESSAGE...]\n"
+	    "[OPTIONS] --scheduled | --cancel ID",
 	.about = "Send MESSAGE (or all of stdin, or with -l each stdin line, or with -f a file)\n"
 	    "to USER or to GROUP.",
 	.opts = opts,
@@ -54,7 +76,12 @@ static const struct im_cmd cmd = {
 };
 
 static int lines_mode, emoji = 1, emoji_flags, list_emoji;
-static const char *group, *file, *key;
+static const char *group, *file, *key, *update_key;
+static long long reply_to, change_id, ttl_s, cancel_id;
+static int list_scheduled;
+static char at[32];
+static enum im_change change_op;
+static const char *change_opt;	/* the option that asked for a change, for messages */
 static double retry_s = 30;
 static struct im_common o;
 
@@ -76,6 +103,34 @@ on_opt(void *ctx, const struct im_opt *opt, const char *arg, struct im_err *e)
 	case O_NO_EMOJI: emoji = 0; return 0;
 	case O_EMOTICONS: emoji_flags |= IM_EMOJI_EMOTICONS; return 0;
 	case O_EMOJI: list_emoji = 1; return 0;
+	case O_REPLY: return im_parse_id("--reply", arg, &reply_to, e);
+	case O_TTL:
+		if ((ttl_s = im_duration_parse(arg)) <= 0)
+			return im_err_set(e, IM_EUSAGE, "--ttl takes a duration such as 90s, 10m, 2h "
+			    "or 7d, not '%s'", arg);
+		return 0;
+	case O_AT: return im_when("--at", arg, 0, at, e);
+	case O_IN: return im_when("--in", arg, 1, at, e);
+	case O_SCHEDULED: list_scheduled = 1; return 0;
+	case O_CANCEL: return im_parse_id("--cancel", arg, &cancel_id, e);
+	case O_UPDATE:
+		if (!im_key_valid(arg) || strlen(arg) > 120)
+			return im_err_set(e, IM_EUSAGE, "--update takes 1 to 120 printable ASCII "
+			    "characters without blanks");
+		update_key = arg;
+		return 0;
+	case O_REACT:
+	case O_UNREACT:
+	case O_EDIT:
+	case O_DELETE:
+		if (change_opt)
+			return im_err_set(e, IM_EUSAGE, "--%s and --%s do not go together",
+			    change_opt, opt->name);
+		change_opt = opt->name;
+		change_op = opt->id == O_REACT ? IM_REACT : opt->id == O_UNREACT ? IM_UNREACT :
+		    opt->id == O_EDIT ? IM_EDIT : IM_DELETE;
+		snprintf(e->msg, sizeof e->msg, "--%s", opt->name);
+		return im_parse_id(e->msg, arg, &change_id, e);
 	}
 	return im_err_set(e, IM_EINTERNAL, "--%s is not handled", opt->name);
 }
@@ -130,9 +185,18 @@ send_one(struct im_client *cl, const char *to, char **words, int nwords, struct 
 			return 0;
 		}
 	}
-	if ((rc = im_text_prepare_flags(text.p, text.len, emoji, emoji_flags, &ready, &len, e)) == 0 &&
-	    (rc = im_send_text_dest(cl, to, group != NULL, ready, len, key, retry_s, &msg, e)) == 0)
-		rc = print_json(msg, e);
+	if ((rc = im_text_prepare_flags(text.p, text.len, emoji, emoji_flags, &ready, &len, e)) == 0) {
+		if (update_key)
+			rc = im_update(cl, update_key, to, group != NULL, ready, retry_s, &msg, e);
+		else if (reply_to || ttl_s || at[0]) {
+			struct im_send_extra x = { reply_to, ttl_s, at[0] ? at : NULL };
+
+			rc = im_send_extra(cl, to, group != NULL, ready, len, &x, key, retry_s, &msg, e);
+		} else
+			rc = im_send_text_dest(cl, to, group != NULL, ready, len, key, retry_s, &msg, e);
+		if (rc == 0)
+			rc = print_json(msg, e);
+	}
 	json_object_put(msg);
 	im_buf_free(&text);
 	free(ready);
@@ -283,6 +347,73 @@ list(char **words, int nwords, struct im_err *e)
 	return im_out_flush(e);
 }
 
+/*
+ * --react, --unreact, --edit, --delete: the change to message change_id;
+ * the words are the emoji or the new text (else stdin, for --edit)
+ */
+static int
+send_change(struct im_client *cl, char **words, int nwords, struct im_err *e)
+{
+	struct json_object *msg = NULL;
+	struct im_buf text = { 0 };
+	char *ready = NULL;
+	size_t len;
+	int over, rc = 0;
+
+	if (change_op == IM_EDIT && nwords > 0)
+		rc = join(&text, words, nwords, e);
+	else if (change_op == IM_EDIT) {
+		if ((rc = im_read_all(STDIN_FILENO, IM_TEXT_MAX + 1, &text, &over, e)) == 0 && over)
+			rc = im_err_set(e, IM_EDATA, "message on stdin is over %d bytes", IM_TEXT_MAX);
+		if (rc == 0 && text.len && text.p[text.len - 1] == '\n')
+			text.p[--text.len] = '\0';
+	} else if (change_op != IM_DELETE)
+		rc = im_buf_adds(&text, words[0]) < 0 ? im_err_set(e, IM_EINTERNAL, "out of memory") : 0;
+	if (rc == 0 && change_op != IM_DELETE)
+		rc = im_text_prepare_flags(text.p ? text.p : "", text.len, emoji, emoji_flags, &ready,
+		    &len, e);
+	if (rc == 0 && (rc = im_change(cl, change_op, change_id, ready, key, retry_s, &msg, e)) == 0)
+		rc = print_json(msg, e);
+	json_object_put(msg);
+	im_buf_free(&text);
+	free(ready);
+	return rc;
+}
+
+/* --scheduled: "ID TIME USER|#GROUP TEXT" a line, soonest first */
+static int
+scheduled(struct im_client *cl, struct im_err *e)
+{
+	struct json_object *list = NULL, *a, *it;
+	struct im_buf line = { 0 };
+	size_t i, n;
+	int rc;
+
+	if ((rc = im_scheduled_list(cl, &list, e)))
+		return rc;
+	if (!json_object_object_get_ex(list, "scheduled", &a) || !json_object_is_type(a, json_type_array))
+		a = NULL;
+	n = a ? json_object_array_length(a) : 0;
+	for (i = 0; i < n && rc == 0; i++) {
+		it = json_object_array_get_idx(a, i);
+		if (o.json) {
+			rc = print_json(it, e);
+			continue;
+		}
+		line.len = 0;
+		if (im_buf_printf(&line, "%s %s %s%s ", im_field(it, "id"), im_field(it, "at"),
+		    *im_field(it, "group") ? "#" : "", *im_field(it, "group") ? im_field(it, "group") :
+		    im_field(it, "to")) < 0 || im_format(&line, "%m", it) < 0) {
+			rc = im_err_set(e, IM_EINTERNAL, "out of memory");
+			break;
+		}
+		printf("%.*s\n", (int)line.len, line.p);
+	}
+	im_buf_free(&line);
+	json_object_put(list);
+	return rc ? rc : im_out_flush(e);
+}
+
 /* --key reused for something else: say what happened in imsend's terms */
 static int
 key_conflict(struct im_err *e)
@@ -317,6 +448,56 @@ main(int argc, char **argv)
 			usage(&e, "--emoji only lists shortcodes; give no -g, -f, -l or --key with it");
 		else if ((rc = list(argv + i, argc - i, &e)) == 0)
 			return 0;
+		return im_err_report("imsend", &e);
+	}
+	if (list_scheduled || cancel_id) {
+		rc = -1;
+		if (argc > i || group || file || lines_mode || change_opt || (list_scheduled && cancel_id))
+			usage(&e, "--scheduled and --cancel ID take nothing else");
+		else if ((rc = im_conf_load(&conf, &o, &e)) == 0 &&
+		    (rc = im_conf_need_token(&conf, &e)) == 0 &&
+		    (rc = im_client_init(&cl, &conf, &e)) == 0)
+			rc = list_scheduled ? scheduled(&cl, &e) : im_scheduled_cancel(&cl, cancel_id, &e);
+		im_client_free(&cl);
+		im_conf_free(&conf);
+		return rc == 0 ? 0 : im_err_report("imsend", &e);
+	}
+	if (change_opt && (ttl_s || at[0])) {
+		usage(&e, "--ttl, --at and --in go with a new message, not a change");
+		return im_err_report("imsend", &e);
+	}
+	if (change_opt) {
+		rc = -1;
+		if (group || file || lines_mode || reply_to || update_key)
+			usage(&e, "--react, --unreact, --edit and --delete change a message "
+			    "already sent; give no -g, -f, -l, --reply or --update with them");
+		else if ((change_op == IM_REACT || change_op == IM_UNREACT) && argc - i != 1)
+			usage(&e, "usage: imsend --react ID EMOJI (or --unreact ID EMOJI)");
+		else if (change_op == IM_DELETE && argc - i != 0)
+			usage(&e, "usage: imsend --delete ID; it takes no MESSAGE");
+		else if ((rc = im_conf_load(&conf, &o, &e)) == 0 &&
+		    (rc = im_conf_need_token(&conf, &e)) == 0 &&
+		    (rc = im_client_init(&cl, &conf, &e)) == 0)
+			rc = send_change(&cl, argv + i, argc - i, &e);
+		else
+			rc = e.code;
+		im_client_free(&cl);
+		im_conf_free(&conf);
+		if (rc == 0 && e.code == 0)
+			return 0;
+		return im_err_report("imsend", &e);
+	}
+	if ((reply_to || update_key || ttl_s || at[0]) && (file || lines_mode)) {
+		usage(&e, "--reply, --update, --ttl, --at and --in send one text message; "
+		    "give no -f or -l with them");
+		return im_err_report("imsend", &e);
+	}
+	if (update_key && (ttl_s || at[0])) {
+		usage(&e, "--update edits one message; --ttl, --at and --in do not go with it");
+		return im_err_report("imsend", &e);
+	}
+	if (reply_to && update_key) {
+		usage(&e, "--reply and --update do not go together");
 		return im_err_report("imsend", &e);
 	}
 	if (lines_mode && file) {

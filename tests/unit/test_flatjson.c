@@ -29,6 +29,12 @@ jsonc_agrees(const char *s, size_t len, const struct im_flat_field *f, int n)
 	    json_object_is_type(o, json_type_object) && json_object_object_length(o) == n;
 	for (i = 0; same && i < n; i++) {
 		snprintf(k, sizeof k, "%.*s", (int)f[i].key_len, f[i].key);
+		if (f[i].num) {
+			same = json_object_object_get_ex(o, k, &v) && json_object_is_type(v, json_type_int) &&
+			    json_object_get_int64(v) == strtoll(f[i].val, NULL, 10) &&
+			    strlen(f[i].val) == f[i].val_len;
+			continue;
+		}
 		same = json_object_object_get_ex(o, k, &v) && json_object_is_type(v, json_type_string) &&
 		    (size_t)json_object_get_string_len(v) == f[i].val_len &&
 		    !memcmp(json_object_get_string(v), f[i].val, f[i].val_len) &&
@@ -77,7 +83,11 @@ main(void)
 		"{\"to\":\"bob\",\"text\":\"caf\xc3\xa9 \xf0\x9f\x98\x84\",\"kind\":\"text\"}",
 		"{\"text\":\"\",\"x\":\"y\"}",
 	};
-	static const char alphabet[] = "{}[]\":,\\/ \tuntrfb0aZ\x01\x7f\xc3\xa9-e.";
+	static const char *const nums[] = {
+		"{\"type\":\"message\",\"id\":12,\"from\":\"alice\",\"text\":\"hi\"}",
+		"{\"a\":\"x\", \"n\" : -7 ,\"z\":0}",
+	};
+	static const char alphabet[] = "{}[]\":,\\/ \tuntrfb0aZ\x01\x7f\xc3\xa9-e.17";
 	struct im_flat_field f[MAXF];
 	char buf[256], out[256];
 	int i, j, n, bad = 0, agreed = 0;
@@ -106,9 +116,22 @@ main(void)
 	ok(im_flat_parse("{\"1\":\"a\",\"2\":\"b\",\"3\":\"c\"}", 25, out, f, 2) < 0,
 	    "more fields than room refused");
 
+	/* integers, for stream lines */
+	ok(im_flat_parse_num(nums[0], strlen(nums[0]), out, f, MAXF) == 4 && f[1].num && !f[0].num &&
+	    !strcmp(f[1].val, "12") && jsonc_agrees(nums[0], strlen(nums[0]), f, 4), "a stream line with an id");
+	ok(im_flat_parse_num(nums[1], strlen(nums[1]), out, f, MAXF) == 3 && !strcmp(f[1].val, "-7") &&
+	    !strcmp(f[2].val, "0") && jsonc_agrees(nums[1], strlen(nums[1]), f, 3), "negative and zero");
+	ok(im_flat_parse_num("{\"n\":1.5}", 9, out, f, MAXF) < 0 && im_flat_parse_num("{\"n\":1e3}", 9, out, f, MAXF) < 0 &&
+	    im_flat_parse_num("{\"n\":01}", 8, out, f, MAXF) < 0 && im_flat_parse_num("{\"n\":-}", 7, out, f, MAXF) < 0,
+	    "fractions, exponents, leading zeros and a bare sign refused");
+	ok(im_flat_parse_num("{\"n\":1234567890123456789}", 25, out, f, MAXF) < 0, "19 digits refused");
+	ok(im_flat_parse_num("{\"n\":true}", 10, out, f, MAXF) < 0 &&
+	    im_flat_parse_num("{\"n\":null}", 10, out, f, MAXF) < 0, "true and null refused");
+
 	/* mutations of the seeds: whatever is accepted, json-c reads alike */
-	for (i = 0; i < 200000; i++) {
-		const char *s = seeds[next(4)];
+	for (i = 0; i < 400000; i++) {
+		int num = i & 1;
+		const char *s = num ? nums[next(2)] : seeds[next(4)];
 		size_t len = strlen(s);
 		int edits = 1 + (int)next(4);
 
@@ -135,7 +158,7 @@ main(void)
 				}
 			}
 		}
-		n = im_flat_parse(buf, len, out, f, MAXF);
+		n = (num ? im_flat_parse_num : im_flat_parse)(buf, len, out, f, MAXF);
 		if (n < 0)
 			continue;
 		if (jsonc_agrees(buf, len, f, n)) {
@@ -144,6 +167,6 @@ main(void)
 			printf("# disagrees with json-c: %.*s\n", (int)len, buf);
 		}
 	}
-	ok(bad == 0 && agreed > 1000, "200000 mutations: %d accepted, all read as json-c does", agreed);
+	ok(bad == 0 && agreed > 1000, "400000 mutations: %d accepted, all read as json-c does", agreed);
 	return tap_done();
 }
