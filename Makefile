@@ -1,6 +1,7 @@
 # im — one build for libim, the daemon and the clients.
 # make            build everything
-# make check      install missing packages, build, check the layering, run every test
+# make check      install missing packages, build, check the layering, run every test,
+#                 then the store's on PostgreSQL (IM_TEST_STORE=pg)
 # make run        install missing packages, build, start imd in ./run
 # make install    PREFIX=/usr/local DESTDIR= SYSTEMDUNITDIR=
 # make deb        a Debian package, im_VERSION_ARCH.deb
@@ -13,7 +14,7 @@ MANPREFIX ?= $(PREFIX)/share/man
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 CC        ?= cc
 
-PKGS      = openssl json-c sqlite3 sox libcurl
+PKGS      = openssl json-c sqlite3 sox libcurl libpq
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 # sd_notify: imd alone links libsystemd
@@ -92,10 +93,17 @@ tests/unit/bin/test_store: tests/unit/test_store.c $(STORE_OBJ) lib/libim.a
 deps:
 	@./tools/deps.sh
 
+# the scripts of the store's features, run once more with imd on PostgreSQL
+# (the t28* scripts run several nodes on it in the first pass already)
+# (not those of features PostgreSQL lacks yet, nor of SQLite's own fsyncs)
+PG_TESTS = $(filter-out tests/t0450-% tests/t0460-% tests/t0800-% tests/t0810-% tests/t0820-%, \
+	$(wildcard tests/t0*.sh tests/t1*.sh))
+
 check: deps
 	$(MAKE) all $(TEST_BIN) $(SHIM)
 	./tools/layering.sh
 	./tests/run.sh
+	IM_TEST_STORE=pg ./tests/run.sh $(PG_TESTS)
 
 layering: all
 	./tools/layering.sh

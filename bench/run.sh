@@ -8,6 +8,8 @@
 #   IDLE_N=9000 HIST_N=1000000 FILE_MB=1024
 #   KEEP=1          keep the temporary directory
 #   IMD=PATH        the imd binary to measure (default bin/imd; for before/after)
+#   BENCH_DB=CONNINFO  imd on that PostgreSQL database (imd --db) in place
+#                   of SQLite; the database should be empty
 # Output: the table on stdout, also in bench/out/results-DATE.txt and
 # bench/out/results.txt (the last run); raw figures in bench/out/raw.tsv.
 set -u
@@ -118,6 +120,7 @@ IMD_PORT=
 # every client of the bench comes from 127.0.0.1, so the per-address limits
 # (256 connections, 1000 requests/s) are lifted; -q: no line per request
 IMD_OPTS=(-q --conns-per-addr 0 --rate 0)
+test -n "${BENCH_DB:-}" && IMD_OPTS+=(--db "$BENCH_DB")
 
 # start_imd DIR: a private imd on a free port (the same one when restarting)
 start_imd () {

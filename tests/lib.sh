@@ -23,6 +23,9 @@
 # runs; -d / IM_TEST_DEBUG=1 keeps the trash directory always.
 # IM_BIN is where the binaries are (default: ../bin next to this file).
 # IM_TIMEOUT (default 30) bounds every helper that talks to imd.
+# IM_TEST_STORE=pg runs every imd of the script on PostgreSQL: start_imd
+# starts a private cluster (start_pg) and gives imd --db; imd_cmd user
+# does too. A script that needs SQLite itself says test_needs_sqlite.
 
 TEST_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TEST_NAME=$(basename "$0" .sh)
@@ -96,7 +99,8 @@ diag () { printf '%s\n' "$@" | sed 's/^/# /' >&9; }
 _cleanup () {
 	local rc=$?
 	trap - EXIT TERM INT
-	# End only what this script started: imd and background jobs of ours.
+	# End only what this script started: imd and background jobs of ours,
+	# and the PostgreSQL cluster.
 	if test -n "$IMD_PID" && _alive "$IMD_PID"; then
 		kill -TERM "$IMD_PID" 2>/dev/null
 		_wait_gone "$IMD_PID" 10 || kill -KILL "$IMD_PID" 2>/dev/null
@@ -106,6 +110,7 @@ _cleanup () {
 		_kill_tree "$p"
 	done
 	wait 2>/dev/null
+	test -n "$PG_SOCK" && _pg pg_ctl -D "$PG_DATA" -m immediate stop >/dev/null 2>&1
 	if test -z "$test_done_called"; then
 		echo "# $TEST_NAME: stopped before test_done (status $rc); trash kept: $TRASH" >&9
 	elif test "$test_failed" -gt 0 || test -n "$debug"; then
@@ -320,7 +325,8 @@ _pick_port () { echo $((20000 + (RANDOM * 32768 + RANDOM) % 12000)); }
 _imd_launch () {
 	local before i=0
 	before=$(grep -c 'listening on' "$IMD_LOG" 2>/dev/null)
-	env "${IMD_ENV[@]}" "$IM_BIN/imd" -d "$IMD_DIR" -l "127.0.0.1:$PORT" "${IMD_ARGS[@]}" \
+	env "${IMD_ENV[@]}" "$IM_BIN/imd" -d "$IMD_DIR" "${IMD_DB[@]}" -l "127.0.0.1:$PORT" \
+		"${IMD_ARGS[@]}" \
 		</dev/null >>"$IMD_LOG" 2>&1 &
 	IMD_PID=$!
 	while test $i -lt 200; do
@@ -359,6 +365,10 @@ start_imd () {
 		return 1
 	fi
 	mkdir -p "$IMD_DIR" && chmod 700 "$IMD_DIR" || return 1
+	if test "$IM_TEST_STORE" = pg && test ${#IMD_DB[@]} -eq 0; then
+		start_pg || return 1
+		IMD_DB=(--db "$PG_CONNINFO")
+	fi
 	while :; do
 		test -n "$PORT" || PORT=$(_pick_port)
 		_imd_launch
@@ -435,8 +445,157 @@ with_shim () {
 	IMD_ENV=("LD_PRELOAD=$asan$shim" "$@")
 }
 
-# imd_cmd ARGS...: run the imd binary (e.g. imd_cmd user add bob -d "$IMD_DIR")
-imd_cmd () { timeout "$IM_TIMEOUT" "$IM_BIN/imd" "$@"; }
+
+# imd_cmd ARGS...: run the imd binary (e.g. imd_cmd user add bob -d "$IMD_DIR");
+# imd user gets the store imd runs on
+imd_cmd () {
+	if test "$1" = user; then
+		timeout "$IM_TIMEOUT" "$IM_BIN/imd" "$@" "${IMD_DB[@]}"
+	else
+		timeout "$IM_TIMEOUT" "$IM_BIN/imd" "$@"
+	fi
+}
+
+# ---------------------------------------------------------------- PostgreSQL
+
+PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
+PG_DATA=$TRASH/pg
+PG_SOCK=
+PG_CONNINFO=
+IMD_DB=()
+
+# _pg CMD ARGS...: a PostgreSQL program from $PG_BIN, as the cluster's
+# owner: PostgreSQL refuses to run as root, so as root that is nobody
+_pg () {
+	local c=$1
+	shift
+	if test "$(id -u)" -eq 0; then
+		setpriv --reuid=nobody --regid=nogroup --clear-groups --reset-env \
+			"$PG_BIN/$c" "$@"
+	else
+		"$PG_BIN/$c" "$@"
+	fi
+}
+
+# start_pg: a private cluster in $PG_DATA, listening on a Unix socket in
+# $TRASH/pgsock only (no TCP), trusting local connections; sets PG_SOCK and
+# PG_CONNINFO (database im). fsync is off: a test never outlives the
+# machine, and the cluster's own crash safety is not what is tested.
+start_pg () {
+	test -n "$PG_SOCK" && return 0
+	test -x "$PG_BIN/initdb" || {
+		echo "start_pg: no $PG_BIN/initdb (make deps installs postgresql)" >&9
+		return 1
+	}
+	local sock=$TRASH/pgsock
+	mkdir -p "$sock" "$PG_DATA" || return 1
+	test "$(id -u)" -eq 0 && chown nobody:nogroup "$sock" "$PG_DATA"
+	chmod 700 "$PG_DATA"
+	_pg initdb -D "$PG_DATA" -A trust -U im -E UTF8 --locale=C.UTF-8 \
+		>"$TRASH/pg-initdb.log" 2>&1 || {
+		tail -n 20 "$TRASH/pg-initdb.log" >&9
+		return 1
+	}
+	_pg pg_ctl -D "$PG_DATA" -l "$PG_DATA/log" -w -t 60 \
+		-o "-k $sock -c listen_addresses= -c fsync=off" start >/dev/null || {
+		tail -n 20 "$PG_DATA/log" >&9
+		return 1
+	}
+	PG_SOCK=$sock
+	_pg createdb -h "$sock" -U im im || return 1
+	PG_CONNINFO="host=$sock user=im dbname=im"
+}
+
+# start_node NAME [IMD ARGS...]: one more imd on the same database as the
+# first (start_imd, under IM_TEST_STORE=pg), with its certificate and key
+# (one pin for all), data in $TRASH/NAME, log in $TRASH/NAME.log; sets
+# NODE_PORT[NAME], NODE_URL[NAME], NODE_PID[NAME]
+declare -A NODE_PORT NODE_URL NODE_PID NODE_ARGS
+start_node () {
+	local name=$1 dir=$TRASH/$1 log=$TRASH/$1.log port=${NODE_PORT[$1]} fixed tries=0 i
+	shift
+	NODE_ARGS[$name]="$*"
+	fixed=$port
+	mkdir -p "$dir" && chmod 700 "$dir" || return 1
+	while test $tries -lt 20; do
+		test -n "$port" || port=$(_pick_port)
+		local before
+		before=$(grep -c 'listening on' "$log" 2>/dev/null)
+		"$IM_BIN/imd" -d "$dir" "${IMD_DB[@]}" --cert "$IMD_DIR/cert.pem" \
+			--key "$IMD_DIR/key.pem" -l "127.0.0.1:$port" "$@" \
+			</dev/null >>"$log" 2>&1 &
+		NODE_PID[$name]=$!
+		for i in $(seq 100); do
+			_alive "${NODE_PID[$name]}" || break
+			test "$(grep -c 'listening on' "$log")" -gt "${before:-0}" && break
+			sleep 0.1
+		done
+		if _alive "${NODE_PID[$name]}" &&
+		   test "$(grep -c 'listening on' "$log")" -gt "${before:-0}"; then
+			NODE_PORT[$name]=$port
+			NODE_URL[$name]=https://127.0.0.1:$port
+			return 0
+		fi
+		kill -KILL "${NODE_PID[$name]}" 2>/dev/null
+		wait "${NODE_PID[$name]}" 2>/dev/null
+		tries=$((tries + 1))
+		if test -n "$fixed"; then sleep 0.25; else port=; fi
+	done
+	echo "start_node $name: imd did not start; log:" >&9
+	tail -n 20 "$log" >&9
+	return 1
+}
+
+# stop_node NAME [SIGNAL]: stop it (SIGTERM, or SIGNAL) and reap it
+stop_node () {
+	local pid=${NODE_PID[$1]}
+	test -n "$pid" || return 1
+	kill -"${2:-TERM}" "$pid" 2>/dev/null
+	_wait_gone "$pid" 20 || kill -KILL "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	NODE_PID[$1]=
+	return 0
+}
+
+# login_at NAME NODE: NAME (made with make_user) logs in at node NODE too,
+# into a home of its own: run the clients there with as_user NAME@NODE
+login_at () {
+	mkdir -p "$TRASH/home/$1@$2" &&
+	password_of "$1" |
+		IM_DIR=$TRASH/home/$1@$2 timeout "$IM_TIMEOUT" "$IM_BIN/imuser" login "$1" \
+		--server "${NODE_URL[$2]}" --pin "$PIN" &&
+	test -s "$TRASH/home/$1@$2/token"
+}
+
+# pg_sql SQL: run SQL in imd's database, rows unaligned (psql -At)
+pg_sql () { _pg psql -h "$PG_SOCK" -U im -d im -X -q -At -c "$1"; }
+
+# store_sql SQL: SQL in the store imd runs on (SQLite's im.db, or PostgreSQL)
+store_sql () {
+	if test "$IM_TEST_STORE" = pg; then
+		pg_sql "$1"
+	else
+		sqlite3 "$IMD_DIR/im.db" "$1"
+	fi
+}
+
+# store_dump: every byte the store holds, to grep for what must not be there
+store_dump () {
+	if test "$IM_TEST_STORE" = pg; then
+		_pg pg_dump -h "$PG_SOCK" -U im -a im
+	else
+		cat "$IMD_DIR"/im.db*
+	fi
+}
+
+# test_needs_sqlite: skip the whole script under IM_TEST_STORE=pg
+test_needs_sqlite () {
+	if test "$IM_TEST_STORE" = pg; then
+		echo "1..0 # SKIP works on SQLite's im.db itself"
+		test_done_called=1
+		exit 0
+	fi
+}
 
 # ---------------------------------------------------------------- files
 

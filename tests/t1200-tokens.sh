@@ -136,8 +136,8 @@ test_expect_success 'an expired token is refused (401, exit 77, says expired)' '
 	SOON=$(cat tok) &&
 	with_token "$SOON" imuser whoami >/dev/null &&
 	stop_imd &&
-	sqlite3 "$IMD_DIR/im.db" "update tokens set expires = 1 where label = '"'"'soon'"'"'" &&
-	test "$(sqlite3 "$IMD_DIR/im.db" "select count(*) from tokens where expires = 1")" = 1 &&
+	store_sql "update tokens set expires = 1 where label = '"'"'soon'"'"'" &&
+	test "$(store_sql "select count(*) from tokens where expires = 1")" = 1 &&
 	restart_imd &&
 	expect_exit 77 with_token "$SOON" imsend bob "too late" 2>err &&
 	test_grep "^imsend: token expired" err &&
@@ -153,7 +153,7 @@ test_expect_success 'an open stream ends when its token expires, heartbeats or n
 	BRIEF=$(cat tok) &&
 	stop_imd &&
 	end=$(( $(date +%s%3N) + 6000 )) &&
-	sqlite3 "$IMD_DIR/im.db" "update tokens set expires = $end where label = '"'"'brief'"'"'" &&
+	store_sql "update tokens set expires = $end where label = '"'"'brief'"'"'" &&
 	restart_imd &&
 	{ IM_TOKEN=$BRIEF IM_DIR=$TRASH/home/alice "$IM_BIN/imrecv" -f >brief.out 2>brief.err & } &&
 	bpid=$! &&

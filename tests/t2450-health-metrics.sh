@@ -3,6 +3,7 @@ test_description='GET /v1/health says whether imd can commit (503 with the reaso
 disk fails it); imd --metrics serves Prometheus text that promtool accepts and a real
 Prometheus scrapes, with bounded labels and nothing secret in it'
 . "$(dirname "$0")/lib.sh"
+test_needs_sqlite
 
 for t in promtool prometheus cc; do
 	if ! command -v "$t" >/dev/null; then

@@ -2,6 +2,7 @@
 test_description='imd backup under a steady imsend -l load, imd restore into a new directory: every
 acknowledged message, the files byte for byte, the same pin, readers resume; bad archives refused'
 . "$(dirname "$0")/lib.sh"
+test_needs_sqlite
 
 # texts NAME: the text of every message NAME can see, all pages
 texts () {

@@ -19,6 +19,9 @@ PKGS="$PKGS tinyproxy dante-server"
 PKGS="$PKGS systemd dpkg-dev lintian"
 # prometheus and its promtool, for imd --metrics
 PKGS="$PKGS prometheus"
+# PostgreSQL: libpq for imd --db, the server for the tests (a private
+# cluster each), haproxy in front of several imd
+PKGS="$PKGS libpq-dev postgresql haproxy"
 # git and tar for tools/mutate's scratch tree
 PKGS="$PKGS git tar"
 [ $# -gt 0 ] && PKGS="$*"

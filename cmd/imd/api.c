@@ -135,6 +135,7 @@ void
 api_tick(void)
 {
 	api_stream_tick();
+	api_remote_tick();
 	health_tick();
 }
 

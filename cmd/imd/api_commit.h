@@ -54,4 +54,15 @@ void api_member_set_put(struct member_set *set);
 void api_group_changed(int64_t group_id);	/* membership changed: reload */
 void api_groups_forget(void);			/* drop every cached set */
 
+/*
+ * api_remote.c: on a shared store (PostgreSQL), the messages other nodes
+ * commit, to the streams here, heard of through l
+ */
+struct loop;
+void api_remote_init(struct loop *l);
+void api_remote_tick(void);	/* every second: the slow poll */
+void api_remote_flush(void);	/* at the end of a turn, no transaction open */
+/* this node committed ids first..last: publish the others' before them */
+void api_remote_committed(int64_t first, int64_t last);
+
 #endif

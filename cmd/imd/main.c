@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "api_commit.h"
 #include "api_int.h"
 #include "isotime.h"
 #include "auth.h"
@@ -49,6 +50,7 @@
 
 struct options {
 	const char *dir;
+	const char *db;		/* --db CONNINFO: PostgreSQL in place of DIR/im.db */
 	const char *listen;
 	const char *metrics;	/* ADDR:PORT of the Prometheus listener, or NULL */
 	const char *cert, *key;
@@ -77,12 +79,12 @@ static void
 usage(int code)
 {
 	fprintf(code ? stderr : stdout,
-		"usage: imd [-q] [-d DIR] [-l ADDR:PORT] [--cert FILE --key FILE]\n"
+		"usage: imd [-q] [-d DIR] [--db CONNINFO] [-l ADDR:PORT] [--cert FILE --key FILE]\n"
 		"           [--registration open|closed] [--max-file SIZE]\n"
 		"           [--conns-per-addr N] [--rate N] [--body-budget SIZE] [-u USER]\n"
 		"           [--log FILE] [--metrics ADDR:PORT] [--retain DURATION]\n"
 		"       imd pin [-d DIR] [--cert FILE]\n"
-		"       imd user add NAME [-d DIR]   (password on stdin)\n"
+		"       imd user add NAME [-d DIR] [--db CONNINFO]   (password on stdin)\n"
 		"       imd backup [-d DIR] FILE\n"
 		"       imd restore FILE -d NEWDIR\n"
 		"see imd(8)\n");
@@ -155,6 +157,7 @@ parse(int argc, char **argv, struct options *o)
 {
 	static const struct option longopts[] = {
 		{ "dir", required_argument, NULL, 'd' },
+		{ "db", required_argument, NULL, 'D' },
 		{ "listen", required_argument, NULL, 'l' },
 		{ "cert", required_argument, NULL, 'c' },
 		{ "key", required_argument, NULL, 'k' },
@@ -184,6 +187,12 @@ parse(int argc, char **argv, struct options *o)
 	while ((ch = getopt_long(argc, argv, "+d:l:u:qh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'd': o->dir = optarg; break;
+		case 'D':
+			if (!store_is_conninfo(optarg))
+				die(EX_USAGE, "--db takes a PostgreSQL URI (postgresql://...) "
+				    "or key=value connection string");
+			o->db = optarg;
+			break;
 		case 'l': o->listen = optarg; break;
 		case 'c': o->cert = optarg; break;
 		case 'k': o->key = optarg; break;
@@ -330,7 +339,9 @@ cmd_user_add(int argc, char **argv)
 	if (n < 8 || n > 1024)
 		die(EX_DATAERR, "password must be 8 to 1024 bytes");
 	data_dir(o.dir);
-	snprintf(path, sizeof(path), "%s/im.db", o.dir);
+	snprintf(path, sizeof(path), "%s", o.db ? o.db : "");
+	if (!o.db)
+		snprintf(path, sizeof(path), "%s/im.db", o.dir);
 	if (store_open(&st, path, err, sizeof(err)) < 0)
 		die(EX_CONFIG, "%s", err);
 	hash = auth_hash_password(pw);
@@ -359,6 +370,8 @@ cmd_backup(int argc, char **argv, int restore)
 		usage(EX_USAGE);
 	if (!file)
 		file = argv[optind];
+	if (o.db)
+		die(EX_USAGE, "backup and restore are of SQLite's im.db; for PostgreSQL use pg_dump");
 	return restore ? backup_restore(file, o.dir) : backup_write(o.dir, file);
 }
 
@@ -670,7 +683,9 @@ serve(int argc, char **argv)
 	replaced(live.key, &live.key_st);
 	if (created)
 		log_info("new certificate, pin %s", pin);
-	snprintf(path, sizeof(path), "%s/im.db", o.dir);
+	snprintf(path, sizeof(path), "%s", o.db ? o.db : "");
+	if (!o.db)
+		snprintf(path, sizeof(path), "%s/im.db", o.dir);
 	metrics_vfs_init();	/* fsync timing, under every connection the store opens */
 	if (store_open(&st, path, err, sizeof(err)) < 0)
 		die(EX_CONFIG, "%s", err);
@@ -683,6 +698,7 @@ serve(int argc, char **argv)
 	loop_catch_signals(l);
 	http_init(l, ctx, api_dispatch);
 	api_init(st, o.registration_open);
+	api_remote_init(l);
 	api_set_max_file(o.max_file);
 	http_body_budget(o.body_budget);
 	quota_init(&o.limits);

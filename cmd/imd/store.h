@@ -204,7 +204,13 @@ struct store_token_info {
 	int64_t expires_ms;	/* 0: never */
 };
 
-/* open or create DIR/im.db (mode 0600), WAL, synchronous=FULL, schema */
+/*
+ * open the store name names: a libpq connection string or URI
+ * ("postgresql://...", "host=... dbname=...") opens PostgreSQL, creating
+ * or migrating imd's schema; anything else is a path, DIR/im.db, opened
+ * or created (mode 0600), WAL, synchronous=FULL, schema
+ */
+int store_is_conninfo(const char *name);
 int store_open(struct store **st, const char *path, char *err, size_t errlen);
 void store_close(struct store *st);
 const char *store_errmsg(struct store *st);
@@ -227,6 +233,32 @@ int store_checkpoint(struct store *st);	/* the worker's side; thread-safe */
 
 /* highest message id that is committed (0 when none) */
 int64_t store_committed_max(const struct store *st);
+
+/*
+ * Several imd on one database (PostgreSQL). Each commit that added
+ * messages tells the others the newest id; a node hears it on a
+ * connection of its own, whose socket the loop watches:
+ *   store_shared()      1 when other nodes may write (0: SQLite)
+ *   store_notify_fd()   readable when another node committed; -1: none.
+ *                       It may change after store_notified()
+ *   store_notified()    read what was heard: *max is the newest id
+ *                       committed (0: nothing new). STORE_ERR when the
+ *                       connection was lost (it is made again: catch up
+ *                       with store_poll_max())
+ *   store_poll_max()    the newest committed id, asked of the database
+ *   store_seen()        ids up to id are committed: store_committed_max()
+ *                       moves to it
+ *   store_msgs_range()  every message since < id <= upto, ascending, at
+ *                       most limit (for the streams of whoever may see
+ *                       each)
+ */
+int store_shared(const struct store *st);
+int store_notify_fd(struct store *st);
+int store_notified(struct store *st, int64_t *max);
+int store_poll_max(struct store *st, int64_t *max);
+int store_seen(struct store *st, int64_t id);
+int store_msgs_range(struct store *st, int64_t since, int64_t upto, int limit,
+    struct store_msg **out, size_t *n);
 
 /* users */
 int store_user_add(struct store *st, const char *name, const char *pwhash, int64_t *id);

@@ -38,4 +38,123 @@ char *store_msg_json(int64_t id, const struct store_new_msg *nm, size_t *len);
  * the messages dropped are freed */
 void store_msgs_settle(struct store_msg *v, size_t *len, int limit);
 
+/*
+ * The functions of store.h that an implementation provides, as
+ * X(return type, name without "store_", parameters, arguments): store.c
+ * expands it into struct store_ops and into each store_NAME, which calls
+ * the implementation through the ops of the store it is given. Every
+ * implementation's struct store begins with that pointer (struct
+ * store_base). store_open(), store_close() and store_rollback() are
+ * written out in store.c: the first chooses the implementation, the
+ * others return nothing.
+ */
+#define STORE_OPS(X) \
+	X(const char *, errmsg, (struct store *st), (st)) \
+	X(int, begin, (struct store *st), (st)) \
+	X(int, commit, (struct store *st), (st)) \
+	X(int, in_tx, (const struct store *st), (st)) \
+	X(int, checkpoint_due, (const struct store *st), (st)) \
+	X(int, checkpoint, (struct store *st), (st)) \
+	X(int64_t, committed_max, (const struct store *st), (st)) \
+	X(int, shared, (const struct store *st), (st)) \
+	X(int, notify_fd, (struct store *st), (st)) \
+	X(int, notified, (struct store *st, int64_t *max), (st, max)) \
+	X(int, poll_max, (struct store *st, int64_t *max), (st, max)) \
+	X(int, seen, (struct store *st, int64_t id), (st, id)) \
+	X(int, msgs_range, (struct store *st, int64_t since, int64_t upto, int limit, \
+	    struct store_msg **out, size_t *n), (st, since, upto, limit, out, n)) \
+	X(int, user_add, (struct store *st, const char *name, const char *pwhash, int64_t *id), \
+	    (st, name, pwhash, id)) \
+	X(int, user_get, (struct store *st, const char *name, struct store_user *u, char **pwhash), \
+	    (st, name, u, pwhash)) \
+	X(int, user_set_password, (struct store *st, int64_t user_id, const char *pwhash), \
+	    (st, user_id, pwhash)) \
+	X(int, user_touch, (struct store *st, int64_t user_id, int64_t now_ms), \
+	    (st, user_id, now_ms)) \
+	X(int, users, (struct store *st, struct store_user **out, size_t *n), (st, out, n)) \
+	X(int, token_add, (struct store *st, int64_t user_id, const unsigned char hash[32], \
+	    const struct store_token_info *info, int64_t *id), (st, user_id, hash, info, id)) \
+	X(int, tokens, (struct store *st, int64_t user_id, struct store_token_info **out, \
+	    size_t *n), (st, user_id, out, n)) \
+	X(int, token_revoke_own, (struct store *st, int64_t user_id, int64_t token_id), \
+	    (st, user_id, token_id)) \
+	X(int, token_find, (struct store *st, const unsigned char hash[32], struct store_token *t), \
+	    (st, hash, t)) \
+	X(int, token_revoke, (struct store *st, int64_t token_id), (st, token_id)) \
+	X(int, token_revoke_others, (struct store *st, int64_t user_id, int64_t keep_token_id), \
+	    (st, user_id, keep_token_id)) \
+	X(int, cursor_set, (struct store *st, int64_t token_id, int64_t cursor), \
+	    (st, token_id, cursor)) \
+	X(int, msg_add, (struct store *st, const struct store_new_msg *nm, struct store_msg *m), \
+	    (st, nm, m)) \
+	X(int, batch_get, (struct store *st, int64_t sender, const char *key, size_t n, \
+	    struct store_msg **out, size_t *got), (st, sender, key, n, out, got)) \
+	X(int, batch_claim, (struct store *st, int64_t sender, const char *key, int64_t first_id), \
+	    (st, sender, key, first_id)) \
+	X(int, msgs_visible, (struct store *st, int64_t user_id, int64_t with_user, \
+	    int64_t with_group, int64_t since, int64_t upto, int limit, struct store_msg **out, \
+	    size_t *n), (st, user_id, with_user, with_group, since, upto, limit, out, n)) \
+	X(int64_t, max_id, (struct store *st), (st)) \
+	X(int, group_create, (struct store *st, const char *name, int64_t owner, int private_, \
+	    int64_t now_ms, int64_t *id), (st, name, owner, private_, now_ms, id)) \
+	X(int, group_get, (struct store *st, const char *name, int64_t as_user, \
+	    struct store_group *g), (st, name, as_user, g)) \
+	X(int, group_delete, (struct store *st, int64_t group_id, int64_t to_id), \
+	    (st, group_id, to_id)) \
+	X(int, groups_list, (struct store *st, int64_t user_id, int all, struct store_group **out, \
+	    size_t *n), (st, user_id, all, out, n)) \
+	X(int, member_role, (struct store *st, int64_t group_id, int64_t user_id, char role[8]), \
+	    (st, group_id, user_id, role)) \
+	X(int, member_set, (struct store *st, int64_t group_id, int64_t user_id, const char *role, \
+	    int64_t from_id), (st, group_id, user_id, role, from_id)) \
+	X(int, member_remove, (struct store *st, int64_t group_id, int64_t user_id, int64_t to_id), \
+	    (st, group_id, user_id, to_id)) \
+	X(int, members, (struct store *st, int64_t group_id, struct store_member **out, size_t *n), \
+	    (st, group_id, out, n)) \
+	X(int, file_add, (struct store *st, const struct store_file *f), (st, f)) \
+	X(int, file_get, (struct store *st, const char *id, struct store_file *f), (st, id, f)) \
+	X(int, file_visible, (struct store *st, const char *id, int64_t user_id), \
+	    (st, id, user_id)) \
+	X(int, file_orphan, (struct store *st, int64_t before_ms, char id[33], char sha256[65]), \
+	    (st, before_ms, id, sha256)) \
+	X(int, file_delete, (struct store *st, const char *id), (st, id)) \
+	X(int, file_refs, (struct store *st, const char *sha256, int64_t *n), (st, sha256, n)) \
+	X(int, file_unused, (struct store *st, const char *id), (st, id)) \
+	X(int, msg_get, (struct store *st, int64_t id, int64_t user_id, struct store_msg *m), \
+	    (st, id, user_id, m)) \
+	X(int, msg_rewrite, (struct store *st, int64_t id, const char *json, size_t len, \
+	    int drop_file), (st, id, json, len, drop_file)) \
+	X(int, msgs_on, (struct store *st, int64_t id, const char *kind, struct store_msg **out, \
+	    size_t *n), (st, id, kind, out, n)) \
+	X(int, timed, (struct store *st, struct store_timed **out, size_t *n), (st, out, n)) \
+	X(int, msg_expire, (struct store *st, int64_t id, char file_id[33]), (st, id, file_id)) \
+	X(int, retire, (struct store *st, int64_t before_ms, size_t max, char (*shas)[65], \
+	    size_t *nshas, size_t *nmsgs, char *err, size_t errlen), \
+	    (st, before_ms, max, shas, nshas, nmsgs, err, errlen)) \
+	X(int, sched_add, (struct store *st, int64_t sender, int64_t at_ms, int64_t now_ms, \
+	    const char *body, const char *key, int64_t *id), \
+	    (st, sender, at_ms, now_ms, body, key, id)) \
+	X(int, sched_get, (struct store *st, int64_t id, struct store_sched *s), (st, id, s)) \
+	X(int, sched_list, (struct store *st, int64_t sender, struct store_sched **out, \
+	    size_t *n), (st, sender, out, n)) \
+	X(int, sched_delete, (struct store *st, int64_t id, int64_t sender), (st, id, sender))
+
+#define STORE_OP_MEMBER_(ret, name, params, args) ret (*name) params;
+/* an implementation's table: its store_NAME functions, given in this order */
+#define STORE_OP_INIT_(ret, name, params, args) store_##name,
+
+struct store_ops {
+	int (*open)(struct store **st, const char *name, char *err, size_t errlen);
+	void (*close)(struct store *st);
+	void (*rollback)(struct store *st);
+	STORE_OPS(STORE_OP_MEMBER_)
+};
+
+/* what every implementation's struct store begins with */
+struct store_base {
+	const struct store_ops *ops;
+};
+
+extern const struct store_ops store_sqlite_ops, store_pg_ops;
+
 #endif

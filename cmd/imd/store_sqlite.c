@@ -573,6 +573,59 @@ store_checkpoint(struct store *st)
 	    SQLITE_OK ? STORE_OK : STORE_ERR;
 }
 
+/* ---- several nodes: SQLite has one writer, this imd ---- */
+
+int
+store_shared(const struct store *st)
+{
+	(void)st;
+	return 0;
+}
+
+int
+store_notify_fd(struct store *st)
+{
+	(void)st;
+	return -1;
+}
+
+int
+store_notified(struct store *st, int64_t *max)
+{
+	(void)st;
+	*max = 0;
+	return STORE_OK;
+}
+
+int
+store_poll_max(struct store *st, int64_t *max)
+{
+	*max = st->committed_max;
+	return STORE_OK;
+}
+
+int
+store_seen(struct store *st, int64_t id)
+{
+	(void)st;
+	(void)id;
+	return STORE_OK;
+}
+
+/* nothing is ever another node's to catch up with */
+int
+store_msgs_range(struct store *st, int64_t since, int64_t upto, int limit,
+    struct store_msg **out, size_t *n)
+{
+	(void)st;
+	(void)since;
+	(void)upto;
+	(void)limit;
+	*out = NULL;
+	*n = 0;
+	return STORE_OK;
+}
+
 const char *
 store_errmsg(struct store *st)
 {
@@ -683,3 +736,8 @@ sq_sp_end(struct store *st, int ok, int rc)
 	return rc;
 }
 
+
+const struct store_ops store_sqlite_ops = {
+	store_open, store_close, store_rollback,
+	STORE_OPS(STORE_OP_INIT_)
+};

@@ -11,6 +11,72 @@
 
 #include <sqlite3.h>
 
+/*
+ * The SQLite set defines the functions of store.h under these names;
+ * store.c's store_* call them through store_sqlite_ops (store_impl.h),
+ * or another implementation's, as store_open() chose. Before store.h, so
+ * that its prototypes declare these.
+ */
+#define store_name sq_store_name
+#define store_errmsg sq_store_errmsg
+#define store_begin sq_store_begin
+#define store_commit sq_store_commit
+#define store_in_tx sq_store_in_tx
+#define store_checkpoint_due sq_store_checkpoint_due
+#define store_checkpoint sq_store_checkpoint
+#define store_committed_max sq_store_committed_max
+#define store_shared sq_store_shared
+#define store_notify_fd sq_store_notify_fd
+#define store_notified sq_store_notified
+#define store_poll_max sq_store_poll_max
+#define store_seen sq_store_seen
+#define store_msgs_range sq_store_msgs_range
+#define store_user_add sq_store_user_add
+#define store_user_get sq_store_user_get
+#define store_user_set_password sq_store_user_set_password
+#define store_user_touch sq_store_user_touch
+#define store_users sq_store_users
+#define store_token_add sq_store_token_add
+#define store_tokens sq_store_tokens
+#define store_token_revoke_own sq_store_token_revoke_own
+#define store_token_find sq_store_token_find
+#define store_token_revoke sq_store_token_revoke
+#define store_token_revoke_others sq_store_token_revoke_others
+#define store_cursor_set sq_store_cursor_set
+#define store_msg_add sq_store_msg_add
+#define store_batch_get sq_store_batch_get
+#define store_batch_claim sq_store_batch_claim
+#define store_msgs_visible sq_store_msgs_visible
+#define store_max_id sq_store_max_id
+#define store_group_create sq_store_group_create
+#define store_group_get sq_store_group_get
+#define store_group_delete sq_store_group_delete
+#define store_groups_list sq_store_groups_list
+#define store_member_role sq_store_member_role
+#define store_member_set sq_store_member_set
+#define store_member_remove sq_store_member_remove
+#define store_members sq_store_members
+#define store_file_add sq_store_file_add
+#define store_file_get sq_store_file_get
+#define store_file_visible sq_store_file_visible
+#define store_file_orphan sq_store_file_orphan
+#define store_file_delete sq_store_file_delete
+#define store_file_refs sq_store_file_refs
+#define store_file_unused sq_store_file_unused
+#define store_msg_get sq_store_msg_get
+#define store_msg_rewrite sq_store_msg_rewrite
+#define store_msgs_on sq_store_msgs_on
+#define store_timed sq_store_timed
+#define store_msg_expire sq_store_msg_expire
+#define store_retire sq_store_retire
+#define store_sched_add sq_store_sched_add
+#define store_sched_get sq_store_sched_get
+#define store_sched_list sq_store_sched_list
+#define store_sched_delete sq_store_sched_delete
+#define store_open sq_store_open
+#define store_close sq_store_close
+#define store_rollback sq_store_rollback
+
 #include "store.h"
 #include "store_impl.h"
 
@@ -50,6 +116,7 @@ extern const struct sq_query sq_users_sql[], sq_presence_sql[], sq_messages_sql[
     sq_groups_sql[], sq_files_sql[];
 
 struct store {
+	const struct store_ops *ops;	/* first: struct store_base */
 	sqlite3 *db;
 	sqlite3 *ckpt_db;	/* the worker's, for checkpoints only */
 	int wal_frames;		/* in the WAL after the last commit */

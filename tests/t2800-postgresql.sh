@@ -1,0 +1,81 @@
+#!/bin/bash
+test_description='imd --db: PostgreSQL as the store, its schema, two imd starting at once, bad connection strings'
+. "$(dirname "$0")/lib.sh"
+
+IM_TEST_STORE=pg
+
+test_expect_success 'setup: a private PostgreSQL cluster' '
+	start_pg &&
+	test "$(pg_sql "SELECT 1")" = 1
+'
+
+test_expect_success '--db takes a URI or key=value pairs, nothing else' '
+	expect_exit 64 imd_cmd --db "$TRASH/im.db" -d "$TRASH/x" 2>err &&
+	test_grep "PostgreSQL URI" err
+'
+
+test_expect_success 'an unreachable database stops imd at start (78)' '
+	echo "pw-x-correct horse" |
+	expect_exit 78 "$IM_BIN/imd" user add x -d "$TRASH/x" \
+		--db "host=$TRASH/nowhere dbname=im user=im" 2>err &&
+	test_grep "cannot connect to PostgreSQL" err
+'
+
+# _adders DB: three imd user add at once on a fresh database
+_adders () {
+	local i
+	for i in 1 2 3; do
+		(echo "pw-u$i-correct horse" |
+			"$IM_BIN/imd" user add "u$i" -d "$TRASH/x" \
+			--db "host=$PG_SOCK user=im dbname=$1" >"add.$1.$i" 2>&1
+		 echo $? >"rc.$1.$i") &
+	done
+	wait
+}
+
+test_expect_success 'several imd opening an empty database at once: one schema, all work' '
+	for d in r1 r2 r3 r4; do
+		_pg createdb -h "$PG_SOCK" -U im $d &&
+		_adders $d &&
+		cat rc.$d.* | tr -d "\n" >rcs &&
+		{ test "$(cat rcs)" = 000 || { cat add.$d.*; false; }; } &&
+		test "$(_pg psql -h "$PG_SOCK" -U im -d $d -XAtc \
+			"SELECT count(*) FROM users; SELECT version FROM schema_version")" = "3
+1" || return 1
+	done
+'
+
+test_expect_success 'imd on PostgreSQL: users, messages and cursors live in the database' '
+	start_imd &&
+	make_user alice &&
+	make_user bob &&
+	as_user alice imsend bob "hello on postgres" &&
+	test "$(pg_sql "SELECT json::json->>'"'"'text'"'"' FROM messages")" = "hello on postgres" &&
+	as_user bob imrecv >got &&
+	grep -q "alice: hello on postgres" got &&
+	test ! -e "$IMD_DIR/im.db"
+'
+
+test_expect_success 'a restart keeps them; the next id follows on' '
+	restart_imd &&
+	as_user alice imsend bob "second" &&
+	as_user bob imrecv --json >got &&
+	test_line_count = 1 got &&
+	test "$(jq .id got)" = 2 &&
+	test "$(pg_sql "SELECT last FROM msg_seq")" = 2
+'
+
+test_expect_success 'a newer schema than imd knows is refused' '
+	stop_imd &&
+	pg_sql "UPDATE schema_version SET version = 99" &&
+	expect_exit 78 imd_cmd -d "$IMD_DIR" --db "$PG_CONNINFO" -l 127.0.0.1:1 2>err &&
+	test_grep "schema version 99 is newer" err &&
+	pg_sql "UPDATE schema_version SET version = 1"
+'
+
+test_expect_success 'backup refuses --db, naming pg_dump' '
+	expect_exit 64 imd_cmd backup -d "$IMD_DIR" --db "$PG_CONNINFO" "$TRASH/b.tar" 2>err &&
+	test_grep pg_dump err
+'
+
+test_done
