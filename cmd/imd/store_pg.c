@@ -1,7 +1,8 @@
 /*
  * store_pg — the PostgreSQL implementation of store.h, through libpq:
- * schema and migration, transactions and savepoints, and every domain's
- * statements (the SQL of store_sqlite_*.c, in PostgreSQL's words).
+ * the connection, schema and migration, running statements, transactions
+ * and savepoints, and what other nodes commit; each domain's statements
+ * are in store_pg_*.c (store_pg.h).
  *
  * One connection, used from the event loop thread. Writes done while no
  * group transaction is open are transactions of their own; inside one
@@ -24,70 +25,7 @@
 #include <string.h>
 #include <time.h>
 
-#include <libpq-fe.h>
-
-/* defined here under these names, called through store_pg_ops (store.c) */
-#define store_name pg_store_name
-#define store_errmsg pg_store_errmsg
-#define store_begin pg_store_begin
-#define store_commit pg_store_commit
-#define store_in_tx pg_store_in_tx
-#define store_checkpoint_due pg_store_checkpoint_due
-#define store_checkpoint pg_store_checkpoint
-#define store_committed_max pg_store_committed_max
-#define store_shared pg_store_shared
-#define store_notify_fd pg_store_notify_fd
-#define store_notified pg_store_notified
-#define store_poll_max pg_store_poll_max
-#define store_seen pg_store_seen
-#define store_msgs_range pg_store_msgs_range
-#define store_user_add pg_store_user_add
-#define store_user_get pg_store_user_get
-#define store_user_set_password pg_store_user_set_password
-#define store_user_touch pg_store_user_touch
-#define store_users pg_store_users
-#define store_token_add pg_store_token_add
-#define store_tokens pg_store_tokens
-#define store_token_revoke_own pg_store_token_revoke_own
-#define store_token_find pg_store_token_find
-#define store_token_revoke pg_store_token_revoke
-#define store_token_revoke_others pg_store_token_revoke_others
-#define store_cursor_set pg_store_cursor_set
-#define store_msg_add pg_store_msg_add
-#define store_batch_get pg_store_batch_get
-#define store_batch_claim pg_store_batch_claim
-#define store_msgs_visible pg_store_msgs_visible
-#define store_max_id pg_store_max_id
-#define store_group_create pg_store_group_create
-#define store_group_get pg_store_group_get
-#define store_group_delete pg_store_group_delete
-#define store_groups_list pg_store_groups_list
-#define store_member_role pg_store_member_role
-#define store_member_set pg_store_member_set
-#define store_member_remove pg_store_member_remove
-#define store_members pg_store_members
-#define store_file_add pg_store_file_add
-#define store_file_get pg_store_file_get
-#define store_file_visible pg_store_file_visible
-#define store_file_orphan pg_store_file_orphan
-#define store_file_delete pg_store_file_delete
-#define store_file_refs pg_store_file_refs
-#define store_file_unused pg_store_file_unused
-#define store_msg_get pg_store_msg_get
-#define store_msg_rewrite pg_store_msg_rewrite
-#define store_msgs_on pg_store_msgs_on
-#define store_timed pg_store_timed
-#define store_msg_expire pg_store_msg_expire
-#define store_retire pg_store_retire
-#define store_sched_add pg_store_sched_add
-#define store_sched_get pg_store_sched_get
-#define store_sched_list pg_store_sched_list
-#define store_sched_delete pg_store_sched_delete
-#define store_open pg_store_open
-#define store_close pg_store_close
-#define store_rollback pg_store_rollback
-
-#include "store_impl.h"
+#include "store_pg.h"
 
 #define SCHEMA_VERSION 1
 /* pg_advisory_lock key of the migration: "imd" */
@@ -98,20 +36,6 @@
 #define OID_BYTEA 17
 #define OID_INT8 20
 #define OID_TEXT 25
-
-struct store {
-	const struct store_ops *ops;	/* first: struct store_base */
-	PGconn *conn;
-	PGconn *listen;		/* LISTEN im: other nodes' commits */
-	char *conninfo;
-	int in_tx;
-	int64_t committed_max;
-	int64_t pending_max;	/* newest id inserted in the open transaction */
-	/* rows of messages not yet sent, ",(...)" each: see queue_row() */
-	char *rows;
-	size_t rows_len, rows_cap;
-	char err[256];
-};
 
 /*
  * Version 1. Columns and indexes as SQLite's (store_sqlite.c says what
@@ -186,11 +110,10 @@ static const char schema_sql[] =
 	" type text NOT NULL,"
 	" created bigint NOT NULL);"
 	"CREATE INDEX IF NOT EXISTS files_sha256 ON files(sha256);";
-
 /* ---- running statements ---- */
 
 static void
-set_err(struct store *st, const PGresult *r)
+pg_set_err(struct store *st, const PGresult *r)
 {
 	const char *m = r ? PQresultErrorMessage(r) : PQerrorMessage(st->conn);
 	size_t n;
@@ -235,8 +158,8 @@ check_lost(struct store *st)
  * the id is known, and a failure fails the commit, so every request of
  * the turn gets 503 as for any failed commit.
  */
-static int
-queue_row(struct store *st, int64_t id, const struct store_new_msg *nm, const char *json,
+int
+pg_queue_row(struct store *st, int64_t id, const struct store_new_msg *nm, const char *json,
     size_t json_len)
 {
 	char *kind, *js, *file = NULL, num[4][24], *p;
@@ -248,7 +171,7 @@ queue_row(struct store *st, int64_t id, const struct store_new_msg *nm, const ch
 	if (nm->file)
 		file = PQescapeLiteral(st->conn, nm->file->id, strlen(nm->file->id));
 	if (!kind || !js || (nm->file && !file)) {
-		set_err(st, NULL);
+		pg_set_err(st, NULL);
 		n = -1;
 		goto out;
 	}
@@ -311,7 +234,7 @@ flush_rows(struct store *st)
 	free(sql);
 	ok = PQresultStatus(r) == PGRES_COMMAND_OK;
 	if (!ok)
-		set_err(st, r);
+		pg_set_err(st, r);
 	PQclear(r);
 	check_lost(st);
 	return ok ? 0 : -1;
@@ -324,7 +247,7 @@ flush_rows(struct store *st)
  * h a 32-byte hash. The result (NULL on failure, st->err set) is the
  * caller's to PQclear.
  */
-static PGresult *
+PGresult *
 pg_run(struct store *st, const char *sql, const char *types, ...)
 {
 	char num[MAX_PARAMS][24];
@@ -378,7 +301,7 @@ pg_run(struct store *st, const char *sql, const char *types, ...)
 	if (st->rows_len && flush_rows(st) < 0)
 		return NULL;
 	if (!pg_alive(st)) {
-		set_err(st, NULL);
+		pg_set_err(st, NULL);
 		check_lost(st);
 		return NULL;
 	}
@@ -386,26 +309,26 @@ pg_run(struct store *st, const char *sql, const char *types, ...)
 	s = PQresultStatus(r);
 	if (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK)
 		return r;
-	set_err(st, r);
+	pg_set_err(st, r);
 	PQclear(r);
 	check_lost(st);
 	return NULL;
 }
 
-static int64_t
-col_i(const PGresult *r, int row, int col)
+int64_t
+pg_col_i(const PGresult *r, int row, int col)
 {
 	return PQgetisnull(r, row, col) ? 0 : strtoll(PQgetvalue(r, row, col), NULL, 10);
 }
 
-static void
-col_text(char *dst, size_t len, const PGresult *r, int row, int col)
+void
+pg_col_text(char *dst, size_t len, const PGresult *r, int row, int col)
 {
 	snprintf(dst, len, "%s", PQgetisnull(r, row, col) ? "" : PQgetvalue(r, row, col));
 }
 
-static int
-changed(PGresult *r)
+int
+pg_changed(PGresult *r)
 {
 	const char *n = PQcmdTuples(r);
 
@@ -413,22 +336,22 @@ changed(PGresult *r)
 }
 
 /* the result of a write: STORE_OK, or STORE_NOTFOUND when it changed no row */
-static int
-done(struct store *st, PGresult *r, int notfound)
+int
+pg_done(struct store *st, PGresult *r, int notfound)
 {
 	int n;
 
 	if (!r)
 		return STORE_ERR;
-	n = changed(r);
+	n = pg_changed(r);
 	PQclear(r);
 	(void)st;
 	return notfound && n == 0 ? STORE_NOTFOUND : STORE_OK;
 }
 
 /* every row of r appended to v by fill; clears r */
-static int
-rows(struct store *st, PGresult *r, struct store_vec *v,
+int
+pg_rows(struct store *st, PGresult *r, struct store_vec *v,
     int (*fill)(const PGresult *, int, void *))
 {
 	void *e;
@@ -448,15 +371,15 @@ rows(struct store *st, PGresult *r, struct store_vec *v,
 	return STORE_OK;
 }
 
-static int
-list(struct store *st, PGresult *r, size_t elem, void **out, size_t *n,
+int
+pg_list(struct store *st, PGresult *r, size_t elem, void **out, size_t *n,
     int (*fill)(const PGresult *, int, void *))
 {
 	struct store_vec v = { .elem = elem };
 
 	*out = NULL;
 	*n = 0;
-	if (rows(st, r, &v, fill) != STORE_OK) {
+	if (pg_rows(st, r, &v, fill) != STORE_OK) {
 		free(v.v);
 		return STORE_ERR;
 	}
@@ -466,8 +389,8 @@ list(struct store *st, PGresult *r, size_t elem, void **out, size_t *n,
 }
 
 /* r with at least one row: STORE_OK; none: STORE_NOTFOUND (r cleared) */
-static int
-one(PGresult *r)
+int
+pg_one(PGresult *r)
 {
 	if (!r)
 		return STORE_ERR;
@@ -477,11 +400,27 @@ one(PGresult *r)
 	return STORE_NOTFOUND;
 }
 
+/* the id of an INSERT ... RETURNING id, or STORE_EXISTS when it met a key */
+int
+pg_returned_id(PGresult *r, int64_t *id)
+{
+	if (!r)
+		return STORE_ERR;
+	if (PQntuples(r) == 0) {
+		PQclear(r);
+		return STORE_EXISTS;
+	}
+	if (id)
+		*id = pg_col_i(r, 0, 0);
+	PQclear(r);
+	return STORE_OK;
+}
+
 /* ---- savepoints ---- */
 
 /* several statements as one, as sq_sp_begin/sq_sp_end in SQLite */
-static int
-sp_begin(struct store *st)
+int
+pg_sp_begin(struct store *st)
 {
 	PGresult *r = pg_run(st, st->in_tx ? "SAVEPOINT sp" : "BEGIN", "");
 
@@ -491,8 +430,8 @@ sp_begin(struct store *st)
 	return STORE_OK;
 }
 
-static int
-sp_end(struct store *st, int ok, int rc)
+int
+pg_sp_end(struct store *st, int ok, int rc)
 {
 	char keep[sizeof st->err];
 	PGresult *r;
@@ -519,7 +458,7 @@ exec_plain(struct store *st, const char *sql, char *err, size_t errlen)
 	ExecStatusType s = PQresultStatus(r);
 
 	if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
-		set_err(st, r);
+		pg_set_err(st, r);
 		snprintf(err, errlen, "%s", st->err);
 		PQclear(r);
 		return -1;
@@ -546,12 +485,12 @@ migrate(struct store *st, char *err, size_t errlen)
 		goto out;
 	r = PQexec(st->conn, "SELECT coalesce(max(version), 0) FROM schema_version");
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		set_err(st, r);
+		pg_set_err(st, r);
 		snprintf(err, errlen, "%s", st->err);
 		PQclear(r);
 		goto out;
 	}
-	v = (int)col_i(r, 0, 0);
+	v = (int)pg_col_i(r, 0, 0);
 	PQclear(r);
 	if (v > SCHEMA_VERSION) {
 		snprintf(err, errlen, "database schema version %d is newer than this imd (%d)",
@@ -625,12 +564,12 @@ store_open(struct store **stp, const char *conninfo, char *err, size_t errlen)
 		goto bad;
 	r = PQexec(st->conn, "SELECT last FROM msg_seq");
 	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
-		set_err(st, r);
+		pg_set_err(st, r);
 		snprintf(err, errlen, "%s", st->err);
 		PQclear(r);
 		goto bad;
 	}
-	st->committed_max = col_i(r, 0, 0);
+	st->committed_max = pg_col_i(r, 0, 0);
 	PQclear(r);
 	if (listen_connect(st) < 0) {
 		snprintf(err, errlen, "cannot LISTEN on PostgreSQL: %s", st->err);
@@ -720,7 +659,7 @@ store_commit(struct store *st)
 			r = PQexec(st->conn, sql ? sql : tail);
 			free(sql);
 			if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-				set_err(st, r);
+				pg_set_err(st, r);
 				PQclear(r);
 				r = NULL;
 			}
@@ -777,8 +716,6 @@ store_committed_max(const struct store *st)
 	return st->committed_max;
 }
 
-#define MSG_COLS "id, sender, recipient, grp, kind, json"
-static int row_to_msg(const PGresult *r, int i, void *e);
 
 /* ---- several nodes ---- */
 
@@ -830,7 +767,7 @@ store_poll_max(struct store *st, int64_t *max)
 		listen_connect(st);
 	if (!(r = pg_run(st, "SELECT last FROM msg_seq", "")))
 		return STORE_ERR;
-	*max = col_i(r, 0, 0);
+	*max = pg_col_i(r, 0, 0);
 	PQclear(r);
 	return STORE_OK;
 }
@@ -851,9 +788,9 @@ store_msgs_range(struct store *st, int64_t since, int64_t upto, int limit,
 
 	*out = NULL;
 	*n = 0;
-	if (rows(st, pg_run(st, "SELECT " MSG_COLS " FROM messages"
+	if (pg_rows(st, pg_run(st, "SELECT " PG_MSG_COLS " FROM messages"
 	    " WHERE id > $1 AND id <= $2 ORDER BY id LIMIT $3", "iin", since, upto,
-	    (int64_t)limit), &mv, row_to_msg) != STORE_OK) {
+	    (int64_t)limit), &mv, pg_row_to_msg) != STORE_OK) {
 		store_msgs_free(mv.v, mv.len);
 		return STORE_ERR;
 	}
@@ -862,828 +799,6 @@ store_msgs_range(struct store *st, int64_t since, int64_t upto, int limit,
 	return STORE_OK;
 }
 
-/* ---- users and tokens ---- */
-
-/* the id of an INSERT ... RETURNING id, or STORE_EXISTS when it met a key */
-static int
-returned_id(PGresult *r, int64_t *id)
-{
-	if (!r)
-		return STORE_ERR;
-	if (PQntuples(r) == 0) {
-		PQclear(r);
-		return STORE_EXISTS;
-	}
-	if (id)
-		*id = col_i(r, 0, 0);
-	PQclear(r);
-	return STORE_OK;
-}
-
-int
-store_user_add(struct store *st, const char *name, const char *pwhash, int64_t *id)
-{
-	return returned_id(pg_run(st, "INSERT INTO users(name, pwhash, created)"
-	    " VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING id", "tti", name, pwhash,
-	    (int64_t)time(NULL) * 1000), id);
-}
-
-int
-store_user_get(struct store *st, const char *name, struct store_user *u, char **pwhash)
-{
-	PGresult *r;
-	int rc;
-
-	r = pg_run(st, "SELECT id, name, last_seen, pwhash FROM users WHERE name = $1", "t", name);
-	if ((rc = one(r)) != STORE_OK)
-		return rc;
-	if (u) {
-		u->id = col_i(r, 0, 0);
-		col_text(u->name, sizeof u->name, r, 0, 1);
-		u->last_seen_ms = col_i(r, 0, 2);
-	}
-	if (pwhash && !(*pwhash = strdup(PQgetvalue(r, 0, 3)))) {
-		snprintf(st->err, sizeof st->err, "out of memory");
-		PQclear(r);
-		return STORE_ERR;
-	}
-	PQclear(r);
-	return STORE_OK;
-}
-
-int
-store_user_set_password(struct store *st, int64_t user_id, const char *pwhash)
-{
-	return done(st, pg_run(st, "UPDATE users SET pwhash = $2 WHERE id = $1", "it", user_id,
-	    pwhash), 1);
-}
-
-int
-store_user_touch(struct store *st, int64_t user_id, int64_t now_ms)
-{
-	return done(st, pg_run(st, "UPDATE users SET last_seen = $2 WHERE id = $1 AND last_seen < $2",
-	    "ii", user_id, now_ms), 0);
-}
-
-static int
-fill_user(const PGresult *r, int i, void *e)
-{
-	struct store_user *u = e;
-
-	u->id = col_i(r, i, 0);
-	col_text(u->name, sizeof u->name, r, i, 1);
-	u->last_seen_ms = col_i(r, i, 2);
-	return 0;
-}
-
-int
-store_users(struct store *st, struct store_user **out, size_t *n)
-{
-	/* COLLATE "C": byte order, as SQLite sorts */
-	return list(st, pg_run(st, "SELECT id, name, last_seen FROM users"
-	    " ORDER BY name COLLATE \"C\"", ""), sizeof **out, (void **)out, n, fill_user);
-}
-
-int
-store_token_add(struct store *st, int64_t user_id, const unsigned char hash[32],
-    const struct store_token_info *info, int64_t *id)
-{
-	return returned_id(pg_run(st, "INSERT INTO tokens(hash, user_id, label, created,"
-	    " send_only, expires) VALUES ($1, $2, $3, $4, $5, $6)"
-	    " ON CONFLICT DO NOTHING RETURNING id", "hitidi", hash, user_id,
-	    info->label[0] ? info->label : NULL, info->created_ms, info->send_only,
-	    info->expires_ms), id);
-}
-
-static int
-fill_token_info(const PGresult *r, int i, void *e)
-{
-	struct store_token_info *t = e;
-
-	t->id = col_i(r, i, 0);
-	col_text(t->label, sizeof t->label, r, i, 1);
-	t->created_ms = col_i(r, i, 2);
-	t->send_only = (int)col_i(r, i, 3);
-	t->expires_ms = col_i(r, i, 4);
-	return 0;
-}
-
-int
-store_tokens(struct store *st, int64_t user_id, struct store_token_info **out, size_t *n)
-{
-	return list(st, pg_run(st, "SELECT id, label, created, send_only, expires FROM tokens"
-	    " WHERE user_id = $1 AND revoked = 0 ORDER BY id", "i", user_id),
-	    sizeof **out, (void **)out, n, fill_token_info);
-}
-
-int
-store_token_revoke_own(struct store *st, int64_t user_id, int64_t token_id)
-{
-	return done(st, pg_run(st, "UPDATE tokens SET revoked = 1"
-	    " WHERE id = $1 AND user_id = $2 AND revoked = 0", "ii", token_id, user_id), 1);
-}
-
-int
-store_token_find(struct store *st, const unsigned char hash[32], struct store_token *t)
-{
-	PGresult *r;
-	int rc;
-
-	r = pg_run(st, "SELECT t.id, t.user_id, u.name, t.cursor, t.send_only, t.expires"
-	    " FROM tokens t JOIN users u ON u.id = t.user_id"
-	    " WHERE t.hash = $1 AND t.revoked = 0", "h", hash);
-	if ((rc = one(r)) != STORE_OK)
-		return rc;
-	t->id = col_i(r, 0, 0);
-	t->user_id = col_i(r, 0, 1);
-	col_text(t->user, sizeof t->user, r, 0, 2);
-	t->cursor = col_i(r, 0, 3);
-	t->send_only = (int)col_i(r, 0, 4);
-	t->expires_ms = col_i(r, 0, 5);
-	PQclear(r);
-	return STORE_OK;
-}
-
-int
-store_token_revoke(struct store *st, int64_t token_id)
-{
-	return done(st, pg_run(st, "UPDATE tokens SET revoked = 1 WHERE id = $1 AND revoked = 0",
-	    "i", token_id), 1);
-}
-
-int
-store_token_revoke_others(struct store *st, int64_t user_id, int64_t keep_token_id)
-{
-	return done(st, pg_run(st, "UPDATE tokens SET revoked = 1"
-	    " WHERE user_id = $1 AND id <> $2 AND revoked = 0", "ii", user_id, keep_token_id), 0);
-}
-
-int
-store_cursor_set(struct store *st, int64_t token_id, int64_t cursor)
-{
-	return done(st, pg_run(st, "UPDATE tokens SET cursor = $2 WHERE id = $1 AND cursor < $2",
-	    "ii", token_id, cursor), 0);
-}
-
-/* ---- messages ---- */
-
-static int
-row_to_msg(const PGresult *r, int i, void *e)
-{
-	struct store_msg *m = e;
-	size_t n = (size_t)PQgetlength(r, i, 5);
-
-	m->id = col_i(r, i, 0);
-	m->sender = col_i(r, i, 1);
-	m->recipient = col_i(r, i, 2);
-	m->grp = col_i(r, i, 3);
-	m->is_event = store_kind_is_event(PQgetvalue(r, i, 4));
-	if (!(m->json = malloc(n + 1)))
-		return -1;
-	memcpy(m->json, PQgetvalue(r, i, 5), n);
-	m->json[n] = '\0';
-	m->json_len = n;
-	return 0;
-}
-
-/*
- * The newest id, including the open transaction's. While this node holds
- * msg_seq's row (it gave an id in the open transaction) it knows; else the
- * committed value, which another node may be about to pass: a span opened
- * or closed at it is then opened or closed before that node's message.
- */
-int64_t
-store_max_id(struct store *st)
-{
-	PGresult *r;
-	int64_t v;
-
-	if (st->pending_max > 0)
-		return st->pending_max;
-	if (!(r = pg_run(st, "SELECT last FROM msg_seq", "")) || PQntuples(r) != 1) {
-		PQclear(r);
-		return st->committed_max;
-	}
-	v = col_i(r, 0, 0);
-	PQclear(r);
-	return v > st->committed_max ? v : st->committed_max;
-}
-
-int
-store_batch_claim(struct store *st, int64_t sender, const char *key, int64_t first_id)
-{
-	PGresult *r = pg_run(st, "INSERT INTO idempotency(sender, key, msg_id) VALUES ($1, $2, $3)"
-	    " ON CONFLICT DO NOTHING", "iti", sender, key, first_id);
-	int n;
-
-	if (!r)
-		return STORE_ERR;
-	n = changed(r);
-	PQclear(r);
-	return n == 1 ? STORE_OK : STORE_EXISTS;
-}
-
-int
-store_batch_get(struct store *st, int64_t sender, const char *key, size_t n,
-    struct store_msg **out, size_t *got)
-{
-	struct store_vec mv = { .elem = sizeof **out, .hint = 256 };
-
-	*out = NULL;
-	*got = 0;
-	if (rows(st, pg_run(st, "SELECT m.id, m.sender, m.recipient, m.grp, m.kind, m.json"
-	    " FROM idempotency i"
-	    " JOIN messages m ON m.id >= i.msg_id AND m.id < i.msg_id + $3"
-	    " WHERE i.sender = $1 AND i.key = $2 ORDER BY m.id", "iti", sender, key, (int64_t)n),
-	    &mv, row_to_msg) != STORE_OK) {
-		store_msgs_free(mv.v, mv.len);
-		return STORE_ERR;
-	}
-	*out = mv.v;
-	*got = mv.len;
-	return mv.len ? STORE_OK : STORE_NOTFOUND;
-}
-
-static int
-idem_lookup(struct store *st, int64_t sender, const char *key, struct store_msg *m)
-{
-	PGresult *r;
-	int rc;
-
-	r = pg_run(st, "SELECT m.id, m.sender, m.recipient, m.grp, m.kind, m.json"
-	    " FROM idempotency i JOIN messages m ON m.id = i.msg_id"
-	    " WHERE i.sender = $1 AND i.key = $2", "it", sender, key);
-	if ((rc = one(r)) != STORE_OK)
-		return rc == STORE_NOTFOUND ? STORE_ERR : rc;
-	rc = row_to_msg(r, 0, m);
-	PQclear(r);
-	if (rc < 0) {
-		snprintf(st->err, sizeof st->err, "out of memory");
-		return STORE_ERR;
-	}
-	return STORE_EXISTS;
-}
-
-/*
- * The statements of one message, all or nothing (the caller's savepoint
- * or transaction). The key is looked up first, so that a replay takes no
- * id; then msg_seq gives the id (its row lock held to COMMIT orders the
- * nodes' commits), the key is claimed and the row inserted.
- */
-static int
-msg_insert(struct store *st, const struct store_new_msg *nm, struct store_msg *m)
-{
-	PGresult *r;
-	int64_t id;
-	int rc;
-
-	if (nm->key && (rc = idem_lookup(st, nm->sender, nm->key, m)) != STORE_ERR)
-		return rc;
-	/* holding msg_seq's row already, this transaction knows the next id */
-	if (st->in_tx && st->pending_max > 0) {
-		id = st->pending_max + 1;
-	} else {
-		if (!(r = pg_run(st, "UPDATE msg_seq SET last = last + 1 RETURNING last", "")))
-			return STORE_ERR;
-		id = col_i(r, 0, 0);
-		PQclear(r);
-	}
-	if (nm->key && (rc = store_batch_claim(st, nm->sender, nm->key, id)) != STORE_OK)
-		return rc == STORE_EXISTS ? idem_lookup(st, nm->sender, nm->key, m) : rc;
-	if (!(m->json = store_msg_json(id, nm, &m->json_len))) {
-		snprintf(st->err, sizeof st->err, "out of memory building message");
-		return STORE_ERR;
-	}
-	if (st->in_tx) {
-		if (queue_row(st, id, nm, m->json, m->json_len) < 0)
-			return STORE_ERR;
-	} else {
-		r = pg_run(st, "INSERT INTO messages(time, sender, recipient, grp, kind, file_id, id,"
-		    " json) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", "iinntti" "l", nm->now_ms,
-		    nm->sender, nm->recipient, nm->grp, nm->kind, nm->file ? nm->file->id : NULL, id,
-		    m->json, m->json_len);
-		if (!r)
-			return STORE_ERR;
-		PQclear(r);
-	}
-	m->id = id;
-	m->sender = nm->sender;
-	m->recipient = nm->recipient > 0 ? nm->recipient : 0;
-	m->grp = nm->grp > 0 ? nm->grp : 0;
-	m->is_event = store_kind_is_event(nm->kind);
-	return STORE_OK;
-}
-
-int
-store_msg_add(struct store *st, const struct store_new_msg *nm, struct store_msg *m)
-{
-	int rc;
-
-	memset(m, 0, sizeof *m);
-	if (!store_msg_valid(nm)) {
-		snprintf(st->err, sizeof st->err, "store_msg_add: incomplete message");
-		return STORE_ERR;
-	}
-	if (st->in_tx) {
-		rc = msg_insert(st, nm, m);
-	} else {
-		if (sp_begin(st) != STORE_OK)
-			return STORE_ERR;
-		rc = msg_insert(st, nm, m);
-		rc = sp_end(st, rc == STORE_OK || rc == STORE_EXISTS, rc);
-	}
-	if (rc == STORE_EXISTS)
-		return rc;
-	if (rc != STORE_OK) {
-		store_msg_free(m);
-		memset(m, 0, sizeof *m);
-		return STORE_ERR;
-	}
-	if (st->in_tx) {
-		if (m->id > st->pending_max)
-			st->pending_max = m->id;
-	} else if (m->id > st->committed_max) {
-		st->committed_max = m->id;
-	}
-	return STORE_OK;
-}
-
-struct span {
-	int64_t grp, from, to;
-};
-
-static int
-fill_span(const PGresult *r, int i, void *e)
-{
-	struct span *sp = e;
-
-	sp->grp = col_i(r, i, 0);
-	sp->from = col_i(r, i, 1);
-	sp->to = PQgetisnull(r, i, 2) ? INT64_MAX : col_i(r, i, 2);
-	return 0;
-}
-
-/* as store_sqlite_messages.c: direct messages, then one range per span, merged */
-int
-store_msgs_visible(struct store *st, int64_t user_id, int64_t with_user, int64_t with_group,
-    int64_t since, int64_t upto, int limit,
-    struct store_msg **out, size_t *n)
-{
-	struct store_vec mv = { .elem = sizeof **out };
-	struct span *spans = NULL;
-	struct store_msg *v;
-	size_t nspans = 0, i;
-	int64_t lo, hi;
-	PGresult *r;
-
-	*out = NULL;
-	*n = 0;
-	if (upto < 0)
-		upto = INT64_MAX;
-	mv.hint = limit > 0 && limit < 256 ? (size_t)limit : 256;
-	if (with_group <= 0) {
-		/* LIMIT NULL: no limit */
-		if (with_user > 0)
-			r = pg_run(st, "SELECT " MSG_COLS " FROM messages"
-			    " WHERE sender = $1 AND recipient = $5 AND id > $2 AND id <= $3"
-			    " UNION ALL"
-			    " SELECT " MSG_COLS " FROM messages"
-			    " WHERE sender = $5 AND recipient = $1 AND $1 <> $5"
-			    " AND id > $2 AND id <= $3"
-			    " ORDER BY 1 LIMIT $4", "iiini", user_id, since, upto,
-			    (int64_t)limit, with_user);
-		else
-			r = pg_run(st, "SELECT " MSG_COLS " FROM messages"
-			    " WHERE sender = $1 AND grp IS NULL AND id > $2 AND id <= $3"
-			    " UNION ALL"
-			    " SELECT " MSG_COLS " FROM messages"
-			    " WHERE recipient = $1 AND sender <> $1 AND id > $2 AND id <= $3"
-			    " ORDER BY 1 LIMIT $4", "iiin", user_id, since, upto, (int64_t)limit);
-		if (rows(st, r, &mv, row_to_msg) != STORE_OK)
-			goto bad;
-	}
-	if (with_user <= 0) {
-		if (with_group > 0)
-			r = pg_run(st, "SELECT group_id, from_id, to_id FROM spans"
-			    " WHERE user_id = $1 AND group_id = $3"
-			    " AND (to_id IS NULL OR to_id > $2)", "iii", user_id, since, with_group);
-		else
-			r = pg_run(st, "SELECT group_id, from_id, to_id FROM spans"
-			    " WHERE user_id = $1 AND (to_id IS NULL OR to_id > $2)", "ii",
-			    user_id, since);
-		if (list(st, r, sizeof *spans, (void **)&spans, &nspans, fill_span) != STORE_OK)
-			goto bad;
-		for (i = 0; i < nspans; i++) {
-			lo = spans[i].from > since ? spans[i].from : since;
-			hi = spans[i].to < upto ? spans[i].to : upto;
-			if (limit > 0 && mv.len >= (size_t)limit) {
-				store_msgs_settle(mv.v, &mv.len, limit);
-				v = mv.v;
-				if (v[limit - 1].id < hi)
-					hi = v[limit - 1].id;
-			}
-			if (lo >= hi)
-				continue;
-			r = pg_run(st, "SELECT " MSG_COLS " FROM messages"
-			    " WHERE grp = $1 AND id > $2 AND id <= $3 ORDER BY id LIMIT $4",
-			    "iiin", spans[i].grp, lo, hi, (int64_t)limit);
-			if (rows(st, r, &mv, row_to_msg) != STORE_OK)
-				goto bad;
-		}
-		free(spans);
-		spans = NULL;
-		store_msgs_settle(mv.v, &mv.len, limit);
-	}
-	if (mv.len == 0) {
-		free(mv.v);
-		return STORE_OK;
-	}
-	*out = mv.v;
-	*n = mv.len;
-	return STORE_OK;
-bad:
-	free(spans);
-	store_msgs_free(mv.v, mv.len);
-	return STORE_ERR;
-}
-
-/* ---- groups ---- */
-
-#define GROUP_COLS \
-	"SELECT g.id, g.name, g.owner, u.name, g.private," \
-	" (SELECT count(*) FROM members c WHERE c.group_id = g.id),"
-
-int
-store_group_create(struct store *st, const char *name, int64_t owner, int private_,
-    int64_t now_ms, int64_t *id)
-{
-	return returned_id(pg_run(st, "INSERT INTO groups(name, owner, private, created)"
-	    " VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING id", "tidi", name, owner,
-	    private_ != 0, now_ms), id);
-}
-
-static int
-row_to_group(const PGresult *r, int i, void *e)
-{
-	struct store_group *g = e;
-
-	g->id = col_i(r, i, 0);
-	col_text(g->name, sizeof g->name, r, i, 1);
-	g->owner = col_i(r, i, 2);
-	col_text(g->owner_name, sizeof g->owner_name, r, i, 3);
-	g->private_ = col_i(r, i, 4) != 0;
-	g->members = col_i(r, i, 5);
-	col_text(g->role, sizeof g->role, r, i, 6);
-	return 0;
-}
-
-int
-store_group_get(struct store *st, const char *name, int64_t as_user, struct store_group *g)
-{
-	PGresult *r;
-	int rc;
-
-	r = pg_run(st, GROUP_COLS
-	    " coalesce((SELECT role FROM members m"
-	    "  WHERE m.group_id = g.id AND m.user_id = $2), '')"
-	    " FROM groups g LEFT JOIN users u ON u.id = g.owner"
-	    " WHERE g.name = $1 AND g.deleted = 0", "ti", name, as_user);
-	if ((rc = one(r)) != STORE_OK)
-		return rc;
-	row_to_group(r, 0, g);
-	PQclear(r);
-	return STORE_OK;
-}
-
-int
-store_group_delete(struct store *st, int64_t group_id, int64_t to_id)
-{
-	int rc;
-
-	if (sp_begin(st) != STORE_OK)
-		return STORE_ERR;
-	rc = done(st, pg_run(st, "UPDATE groups SET deleted = 1 WHERE id = $1 AND deleted = 0", "i",
-	    group_id), 1);
-	if (rc == STORE_OK)
-		rc = done(st, pg_run(st, "UPDATE spans SET to_id = $2"
-		    " WHERE group_id = $1 AND to_id IS NULL", "ii", group_id, to_id), 0);
-	if (rc == STORE_OK)
-		rc = done(st, pg_run(st, "DELETE FROM members WHERE group_id = $1", "i", group_id), 0);
-	return sp_end(st, rc == STORE_OK, rc);
-}
-
-int
-store_groups_list(struct store *st, int64_t user_id, int all,
-    struct store_group **out, size_t *n)
-{
-	PGresult *r;
-
-	if (all)
-		r = pg_run(st, GROUP_COLS
-		    " coalesce(m.role, '')"
-		    " FROM groups g"
-		    " LEFT JOIN members m ON m.group_id = g.id AND m.user_id = $1"
-		    " LEFT JOIN users u ON u.id = g.owner"
-		    " WHERE g.deleted = 0 AND (g.private = 0 OR m.role IS NOT NULL)"
-		    " ORDER BY g.name COLLATE \"C\"", "i", user_id);
-	else
-		r = pg_run(st, GROUP_COLS
-		    " m.role"
-		    " FROM members m JOIN groups g ON g.id = m.group_id"
-		    " LEFT JOIN users u ON u.id = g.owner"
-		    " WHERE m.user_id = $1 AND g.deleted = 0"
-		    " ORDER BY g.name COLLATE \"C\"", "i", user_id);
-	return list(st, r, sizeof **out, (void **)out, n, row_to_group);
-}
-
-int
-store_member_role(struct store *st, int64_t group_id, int64_t user_id, char role[8])
-{
-	PGresult *r;
-	int rc;
-
-	r = pg_run(st, "SELECT role FROM members WHERE group_id = $1 AND user_id = $2", "ii",
-	    group_id, user_id);
-	if ((rc = one(r)) != STORE_OK)
-		return rc;
-	col_text(role, 8, r, 0, 0);
-	PQclear(r);
-	return STORE_OK;
-}
-
-int
-store_member_set(struct store *st, int64_t group_id, int64_t user_id, const char *role,
-    int64_t from_id)
-{
-	int rc;
-
-	if (!role) {
-		snprintf(st->err, sizeof st->err, "store_member_set: no role");
-		return STORE_ERR;
-	}
-	if (sp_begin(st) != STORE_OK)
-		return STORE_ERR;
-	rc = done(st, pg_run(st, "UPDATE members SET role = $3 WHERE group_id = $1 AND user_id = $2",
-	    "iit", group_id, user_id, role), 1);
-	if (rc == STORE_NOTFOUND) {
-		rc = done(st, pg_run(st, "INSERT INTO members(group_id, user_id, role)"
-		    " VALUES ($1, $2, $3)", "iit", group_id, user_id, role), 0);
-		if (rc == STORE_OK)
-			rc = done(st, pg_run(st, "INSERT INTO spans(group_id, user_id, from_id)"
-			    " VALUES ($1, $2, $3)", "iii", group_id, user_id, from_id), 0);
-	}
-	return sp_end(st, rc == STORE_OK, rc == STORE_OK ? rc : STORE_ERR);
-}
-
-int
-store_member_remove(struct store *st, int64_t group_id, int64_t user_id, int64_t to_id)
-{
-	int rc;
-
-	if (sp_begin(st) != STORE_OK)
-		return STORE_ERR;
-	rc = done(st, pg_run(st, "DELETE FROM members WHERE group_id = $1 AND user_id = $2", "ii",
-	    group_id, user_id), 1);
-	if (rc == STORE_OK)
-		rc = done(st, pg_run(st, "UPDATE spans SET to_id = $3"
-		    " WHERE user_id = $2 AND group_id = $1 AND to_id IS NULL", "iii", group_id,
-		    user_id, to_id), 0);
-	return sp_end(st, rc == STORE_OK, rc);
-}
-
-static int
-fill_member(const PGresult *r, int i, void *e)
-{
-	struct store_member *m = e;
-
-	m->user_id = col_i(r, i, 0);
-	col_text(m->name, sizeof m->name, r, i, 1);
-	col_text(m->role, sizeof m->role, r, i, 2);
-	return 0;
-}
-
-int
-store_members(struct store *st, int64_t group_id, struct store_member **out, size_t *n)
-{
-	return list(st, pg_run(st, "SELECT m.user_id, u.name, m.role FROM members m"
-	    " LEFT JOIN users u ON u.id = m.user_id"
-	    " WHERE m.group_id = $1 ORDER BY u.name COLLATE \"C\"", "i", group_id),
-	    sizeof **out, (void **)out, n, fill_member);
-}
-
-/* ---- attachments ---- */
-
-int
-store_file_add(struct store *st, const struct store_file *f)
-{
-	PGresult *r = pg_run(st, "INSERT INTO files(id, owner, sha256, size, name, type, created)"
-	    " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING", "tititti", f->id,
-	    f->owner, f->sha256, f->size, f->name, f->type, f->created_ms);
-	int n;
-
-	if (!r)
-		return STORE_ERR;
-	n = changed(r);
-	PQclear(r);
-	return n == 1 ? STORE_OK : STORE_EXISTS;
-}
-
-int
-store_file_get(struct store *st, const char *id, struct store_file *f)
-{
-	PGresult *r;
-	int rc;
-
-	r = pg_run(st, "SELECT id, owner, sha256, size, name, type, created"
-	    " FROM files WHERE id = $1", "t", id);
-	if ((rc = one(r)) != STORE_OK)
-		return rc;
-	col_text(f->id, sizeof f->id, r, 0, 0);
-	f->owner = col_i(r, 0, 1);
-	col_text(f->sha256, sizeof f->sha256, r, 0, 2);
-	f->size = col_i(r, 0, 3);
-	col_text(f->name, sizeof f->name, r, 0, 4);
-	col_text(f->type, sizeof f->type, r, 0, 5);
-	f->created_ms = col_i(r, 0, 6);
-	PQclear(r);
-	return STORE_OK;
-}
-
-int
-store_file_visible(struct store *st, const char *id, int64_t user_id)
-{
-	PGresult *r;
-	int rc;
-
-	r = pg_run(st, "SELECT 1 FROM files WHERE id = $1 AND owner = $2"
-	    " UNION ALL"
-	    " SELECT 1 FROM messages m WHERE m.file_id = $1 AND"
-	    " ((m.grp IS NULL AND (m.sender = $2 OR m.recipient = $2))"
-	    "  OR (m.grp IS NOT NULL AND EXISTS (SELECT 1 FROM spans s"
-	    "   WHERE s.user_id = $2 AND s.group_id = m.grp"
-	    "   AND s.from_id < m.id AND (s.to_id IS NULL OR m.id <= s.to_id))))"
-	    " LIMIT 1", "ti", id, user_id);
-	if ((rc = one(r)) == STORE_OK)
-		PQclear(r);
-	return rc;
-}
-
-int
-store_file_orphan(struct store *st, int64_t before_ms, char id[33], char sha256[65])
-{
-	PGresult *r;
-	int rc;
-
-	r = pg_run(st, "SELECT f.id, f.sha256 FROM files f WHERE f.created < $1"
-	    " AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.file_id = f.id) LIMIT 1", "i",
-	    before_ms);
-	if ((rc = one(r)) != STORE_OK)
-		return rc;
-	col_text(id, 33, r, 0, 0);
-	col_text(sha256, 65, r, 0, 1);
-	PQclear(r);
-	return STORE_OK;
-}
-
-int
-store_file_delete(struct store *st, const char *id)
-{
-	return done(st, pg_run(st, "DELETE FROM files WHERE id = $1", "t", id), 1);
-}
-
-int
-store_file_refs(struct store *st, const char *sha256, int64_t *n)
-{
-	PGresult *r = pg_run(st, "SELECT count(*) FROM files WHERE sha256 = $1", "t", sha256);
-
-	if (!r)
-		return STORE_ERR;
-	*n = col_i(r, 0, 0);
-	PQclear(r);
-	return STORE_OK;
-}
-
-/* ---- not yet on PostgreSQL: edits, reactions, TTL, scheduled sends ---- */
-
-/* a feature the PostgreSQL store does not have yet: the request fails */
-static int
-missing(struct store *st, const char *what)
-{
-	snprintf(st->err, sizeof st->err, "%s: not yet on PostgreSQL", what);
-	return STORE_ERR;
-}
-
-int
-store_file_unused(struct store *st, const char *id)
-{
-	PGresult *r = pg_run(st, "SELECT 1 FROM messages WHERE file_id = $1 LIMIT 1", "t", id);
-	int n;
-
-	if (!r)
-		return STORE_ERR;
-	n = PQntuples(r);
-	PQclear(r);
-	return n ? STORE_EXISTS : STORE_OK;
-}
-
-int
-store_msg_get(struct store *st, int64_t id, int64_t user_id, struct store_msg *m)
-{
-	(void)id;
-	(void)user_id;
-	memset(m, 0, sizeof *m);
-	return missing(st, "store_msg_get");
-}
-
-int
-store_msg_rewrite(struct store *st, int64_t id, const char *json, size_t len, int drop_file)
-{
-	(void)id;
-	(void)json;
-	(void)len;
-	(void)drop_file;
-	return missing(st, "store_msg_rewrite");
-}
-
-int
-store_msgs_on(struct store *st, int64_t id, const char *kind, struct store_msg **out,
-    size_t *n)
-{
-	(void)id;
-	(void)kind;
-	*out = NULL;
-	*n = 0;
-	return missing(st, "store_msgs_on");
-}
-
-/* nothing expires or waits to be sent here: the sweeps find nothing */
-int
-store_timed(struct store *st, struct store_timed **out, size_t *n)
-{
-	(void)st;
-	*out = NULL;
-	*n = 0;
-	return STORE_OK;
-}
-
-int
-store_msg_expire(struct store *st, int64_t id, char file_id[33])
-{
-	(void)id;
-	file_id[0] = '\0';
-	return missing(st, "store_msg_expire");
-}
-
-int
-store_retire(struct store *st, int64_t before_ms, size_t max, char (*shas)[65], size_t *nshas,
-    size_t *nmsgs, char *err, size_t errlen)
-{
-	(void)before_ms;
-	(void)max;
-	(void)shas;
-	*nshas = *nmsgs = 0;
-	missing(st, "store_retire");
-	snprintf(err, errlen, "%s", st->err);
-	return STORE_ERR;
-}
-
-int
-store_sched_add(struct store *st, int64_t sender, int64_t at_ms, int64_t now_ms,
-    const char *body, const char *key, int64_t *id)
-{
-	(void)sender;
-	(void)at_ms;
-	(void)now_ms;
-	(void)body;
-	(void)key;
-	(void)id;
-	return missing(st, "store_sched_add");
-}
-
-int
-store_sched_get(struct store *st, int64_t id, struct store_sched *s)
-{
-	(void)id;
-	(void)s;
-	return missing(st, "store_sched_get");
-}
-
-int
-store_sched_list(struct store *st, int64_t sender, struct store_sched **out, size_t *n)
-{
-	(void)sender;
-	*out = NULL;
-	*n = 0;
-	return missing(st, "store_sched_list");
-}
-
-int
-store_sched_delete(struct store *st, int64_t id, int64_t sender)
-{
-	(void)id;
-	(void)sender;
-	return missing(st, "store_sched_delete");
-}
 
 const struct store_ops store_pg_ops = {
 	store_open, store_close, store_rollback,

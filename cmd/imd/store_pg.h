@@ -1,0 +1,139 @@
+/*
+ * store_pg — what the PostgreSQL files of the store share; nothing outside
+ * cmd/imd/store_pg*.c includes it. store_pg.c holds the connection, the
+ * schema, transactions and the other nodes' notifications; each
+ * store_pg_*.c one domain's statements (the SQL of store_sqlite_*.c, in
+ * PostgreSQL's words).
+ */
+#ifndef IMD_STORE_PG_H
+#define IMD_STORE_PG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+/*
+ * The PostgreSQL set defines the functions of store.h under these names,
+ * called through store_pg_ops (store.c). Before store.h, so that its
+ * prototypes declare these.
+ */
+#define store_name pg_store_name
+#define store_errmsg pg_store_errmsg
+#define store_begin pg_store_begin
+#define store_commit pg_store_commit
+#define store_in_tx pg_store_in_tx
+#define store_checkpoint_due pg_store_checkpoint_due
+#define store_checkpoint pg_store_checkpoint
+#define store_committed_max pg_store_committed_max
+#define store_shared pg_store_shared
+#define store_notify_fd pg_store_notify_fd
+#define store_notified pg_store_notified
+#define store_poll_max pg_store_poll_max
+#define store_seen pg_store_seen
+#define store_msgs_range pg_store_msgs_range
+#define store_user_add pg_store_user_add
+#define store_user_get pg_store_user_get
+#define store_user_set_password pg_store_user_set_password
+#define store_user_touch pg_store_user_touch
+#define store_users pg_store_users
+#define store_token_add pg_store_token_add
+#define store_tokens pg_store_tokens
+#define store_token_revoke_own pg_store_token_revoke_own
+#define store_token_find pg_store_token_find
+#define store_token_revoke pg_store_token_revoke
+#define store_token_revoke_others pg_store_token_revoke_others
+#define store_cursor_set pg_store_cursor_set
+#define store_msg_add pg_store_msg_add
+#define store_batch_get pg_store_batch_get
+#define store_batch_claim pg_store_batch_claim
+#define store_msgs_visible pg_store_msgs_visible
+#define store_max_id pg_store_max_id
+#define store_group_create pg_store_group_create
+#define store_group_get pg_store_group_get
+#define store_group_delete pg_store_group_delete
+#define store_groups_list pg_store_groups_list
+#define store_member_role pg_store_member_role
+#define store_member_set pg_store_member_set
+#define store_member_remove pg_store_member_remove
+#define store_members pg_store_members
+#define store_file_add pg_store_file_add
+#define store_file_get pg_store_file_get
+#define store_file_visible pg_store_file_visible
+#define store_file_orphan pg_store_file_orphan
+#define store_file_delete pg_store_file_delete
+#define store_file_refs pg_store_file_refs
+#define store_file_unused pg_store_file_unused
+#define store_msg_get pg_store_msg_get
+#define store_msg_rewrite pg_store_msg_rewrite
+#define store_msgs_on pg_store_msgs_on
+#define store_timed pg_store_timed
+#define store_msg_expire pg_store_msg_expire
+#define store_retire pg_store_retire
+#define store_sched_add pg_store_sched_add
+#define store_sched_get pg_store_sched_get
+#define store_sched_list pg_store_sched_list
+#define store_sched_delete pg_store_sched_delete
+#define store_open pg_store_open
+#define store_close pg_store_close
+#define store_rollback pg_store_rollback
+
+#include "store.h"
+#include "store_impl.h"
+
+struct store {
+	const struct store_ops *ops;	/* first: struct store_base */
+	PGconn *conn;
+	PGconn *listen;		/* LISTEN im: other nodes' commits */
+	char *conninfo;
+	int in_tx;
+	int64_t committed_max;
+	int64_t pending_max;	/* newest id inserted in the open transaction */
+	/* rows of messages not yet sent, ",(...)" each: see pg_queue_row() */
+	char *rows;
+	size_t rows_len, rows_cap;
+	char err[256];
+};
+
+/* the columns pg_row_to_msg() reads, in its order */
+#define PG_MSG_COLS "id, sender, recipient, grp, kind, json"
+
+/*
+ * Run sql with its parameters $1, $2... given as types says, one letter
+ * each, as sq_bind() in store_sqlite.h: i int64_t, d int, n int64_t or
+ * NULL when <= 0, t const char * (NULL for NULL), l const char *, size_t,
+ * h a 32-byte hash. The result (NULL on failure, st->err set) is the
+ * caller's to PQclear. Rows waiting in the transaction go first.
+ */
+PGresult *pg_run(struct store *st, const char *sql, const char *types, ...);
+
+/* columns: an integer (NULL reads 0), a text into dst (NULL reads "") */
+int64_t pg_col_i(const PGresult *r, int row, int col);
+void pg_col_text(char *dst, size_t len, const PGresult *r, int row, int col);
+/* the rows a write changed */
+int pg_changed(PGresult *r);
+/* the result of a write: STORE_OK, or STORE_NOTFOUND when it changed no
+ * row and notfound is set; clears r */
+int pg_done(struct store *st, PGresult *r, int notfound);
+/* every row of r appended to v by fill; clears r */
+int pg_rows(struct store *st, PGresult *r, struct store_vec *v,
+    int (*fill)(const PGresult *, int, void *));
+/* pg_rows into a fresh array for the caller */
+int pg_list(struct store *st, PGresult *r, size_t elem, void **out, size_t *n,
+    int (*fill)(const PGresult *, int, void *));
+/* r with at least one row: STORE_OK; none: STORE_NOTFOUND (r cleared) */
+int pg_one(PGresult *r);
+/* the id of an INSERT ... RETURNING id, or STORE_EXISTS when it met a key */
+int pg_returned_id(PGresult *r, int64_t *id);
+
+/* several statements as one, as sq_sp_begin/sq_sp_end in SQLite */
+int pg_sp_begin(struct store *st);
+int pg_sp_end(struct store *st, int ok, int rc);
+
+/* a message's row into the open transaction's multi-row INSERT */
+int pg_queue_row(struct store *st, int64_t id, const struct store_new_msg *nm,
+    const char *json, size_t json_len);
+/* a row of PG_MSG_COLS into the struct store_msg at e; -1 out of memory */
+int pg_row_to_msg(const PGresult *r, int i, void *e);
+
+#endif

@@ -1,0 +1,290 @@
+/*
+ * store_pg_messages — messages, idempotency keys and what a user may read
+ * of them, on PostgreSQL (store_pg.c)
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_pg.h"
+
+int
+pg_row_to_msg(const PGresult *r, int i, void *e)
+{
+	struct store_msg *m = e;
+	size_t n = (size_t)PQgetlength(r, i, 5);
+
+	m->id = pg_col_i(r, i, 0);
+	m->sender = pg_col_i(r, i, 1);
+	m->recipient = pg_col_i(r, i, 2);
+	m->grp = pg_col_i(r, i, 3);
+	m->is_event = store_kind_is_event(PQgetvalue(r, i, 4));
+	if (!(m->json = malloc(n + 1)))
+		return -1;
+	memcpy(m->json, PQgetvalue(r, i, 5), n);
+	m->json[n] = '\0';
+	m->json_len = n;
+	return 0;
+}
+
+/*
+ * The newest id, including the open transaction's. While this node holds
+ * msg_seq's row (it gave an id in the open transaction) it knows; else the
+ * committed value, which another node may be about to pass: a span opened
+ * or closed at it is then opened or closed before that node's message.
+ */
+int64_t
+store_max_id(struct store *st)
+{
+	PGresult *r;
+	int64_t v;
+
+	if (st->pending_max > 0)
+		return st->pending_max;
+	if (!(r = pg_run(st, "SELECT last FROM msg_seq", "")) || PQntuples(r) != 1) {
+		PQclear(r);
+		return st->committed_max;
+	}
+	v = pg_col_i(r, 0, 0);
+	PQclear(r);
+	return v > st->committed_max ? v : st->committed_max;
+}
+
+int
+store_batch_claim(struct store *st, int64_t sender, const char *key, int64_t first_id)
+{
+	PGresult *r = pg_run(st, "INSERT INTO idempotency(sender, key, msg_id) VALUES ($1, $2, $3)"
+	    " ON CONFLICT DO NOTHING", "iti", sender, key, first_id);
+	int n;
+
+	if (!r)
+		return STORE_ERR;
+	n = pg_changed(r);
+	PQclear(r);
+	return n == 1 ? STORE_OK : STORE_EXISTS;
+}
+
+int
+store_batch_get(struct store *st, int64_t sender, const char *key, size_t n,
+    struct store_msg **out, size_t *got)
+{
+	struct store_vec mv = { .elem = sizeof **out, .hint = 256 };
+
+	*out = NULL;
+	*got = 0;
+	if (pg_rows(st, pg_run(st, "SELECT m.id, m.sender, m.recipient, m.grp, m.kind, m.json"
+	    " FROM idempotency i"
+	    " JOIN messages m ON m.id >= i.msg_id AND m.id < i.msg_id + $3"
+	    " WHERE i.sender = $1 AND i.key = $2 ORDER BY m.id", "iti", sender, key, (int64_t)n),
+	    &mv, pg_row_to_msg) != STORE_OK) {
+		store_msgs_free(mv.v, mv.len);
+		return STORE_ERR;
+	}
+	*out = mv.v;
+	*got = mv.len;
+	return mv.len ? STORE_OK : STORE_NOTFOUND;
+}
+
+static int
+idem_lookup(struct store *st, int64_t sender, const char *key, struct store_msg *m)
+{
+	PGresult *r;
+	int rc;
+
+	r = pg_run(st, "SELECT m.id, m.sender, m.recipient, m.grp, m.kind, m.json"
+	    " FROM idempotency i JOIN messages m ON m.id = i.msg_id"
+	    " WHERE i.sender = $1 AND i.key = $2", "it", sender, key);
+	if ((rc = pg_one(r)) != STORE_OK)
+		return rc == STORE_NOTFOUND ? STORE_ERR : rc;
+	rc = pg_row_to_msg(r, 0, m);
+	PQclear(r);
+	if (rc < 0) {
+		snprintf(st->err, sizeof st->err, "out of memory");
+		return STORE_ERR;
+	}
+	return STORE_EXISTS;
+}
+
+/*
+ * The statements of one message, all or nothing (the caller's savepoint
+ * or transaction). The key is looked up first, so that a replay takes no
+ * id; then msg_seq gives the id (its row lock held to COMMIT orders the
+ * nodes' commits), the key is claimed and the row inserted.
+ */
+static int
+msg_insert(struct store *st, const struct store_new_msg *nm, struct store_msg *m)
+{
+	PGresult *r;
+	int64_t id;
+	int rc;
+
+	if (nm->key && (rc = idem_lookup(st, nm->sender, nm->key, m)) != STORE_ERR)
+		return rc;
+	/* holding msg_seq's row already, this transaction knows the next id */
+	if (st->in_tx && st->pending_max > 0) {
+		id = st->pending_max + 1;
+	} else {
+		if (!(r = pg_run(st, "UPDATE msg_seq SET last = last + 1 RETURNING last", "")))
+			return STORE_ERR;
+		id = pg_col_i(r, 0, 0);
+		PQclear(r);
+	}
+	if (nm->key && (rc = store_batch_claim(st, nm->sender, nm->key, id)) != STORE_OK)
+		return rc == STORE_EXISTS ? idem_lookup(st, nm->sender, nm->key, m) : rc;
+	if (!(m->json = store_msg_json(id, nm, &m->json_len))) {
+		snprintf(st->err, sizeof st->err, "out of memory building message");
+		return STORE_ERR;
+	}
+	if (st->in_tx) {
+		if (pg_queue_row(st, id, nm, m->json, m->json_len) < 0)
+			return STORE_ERR;
+	} else {
+		r = pg_run(st, "INSERT INTO messages(time, sender, recipient, grp, kind, file_id, id,"
+		    " json) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", "iinntti" "l", nm->now_ms,
+		    nm->sender, nm->recipient, nm->grp, nm->kind, nm->file ? nm->file->id : NULL, id,
+		    m->json, m->json_len);
+		if (!r)
+			return STORE_ERR;
+		PQclear(r);
+	}
+	m->id = id;
+	m->sender = nm->sender;
+	m->recipient = nm->recipient > 0 ? nm->recipient : 0;
+	m->grp = nm->grp > 0 ? nm->grp : 0;
+	m->is_event = store_kind_is_event(nm->kind);
+	return STORE_OK;
+}
+
+int
+store_msg_add(struct store *st, const struct store_new_msg *nm, struct store_msg *m)
+{
+	int rc;
+
+	memset(m, 0, sizeof *m);
+	if (!store_msg_valid(nm)) {
+		snprintf(st->err, sizeof st->err, "store_msg_add: incomplete message");
+		return STORE_ERR;
+	}
+	if (st->in_tx) {
+		rc = msg_insert(st, nm, m);
+	} else {
+		if (pg_sp_begin(st) != STORE_OK)
+			return STORE_ERR;
+		rc = msg_insert(st, nm, m);
+		rc = pg_sp_end(st, rc == STORE_OK || rc == STORE_EXISTS, rc);
+	}
+	if (rc == STORE_EXISTS)
+		return rc;
+	if (rc != STORE_OK) {
+		store_msg_free(m);
+		memset(m, 0, sizeof *m);
+		return STORE_ERR;
+	}
+	if (st->in_tx) {
+		if (m->id > st->pending_max)
+			st->pending_max = m->id;
+	} else if (m->id > st->committed_max) {
+		st->committed_max = m->id;
+	}
+	return STORE_OK;
+}
+
+struct span {
+	int64_t grp, from, to;
+};
+
+static int
+fill_span(const PGresult *r, int i, void *e)
+{
+	struct span *sp = e;
+
+	sp->grp = pg_col_i(r, i, 0);
+	sp->from = pg_col_i(r, i, 1);
+	sp->to = PQgetisnull(r, i, 2) ? INT64_MAX : pg_col_i(r, i, 2);
+	return 0;
+}
+
+/* as store_sqlite_messages.c: direct messages, then one range per span, merged */
+int
+store_msgs_visible(struct store *st, int64_t user_id, int64_t with_user, int64_t with_group,
+    int64_t since, int64_t upto, int limit,
+    struct store_msg **out, size_t *n)
+{
+	struct store_vec mv = { .elem = sizeof **out };
+	struct span *spans = NULL;
+	struct store_msg *v;
+	size_t nspans = 0, i;
+	int64_t lo, hi;
+	PGresult *r;
+
+	*out = NULL;
+	*n = 0;
+	if (upto < 0)
+		upto = INT64_MAX;
+	mv.hint = limit > 0 && limit < 256 ? (size_t)limit : 256;
+	if (with_group <= 0) {
+		/* LIMIT NULL: no limit */
+		if (with_user > 0)
+			r = pg_run(st, "SELECT " PG_MSG_COLS " FROM messages"
+			    " WHERE sender = $1 AND recipient = $5 AND id > $2 AND id <= $3"
+			    " UNION ALL"
+			    " SELECT " PG_MSG_COLS " FROM messages"
+			    " WHERE sender = $5 AND recipient = $1 AND $1 <> $5"
+			    " AND id > $2 AND id <= $3"
+			    " ORDER BY 1 LIMIT $4", "iiini", user_id, since, upto,
+			    (int64_t)limit, with_user);
+		else
+			r = pg_run(st, "SELECT " PG_MSG_COLS " FROM messages"
+			    " WHERE sender = $1 AND grp IS NULL AND id > $2 AND id <= $3"
+			    " UNION ALL"
+			    " SELECT " PG_MSG_COLS " FROM messages"
+			    " WHERE recipient = $1 AND sender <> $1 AND id > $2 AND id <= $3"
+			    " ORDER BY 1 LIMIT $4", "iiin", user_id, since, upto, (int64_t)limit);
+		if (pg_rows(st, r, &mv, pg_row_to_msg) != STORE_OK)
+			goto bad;
+	}
+	if (with_user <= 0) {
+		if (with_group > 0)
+			r = pg_run(st, "SELECT group_id, from_id, to_id FROM spans"
+			    " WHERE user_id = $1 AND group_id = $3"
+			    " AND (to_id IS NULL OR to_id > $2)", "iii", user_id, since, with_group);
+		else
+			r = pg_run(st, "SELECT group_id, from_id, to_id FROM spans"
+			    " WHERE user_id = $1 AND (to_id IS NULL OR to_id > $2)", "ii",
+			    user_id, since);
+		if (pg_list(st, r, sizeof *spans, (void **)&spans, &nspans, fill_span) != STORE_OK)
+			goto bad;
+		for (i = 0; i < nspans; i++) {
+			lo = spans[i].from > since ? spans[i].from : since;
+			hi = spans[i].to < upto ? spans[i].to : upto;
+			if (limit > 0 && mv.len >= (size_t)limit) {
+				store_msgs_settle(mv.v, &mv.len, limit);
+				v = mv.v;
+				if (v[limit - 1].id < hi)
+					hi = v[limit - 1].id;
+			}
+			if (lo >= hi)
+				continue;
+			r = pg_run(st, "SELECT " PG_MSG_COLS " FROM messages"
+			    " WHERE grp = $1 AND id > $2 AND id <= $3 ORDER BY id LIMIT $4",
+			    "iiin", spans[i].grp, lo, hi, (int64_t)limit);
+			if (pg_rows(st, r, &mv, pg_row_to_msg) != STORE_OK)
+				goto bad;
+		}
+		free(spans);
+		spans = NULL;
+		store_msgs_settle(mv.v, &mv.len, limit);
+	}
+	if (mv.len == 0) {
+		free(mv.v);
+		return STORE_OK;
+	}
+	*out = mv.v;
+	*n = mv.len;
+	return STORE_OK;
+bad:
+	free(spans);
+	store_msgs_free(mv.v, mv.len);
+	return STORE_ERR;
+}
