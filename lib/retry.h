@@ -44,5 +44,10 @@ long long im_now_ms(void);		/* CLOCK_MONOTONIC in ms */
 
 /* n random bytes from the kernel as 2n hex digits plus NUL in out */
 int im_random_hex(char *out, size_t n);
+/*
+ * The Idempotency-Key of one call, the same on every try: *key as given,
+ * or when NULL a random one written into rnd (*key then points to it).
+ */
+int im_key_or_random(const char **key, char rnd[33], struct im_err *e);
 
 #endif
