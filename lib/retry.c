@@ -49,8 +49,10 @@ im_key_or_random(const char **key, char rnd[33], struct im_err *e)
 {
 	if (*key)
 		return 0;
-	if (im_random_hex(rnd, 16) < 0)
-		return im_err_set(e, IM_EINTERNAL, "cannot get random bytes");
+	if (im_random_hex(rnd, 16) < 0) {
+		im_err_set(e, IM_EINTERNAL, "cannot get random bytes");
+		return -1;
+	}
 	*key = rnd;
 	return 0;
 }
