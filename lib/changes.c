@@ -26,8 +26,8 @@ call(struct im_client *c, struct im_req *r, const char *key, double retry_s,
 
 	if (msg)
 		*msg = NULL;
-	if (im_key_or_random(&key, rnd, e) < 0)
-		return -1;
+	if ((rc = im_key_or_random(&key, rnd, e)) != 0)
+		return rc;
 	r->idem_key = key;
 	r->auth = 1;
 	im_backoff_init(&b, retry_s);

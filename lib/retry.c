@@ -49,10 +49,8 @@ im_key_or_random(const char **key, char rnd[33], struct im_err *e)
 {
 	if (*key)
 		return 0;
-	if (im_random_hex(rnd, 16) < 0) {
-		im_err_set(e, IM_EINTERNAL, "cannot get random bytes");
-		return -1;
-	}
+	if (im_random_hex(rnd, 16) < 0)
+		return im_err_set(e, IM_EINTERNAL, "cannot get random bytes");
 	*key = rnd;
 	return 0;
 }

@@ -47,7 +47,8 @@ int im_random_hex(char *out, size_t n);
 /*
  * The Idempotency-Key of one call, the same on every try: *key as given,
  * or when NULL a random one written into rnd (*key then points to it);
- * -1 with e set when the kernel gives no random bytes.
+ * 0, or IM_EINTERNAL with e set (as im_err_set) when the kernel gives no
+ * random bytes.
  */
 int im_key_or_random(const char **key, char rnd[33], struct im_err *e);
 

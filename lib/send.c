@@ -74,8 +74,8 @@ im_send_text_dest(struct im_client *c, const char *to, int group, const char *te
 	char rnd[33];
 	int rc;
 
-	if (im_key_or_random(&key, rnd, e) < 0)
-		return -1;
+	if ((rc = im_key_or_random(&key, rnd, e)) != 0)
+		return rc;
 	im_backoff_init(&b, retry_s);
 	for (;;) {
 		rc = im_api_send_dest(c, to, group, text, len, key, msg, e);
@@ -132,8 +132,8 @@ im_send_attach(struct im_client *c, const char *to, int group, const struct im_a
 
 	if (msg)
 		*msg = NULL;
-	if (im_key_or_random(&key, rnd, e) < 0)
-		return -1;
+	if ((rc = im_key_or_random(&key, rnd, e)) != 0)
+		return rc;
 	/* one budget for both steps: --retry bounds the whole send */
 	im_backoff_init(&b, retry_s);
 	for (;;) {
