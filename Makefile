@@ -101,6 +101,8 @@ PG_TESTS = $(filter-out tests/t0450-% tests/t0460-% tests/t0800-% tests/t0810-% 
 
 check: deps
 	$(MAKE) all $(TEST_BIN) $(SHIM)
+	@if git grep -nE '^(<<<<<<<|>>>>>>>)( |$$)' 2>/dev/null; then \
+		echo "merge markers left in these files" >&2; exit 1; fi
 	./tools/layering.sh
 	./tests/run.sh
 	IM_TEST_STORE=pg ./tests/run.sh $(PG_TESTS)
