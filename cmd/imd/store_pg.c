@@ -117,11 +117,30 @@ pg_set_err(struct store *st, const PGresult *r)
 {
 	const char *m = r ? PQresultErrorMessage(r) : PQerrorMessage(st->conn);
 	size_t n;
+	char *p;
 
 	snprintf(st->err, sizeof st->err, "%s", m && *m ? m : "PostgreSQL: no result");
 	n = strlen(st->err);
 	while (n > 0 && (st->err[n - 1] == '\n' || st->err[n - 1] == ' '))
 		st->err[--n] = '\0';
+	/* libpq's messages span lines ("...\n\tIs the server running"): one
+	 * log record is one line */
+	for (p = st->err; *p; p++)
+		if (*p == '\n' || *p == '\t')
+			*p = ' ';
+}
+
+/*
+ * libpq writes notices, and the server's message when it ends a session,
+ * to stderr, which is imd's log: they would come unformatted and over
+ * several lines. What matters reaches the log through st->err, as the
+ * failed statement's error or the lost connection's.
+ */
+static void
+quiet_notices(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;
 }
 
 /*
@@ -520,6 +539,8 @@ listen_connect(struct store *st)
 	if (st->listen)
 		PQfinish(st->listen);
 	st->listen = PQconnectdb(st->conninfo);
+	if (st->listen)
+		PQsetNoticeProcessor(st->listen, quiet_notices, NULL);
 	if (!st->listen || PQstatus(st->listen) != CONNECTION_OK) {
 		snprintf(st->err, sizeof st->err, "%s",
 		    st->listen ? PQerrorMessage(st->listen) : "out of memory");
@@ -554,6 +575,8 @@ store_open(struct store **stp, const char *conninfo, char *err, size_t errlen)
 		return STORE_ERR;
 	}
 	st->conn = PQconnectdb(conninfo);
+	if (st->conn)
+		PQsetNoticeProcessor(st->conn, quiet_notices, NULL);
 	if (!st->conn || PQstatus(st->conn) != CONNECTION_OK) {
 		snprintf(err, errlen, "cannot connect to PostgreSQL: %s",
 		    st->conn ? PQerrorMessage(st->conn) : "out of memory");
