@@ -141,9 +141,10 @@ msg_insert(struct store *st, const struct store_new_msg *nm, struct store_msg *m
 			return STORE_ERR;
 	} else {
 		r = pg_run(st, "INSERT INTO messages(time, sender, recipient, grp, kind, file_id, id,"
-		    " json) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", "iinntti" "l", nm->now_ms,
-		    nm->sender, nm->recipient, nm->grp, nm->kind, nm->file ? nm->file->id : NULL, id,
-		    m->json, m->json_len);
+		    " json, on_id, expires) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+		    "iinntti" "lnn", nm->now_ms, nm->sender, nm->recipient, nm->grp, nm->kind,
+		    nm->file ? nm->file->id : NULL, id, m->json, m->json_len, nm->on,
+		    nm->expires_ms);
 		if (!r)
 			return STORE_ERR;
 		PQclear(r);
