@@ -95,8 +95,8 @@ deps:
 
 # the scripts of the store's features, run once more with imd on PostgreSQL
 # (the t28* scripts run several nodes on it in the first pass already)
-# (not those of features PostgreSQL lacks yet, nor of SQLite's own fsyncs)
-PG_TESTS = $(filter-out tests/t0450-% tests/t0460-% tests/t0800-% tests/t0810-% tests/t0820-%, \
+# (not those of SQLite's own failing writes and fsyncs)
+PG_TESTS = $(filter-out tests/t0450-% tests/t0460-%, \
 	$(wildcard tests/t0*.sh tests/t1*.sh))
 
 check: deps

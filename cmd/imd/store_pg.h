@@ -85,6 +85,7 @@ struct store {
 	const struct store_ops *ops;	/* first: struct store_base */
 	PGconn *conn;
 	PGconn *listen;		/* LISTEN im: other nodes' commits */
+	PGconn *worker;		/* store_retire's, on the worker thread only */
 	char *conninfo;
 	int in_tx;
 	int64_t committed_max;
