@@ -931,7 +931,7 @@ sc_pgcount () {
 	for r in $(seq "$RUNS"); do
 		m=$(last_id)
 		x0=$(pg_sql "SELECT xact_commit FROM pg_stat_database WHERE datname = 'im'")
-		off=$(stat -c %s "$PG_DATA/log")
+		off=$(wc -c <"$PG_DATA/log")
 		pg_sql "ALTER SYSTEM SET log_min_duration_statement = 0" && pg_sql "SELECT pg_reload_conf()" >/dev/null
 		sleep 1
 		as bob "$BIN/imrecv" -q --since "$m" -n "$PGCOUNT_N" --format '%i' >/dev/null &
