@@ -925,6 +925,7 @@ sc_nodes () {
 # pg_stat_database, before and after (the psql calls' own taken off).
 sc_pgcount () {
 	local r m rp off x0 x1 log=$WORK/pgcount.log
+	case " $BENCH_STORES " in *" pg "*) ;; *) say "pgcount: needs the pg store (BENCH_STORES)"; return 0 ;; esac
 	test -n "$PG_PM" || { say "pgcount: needs the private cluster (not BENCH_DB)"; return 0; }
 	use pg
 	lines "$PGCOUNT_N" "$WORK/pgcount.txt"
