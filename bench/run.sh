@@ -425,6 +425,8 @@ stream_im () {
 		pg=$(awk -v a="$p0" -v b="$p1" -v h="$HZ" 'BEGIN { print (b - a) / h }')
 		record "$k.pg" "$(cpu100k "$n" "$pg")"
 	fi
+	# on a database not of the bench's own its CPU is unknown: no sum
+	test -n "$KP" && test -z "$p1" && return 0
 	record "$k.imcpu" "$(awk -v n="$n" -v a="$(tsecs "$ts")" -v b="$(tsecs "$tr")" -v c0="$c0" -v c1="$c1" -v h="$HZ" -v p="$pg" \
 		'BEGIN { printf "%.0f", n / (a + b + p + (c1 - c0) / h) }')"
 }
@@ -1107,14 +1109,20 @@ table () {
 	printf '4: peer column of the floor row = the curl-init program; of the curl row = curl(1) sending the same\n'
 	printf '   message with the same pin, in alternating pairs; 7: peer = sqlite3 shell (start row: peer = empty store)\n'
 	printf '6: floor = bench/tlsfloor.c, a bare HTTPS server (no disk, no parsing) driven by the same curl commands\n'
-	printf '1, 2: PG = imd on PostgreSQL %s (private cluster, fsync and synchronous_commit on, as SQLite\n' \
-		"$("$PG_BIN/postgres" -V 2>/dev/null | awk '{ print $3 }')"
-	printf '   syncs its commits); ratios with [min-max] are of each run'"'"'s own figures; postgres CPU = the\n'
+	test "${FANOUT_SENDER:-}" = loadgen &&
+		printf '2: imsend -g not built yet; the sender is bench/loadgen (NDJSON batches of 1000, as imsend -l)\n'
+	case " $BENCH_STORES " in *" pg "*) ;; *) return 0 ;; esac
+	if test -n "$PG_PM"; then
+		printf '1, 2: PG = imd on PostgreSQL %s (private cluster, fsync and synchronous_commit on, as SQLite\n' \
+			"$("$PG_BIN/postgres" -V 2>/dev/null | awk '{ print $3 }')"
+		printf '   syncs its commits); '
+	else
+		printf '1, 2: PG = imd on BENCH_DB; '
+	fi
+	printf 'ratios with [min-max] are of each run'"'"'s own figures; postgres CPU = the\n'
 	printf '   cluster'"'"'s processes from /proc; 8: two imd on one database, the senders (2 x imsend -l of\n'
 	printf '   %s) through HAProxy, a follower on each node; peer = the same on node a alone, node b idle;\n' "$NODES_N"
 	printf '9: from the server'"'"'s statement log (log_min_duration_statement = 0), %s lines of imsend -l\n' "$PGCOUNT_N"
-	test "${FANOUT_SENDER:-}" = loadgen &&
-		printf '2: imsend -g not built yet; the sender is bench/loadgen (NDJSON batches of 1000, as imsend -l)\n'
 	true
 }
 
