@@ -156,8 +156,19 @@ fuzz:
 fuzz-run: fuzz
 	./fuzz/run.sh $(FUZZ_SECONDS)
 
-# im side by side with mosquitto (not part of check); see bench/RESULTS.md.
+# im side by side with mosquitto (not part of check); see bench/RESULTS.md
+# and the head of bench/run.sh (scenarios, BENCH_STORES, BENCH_DB, RUNS...).
 # make bench BENCH="stream oneshot" RUNS=3   runs a subset
+# make bench stream fanout                   the same, scenarios as goals
+BENCH_SCENARIOS = stream fanout latency oneshot idle files history nodes pgcount 1 2 3 4 5 6 7 8 9
+ifneq ($(filter bench,$(MAKECMDGOALS)),)
+BENCH_GOALS := $(filter $(BENCH_SCENARIOS),$(MAKECMDGOALS))
+ifneq ($(BENCH_GOALS),)
+BENCH ?= $(BENCH_GOALS)
+$(BENCH_GOALS): bench ; @:
+.PHONY: $(BENCH_GOALS)
+endif
+endif
 bench: deps
 	@./bench/deps.sh
 	$(MAKE) bin/imd bin/imsend bin/imrecv bin/imuser
