@@ -412,8 +412,9 @@ struct store_sched {
 int store_timed(struct store *st, struct store_timed **out, size_t *n);
 int store_msg_expire(struct store *st, int64_t id, char file_id[33]);
 /*
- * --retain, on the worker thread with the checkpoints' connection (thread-
- * safe as store_checkpoint() is): up to max of the oldest messages stored
+ * --retain, on the worker thread, through a connection of its own (SQLite's
+ * checkpoint connection, a second PostgreSQL session), so it is as thread-
+ * safe as store_checkpoint(): up to max of the oldest messages stored
  * before before_ms, with every change made to them and each attachment no
  * message carries any more, deleted in one short transaction of its own.
  * *nmsgs counts the messages; shas (room for max) gets the SHA-256 of each
