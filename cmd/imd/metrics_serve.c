@@ -58,9 +58,10 @@ static size_t nscrapers;
 static http_parser_settings settings;
 
 static void
-count_user(const char *user, void *arg)
+count_user(const char *user, int64_t user_id, void *arg)
 {
 	(void)user;
+	(void)user_id;
 	(*(uint64_t *)arg)++;
 }
 
