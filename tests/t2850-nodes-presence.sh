@@ -104,12 +104,27 @@ test_expect_success 'imwho -w --json on a: the first list has bob of b as a snap
 	wait_for 3 offline_at alice bob
 '
 
-test_expect_success 'node b stopped (SIGTERM) with bob on it: -bob on a at once' '
+# b stalls past the timeout: a takes it for dead; when it comes back it
+# finds its row gone and writes its users again
+test_expect_success 'node b stalled (SIGSTOP) past the timeout: -bob; resumed: +bob again' '
+	n=$(wc -l <w.out) &&
+	bg bob@b imrecv -f >/dev/null 2>b.err && bpid=$! &&
+	wait_for 3 new_line $n +bob &&
+	kill -STOP ${NODE_PID[b]} &&
+	{ wait_for 15 new_line $n -bob; rc=$?; kill -CONT ${NODE_PID[b]}; test $rc = 0; } &&
+	wait_for 6 eval "test \$(since_line $n | grep -cxF +bob) = 2" &&
+	online_at alice bob &&
+	stop_bg $bpid &&
+	wait_for 3 eval "test \$(since_line $n | grep -cxF -- -bob) = 2"
+'
+
+test_expect_success 'node b stopped (SIGTERM) with bob on it: -bob on a at once, its row gone' '
 	n=$(wc -l <w.out) &&
 	bg bob@b imrecv -f >/dev/null 2>b.err && bpid=$! &&
 	wait_for 3 new_line $n +bob &&
 	stop_node b &&
 	wait_for 3 new_line $n -bob &&
+	test "$(pg_sql "SELECT count(*) FROM nodes")" = 1 &&
 	stop_bg $bpid &&
 	start_node b &&
 	test "$(pg_sql "SELECT count(*) FROM nodes")" = 2
