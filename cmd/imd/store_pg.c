@@ -16,7 +16,10 @@
  *    commit order on every node;
  *  - an INSERT that may meet a unique key says ON CONFLICT DO NOTHING and
  *    counts its rows, since a failed statement would abort the whole
- *    group transaction here (SQLite fails the statement only).
+ *    group transaction here (SQLite fails the statement only);
+ *  - who is online on which node is in nodes and presence
+ *    (store_pg_presence.c), announced on a channel of its own,
+ *    im_presence, heard on the same listening connection.
  */
 #include <errno.h>
 #include <stdarg.h>
