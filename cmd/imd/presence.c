@@ -7,7 +7,8 @@
  * online, one who leaves it went offline. This node's writes wait for
  * the end of the turn in a list of users whose count crossed zero; the
  * hub says, when they go out, whether each is on or off, so a user who
- * came and went within one turn costs nothing.
+ * came and went many times in one turn is one row of one statement.
+ * After a failed write the node writes all its users, not the list.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,7 +119,7 @@ presence_local(const char *user, int64_t user_id, int online)
 {
 	if (!other_has(user_id))
 		tell(user, online);
-	if (shared && ids_add(&changed, user_id) < 0)
+	if (shared && !resync && ids_add(&changed, user_id) < 0)
 		resync = 1;	/* all of them, then */
 }
 
