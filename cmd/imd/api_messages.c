@@ -507,6 +507,10 @@ batch_store(struct http_req *req, const struct who *w, const char *bkey,
 		return failed(f, 503, NULL, "storage failure");
 	if (bkey && (r = batch_replay(req, w, bkey, b, f)) != 0)
 		return r > 0 ? 0 : -1;
+	/* the answer's room up front: each line comes back with its id, time,
+	 * from and kind added; a guess short of it only grows as before */
+	if (im_buf_reserve(&out, req->body_len + b->n * 96) < 0)
+		return failed(f, 500, "internal", "out of memory");
 	for (i = 0; i < b->n; i++) {
 		memset(&sm, 0, sizeof(sm));
 		r = store_one(w, &b->ms[i], &sm);
