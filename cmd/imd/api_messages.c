@@ -249,7 +249,7 @@ check_message(const struct who *w, struct json_object *o, const struct store_fie
 		    api_ttl(o, &m->ttl_s, &status, &code, why, sizeof(why)) < 0)
 			return failed(f, status, status == 503 ? NULL : code, "%s", why);
 	}
-	/* im_name_valid() bounded it; once per line, printf's parsing showed */
+	/* bounded by im_name_valid(): a copy, not snprintf's parsing of a format */
 	memcpy(m->to, to, strlen(to) + 1);
 	if (last && !strcmp(last->to, to) && !last->grp == !group) {
 		m->to_id = last->to_id;
