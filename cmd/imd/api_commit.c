@@ -39,6 +39,19 @@ struct pending_pub {
 	struct pending_pub *next;
 };
 
+/*
+ * A turn's pending_pubs and their lines, carved from chunks freed whole
+ * after the commit: a batch's hundreds of small blocks, all freed at once,
+ * went through the allocator's locked path one by one.
+ */
+#define PUB_CHUNK 65536
+
+struct pub_chunk {
+	struct pub_chunk *next;
+	size_t used, cap;
+	char mem[];
+};
+
 /* bytes whose last file record this turn deletes */
 struct pending_blob {
 	char sha256[65];
@@ -53,6 +66,7 @@ struct cached {
 
 static struct deferred *deferred_head, **deferred_tail = &deferred_head;
 static struct pending_pub *pub_head, **pub_tail = &pub_head;
+static struct pub_chunk *pub_chunks, *pub_spare;	/* this turn's; one kept */
 static struct pending_blob *blob_head;
 static struct cached *cache[CACHE_SLOTS];
 static int turn_failed;
@@ -105,33 +119,89 @@ api_defer_json(struct http_req *req, int status, struct json_object *o)
 	api_defer(req, status, "application/json", s, n);
 }
 
-/* the line a stream gets for a stored message: its type in front */
-char *
-api_stream_line(const struct store_msg *m, size_t *len)
+/*
+ * The line a stream gets for a stored message: its type in front. Written
+ * to dst when given (room for the length returned); 0 when m has no object.
+ */
+static size_t
+stream_line_put(const struct store_msg *m, char *dst)
 {
 	static const char msg[] = "{\"type\":\"message\",", ev[] = "{\"type\":\"event\",";
 	const char *prefix = m->is_event ? ev : msg;
-	size_t plen = strlen(prefix);
+	size_t plen = m->is_event ? sizeof(ev) - 1 : sizeof(msg) - 1;
+
+	if (m->json_len < 2)
+		return 0;
+	if (dst) {
+		memcpy(dst, prefix, plen);
+		memcpy(dst + plen, m->json + 1, m->json_len - 1);
+	}
+	return plen + m->json_len - 1;
+}
+
+char *
+api_stream_line(const struct store_msg *m, size_t *len)
+{
 	char *line;
 
-	if (m->json_len < 2 || !(line = malloc(plen + m->json_len)))
+	if (!(*len = stream_line_put(m, NULL)) || !(line = malloc(*len)))
 		return NULL;
-	memcpy(line, prefix, plen);
-	memcpy(line + plen, m->json + 1, m->json_len - 1);
-	*len = plen + m->json_len - 1;
+	stream_line_put(m, line);
 	return line;
+}
+
+static void *
+pub_alloc(size_t n)
+{
+	struct pub_chunk *c = pub_chunks;
+	size_t cap;
+	void *p;
+
+	n = (n + 15) & ~(size_t)15;
+	if (!c || c->cap - c->used < n) {
+		cap = n > PUB_CHUNK ? n : PUB_CHUNK;
+		if (pub_spare && cap == PUB_CHUNK) {
+			c = pub_spare;
+			pub_spare = NULL;
+		} else if (!(c = malloc(sizeof(*c) + cap))) {
+			return NULL;
+		}
+		c->cap = cap;
+		c->used = 0;
+		c->next = pub_chunks;
+		pub_chunks = c;
+	}
+	p = c->mem + c->used;
+	c->used += n;
+	return p;
+}
+
+static void
+pub_chunks_free(struct pub_chunk *c)
+{
+	struct pub_chunk *next;
+
+	for (; c; c = next) {
+		next = c->next;
+		if (!pub_spare && c->cap == PUB_CHUNK)
+			pub_spare = c;
+		else
+			free(c);
+	}
 }
 
 void
 api_publish_after_commit(const struct store_msg *m, int64_t extra_user)
 {
+	size_t len = stream_line_put(m, NULL);
 	struct pending_pub *p;
 
-	p = calloc(1, sizeof(*p));
-	if (!p || !(p->line = api_stream_line(m, &p->len))) {
-		free(p);
+	/* the line in the same block */
+	if (!len || !(p = pub_alloc(sizeof(*p) + len)))
 		return;
-	}
+	memset(p, 0, sizeof(*p));
+	p->line = (char *)(p + 1);
+	p->len = stream_line_put(m, p->line);
 	p->id = m->id;
 	if (m->grp) {
 		p->set = api_group_members(m->grp);
@@ -299,8 +369,10 @@ commit_round(void)
 	struct deferred *d, *dl = deferred_head;
 	struct pending_pub *p, *pl = pub_head;
 	struct pending_blob *bl = blob_head;
+	struct pub_chunk *cl = pub_chunks;
 	int failed = 0;
 
+	pub_chunks = NULL;
 	deferred_head = NULL;
 	deferred_tail = &deferred_head;
 	pub_head = NULL;
@@ -336,9 +408,8 @@ commit_round(void)
 			hub_publish(p->id, p->users, p->nusers, p->line, p->len);
 		}
 		api_member_set_put(p->set);
-		free(p->line);
-		free(p);
 	}
+	pub_chunks_free(cl);
 	for (d = dl; d; d = dl) {
 		dl = d->next;
 		metrics_batch_add();

@@ -249,7 +249,8 @@ check_message(const struct who *w, struct json_object *o, const struct store_fie
 		    api_ttl(o, &m->ttl_s, &status, &code, why, sizeof(why)) < 0)
 			return failed(f, status, status == 503 ? NULL : code, "%s", why);
 	}
-	snprintf(m->to, sizeof(m->to), "%s", to);
+	/* bounded by im_name_valid(): a copy, not snprintf's parsing of a format */
+	memcpy(m->to, to, strlen(to) + 1);
 	if (last && !strcmp(last->to, to) && !last->grp == !group) {
 		m->to_id = last->to_id;
 		m->grp = last->grp;
@@ -506,6 +507,10 @@ batch_store(struct http_req *req, const struct who *w, const char *bkey,
 		return failed(f, 503, NULL, "storage failure");
 	if (bkey && (r = batch_replay(req, w, bkey, b, f)) != 0)
 		return r > 0 ? 0 : -1;
+	/* the answer's room up front: each line comes back with its id, time,
+	 * from and kind added; a guess short of it only grows as before */
+	if (im_buf_reserve(&out, req->body_len + b->n * 96) < 0)
+		return failed(f, 500, "internal", "out of memory");
 	for (i = 0; i < b->n; i++) {
 		memset(&sm, 0, sizeof(sm));
 		r = store_one(w, &b->ms[i], &sm);

@@ -118,8 +118,9 @@ hub_send(struct hub_sub *s, const char *json, size_t len)
 		free(frame);
 }
 
+/* kind: the line's metrics kind, found at the first delivery (-1 until then) */
 static void
-offer(int64_t user, int64_t id, const char *json, size_t len)
+offer(int64_t user, int64_t id, const char *json, size_t len, int *kind)
 {
 	struct hub_sub *s, *next;
 
@@ -130,7 +131,9 @@ offer(int64_t user, int64_t id, const char *json, size_t len)
 			continue;
 		s->pos = id;	/* first: an SSE frame carries it */
 		hub_send(s, json, len);
-		metrics_delivery(metrics_kind(json, len));
+		if (*kind < 0)
+			*kind = metrics_kind(json, len);
+		metrics_delivery(*kind);
 	}
 }
 
@@ -138,9 +141,10 @@ void
 hub_publish(int64_t id, const int64_t *users, size_t n, const char *json, size_t len)
 {
 	size_t i;
+	int kind = -1;
 
 	for (i = 0; i < n; i++)
-		offer(users[i], id, json, len);
+		offer(users[i], id, json, len, &kind);
 }
 
 void

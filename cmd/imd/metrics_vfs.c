@@ -68,6 +68,10 @@ metrics_vfs_init(void)
 {
 	if (real_vfs)
 		return 0;
+	/* the first call into SQLite initialises it, after which the store's
+	 * own sqlite3_config() is refused: no global mutex around every
+	 * allocation for statistics nobody reads */
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 	if (!(real_vfs = sqlite3_vfs_find(NULL)))
 		return -1;
 	timed_vfs = *real_vfs;

@@ -21,7 +21,7 @@
 
 #include "store_sqlite.h"
 
-#define SCHEMA_VERSION 5
+#define SCHEMA_VERSION 6
 #define STR_(x) #x
 #define STR(x) STR_(x)
 #define BUSY_TIMEOUT_MS 5000
@@ -43,7 +43,10 @@
  * version 5 adds messages.on_id, the message a change (an edit, a
  * reaction, a deletion) is about, with its index messages_on, and
  * messages.expires (NULL: never), and the table scheduled, sends kept
- * for later.
+ * for later; version 6 drops messages_pair(sender, recipient, id): a
+ * conversation's history reads the user's own messages_direct and
+ * messages_recipient, as the whole history does, and every message was
+ * one more index entry to write.
  *
  * A group is soft-deleted so its id stays taken; its name is unique only
  * among live groups. members holds the current role; spans says which
@@ -82,7 +85,8 @@ static const char schema_sql[] =
 	" json TEXT NOT NULL,"
 	" file_id TEXT);"
 	"CREATE INDEX IF NOT EXISTS messages_recipient ON messages(recipient, id);"
-	"CREATE INDEX IF NOT EXISTS messages_pair ON messages(sender, recipient, id);"
+	/* version 6 drops it: one B-tree insert less per message */
+	"DROP INDEX IF EXISTS messages_pair;"
 	"CREATE TABLE IF NOT EXISTS idempotency ("
 	" sender INTEGER NOT NULL,"
 	" key TEXT NOT NULL,"

@@ -44,11 +44,17 @@ const struct sq_query sq_messages_sql[] = {
 	    " SELECT " MSG_COLS " FROM messages"
 	    " WHERE recipient = ?1 AND sender <> ?1 AND id > ?2 AND id <= ?3"
 	    " ORDER BY 1 LIMIT ?4" },
-	{ Q_VISIBLE_WITH, "SELECT " MSG_COLS " FROM messages"
-	    " WHERE sender = ?1 AND recipient = ?5 AND id > ?2 AND id <= ?3"
+	/*
+	 * The same two scans of the user's own messages, the other party
+	 * filtered: no index on the pair, so a conversation costs at most
+	 * what the whole history does.
+	 */
+	{ Q_VISIBLE_WITH, "SELECT " MSG_COLS
+	    " FROM messages INDEXED BY messages_direct"
+	    " WHERE sender = ?1 AND grp IS NULL AND recipient = ?5 AND id > ?2 AND id <= ?3"
 	    " UNION ALL"
-	    " SELECT " MSG_COLS " FROM messages"
-	    " WHERE sender = ?5 AND recipient = ?1 AND ?1 <> ?5"
+	    " SELECT " MSG_COLS " FROM messages INDEXED BY messages_recipient"
+	    " WHERE recipient = ?1 AND sender = ?5 AND ?1 <> ?5"
 	    " AND id > ?2 AND id <= ?3"
 	    " ORDER BY 1 LIMIT ?4" },
 	/* the spans that can still hold something after since */

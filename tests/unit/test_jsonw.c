@@ -51,6 +51,23 @@ main(void)
 		}
 	}
 	ok(same, "every byte 0x01-0xff quoted as json-c does");
+	/* and at every place of a longer string: inside a word read whole,
+	 * at its edges, in the tail read byte by byte */
+	for (c = 1; c < 256 && same; c++) {
+		char l[21] = "abcdefghijklmnopqrst";
+		size_t at;
+
+		for (at = 0; at < 20 && same; at++) {
+			l[at] = (char)c;
+			if (strcmp(mine(l, 20), jsonc(l, 20))) {
+				printf("# byte 0x%02x at %zu: %s, json-c %s\n", c, at, mine(l, 20),
+				    jsonc(l, 20));
+				same = 0;
+			}
+			l[at] = (char)('a' + at);
+		}
+	}
+	ok(same, "every byte at every place of 20 quoted as json-c does");
 	is_str(mine("a\0b", 3), jsonc("a\0b", 3), "NUL as json-c does");
 	is_str(mine("", 0), "\"\"", "empty string");
 	is_str(mine("x/y \"q\" \\", 9), "\"x/y \\\"q\\\" \\\\\"", "slash kept, quote and backslash escaped");

@@ -5,6 +5,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "isotime.h"
 #include "store.h"
 #include "tap.h"
@@ -12,6 +14,7 @@
 #define T0 1764000000000LL	/* a message's time, ms */
 
 static struct store *st;
+static char err_buf[256];
 static int64_t alice, bob, carol;
 
 /* a direct (to a user) or group message of text, with an optional key */
@@ -377,6 +380,78 @@ test_fields(void)
 	ok(!store_field_slot(&f, "tex", 3) && !store_field_slot(&f, "file", 4), "others are not");
 }
 
+/* one value of a query on the database file, -1 when it has none */
+static int
+db_int(const char *file, const char *sql)
+{
+	sqlite3 *db;
+	sqlite3_stmt *s;
+	int v = -1;
+
+	if (sqlite3_open(file, &db) != SQLITE_OK)
+		return -1;
+	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK) {
+		if (sqlite3_step(s) == SQLITE_ROW)
+			v = sqlite3_column_int(s, 0);
+		sqlite3_finalize(s);
+	}
+	sqlite3_close(db);
+	return v;
+}
+
+/*
+ * A database of schema version 5 (its messages table and indexes, as that
+ * version made them), opened by this one: migrated, its messages read
+ * through the indexes that remain.
+ */
+static void
+test_upgrade(const char *dir)
+{
+	static const char v5[] =
+	    "CREATE TABLE messages (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	    " time INTEGER NOT NULL, sender INTEGER NOT NULL, recipient INTEGER, grp INTEGER,"
+	    " kind TEXT NOT NULL, json TEXT NOT NULL, file_id TEXT, on_id INTEGER,"
+	    " expires INTEGER);"
+	    "CREATE INDEX messages_recipient ON messages(recipient, id);"
+	    "CREATE INDEX messages_pair ON messages(sender, recipient, id);"
+	    "CREATE INDEX messages_direct ON messages(sender, id) WHERE grp IS NULL;"
+	    "CREATE INDEX messages_grp ON messages(grp, id) WHERE grp IS NOT NULL;"
+	    "INSERT INTO messages(time, sender, recipient, kind, json) VALUES"
+	    " (1, 1, 2, 'text', '{\"id\":1}'), (1, 2, 1, 'text', '{\"id\":2}'),"
+	    " (1, 3, 2, 'text', '{\"id\":3}'), (1, 1, 3, 'text', '{\"id\":4}'),"
+	    " (1, 2, 1, 'text', '{\"id\":5}');"
+	    "PRAGMA user_version=5;";
+	char path[128];
+	sqlite3 *db;
+	int made;
+
+	snprintf(path, sizeof path, "%s/v5.db", dir);
+	made = sqlite3_open(path, &db) == SQLITE_OK &&
+	    sqlite3_exec(db, v5, NULL, NULL, NULL) == SQLITE_OK;
+	sqlite3_close(db);
+	ok(made, "a version 5 database made");
+	ok(store_open(&st, path, err_buf, sizeof err_buf) == STORE_OK, "opened by this imd");
+	if (!st) {
+		printf("# %s\n", err_buf);
+		return;
+	}
+	is_str(seen(1, 2, 0, 0, 0), "1,2,5", "a conversation, both ways");
+	is_str(seen(2, 1, 0, 0, 2), "1,2", "from the other side, limited");
+	is_str(seen(2, 3, 0, 0, 0), "3", "another one");
+	is_str(seen(1, 2, 0, 1, 0), "2,5", "after since");
+	is_str(seen(1, 0, 0, 0, 0), "1,2,4,5", "the whole history");
+	ok(dm(1, "alice", 2, "bob", "after") == 6, "a new message after the old ones");
+	is_str(seen(2, 1, 0, 4, 0), "5,6", "read with them");
+	store_close(st);
+	st = NULL;
+	ok(db_int(path, "PRAGMA user_version") == 6, "now version 6");
+	ok(db_int(path, "SELECT count(*) FROM sqlite_master WHERE name = 'messages_pair'") == 0,
+	    "messages_pair dropped");
+	ok(db_int(path, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND"
+	    " name IN ('messages_recipient', 'messages_direct', 'messages_grp')") == 3,
+	    "the indexes the reads use are there");
+}
+
 int
 main(void)
 {
@@ -413,6 +488,7 @@ main(void)
 		is_str(seen(bob, alice, 0, 0, 1), "1", "messages kept");
 		store_close(st);
 	}
+	test_upgrade(dir);
 	snprintf(path, sizeof path, "rm -rf '%s'", dir);
 	if (system(path) != 0)
 		printf("# could not remove %s\n", dir);
