@@ -22,8 +22,24 @@ void api_defer(struct http_req *req, int status, const char *ctype, const char *
 void api_defer_json(struct http_req *req, int status, struct json_object *o);
 /* roll back this turn's transaction: every answer waiting on it gets 503 */
 void api_fail_turn(void);
-/* commit the turn, answer, publish; until nothing more waits */
+/*
+ * commit the turn, answer, publish; until nothing more waits, or until a
+ * commit is on its way (the loop wakes on the store's socket, and the
+ * next call goes on)
+ */
 void api_commit_turn(void);
+/* 1 while a commit is on its way: the store's connection is taken */
+int api_commit_busy(void);
+/* how long the commit on its way has waited, in ms; 0: none */
+int64_t api_commit_waiting_ms(void);
+/*
+ * while a commit is on its way, keep req (any that may write) until it is
+ * done, then dispatch it: returns 1 when parked (or answered)
+ */
+int api_park(struct http_req *req);
+/* remember when a user was last seen: in the transaction, or after the
+ * commit on its way */
+void api_user_touch(int64_t user_id, int64_t ms);
 
 /*
  * publish this stored message to streams after the commit: direct messages

@@ -118,9 +118,7 @@ api_presence_changed(const char *user, int64_t user_id, int online)
 		     "{\"type\":\"presence\",\"user\":\"%s\",\"online\":%s,\"time\":\"%s\"}",
 		     user, online ? "true" : "false", when);
 	hub_presence_broadcast(line, (size_t)n);
-	/* in the turn's transaction: a thousand reconnects cost one fsync */
-	if (store_begin(api_store) == 0)
-		store_user_touch(api_store, user_id, ms);
+	api_user_touch(user_id, ms);
 }
 
 static void

@@ -162,7 +162,8 @@ api_timed_tick(void)
 	struct timeheap_item it;
 	int64_t now = loop_now_ms();
 
-	if (store_begin(api_store) < 0)
+	/* the store's connection is taken: the next tick does it */
+	if (api_commit_busy() || store_begin(api_store) < 0)
 		return;
 	while (timers_due(api_store, now, &it)) {
 		if (it.kind == STORE_TIMED_EXPIRE)
