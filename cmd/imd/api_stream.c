@@ -35,6 +35,7 @@ struct stream {
 };
 
 static struct stream *expiring;
+int api_heartbeat_ms = API_HEARTBEAT_MS;
 
 static void
 send_line(struct hub_sub *s, const char *fmt_json)
@@ -230,7 +231,7 @@ api_stream_tick(void)
 	}
 	im_time_iso(now, when);
 	n = snprintf(line, sizeof(line), "{\"type\":\"heartbeat\",\"time\":\"%s\"}", when);
-	hub_tick(loop_mono_ms(), API_HEARTBEAT_MS, line, (size_t)n);
+	hub_tick(loop_mono_ms(), api_heartbeat_ms, line, (size_t)n);
 }
 
 void
