@@ -9,6 +9,7 @@
 #include "api_int.h"
 #include "health.h"
 #include "hub.h"
+#include "work.h"
 
 struct route {
 	const char *method;
@@ -41,6 +42,7 @@ api_init(struct store *st, int registration_open)
 {
 	api_store = st;
 	api_registration_open = registration_open;
+	work_gate(api_commit_busy);
 	hub_on_presence(api_presence_changed);
 }
 

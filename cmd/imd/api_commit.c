@@ -2,6 +2,7 @@
  * api_commit — answers held until commit, messages published after it, and
  * the cache of member sets that group fan-out reads.
  */
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -306,6 +307,8 @@ checkpoint_maybe(void)
  *    dropped from the queue;
  *  - reads run at once: the store has them on a connection of its own
  *    (PostgreSQL), which sees what is committed;
+ *  - what finished on the worker threads (a password hashed, an upload
+ *    in place) is taken up after it (work_gate): its next step writes;
  *  - heartbeats, deliveries of what is committed, other nodes' messages
  *    (below) and /v1/health go on; the timed work of api_timed waits a
  *    tick; a presence's "last seen" is written after the commit.
@@ -572,6 +575,7 @@ api_commit_turn(void)
 		if (!flight_poll())
 			break;		/* on its way: the rest when it is done */
 		touches_write();
+		work_release();	/* what finished on the workers meanwhile */
 		unpark();
 		if (!(deferred_head || pub_head || blob_head || turn_failed ||
 		    store_in_tx(api_store)))
@@ -579,6 +583,23 @@ api_commit_turn(void)
 		commit_round();
 	}
 	api_remote_flush();
+}
+
+/* at the end: commit what is left and wait for it, the loop stopped */
+void
+api_commit_wait(void)
+{
+	struct pollfd p;
+	int want_write;
+
+	api_commit_turn();
+	while (flight.on) {
+		if ((p.fd = store_commit_fd(api_store, &want_write)) >= 0) {
+			p.events = POLLIN | (want_write ? POLLOUT : 0);
+			poll(&p, 1, 1000);
+		}
+		api_commit_turn();
+	}
 }
 
 /* ---- other nodes ---- */

@@ -28,6 +28,8 @@ void api_fail_turn(void);
  * next call goes on)
  */
 void api_commit_turn(void);
+/* api_commit_turn(), then wait for its commit: for the end, the loop stopped */
+void api_commit_wait(void);
 /* 1 while a commit is on its way: the store's connection is taken */
 int api_commit_busy(void);
 /* how long the commit on its way has waited, in ms; 0: none */

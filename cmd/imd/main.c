@@ -730,7 +730,7 @@ serve(int argc, char **argv)
 	conn_reap();
 	auth_shutdown();
 	work_shutdown();	/* its done steps may still write */
-	api_before_sleep();
+	api_commit_wait();
 	store_close(st);
 	SSL_CTX_free(ctx);
 	loop_free(l);
