@@ -9,7 +9,6 @@
 #include "api_int.h"
 #include "health.h"
 #include "hub.h"
-#include "work.h"
 
 struct route {
 	const char *method;
@@ -42,7 +41,6 @@ api_init(struct store *st, int registration_open)
 {
 	api_store = st;
 	api_registration_open = registration_open;
-	work_gate(api_commit_busy);
 	hub_on_presence(api_presence_changed);
 }
 
@@ -79,7 +77,7 @@ api_dispatch(struct http_req *req)
 	size_t i;
 
 	/* a request that may write waits for the commit on its way */
-	if (strcmp(req->method, "GET") && strcmp(req->method, "HEAD") && api_park(req))
+	if (strcmp(req->method, "GET") && strcmp(req->method, "HEAD") && api_park(req, api_dispatch))
 		return;
 	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
 		if (strcmp(routes[i].path, req->path))

@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api.h"
 #include "api_commit.h"
 #include "api_util.h"
 #include "blob.h"
@@ -329,6 +328,7 @@ static struct {
  * gave it (an upload's state) is kept aside meanwhile */
 struct parked {
 	struct http_req *req;	/* NULL once the client went away */
+	void (*dispatch)(struct http_req *req);
 	void *ctx;
 	void (*on_close)(struct http_req *req);
 	struct parked *next;
@@ -369,7 +369,7 @@ parked_gone(struct http_req *req)
 }
 
 int
-api_park(struct http_req *req)
+api_park(struct http_req *req, void (*dispatch)(struct http_req *req))
 {
 	struct parked *p;
 
@@ -380,6 +380,7 @@ api_park(struct http_req *req)
 		return 1;
 	}
 	p->req = req;
+	p->dispatch = dispatch;
 	p->ctx = req->ctx;
 	p->on_close = req->on_close;
 	req->ctx = p;
@@ -403,7 +404,7 @@ unpark(void)
 		if (p->req) {
 			p->req->on_close = p->on_close;
 			p->req->ctx = p->ctx;
-			api_dispatch(p->req);
+			p->dispatch(p->req);
 		}
 		free(p);
 	}
@@ -714,6 +715,7 @@ void
 api_remote_init(struct loop *l)
 {
 	rloop_commit = l;
+	work_gate(api_commit_busy);
 	if (!store_shared(api_store))
 		return;
 	rloop = l;

@@ -36,9 +36,9 @@ int api_commit_busy(void);
 int64_t api_commit_waiting_ms(void);
 /*
  * while a commit is on its way, keep req (any that may write) until it is
- * done, then dispatch it: returns 1 when parked (or answered)
+ * done, then give it to dispatch: returns 1 when parked (or answered)
  */
-int api_park(struct http_req *req);
+int api_park(struct http_req *req, void (*dispatch)(struct http_req *req));
 /* remember when a user was last seen: in the transaction, or after the
  * commit on its way */
 void api_user_touch(int64_t user_id, int64_t ms);
@@ -77,6 +77,7 @@ void api_groups_forget(void);			/* drop every cached set */
  * commit, to the streams here, heard of through l
  */
 struct loop;
+/* also where the commits' sockets are watched, for every store */
 void api_remote_init(struct loop *l);
 void api_remote_tick(void);	/* every second: the slow poll */
 void api_remote_flush(void);	/* at the end of a turn, no transaction open */
