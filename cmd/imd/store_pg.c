@@ -4,9 +4,15 @@
  * and savepoints, and what other nodes commit; each domain's statements
  * are in store_pg_*.c (store_pg.h).
  *
- * One connection, used from the event loop thread. Writes done while no
- * group transaction is open are transactions of their own; inside one
- * they wait for store_commit(). Several imd may share one database:
+ * Used from the event loop thread, through two connections: conn holds
+ * the group transaction, whose commit is sent without waiting for it
+ * (store_commit_start, below); side runs the statements that come outside
+ * a transaction while that commit is on its way (reads, mostly: the
+ * caller parks what may write), so the loop never waits on the commit.
+ * Every statement but the commit is bounded by PG_STATEMENT_TIMEOUT.
+ * Writes done while no group transaction is open are transactions of
+ * their own; inside one they wait for the commit. Several imd may share
+ * one database:
  *
  *  - the schema is created or migrated under pg_advisory_lock(), so two
  *    nodes starting at once do it one after the other;
