@@ -6,7 +6,8 @@ IM_TEST_STORE=pg
 
 # Commits made slow on purpose: deferred triggers run at COMMIT, so the
 # statements of the requests are quick and the commit itself waits 5 s.
-# alice's cursor, and a message whose text says "slow message".
+# alice's cursor, and a message whose text says "slow message" (5 s, or
+# "slow message N": N seconds).
 cat >slow.sql <<'EOF'
 CREATE FUNCTION slow_cursor() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -18,7 +19,7 @@ BEGIN
 END $$;
 CREATE FUNCTION slow_message() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-	PERFORM pg_sleep(5);
+	PERFORM pg_sleep(coalesce(substring(NEW.json from 'slow message ([0-9]+)')::int, 5));
 	RETURN NULL;
 END $$;
 CREATE CONSTRAINT TRIGGER slow_cursor AFTER UPDATE ON tokens
@@ -110,6 +111,36 @@ test_expect_success 'a message whose commit takes 5 s: acknowledged after it, de
 	as_user bob imrecv --format "%m" >got &&
 	printf "%s\n" first "from b in the stall" "the slow message" >expect &&
 	test_cmp expect got
+'
+
+test_expect_success 'a commit unanswered for 10 s: /v1/health says so, and 200 again once it is done' '
+	{ send_curl alice bob "slow message 12" >slow.out & } &&
+	psend=$! &&
+	sleep 4 &&
+	test "$(imcurl --max-time 2 -o /dev/null -w "%{http_code}" "$URL/v1/health")" = 200 &&
+	sleep 7.5 &&
+	test "$(imcurl --max-time 2 -o body -w "%{http_code}" "$URL/v1/health")" = 503 &&
+	test_grep "has not answered a commit" body &&
+	wait $psend &&
+	jq -e ".id > 0" slow.out &&
+	test "$(imcurl --max-time 2 -o /dev/null -w "%{http_code}" "$URL/v1/health")" = 200
+'
+
+test_expect_success 'a statement held up by a lock fails after 5 s with 503 and Retry-After, nothing lost' '
+	{ pg_sql "BEGIN; LOCK TABLE tokens IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(8); COMMIT" \
+		>/dev/null & } &&
+	plock=$! &&
+	sleep 1 &&
+	t0=$(now_ms) &&
+	imcurl -o body -D headers -H "$(bearer bob)" \
+		-w "%{http_code} %{time_appconnect} %{time_starttransfer}\n" "$URL/v1/whoami" >took &&
+	t1=$(now_ms) &&
+	diag "whoami under the lock: $((t1 - t0)) ms, status, TLS done, first byte: $(cat took)" &&
+	error_is 503 unavailable "$(cut -d" " -f1 took)" &&
+	test_grep "^Retry-After: 1" headers &&
+	test $((t1 - t0)) -ge 4500 && test $((t1 - t0)) -lt 9000 &&
+	wait $plock &&
+	test "$(api bob GET /v1/whoami)" = 200
 '
 
 test_expect_success 'the stream is still there' '
