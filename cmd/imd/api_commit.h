@@ -2,7 +2,9 @@
  * api_commit — the group commit. Writes are acknowledged only once
  * committed: a handler that writes queues its answer with api_defer(),
  * and api_commit_turn() commits the loop turn's transaction, then sends
- * the queued answers and publishes the new messages to the streams.
+ * the queued answers and publishes the new messages to the streams. The
+ * loop does not wait for the commit (store_commit_start): until it is
+ * done, requests that may write are parked here (api_park).
  * Group messages go to the members the group had when the message was
  * written: sets of them are cached here, shared and counted.
  */
