@@ -320,7 +320,6 @@ static struct {
 	struct pending_pub *pl;
 	struct pending_blob *bl;
 	double started;		/* metrics_clock() */
-	int64_t started_ms;	/* loop_mono_ms() */
 	int fd, want_write;	/* watched: the store's socket */
 } flight = { .fd = -1 };
 
@@ -348,12 +347,6 @@ int
 api_commit_busy(void)
 {
 	return flight.on;
-}
-
-int64_t
-api_commit_waiting_ms(void)
-{
-	return flight.on ? loop_mono_ms() - flight.started_ms : 0;
 }
 
 static void
@@ -563,7 +556,6 @@ commit_round(void)
 	flight.pl = pl;
 	flight.bl = bl;
 	flight.started = metrics_clock();
-	flight.started_ms = loop_mono_ms();
 	health_commit_begun();
 	store_commit_start(api_store);
 	flight_poll();

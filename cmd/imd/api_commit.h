@@ -34,8 +34,6 @@ void api_commit_turn(void);
 void api_commit_wait(void);
 /* 1 while a commit is on its way: the store's connection is taken */
 int api_commit_busy(void);
-/* how long the commit on its way has waited, in ms; 0: none */
-int64_t api_commit_waiting_ms(void);
 /*
  * while a commit is on its way, keep req (any that may write) until it is
  * done, then give it to dispatch: returns 1 when parked (or answered)
