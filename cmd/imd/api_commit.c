@@ -309,8 +309,10 @@ checkpoint_maybe(void)
  *  - what finished on the worker threads (a password hashed, an upload
  *    in place) is taken up after it (work_gate): its next step writes;
  *  - heartbeats, deliveries of what is committed, other nodes' messages
- *    (below) and /v1/health go on; the timed work of api_timed waits a
- *    tick; a presence's "last seen" is written after the commit.
+ *    (below) and /v1/health go on; the timed work of api_timed runs
+ *    right after it (api_after_commit), and a presence's "last seen" is
+ *    written then, so a load that keeps commits on their way never
+ *    starves them.
  */
 
 /* the round whose commit is on its way */
@@ -342,6 +344,10 @@ struct touch {
 };
 
 static struct touch *touches;
+
+/* work that waits for the commit on its way (api_after_commit) */
+static void (*after[4])(void);
+static size_t nafter;
 
 int
 api_commit_busy(void)
@@ -420,6 +426,30 @@ api_user_touch(int64_t user_id, int64_t ms)
 		t->next = touches;
 		touches = t;
 	}
+}
+
+void
+api_after_commit(void (*fn)(void))
+{
+	size_t i;
+
+	for (i = 0; i < nafter; i++)
+		if (after[i] == fn)
+			return;
+	if (nafter < sizeof(after) / sizeof(after[0]))
+		after[nafter++] = fn;
+}
+
+static void
+afters_run(void)
+{
+	void (*run[sizeof(after) / sizeof(after[0])])(void);
+	size_t i, n = nafter;
+
+	memcpy(run, after, n * sizeof(run[0]));
+	nafter = 0;
+	for (i = 0; i < n; i++)
+		run[i]();
 }
 
 static void
@@ -568,6 +598,7 @@ api_commit_turn(void)
 		if (!flight_poll())
 			break;		/* on its way: the rest when it is done */
 		touches_write();
+		afters_run();
 		work_release();	/* what finished on the workers meanwhile */
 		unpark();
 		if (!(deferred_head || pub_head || blob_head || turn_failed ||

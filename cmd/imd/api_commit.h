@@ -39,6 +39,8 @@ int api_commit_busy(void);
  * done, then give it to dispatch: returns 1 when parked (or answered)
  */
 int api_park(struct http_req *req, void (*dispatch)(struct http_req *req));
+/* run fn (once, however often asked) when the commit on its way is done */
+void api_after_commit(void (*fn)(void));
 /* remember when a user was last seen: in the transaction, or after the
  * commit on its way */
 void api_user_touch(int64_t user_id, int64_t ms);
