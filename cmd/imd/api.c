@@ -77,6 +77,9 @@ api_dispatch(struct http_req *req)
 	char allow[128] = "";
 	size_t i;
 
+	/* a request that may write waits for the commit on its way */
+	if (strcmp(req->method, "GET") && strcmp(req->method, "HEAD") && api_park(req, api_dispatch))
+		return;
 	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
 		if (strcmp(routes[i].path, req->path))
 			continue;

@@ -2,6 +2,7 @@
  * api_commit — answers held until commit, messages published after it, and
  * the cache of member sets that group fan-out reads.
  */
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +72,7 @@ static struct pending_blob *blob_head;
 static struct cached *cache[CACHE_SLOTS];
 static int turn_failed;
 static int checkpointing;	/* a checkpoint is on the worker */
+static struct loop *rloop_commit;
 
 void
 api_fail_turn(void)
@@ -362,31 +364,185 @@ checkpoint_maybe(void)
  * then every answer that waited for it, then the fan-out. Answering may
  * let a connection's next pipelined request in, which may write again:
  * that goes into a new round, never into the batch just committed.
+ *
+ * The loop does not wait for the commit (store_commit_start): the round's
+ * answers, messages and blobs are set aside in `flight` and the store's
+ * socket is watched; when the answer comes, round_end() does the rest.
+ * SQLite commits at once, and the round ends in the same call. While a
+ * commit is on its way:
+ *  - a request that may write (any but GET and HEAD) is parked, in order,
+ *    and run when the commit is done: its connection reads nothing more
+ *    meanwhile (http.h: one request at a time), and one that goes away is
+ *    dropped from the queue;
+ *  - reads run at once: the store has them on a connection of its own
+ *    (PostgreSQL), which sees what is committed;
+ *  - what finished on the worker threads (a password hashed, an upload
+ *    in place) is taken up after it (work_gate): its next step writes;
+ *  - heartbeats, deliveries of what is committed, other nodes' messages
+ *    (below) and /v1/health go on; the timed work of api_timed runs
+ *    right after it (api_after_commit), and a presence's "last seen" is
+ *    written then, so a load that keeps commits on their way never
+ *    starves them.
  */
-static void
-commit_round(void)
-{
-	struct deferred *d, *dl = deferred_head;
-	struct pending_pub *p, *pl = pub_head;
-	struct pending_blob *bl = blob_head;
-	struct pub_chunk *cl = pub_chunks;
-	int failed = 0;
 
-	pub_chunks = NULL;
-	deferred_head = NULL;
-	deferred_tail = &deferred_head;
-	pub_head = NULL;
-	pub_tail = &pub_head;
-	blob_head = NULL;
-	if (turn_failed) {
-		store_rollback(api_store);
-		turn_failed = 0;
-		failed = 1;
-	} else if (store_in_tx(api_store) && health_commit(api_store) < 0) {
-		log_warn("commit failed: %s", store_errmsg(api_store));
-		store_rollback(api_store);
-		failed = 1;
+/* the round whose commit is on its way */
+static struct {
+	int on;
+	struct deferred *dl;
+	struct pending_pub *pl;
+	struct pending_blob *bl;
+	struct pub_chunk *cl;	/* where pl's publications live */
+	double started;		/* metrics_clock() */
+	int fd, want_write;	/* watched: the store's socket */
+} flight = { .fd = -1 };
+
+/* a request waiting for the commit on its way; what the headers hook
+ * gave it (an upload's state) is kept aside meanwhile */
+struct parked {
+	struct http_req *req;	/* NULL once the client went away */
+	void (*dispatch)(struct http_req *req);
+	void *ctx;
+	void (*on_close)(struct http_req *req);
+	struct parked *next;
+};
+
+static struct parked *parked_head, **parked_tail = &parked_head;
+
+/* a "last seen" waiting for the commit on its way */
+struct touch {
+	int64_t user_id, ms;
+	struct touch *next;
+};
+
+static struct touch *touches;
+
+/* work that waits for the commit on its way (api_after_commit) */
+static void (*after[4])(void);
+static size_t nafter;
+
+int
+api_commit_busy(void)
+{
+	return flight.on;
+}
+
+static void
+parked_gone(struct http_req *req)
+{
+	struct parked *p = req->ctx;
+
+	p->req = NULL;
+	req->ctx = p->ctx;
+	req->on_close = p->on_close;
+	if (req->on_close)
+		req->on_close(req);
+}
+
+int
+api_park(struct http_req *req, void (*dispatch)(struct http_req *req))
+{
+	struct parked *p;
+
+	if (!flight.on)
+		return 0;
+	if (!(p = calloc(1, sizeof(*p)))) {
+		http_error(req, 503, "unavailable", "out of memory; try again");
+		return 1;
 	}
+	p->req = req;
+	p->dispatch = dispatch;
+	p->ctx = req->ctx;
+	p->on_close = req->on_close;
+	req->ctx = p;
+	req->on_close = parked_gone;
+	*parked_tail = p;
+	parked_tail = &p->next;
+	return 1;
+}
+
+/* the parked requests, in order; a new commit parks none of them again,
+ * since none starts before the loop's turn ends */
+static void
+unpark(void)
+{
+	struct parked *p, *pl = parked_head;
+
+	parked_head = NULL;
+	parked_tail = &parked_head;
+	for (p = pl; p; p = pl) {
+		pl = p->next;
+		if (p->req) {
+			p->req->on_close = p->on_close;
+			p->req->ctx = p->ctx;
+			p->dispatch(p->req);
+		}
+		free(p);
+	}
+}
+
+void
+api_user_touch(int64_t user_id, int64_t ms)
+{
+	struct touch *t;
+
+	if (!flight.on) {
+		/* in the turn's transaction: a thousand reconnects cost one fsync */
+		if (store_begin(api_store) == 0)
+			store_user_touch(api_store, user_id, ms);
+		return;
+	}
+	if ((t = malloc(sizeof(*t)))) {	/* out of memory: "last seen" stays older */
+		t->user_id = user_id;
+		t->ms = ms;
+		t->next = touches;
+		touches = t;
+	}
+}
+
+void
+api_after_commit(void (*fn)(void))
+{
+	size_t i;
+
+	for (i = 0; i < nafter; i++)
+		if (after[i] == fn)
+			return;
+	if (nafter < sizeof(after) / sizeof(after[0]))
+		after[nafter++] = fn;
+}
+
+static void
+afters_run(void)
+{
+	void (*run[sizeof(after) / sizeof(after[0])])(void);
+	size_t i, n = nafter;
+
+	memcpy(run, after, n * sizeof(run[0]));
+	nafter = 0;
+	for (i = 0; i < n; i++)
+		run[i]();
+}
+
+static void
+touches_write(void)
+{
+	struct touch *t;
+
+	while ((t = touches)) {
+		touches = t->next;
+		api_user_touch(t->user_id, t->ms);
+		free(t);
+	}
+}
+
+/* after the commit (or the rollback): answers, the fan-out */
+static void
+round_end(struct deferred *dl, struct pending_pub *pl, struct pending_blob *bl,
+    struct pub_chunk *cl, int failed)
+{
+	struct deferred *d;
+	struct pending_pub *p;
+
 	if (failed)
 		api_groups_forget();	/* the cache may hold rolled-back members */
 	else
@@ -428,12 +584,120 @@ commit_round(void)
 	metrics_batch_end();
 }
 
+static void
+on_commit_fd(struct loop *l, int fd, int events, void *arg)
+{
+	(void)l;
+	(void)fd;
+	(void)events;
+	(void)arg;
+	/* the loop's turn ends in api_commit_turn(), which reads the answer */
+}
+
+static void
+unwatch_commit(void)
+{
+	if (flight.fd >= 0)
+		loop_unwatch(rloop_commit, flight.fd);
+	flight.fd = -1;
+}
+
+/* the answer of the commit on its way, if it came: 1 when it is done */
+static int
+flight_poll(void)
+{
+	int r, fd, want_write;
+
+	if (!flight.on)
+		return 1;
+	if ((r = store_commit_finish(api_store)) == STORE_AGAIN) {
+		fd = store_commit_fd(api_store, &want_write);
+		if (fd != flight.fd || want_write != flight.want_write) {
+			unwatch_commit();
+			if (fd >= 0 && loop_watch(rloop_commit, fd,
+			    LOOP_READ | (want_write ? LOOP_WRITE : 0), on_commit_fd, NULL) == 0)
+				flight.fd = fd;
+			flight.want_write = want_write;
+		}
+		return 0;
+	}
+	unwatch_commit();
+	flight.on = 0;
+	health_committed(api_store, r, metrics_clock() - flight.started);
+	if (r < 0)
+		log_warn("commit failed: %s", store_errmsg(api_store));
+	round_end(flight.dl, flight.pl, flight.bl, flight.cl, r < 0);
+	return 1;
+}
+
+static void
+commit_round(void)
+{
+	struct deferred *dl = deferred_head;
+	struct pending_pub *pl = pub_head;
+	struct pending_blob *bl = blob_head;
+	struct pub_chunk *cl = pub_chunks;
+
+	pub_chunks = NULL;
+	deferred_head = NULL;
+	deferred_tail = &deferred_head;
+	pub_head = NULL;
+	pub_tail = &pub_head;
+	blob_head = NULL;
+	if (turn_failed) {
+		store_rollback(api_store);
+		turn_failed = 0;
+		round_end(dl, pl, bl, cl, 1);
+		return;
+	}
+	if (!store_in_tx(api_store)) {
+		round_end(dl, pl, bl, cl, 0);
+		return;
+	}
+	flight.on = 1;
+	flight.dl = dl;
+	flight.pl = pl;
+	flight.bl = bl;
+	flight.cl = cl;
+	flight.started = metrics_clock();
+	health_commit_begun();
+	store_commit_start(api_store);
+	flight_poll();
+}
+
 void
 api_commit_turn(void)
 {
-	while (deferred_head || pub_head || blob_head || turn_failed || store_in_tx(api_store))
+	for (;;) {
+		if (!flight_poll())
+			break;		/* on its way: the rest when it is done */
+		touches_write();
+		afters_run();
+		work_release();	/* what finished on the workers meanwhile */
+		unpark();
+		if (!(deferred_head || pub_head || blob_head || turn_failed ||
+		    store_in_tx(api_store)))
+			break;
 		commit_round();
+	}
 	api_remote_flush();
+}
+
+/* at the end: commit what is left and wait for it, the loop stopped */
+void
+api_commit_wait(void)
+{
+	struct pollfd p;
+	int want_write;
+
+	api_commit_turn();
+	while (flight.on) {
+		if ((p.fd = store_commit_fd(api_store, &want_write)) >= 0) {
+			p.events = POLLIN | (want_write ? POLLOUT : 0);
+			poll(&p, 1, 1000);
+		}
+		api_commit_turn();
+	}
 }
 
 /* ---- other nodes ---- */
@@ -547,6 +811,8 @@ catch_up(int64_t upto)
 void
 api_remote_init(struct loop *l)
 {
+	rloop_commit = l;
+	work_gate(api_commit_busy);
 	if (!store_shared(api_store))
 		return;
 	rloop = l;
@@ -566,12 +832,22 @@ api_remote_tick(void)
 	rewatch(0);
 }
 
-/* before the loop sleeps, no transaction open */
+/*
+ * Before the loop sleeps, no transaction open. While this node's commit
+ * is on its way the reading goes on (the store reads on its side
+ * connection), up to just below the commit's first id: no node commits
+ * an id above it before this commit ends, since its msg_seq row is held,
+ * and the commit's own ids, heard once it is done, are for round_end().
+ */
 void
 api_remote_flush(void)
 {
-	if (rloop && heard > horizon && !store_in_tx(api_store))
-		catch_up(heard);
+	int64_t upto = heard;
+
+	if (flight.on && flight.pl && flight.pl->id - 1 < upto)
+		upto = flight.pl->id - 1;
+	if (rloop && upto > horizon && !store_in_tx(api_store))
+		catch_up(upto);
 }
 
 /* this node committed ids first..last: the others' before them first */

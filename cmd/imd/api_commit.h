@@ -2,7 +2,9 @@
  * api_commit — the group commit. Writes are acknowledged only once
  * committed: a handler that writes queues its answer with api_defer(),
  * and api_commit_turn() commits the loop turn's transaction, then sends
- * the queued answers and publishes the new messages to the streams.
+ * the queued answers and publishes the new messages to the streams. The
+ * loop does not wait for the commit (store_commit_start): until it is
+ * done, requests that may write are parked here (api_park).
  * Group messages go to the members the group had when the message was
  * written: sets of them are cached here, shared and counted.
  */
@@ -22,8 +24,26 @@ void api_defer(struct http_req *req, int status, const char *ctype, const char *
 void api_defer_json(struct http_req *req, int status, struct json_object *o);
 /* roll back this turn's transaction: every answer waiting on it gets 503 */
 void api_fail_turn(void);
-/* commit the turn, answer, publish; until nothing more waits */
+/*
+ * commit the turn, answer, publish; until nothing more waits, or until a
+ * commit is on its way (the loop wakes on the store's socket, and the
+ * next call goes on)
+ */
 void api_commit_turn(void);
+/* api_commit_turn(), then wait for its commit: for the end, the loop stopped */
+void api_commit_wait(void);
+/* 1 while a commit is on its way: the store's connection is taken */
+int api_commit_busy(void);
+/*
+ * while a commit is on its way, keep req (any that may write) until it is
+ * done, then give it to dispatch: returns 1 when parked (or answered)
+ */
+int api_park(struct http_req *req, void (*dispatch)(struct http_req *req));
+/* run fn (once, however often asked) when the commit on its way is done */
+void api_after_commit(void (*fn)(void));
+/* remember when a user was last seen: in the transaction, or after the
+ * commit on its way */
+void api_user_touch(int64_t user_id, int64_t ms);
 
 /*
  * publish this stored message to streams after the commit: direct messages
@@ -59,6 +79,7 @@ void api_groups_forget(void);			/* drop every cached set */
  * commit, to the streams here, heard of through l
  */
 struct loop;
+/* also where the commits' sockets are watched, for every store */
 void api_remote_init(struct loop *l);
 void api_remote_tick(void);	/* every second: the slow poll */
 void api_remote_flush(void);	/* at the end of a turn, no transaction open */

@@ -14,6 +14,7 @@
 
 #define API_PAGE	500	/* messages a stream reads from its backlog at once */
 #define API_HEARTBEAT_MS 20000
+extern int api_heartbeat_ms;	/* --heartbeat; API_HEARTBEAT_MS unless given */
 
 void api_register(struct http_req *req);
 void api_login(struct http_req *req);

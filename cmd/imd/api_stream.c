@@ -36,6 +36,7 @@ struct stream {
 };
 
 static struct stream *expiring;
+int api_heartbeat_ms = API_HEARTBEAT_MS;
 
 static void
 send_line(struct hub_sub *s, const char *fmt_json)
@@ -115,9 +116,7 @@ void
 api_presence_changed(const char *user, int64_t user_id, int online)
 {
 	presence_local(user, user_id, online);
-	/* in the turn's transaction: a thousand reconnects cost one fsync */
-	if (store_begin(api_store) == 0)
-		store_user_touch(api_store, user_id, loop_now_ms());
+	api_user_touch(user_id, loop_now_ms());
 }
 
 static void
@@ -230,7 +229,7 @@ api_stream_tick(void)
 	}
 	im_time_iso(now, when);
 	n = snprintf(line, sizeof(line), "{\"type\":\"heartbeat\",\"time\":\"%s\"}", when);
-	hub_tick(loop_mono_ms(), API_HEARTBEAT_MS, line, (size_t)n);
+	hub_tick(loop_mono_ms(), api_heartbeat_ms, line, (size_t)n);
 }
 
 void

@@ -196,6 +196,11 @@ api_timed_tick(void)
 	struct timeheap_item it;
 	int64_t now = loop_now_ms();
 
+	/* the store's connection is taken: right after the commit, then */
+	if (api_commit_busy()) {
+		api_after_commit(api_timed_tick);
+		return;
+	}
 	if (store_begin(api_store) < 0)
 		return;
 	reread(now);

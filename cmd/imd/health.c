@@ -1,6 +1,7 @@
 /*
- * health — what GET /v1/health answers from: the last commit's result and
- * a periodic probe of the data directory.
+ * health — what GET /v1/health answers from: the last commit's result, a
+ * commit that has waited too long for the database, and a periodic probe
+ * of the data directory.
  *
  * A failed commit makes imd unhealthy at once. It is healthy again after a
  * commit succeeds, or after a probe started later than the failure
@@ -32,6 +33,7 @@ static struct {
 	char dir[4096];
 	char commit_err[200];	/* "" while the last commit went through */
 	int64_t commit_failed;	/* monotonic ms */
+	int64_t commit_since;	/* monotonic ms: a commit on its way; 0 none */
 	char probe_err[160];
 	int probing;
 	int64_t probe_started, last_probe;
@@ -122,6 +124,11 @@ health_problem(void)
 
 	if (H.commit_err[0])
 		return H.commit_err;
+	if (H.commit_since && loop_mono_ms() - H.commit_since > HEALTH_STUCK_MS) {
+		snprintf(H.stuck, sizeof(H.stuck), "the database has not answered a commit for %lld s",
+		    (long long)((loop_mono_ms() - H.commit_since) / 1000));
+		return H.stuck;
+	}
 	if (H.probe_err[0])
 		return H.probe_err;
 	if (H.probing && late > HEALTH_STUCK_MS) {
@@ -132,18 +139,21 @@ health_problem(void)
 	return NULL;
 }
 
-int
-health_commit(struct store *st)
+void
+health_commit_begun(void)
 {
-	double t = metrics_clock();
-	int r = store_commit(st);
+	H.commit_since = loop_mono_ms();
+}
 
-	metrics_commit(metrics_clock() - t, r == 0);
+void
+health_committed(struct store *st, int r, double seconds)
+{
+	H.commit_since = 0;
+	metrics_commit(seconds, r == 0);
 	if (r == 0) {
 		H.commit_err[0] = '\0';
 	} else {
 		snprintf(H.commit_err, sizeof(H.commit_err), "commit failed: %s", store_errmsg(st));
 		H.commit_failed = loop_mono_ms();
 	}
-	return r;
 }

@@ -17,7 +17,11 @@ void health_init(const char *dir);
 void health_tick(void);		/* every second: start a probe when due */
 /* NULL while healthy, else why not (a sentence) */
 const char *health_problem(void);
-/* store_commit, timed and counted, its result remembered */
-int health_commit(struct store *st);
+/*
+ * a commit went on its way; its result, counted with how long it took,
+ * remembered. One on its way for HEALTH_STUCK_MS is a problem.
+ */
+void health_commit_begun(void);
+void health_committed(struct store *st, int r, double seconds);
 
 #endif

@@ -84,6 +84,7 @@ usage(int code)
 		"           [--registration open|closed] [--max-file SIZE]\n"
 		"           [--conns-per-addr N] [--rate N] [--body-budget SIZE] [-u USER]\n"
 		"           [--log FILE] [--metrics ADDR:PORT] [--retain DURATION]\n"
+		"           [--heartbeat SECONDS]\n"
 		"       imd pin [-d DIR] [--cert FILE]\n"
 		"       imd user add NAME [-d DIR] [--db CONNINFO]   (password on stdin)\n"
 		"       imd backup [-d DIR] FILE\n"
@@ -171,6 +172,7 @@ parse(int argc, char **argv, struct options *o)
 		{ "log", required_argument, NULL, 'L' },
 		{ "metrics", required_argument, NULL, 'M' },
 		{ "retain", required_argument, NULL, 'T' },
+		{ "heartbeat", required_argument, NULL, 'H' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -203,6 +205,12 @@ parse(int argc, char **argv, struct options *o)
 		case 'T':
 			if ((api_retain_ms = im_duration_parse(optarg) * 1000) <= 0)
 				die(EX_USAGE, "--retain takes a duration such as 90d, 12h or 30m");
+			break;
+		case 'H':
+			api_heartbeat_ms = count_arg(optarg, "--heartbeat");
+			if (api_heartbeat_ms < 1 || api_heartbeat_ms > 3600)
+				die(EX_USAGE, "--heartbeat takes 1 to 3600 seconds");
+			api_heartbeat_ms *= 1000;
 			break;
 		case 'M':
 			if (!(o->metrics = metrics_addr(optarg)))
@@ -744,7 +752,7 @@ serve(int argc, char **argv)
 	conn_reap();
 	auth_shutdown();
 	work_shutdown();	/* its done steps may still write */
-	api_before_sleep();
+	api_commit_wait();
 	store_close(st);
 	SSL_CTX_free(ctx);
 	loop_free(l);

@@ -53,6 +53,7 @@ enum {
 	STORE_ERR = -1,		/* SQLite failure; see store_errmsg() */
 	STORE_NOTFOUND = -2,
 	STORE_EXISTS = -3,
+	STORE_AGAIN = -4,	/* not done yet: store_commit_finish() */
 };
 
 struct store;
@@ -221,6 +222,25 @@ int store_begin(struct store *st);	/* no-op when already inside one */
 int store_commit(struct store *st);	/* no-op when none open */
 void store_rollback(struct store *st);
 int store_in_tx(const struct store *st);
+
+/*
+ * The group commit without waiting for it, for the event loop:
+ *   store_commit_start()  the open transaction goes to be committed (none
+ *                         open: nothing to do). From then no transaction
+ *                         is open; store_begin() before the commit is
+ *                         finished waits for it.
+ *   store_commit_fd()     the socket to watch until it is finished (for
+ *                         writing too when *want_write is set), or -1:
+ *                         call store_commit_finish() now
+ *   store_commit_finish() STORE_AGAIN while the answer has not come;
+ *                         then store_commit()'s result, once
+ * While a commit is on its way, statements outside a transaction still
+ * run (PostgreSQL: on a second connection; they see what is committed).
+ * SQLite commits in store_commit_start() itself.
+ */
+int store_commit_start(struct store *st);
+int store_commit_fd(struct store *st, int *want_write);
+int store_commit_finish(struct store *st);
 
 /*
  * Checkpoints (copying the WAL back into the database, with an fsync) run

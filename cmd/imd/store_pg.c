@@ -4,9 +4,15 @@
  * and savepoints, and what other nodes commit; each domain's statements
  * are in store_pg_*.c (store_pg.h).
  *
- * One connection, used from the event loop thread. Writes done while no
- * group transaction is open are transactions of their own; inside one
- * they wait for store_commit(). Several imd may share one database:
+ * Used from the event loop thread, through two connections: conn holds
+ * the group transaction, whose commit is sent without waiting for it
+ * (store_commit_start, below); side runs the statements that come outside
+ * a transaction while that commit is on its way (reads, mostly: the
+ * caller parks what may write), so the loop never waits on the commit.
+ * Every statement but the commit is bounded by PG_STATEMENT_TIMEOUT.
+ * Writes done while no group transaction is open are transactions of
+ * their own; inside one they wait for the commit. Several imd may share
+ * one database:
  *
  *  - the schema is created or migrated under pg_advisory_lock(), so two
  *    nodes starting at once do it one after the other;
@@ -22,6 +28,7 @@
  *    im_presence, heard on the same listening connection.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +41,16 @@
 /* pg_advisory_lock key of the migration: "imd" */
 #define MIGRATE_LOCK "6909284"
 #define MAX_PARAMS 12
+/*
+ * The bound on every statement but the commit: a handler's statement runs
+ * on the loop, so one held up by a lock or a slow database fails after
+ * this (the request gets 503, nothing of it kept) instead of stalling
+ * every connection longer. A conninfo giving options of its own replaces
+ * it.
+ */
+#define PG_STATEMENT_TIMEOUT "5s"
+
+static void commit_wait(struct store *st);
 
 /* type oids of the parameters (pg_type.h is a server header) */
 #define OID_BYTEA 17
@@ -176,14 +193,28 @@ quiet_notices(void *arg, const char *message)
  * in_tx stays true, and connect again on the next statement outside one.
  */
 static int
-pg_alive(struct store *st)
+pg_alive(struct store *st, PGconn *c)
 {
-	if (PQstatus(st->conn) == CONNECTION_OK)
+	if (PQstatus(c) == CONNECTION_OK)
 		return 1;
-	if (st->in_tx)
+	if (c == st->conn && st->in_tx)
 		return 0;
-	PQreset(st->conn);
-	return PQstatus(st->conn) == CONNECTION_OK;
+	PQreset(c);
+	return PQstatus(c) == CONNECTION_OK;
+}
+
+/*
+ * While a commit is on its way the main connection is taken: a statement
+ * outside a transaction runs on the side connection instead, which sees
+ * what is committed (reads wait for no row lock). Inside one it cannot
+ * happen: store_begin() waits for the commit first.
+ */
+static PGconn *
+run_conn(struct store *st)
+{
+	if (st->committing && !st->commit_done && !st->in_tx && st->side)
+		return st->side;
+	return st->conn;
 }
 
 static void
@@ -257,17 +288,17 @@ out:
 	return n;
 }
 
-/* the waiting rows into sql (the INSERT, without its first comma) */
+/* head, the waiting rows (the INSERT, without its first comma), tail */
 static int
-rows_sql(struct store *st, char **sql, const char *tail)
+rows_sql(struct store *st, char **sql, const char *head, const char *tail)
 {
-	size_t n = strlen(INSERT_ROWS) + st->rows_len + strlen(tail) + 2;
+	size_t n = strlen(head) + strlen(INSERT_ROWS) + st->rows_len + strlen(tail) + 2;
 
 	if (!(*sql = malloc(n))) {
 		snprintf(st->err, sizeof st->err, "out of memory");
 		return -1;
 	}
-	snprintf(*sql, n, "%s%s;%s", INSERT_ROWS, st->rows + 1, tail);
+	snprintf(*sql, n, "%s%s%s;%s", head, INSERT_ROWS, st->rows + 1, tail);
 	st->rows_len = 0;
 	return 0;
 }
@@ -279,7 +310,7 @@ flush_rows(struct store *st)
 	char *sql;
 	int ok;
 
-	if (rows_sql(st, &sql, "") < 0)
+	if (rows_sql(st, &sql, "", "") < 0)
 		return -1;
 	r = PQexec(st->conn, sql);
 	free(sql);
@@ -306,6 +337,7 @@ pg_run(struct store *st, const char *sql, const char *types, ...)
 	int lens[MAX_PARAMS], fmts[MAX_PARAMS];
 	unsigned int oids[MAX_PARAMS];
 	PGresult *r;
+	PGconn *c;
 	ExecStatusType s;
 	va_list ap;
 	int64_t v;
@@ -351,12 +383,14 @@ pg_run(struct store *st, const char *sql, const char *types, ...)
 	va_end(ap);
 	if (st->rows_len && flush_rows(st) < 0)
 		return NULL;
-	if (!pg_alive(st)) {
-		pg_set_err(st, NULL);
+	c = run_conn(st);
+	if (!pg_alive(st, c)) {
+		snprintf(st->err, sizeof st->err, "%s", PQerrorMessage(c));
+		st->err[strcspn(st->err, "\n")] = '\0';
 		check_lost(st);
 		return NULL;
 	}
-	r = PQexecParams(st->conn, sql, i, oids, vals, lens, fmts, 0);
+	r = PQexecParams(c, sql, i, oids, vals, lens, fmts, 0);
 	s = PQresultStatus(r);
 	if (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK)
 		return r;
@@ -529,9 +563,12 @@ migrate(struct store *st, char *err, size_t errlen)
 	PGresult *r;
 	int v = 0, rc = -1;
 
-	if (exec_plain(st, "SELECT pg_advisory_lock(" MIGRATE_LOCK ")", err, errlen) < 0)
+	if (exec_plain(st, "SET statement_timeout = 0; SELECT pg_advisory_lock(" MIGRATE_LOCK ")",
+	    err, errlen) < 0)
 		return -1;
-	if (exec_plain(st, "BEGIN; SET LOCAL client_min_messages = warning;", err, errlen) < 0 ||
+	/* waiting for another node's migration is not a stalled statement */
+	if (exec_plain(st, "BEGIN; SET LOCAL client_min_messages = warning;"
+	    "SET LOCAL statement_timeout = 0;", err, errlen) < 0 ||
 	    exec_plain(st, schema_sql, err, errlen) < 0)
 		goto out;
 	r = PQexec(st->conn, "SELECT coalesce(max(version), 0) FROM schema_version");
@@ -558,8 +595,20 @@ migrate(struct store *st, char *err, size_t errlen)
 out:
 	if (rc < 0)
 		PQclear(PQexec(st->conn, "ROLLBACK"));
-	PQclear(PQexec(st->conn, "SELECT pg_advisory_unlock(" MIGRATE_LOCK ")"));
+	PQclear(PQexec(st->conn, "SELECT pg_advisory_unlock(" MIGRATE_LOCK "); RESET statement_timeout"));
 	return rc;
+}
+
+PGconn *
+pg_connect(const char *conninfo)
+{
+	static const char *const keys[] = { "options", "dbname", NULL };
+	const char *vals[] = { "-c statement_timeout=" PG_STATEMENT_TIMEOUT, conninfo, NULL };
+	PGconn *c = PQconnectdbParams(keys, vals, 1);
+
+	if (c)
+		PQsetNoticeProcessor(c, quiet_notices, NULL);
+	return c;
 }
 
 /* the listening connection, made or made again; non-blocking */
@@ -570,9 +619,7 @@ listen_connect(struct store *st)
 
 	if (st->listen)
 		PQfinish(st->listen);
-	st->listen = PQconnectdb(st->conninfo);
-	if (st->listen)
-		PQsetNoticeProcessor(st->listen, quiet_notices, NULL);
+	st->listen = pg_connect(st->conninfo);
 	if (!st->listen || PQstatus(st->listen) != CONNECTION_OK) {
 		snprintf(st->err, sizeof st->err, "%s",
 		    st->listen ? PQerrorMessage(st->listen) : "out of memory");
@@ -607,12 +654,14 @@ store_open(struct store **stp, const char *conninfo, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return STORE_ERR;
 	}
-	st->conn = PQconnectdb(conninfo);
-	if (st->conn)
-		PQsetNoticeProcessor(st->conn, quiet_notices, NULL);
-	if (!st->conn || PQstatus(st->conn) != CONNECTION_OK) {
+	st->conn = pg_connect(conninfo);
+	st->side = pg_connect(conninfo);
+	if (!st->conn || PQstatus(st->conn) != CONNECTION_OK || !st->side ||
+	    PQstatus(st->side) != CONNECTION_OK) {
+		PGconn *c = st->conn && PQstatus(st->conn) != CONNECTION_OK ? st->conn : st->side;
+
 		snprintf(err, errlen, "cannot connect to PostgreSQL: %s",
-		    st->conn ? PQerrorMessage(st->conn) : "out of memory");
+		    c ? PQerrorMessage(c) : "out of memory");
 		err[strcspn(err, "\n")] = '\0';
 		goto bad;
 	}
@@ -643,10 +692,13 @@ store_close(struct store *st)
 {
 	if (!st)
 		return;
+	commit_wait(st);	/* a commit on its way is let finish */
+	store_commit_finish(st);
 	if (st->in_tx)
 		store_rollback(st);
 	pg_presence_leave(st);
 	PQfinish(st->conn);
+	PQfinish(st->side);
 	PQfinish(st->listen);
 	PQfinish(st->worker);
 	free(st->rows);
@@ -677,6 +729,19 @@ store_checkpoint(struct store *st)
 
 /* ---- group commit ---- */
 
+/*
+ * The commit does not hold up the event loop: store_commit_start() sends
+ * the whole of it as one query (the waiting rows, msg_seq, the NOTIFY,
+ * COMMIT) without waiting, store_commit_fd() is the socket the loop
+ * watches, and store_commit_finish() reads the results as they come. A
+ * trigger that sleeps, a lock held by another session or a slow disk
+ * then delays the requests that wait for this commit, and nothing else.
+ * The bound on other statements (PG_STATEMENT_TIMEOUT) is lifted for the
+ * commit, which may wait as long as the database needs: its answers are
+ * held until it is done either way.
+ */
+#define COMMIT_HEAD "SET LOCAL statement_timeout = 0;"
+
 int
 store_begin(struct store *st)
 {
@@ -684,6 +749,7 @@ store_begin(struct store *st)
 
 	if (st->in_tx)
 		return STORE_OK;
+	commit_wait(st);	/* one transaction at a time on the connection */
 	if (!(r = pg_run(st, "BEGIN", "")))
 		return STORE_ERR;
 	PQclear(r);
@@ -692,61 +758,187 @@ store_begin(struct store *st)
 	return STORE_OK;
 }
 
-/* on failure nothing of the transaction is kept and none is open */
-int
-store_commit(struct store *st)
+/* the commit could not go on: what is left of it is rolled back */
+static void
+commit_end(struct store *st, int rc)
+{
+	st->commit_done = 1;
+	st->commit_flushing = 0;
+	if (rc == STORE_OK && !st->commit_said_commit) {
+		/* a COMMIT of an aborted transaction answers ROLLBACK */
+		snprintf(st->err, sizeof st->err, "transaction rolled back");
+		rc = STORE_ERR;
+	}
+	st->commit_rc = rc;
+	PQsetnonblocking(st->conn, 0);
+	if (rc != STORE_OK) {
+		check_lost(st);
+		if (PQstatus(st->conn) == CONNECTION_OK &&
+		    PQtransactionStatus(st->conn) != PQTRANS_IDLE)
+			PQclear(PQexec(st->conn, "ROLLBACK"));
+	}
+}
+
+static void
+commit_fail(struct store *st)
+{
+	pg_set_err(st, NULL);
+	commit_end(st, STORE_ERR);
+}
+
+/* as far as the socket allows, without blocking */
+static void
+commit_step(struct store *st)
 {
 	PGresult *r;
+	ExecStatusType s;
+
+	if (!st->committing || st->commit_done)
+		return;
+	if (!PQconsumeInput(st->conn)) {
+		commit_fail(st);
+		return;
+	}
+	if (st->commit_flushing) {
+		switch (PQflush(st->conn)) {
+		case 0:
+			st->commit_flushing = 0;
+			break;
+		case 1:
+			return;
+		default:
+			commit_fail(st);
+			return;
+		}
+	}
+	while (!PQisBusy(st->conn)) {
+		if (!(r = PQgetResult(st->conn))) {
+			commit_end(st, st->commit_rc);
+			return;
+		}
+		s = PQresultStatus(r);
+		if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
+			if (st->commit_rc == STORE_OK)
+				pg_set_err(st, r);	/* the first error says why */
+			st->commit_rc = STORE_ERR;
+		}
+		st->commit_said_commit = s == PGRES_COMMAND_OK && !strcmp(PQcmdStatus(r), "COMMIT");
+		PQclear(r);
+	}
+}
+
+/* wait here for the commit on its way (store_begin, store_commit) */
+static void
+commit_wait(struct store *st)
+{
+	struct pollfd p;
+
+	while (st->committing && !st->commit_done) {
+		if ((p.fd = PQsocket(st->conn)) < 0) {
+			commit_fail(st);
+			break;
+		}
+		p.events = POLLIN | (st->commit_flushing ? POLLOUT : 0);
+		if (poll(&p, 1, -1) < 0 && errno != EINTR) {
+			snprintf(st->err, sizeof st->err, "poll: %s", strerror(errno));
+			commit_end(st, STORE_ERR);
+			break;
+		}
+		commit_step(st);
+	}
+}
+
+int
+store_commit_start(struct store *st)
+{
+	char tail[200], *sql = NULL;
+	int rc;
 
 	if (!st->in_tx)
 		return STORE_OK;
+	commit_wait(st);	/* not reached: store_begin() waited */
+	st->in_tx = 0;
+	st->committing = 1;
+	st->commit_done = 0;
+	st->commit_rc = STORE_OK;
+	st->commit_said_commit = 0;
+	st->commit_flushing = 0;
+	st->commit_max = st->pending_max;
+	st->pending_max = 0;
 	/*
 	 * The other nodes hear of new messages from the commit itself: a
 	 * NOTIFY is sent when its transaction commits, and never otherwise.
-	 * One round trip for both.
 	 */
-	if (st->pending_max > 0) {
-		char tail[160], *sql = NULL;
-
+	if (st->commit_max > 0)
 		snprintf(tail, sizeof tail, "UPDATE msg_seq SET last = greatest(last, %lld);"
-		    "SELECT pg_notify('im', '%lld'); COMMIT", (long long)st->pending_max,
-		    (long long)st->pending_max);
-		if (st->rows_len && rows_sql(st, &sql, tail) < 0) {
-			r = NULL;
-		} else {
-			r = PQexec(st->conn, sql ? sql : tail);
-			free(sql);
-			if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-				pg_set_err(st, r);
-				PQclear(r);
-				r = NULL;
-			}
-		}
-		if (!r) {
-			check_lost(st);
-			if (PQstatus(st->conn) == CONNECTION_OK)
-				PQclear(PQexec(st->conn, "ROLLBACK"));
-		}
-	} else {
-		r = pg_run(st, "COMMIT", "");
+		    "SELECT pg_notify('im', '%lld'); COMMIT", (long long)st->commit_max,
+		    (long long)st->commit_max);
+	else
+		snprintf(tail, sizeof tail, "COMMIT");
+	if (st->rows_len && rows_sql(st, &sql, COMMIT_HEAD, tail) < 0) {
+		commit_end(st, STORE_ERR);
+		return STORE_OK;
 	}
-	/* a COMMIT of an aborted transaction answers ROLLBACK, not an error */
-	if (r && strcmp(PQcmdStatus(r), "COMMIT")) {
-		snprintf(st->err, sizeof st->err, "transaction rolled back");
-		PQclear(r);
-		r = NULL;
-	}
-	st->in_tx = 0;
 	st->rows_len = 0;
-	if (!r) {
-		st->pending_max = 0;
-		return STORE_ERR;
+	if (!sql && asprintf(&sql, "%s%s", COMMIT_HEAD, tail) < 0) {
+		snprintf(st->err, sizeof st->err, "out of memory");
+		commit_end(st, STORE_ERR);
+		return STORE_OK;
 	}
-	PQclear(r);
-	if (st->pending_max > st->committed_max)
-		st->committed_max = st->pending_max;
-	st->pending_max = 0;
+	if (PQstatus(st->conn) != CONNECTION_OK || PQsetnonblocking(st->conn, 1) != 0 ||
+	    !PQsendQuery(st->conn, sql)) {
+		free(sql);
+		commit_fail(st);
+		return STORE_OK;
+	}
+	free(sql);
+	if ((rc = PQflush(st->conn)) < 0)
+		commit_fail(st);
+	else
+		st->commit_flushing = rc == 1;
 	return STORE_OK;
+}
+
+int
+store_commit_fd(struct store *st, int *want_write)
+{
+	*want_write = 0;
+	if (!st->committing || st->commit_done)
+		return -1;
+	*want_write = st->commit_flushing;
+	return PQsocket(st->conn);
+}
+
+/* on failure nothing of the transaction is kept and none is open */
+int
+store_commit_finish(struct store *st)
+{
+	if (!st->committing)
+		return STORE_OK;
+	commit_step(st);
+	if (!st->commit_done)
+		return STORE_AGAIN;
+	st->committing = 0;
+	if (st->commit_rc == STORE_OK && st->commit_max > st->committed_max)
+		st->committed_max = st->commit_max;
+	st->commit_max = 0;
+	return st->commit_rc;
+}
+
+int
+store_commit(struct store *st)
+{
+	int rc;
+
+	if (st->committing) {	/* the one on its way first: its result is the caller's */
+		commit_wait(st);
+		rc = store_commit_finish(st);
+		if (!st->in_tx)
+			return rc;
+	}
+	store_commit_start(st);
+	commit_wait(st);
+	return store_commit_finish(st);
 }
 
 void

@@ -22,6 +22,9 @@
 #define store_errmsg pg_store_errmsg
 #define store_begin pg_store_begin
 #define store_commit pg_store_commit
+#define store_commit_start pg_store_commit_start
+#define store_commit_fd pg_store_commit_fd
+#define store_commit_finish pg_store_commit_finish
 #define store_in_tx pg_store_in_tx
 #define store_checkpoint_due pg_store_checkpoint_due
 #define store_checkpoint pg_store_checkpoint
@@ -90,8 +93,18 @@ struct store {
 	PGconn *conn;
 	PGconn *listen;		/* LISTEN im, im_presence: other nodes' commits, users */
 	PGconn *worker;		/* store_retire's, on the worker thread only */
+	/* statements outside a transaction while conn is committing */
+	PGconn *side;
 	char *conninfo;
 	int in_tx;
+	/*
+	 * The commit on its way (store_commit_start): sent, or its text
+	 * still flushing; done once every result was read (commit_rc).
+	 * Ends when store_commit_finish() hands the result over.
+	 */
+	int committing, commit_flushing, commit_done, commit_rc;
+	int commit_said_commit;	/* the last result was "COMMIT" */
+	int64_t commit_max;	/* pending_max of the transaction committing */
 	int64_t committed_max;
 	int64_t pending_max;	/* newest id inserted in the open transaction */
 	/* rows of messages not yet sent, ",(...)" each: see pg_queue_row() */
@@ -101,6 +114,10 @@ struct store {
 	int presence_heard;	/* im_presence from another node, unasked */
 	char err[256];
 };
+
+/* a new connection, its statements bounded in time, libpq's notices kept
+ * out of the log (NULL when out of memory; check PQstatus) */
+PGconn *pg_connect(const char *conninfo);
 
 /* the columns pg_row_to_msg() reads, in its order */
 #define PG_MSG_COLS "id, sender, recipient, grp, kind, json"

@@ -680,6 +680,31 @@ store_commit(struct store *st)
 	return STORE_OK;
 }
 
+/* a local file: the commit is done at once, its result kept for finish */
+int
+store_commit_start(struct store *st)
+{
+	st->commit_rc = store_commit(st);
+	return STORE_OK;
+}
+
+int
+store_commit_fd(struct store *st, int *want_write)
+{
+	(void)st;
+	*want_write = 0;
+	return -1;
+}
+
+int
+store_commit_finish(struct store *st)
+{
+	int rc = st->commit_rc;
+
+	st->commit_rc = STORE_OK;
+	return rc;
+}
+
 void
 store_rollback(struct store *st)
 {

@@ -21,6 +21,9 @@
 #define store_errmsg sq_store_errmsg
 #define store_begin sq_store_begin
 #define store_commit sq_store_commit
+#define store_commit_start sq_store_commit_start
+#define store_commit_fd sq_store_commit_fd
+#define store_commit_finish sq_store_commit_finish
 #define store_in_tx sq_store_in_tx
 #define store_checkpoint_due sq_store_checkpoint_due
 #define store_checkpoint sq_store_checkpoint
@@ -126,6 +129,7 @@ struct store {
 	int wal_frames;		/* in the WAL after the last commit */
 	sqlite3_stmt *q[Q_COUNT];
 	int in_tx;
+	int commit_rc;		/* store_commit_start()'s, for store_commit_finish() */
 	int64_t committed_max;
 	int64_t pending_max;	/* newest id inserted in the open transaction */
 	char err[256];

@@ -30,7 +30,13 @@ struct workq {
 	struct jobs todo, done;
 	int efd;
 	int stop;		/* 1: after the queue is empty; 2: at once */
+	int held;		/* done() calls kept back by the gate */
 };
+
+/* while gate() says so, done() calls wait for work_release() */
+static int (*gate)(void);
+static struct workq *held[4];
+static size_t nheld;
 
 static struct workq *disk;
 
@@ -125,6 +131,12 @@ workq_poll(struct workq *q)
 	/* EAGAIN: nothing signalled, but look at the list anyway */
 	if (read(q->efd, &n, sizeof(n)) < 0 && errno != EAGAIN)
 		return;
+	if (gate && !q->stop && gate() && (q->held || nheld < sizeof(held) / sizeof(held[0]))) {
+		if (!q->held)
+			held[nheld++] = q;
+		q->held = 1;
+		return;
+	}
 	pthread_mutex_lock(&q->mu);
 	STAILQ_CONCAT(&list, &q->done);
 	pthread_mutex_unlock(&q->mu);
@@ -136,12 +148,36 @@ workq_poll(struct workq *q)
 }
 
 void
+work_gate(int (*fn)(void))
+{
+	gate = fn;
+}
+
+void
+work_release(void)
+{
+	struct workq *q;
+
+	while (nheld > 0) {
+		q = held[--nheld];
+		q->held = 0;
+		workq_poll(q);
+	}
+}
+
+void
 workq_stop(struct workq *q, int finish)
 {
 	struct job *j;
+	size_t i;
 
 	if (!q)
 		return;
+	for (i = 0; i < nheld; i++)
+		if (held[i] == q) {
+			held[i] = held[--nheld];
+			break;
+		}
 	pthread_mutex_lock(&q->mu);
 	q->stop = finish ? 1 : 2;
 	pthread_cond_signal(&q->cv);

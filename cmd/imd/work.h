@@ -21,6 +21,12 @@ struct workq *workq_start(char *err, size_t errlen);
 int workq_submit(struct workq *q, work_fn run, work_fn done, void *arg);
 int workq_fd(const struct workq *q);	/* readable when done() calls wait */
 void workq_poll(struct workq *q);	/* run them */
+/*
+ * While fn() returns 1 (a commit is on its way: the store's connection is
+ * taken), done() calls are kept back, in order, for work_release()
+ */
+void work_gate(int (*fn)(void));
+void work_release(void);
 /* end the thread and free q; with finish the jobs queued run first, else
  * their done() runs without them */
 void workq_stop(struct workq *q, int finish);

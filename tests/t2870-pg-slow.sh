@@ -1,0 +1,161 @@
+#!/bin/bash
+test_description='a slow commit on PostgreSQL holds up only the requests that wait for it: heartbeats, other nodes'"'"' messages, reads and /v1/health go on; what waited is acknowledged after the commit and delivered once'
+. "$(dirname "$0")/lib.sh"
+
+IM_TEST_STORE=pg
+
+# Commits made slow on purpose: deferred triggers run at COMMIT, so the
+# statements of the requests are quick and the commit itself waits 5 s.
+# alice's cursor, and a message whose text says "slow message" (5 s, or
+# "slow message N": N seconds).
+cat >slow.sql <<'EOF'
+CREATE FUNCTION slow_cursor() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	IF NEW.cursor <> OLD.cursor AND
+	    NEW.user_id = (SELECT id FROM users WHERE name = 'alice') THEN
+		PERFORM pg_sleep(5);
+	END IF;
+	RETURN NULL;
+END $$;
+CREATE FUNCTION slow_message() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM pg_sleep(coalesce(substring(NEW.json from 'slow message ([0-9]+)')::int, 5));
+	RETURN NULL;
+END $$;
+CREATE CONSTRAINT TRIGGER slow_cursor AFTER UPDATE ON tokens
+	DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow_cursor();
+CREATE CONSTRAINT TRIGGER slow_message AFTER INSERT ON messages
+	DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
+	WHEN (NEW.json LIKE '%slow message%') EXECUTE FUNCTION slow_message();
+EOF
+
+# now in ms
+now_ms () { echo $(( ${EPOCHREALTIME/./} / 1000 )); }
+
+# stamp: each line of stdin after the time it came, in ms
+stamp () { while IFS= read -r l; do printf '%s %s\n' "$(now_ms)" "$l"; done; }
+
+# max_gap FROM TO: the longest time without a line on bob's stream
+# between FROM and TO (ms)
+max_gap () {
+	awk -v from="$1" -v to="$2" '
+		$1 < from { p = $1; next }
+		$1 > to { if (p && to - p > m) m = to - p; exit }
+		{ if (p && $1 - p > m) m = $1 - p; p = $1 }
+		END { print m + 0 }' s.out
+}
+
+# gap_below MS FROM TO
+gap_below () {
+	local g
+	g=$(max_gap "$2" "$3")
+	test "$g" -lt "$1" || {
+		echo "the stream was quiet for $g ms (limit $1):" >&9
+		cat s.out >&9
+		return 1
+	}
+}
+
+test_expect_success 'setup: node a (a heartbeat every second) and node b, bob streaming on a' '
+	start_imd --heartbeat 1 &&
+	start_node b &&
+	make_user alice &&
+	make_user bob &&
+	make_user carol &&
+	login_at carol b &&
+	as_user alice imsend bob "first" &&
+	pg_sql "$(cat slow.sql)" &&
+	{ timeout 120 curl -sS -N --cacert "$CERT" -H "$(bearer bob)" "$URL/v1/stream" \
+		> >(stamp >s.out) 2>s.err & } &&
+	spid=$! &&
+	wait_for 5 test_grep "\"heartbeat\"" s.out
+'
+
+# a client that gives up while its request is parked: the request may still
+# be stored (as one whose client left after sending), never twice
+test_expect_success 'a commit stuck 5 s on a: heartbeats, a message from node b, reads and health go on; a send waits for the commit' '
+	t0=$(now_ms) &&
+	{ ( api alice PUT /v1/cursor --json "{\"cursor\":1}" >put.code; now_ms >put.done ) & } &&
+	pput=$! &&
+	sleep 1 &&
+	ts=$(now_ms) &&
+	{ ( as_user bob imsend alice "parked during the stall" && now_ms >send.done ) & } &&
+	psend=$! &&
+	sleep 0.3 &&
+	as_user carol@b imsend bob "from b in the stall" &&
+	wait_for 3 test_grep "from b in the stall" s.out &&
+	test "$(imcurl --max-time 2 -o /dev/null -w "%{http_code}" "$URL/v1/health")" = 200 &&
+	test "$(imcurl --max-time 2 -o /dev/null -w "%{http_code}" -H "$(bearer bob)" \
+		"$URL/v1/whoami")" = 200 &&
+	{ imcurl --max-time 1 -H "$(bearer bob)" --json "{\"to\":\"alice\",\"text\":\"gone\"}" \
+		"$URL/v1/messages" >/dev/null 2>&1; test $? = 28; } &&
+	wait $pput &&
+	wait $psend &&
+	tack=$(cat send.done) &&
+	test "$(cat put.code)" = 204 &&
+	tput=$(cat put.done) &&
+	tb=$(grep "from b in the stall" s.out | cut -d" " -f1) &&
+	diag "stall: put $((tput - t0)) ms; b message at $((tb - t0)) ms; send acked at $((tack - t0)) ms (sent at $((ts - t0)))" &&
+	test "$tb" -lt "$tput" &&
+	test $((tput - t0)) -ge 4500 &&
+	test "$tack" -ge $((tput - 200)) &&
+	gap_below 3500 "$t0" "$tput" &&
+	still_serving &&
+	history_of alice | jq -r "select(.from == \"bob\") | .text" >got &&
+	test "$(grep -c "^gone$" got)" -le 1 &&
+	grep -v "^gone$" got >got.kept &&
+	echo "parked during the stall" >expect &&
+	test_cmp expect got.kept
+'
+
+test_expect_success 'a message whose commit takes 5 s: acknowledged after it, delivered once, heartbeats on' '
+	t0=$(now_ms) &&
+	as_user alice imsend bob "the slow message" &&
+	tack=$(now_ms) &&
+	test $((tack - t0)) -ge 4500 &&
+	wait_for 3 test_grep "the slow message" s.out &&
+	sleep 1.5 &&
+	test "$(grep -c "the slow message" s.out)" = 1 &&
+	test "$(grep "the slow message" s.out | cut -d" " -f1)" -ge $((t0 + 4500)) &&
+	gap_below 3500 "$t0" "$tack" &&
+	as_user bob imrecv --format "%m" >got &&
+	printf "%s\n" first "from b in the stall" "the slow message" >expect &&
+	test_cmp expect got
+'
+
+test_expect_success 'a commit unanswered for 10 s: /v1/health says so, and 200 again once it is done' '
+	{ send_curl alice bob "slow message 12" >slow.out & } &&
+	psend=$! &&
+	sleep 4 &&
+	test "$(imcurl --max-time 2 -o /dev/null -w "%{http_code}" "$URL/v1/health")" = 200 &&
+	sleep 7.5 &&
+	test "$(imcurl --max-time 2 -o body -w "%{http_code}" "$URL/v1/health")" = 503 &&
+	test_grep "has not answered a commit" body &&
+	wait $psend &&
+	jq -e ".id > 0" slow.out &&
+	test "$(imcurl --max-time 2 -o /dev/null -w "%{http_code}" "$URL/v1/health")" = 200
+'
+
+test_expect_success 'a statement held up by a lock fails after 5 s with 503 and Retry-After, nothing lost' '
+	{ pg_sql "BEGIN; LOCK TABLE tokens IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(8); COMMIT" \
+		>/dev/null & } &&
+	plock=$! &&
+	sleep 1 &&
+	t0=$(now_ms) &&
+	imcurl -o body -D headers -H "$(bearer bob)" \
+		-w "%{http_code} %{time_appconnect} %{time_starttransfer}\n" "$URL/v1/whoami" >took &&
+	t1=$(now_ms) &&
+	diag "whoami under the lock: $((t1 - t0)) ms, status, TLS done, first byte: $(cat took)" &&
+	error_is 503 unavailable "$(cut -d" " -f1 took)" &&
+	test_grep "^Retry-After: 1" headers &&
+	test $((t1 - t0)) -ge 4500 && test $((t1 - t0)) -lt 9000 &&
+	wait $plock &&
+	test "$(api bob GET /v1/whoami)" = 200
+'
+
+test_expect_success 'the stream is still there' '
+	_alive $spid &&
+	kill $spid
+'
+
+test_done
