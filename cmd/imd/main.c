@@ -689,7 +689,7 @@ serve(int argc, char **argv)
 	metrics_vfs_init();	/* fsync timing, under every connection the store opens */
 	if (store_open(&st, path, err, sizeof(err)) < 0)
 		die(EX_CONFIG, "%s", err);
-	if (blob_init(o.dir, err, sizeof(err)) < 0)
+	if (blob_init(o.dir, store_shared(st), err, sizeof(err)) < 0)
 		die(EX_CONFIG, "%s", err);
 	if (auth_init(err, sizeof(err)) < 0 || work_init(err, sizeof(err)) < 0)
 		die(EX_SOFTWARE, "%s", err);
