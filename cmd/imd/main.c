@@ -706,6 +706,7 @@ serve(int argc, char **argv)
 	http_listen(fd);
 	metrics_init(l, mfd, o.dir);
 	health_init(o.dir);
+	health_store(st);
 	loop_watch(l, auth_fd(), LOOP_READ, on_auth_result, NULL);
 	loop_watch(l, work_fd(), LOOP_READ, on_work_done, NULL);
 	loop_on_tick(l, 1000, tick, NULL);
