@@ -70,7 +70,10 @@ mkdir_private(const char *path)
 	return mkdir(path, 0700) == 0 || errno == EEXIST ? 0 : -1;
 }
 
-/* remove dir's plain files (older than before, when before > 0); then dir if empty */
+/*
+ * Remove dir's plain files (only those older than before, when before >
+ * 0), then dir if it is empty and was not written in since.
+ */
 static void
 clear_dir(int parent, const char *name, time_t before)
 {
@@ -81,17 +84,20 @@ clear_dir(int parent, const char *name, time_t before)
 
 	if ((fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
 		return;
-	if (!(d = fdopendir(fd))) {
+	if (fstat(fd, &st) < 0 || !(d = fdopendir(fd))) {
 		close(fd);
 		return;
 	}
+	if (before > 0 && st.st_mtime >= before)
+		parent = -1;	/* in use lately: its files may go, it stays */
 	while ((e = readdir(d)))
 		if (e->d_name[0] != '.' &&
 		    fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 		    S_ISREG(st.st_mode) && (before <= 0 || st.st_mtime < before))
 			unlinkat(dirfd(d), e->d_name, 0);
 	closedir(d);
-	unlinkat(parent, name, AT_REMOVEDIR);	/* fails while something is left */
+	if (parent >= 0)
+		unlinkat(parent, name, AT_REMOVEDIR);	/* fails while something is left */
 }
 
 /*
