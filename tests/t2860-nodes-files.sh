@@ -105,6 +105,30 @@ test_expect_success 'bytes moved to files/gone while a record has them: b puts t
 	test -f "$IMD_DIR/files/$(echo "$sha" | cut -c1-2)/$sha"
 '
 
+# blob FILE: where imd keeps the bytes of FILE; gone FILE: where they wait
+blob () { local s; s=$(sha256sum <"$1" | cut -d" " -f1); echo "$IMD_DIR/files/${s:0:2}/$s"; }
+gone () { echo "$IMD_DIR/files/gone/$(sha256sum <"$1" | cut -d" " -f1)"; }
+
+# the sweep runs every minute
+test_expect_success 'the sweep: an old orphan'"'"'s bytes wait in files/gone; after an hour there they go, or come back when recorded' '
+	head -c 5000 /dev/urandom >orphan.bin &&
+	oid=$(imcurl -f -H "$(bearer alice)" --data-binary @orphan.bin \
+		"${NODE_URL[b]}/v1/files?name=orphan" | jq -er .id) &&
+	test -f "$(blob orphan.bin)" &&
+	echo "no record has these" >unknown.bin &&
+	cp unknown.bin "$(gone unknown.bin)" &&
+	test "$(stat -c %i "$(blob small.bin)")" = "$(stat -c %i "$(gone small.bin)")" &&
+	rm "$(blob small.bin)" &&
+	touch -d "2 hours ago" "$(gone unknown.bin)" "$(gone small.bin)" &&
+	pg_sql "UPDATE files SET created = 0 WHERE id = '"'"'$oid'"'"'" &&
+	wait_for 75 test -f "$(gone orphan.bin)" &&
+	! test -e "$(blob orphan.bin)" &&
+	! test -e "$(gone unknown.bin)" &&
+	! test -e "$(gone small.bin)" &&
+	cmp small.bin "$(blob small.bin)" &&
+	test "$(pg_sql "SELECT count(*) FROM files WHERE id = '"'"'$oid'"'"'")" = 0
+'
+
 test_expect_success 'node b stops cleanly; its upload directory goes with the next start' '
 	old=$(grep -x "[^/]*\.${NODE_PID[b]}\.[0-9a-f]\{8\}" dirs) &&
 	stop_node b &&

@@ -491,10 +491,13 @@ blob_remove(const char *hex)
 	/* kept a while: a node may be recording the same bytes right now */
 	gone_of(hex, g, sizeof(g));
 	if (lstat(path, &a) == 0 && lstat(g, &b) == 0 && a.st_ino == b.st_ino &&
-	    a.st_dev == b.st_dev)
+	    a.st_dev == b.st_dev) {
 		unlink(path);	/* put back before: rename(2) of one file to itself does nothing */
-	else
-		rename(path, g);
+		utimensat(AT_FDCWD, g, NULL, 0);	/* its hour starts again */
+		return;
+	}
+	utimensat(AT_FDCWD, path, NULL, 0);	/* its hour starts now */
+	rename(path, g);
 }
 
 void
@@ -512,7 +515,7 @@ blob_purge(int (*referenced)(const char *hex))
 	while (n < PURGE_MAX && (e = readdir(d))) {
 		if (strlen(e->d_name) != 64 || strspn(e->d_name, "0123456789abcdef") != 64 ||
 		    fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-		    st.st_ctime >= before)
+		    st.st_mtime >= before)
 			continue;
 		n++;
 		path_of(e->d_name, path, sizeof(path));
