@@ -704,7 +704,7 @@ serve(int argc, char **argv)
 	quota_init(&o.limits);
 	http_on_headers(api_headers);
 	http_listen(fd);
-	metrics_init(l, mfd, o.dir);
+	metrics_init(l, mfd, store_shared(st) ? NULL : o.dir);
 	health_init(o.dir);
 	health_store(st);
 	loop_watch(l, auth_fd(), LOOP_READ, on_auth_result, NULL);
