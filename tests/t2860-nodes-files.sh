@@ -1,5 +1,5 @@
 #!/bin/bash
-test_description='two imd on one PostgreSQL database and one data directory: any node serves any attachment, with Range, in flat memory; a node starting leaves the uploads of the other alone; who may see a file is the same on every node'
+test_description='two imd on one PostgreSQL database and one data directory: any node serves any attachment, with Range, in flat memory; a node starting leaves the uploads of the other alone; who may see a file is the same on every node; removed bytes wait in files/gone; imd backup refuses PostgreSQL'
 . "$(dirname "$0")/lib.sh"
 
 IM_TEST_STORE=pg
@@ -127,6 +127,17 @@ test_expect_success 'the sweep: an old orphan'"'"'s bytes wait in files/gone; af
 	! test -e "$(gone small.bin)" &&
 	cmp small.bin "$(blob small.bin)" &&
 	test "$(pg_sql "SELECT count(*) FROM files WHERE id = '"'"'$oid'"'"'")" = 0
+'
+
+test_expect_success 'imd backup and restore on PostgreSQL: refused (64), saying pg_dump or pg_basebackup' '
+	expect_exit 64 imd_cmd backup "$TRASH/pg.tar" -d "$IMD_DIR" "${IMD_DB[@]}" 2>err &&
+	test_grep "imd: backup works on SQLite.s im.db alone; .*pg_dump or pg_basebackup" err &&
+	expect_exit 64 imd_cmd restore "$TRASH/pg.tar" -d "$TRASH/new" "${IMD_DB[@]}" 2>err &&
+	test_grep "imd: restore works on SQLite.s im.db alone; .*pg_dump or pg_basebackup" err &&
+	! test -e pg.tar && ! test -e new &&
+	expect_exit 66 imd_cmd backup "$TRASH/pg.tar" -d "$IMD_DIR" 2>err &&
+	test_grep "no im.db in .*: its imd runs on PostgreSQL; .*pg_dump or pg_basebackup" err &&
+	! ls "$TRASH"/pg.tar* 2>/dev/null
 '
 
 test_expect_success 'node b stops cleanly; its upload directory goes with the next start' '

@@ -371,7 +371,9 @@ cmd_backup(int argc, char **argv, int restore)
 	if (!file)
 		file = argv[optind];
 	if (o.db)
-		die(EX_USAGE, "backup and restore are of SQLite's im.db; for PostgreSQL use pg_dump");
+		die(EX_USAGE, "%s works on SQLite's im.db alone; on PostgreSQL back up the database "
+		    "with pg_dump or pg_basebackup, then the data directory's files/ (see imd(8))",
+		    restore ? "restore" : "backup");
 	return restore ? backup_restore(file, o.dir) : backup_write(o.dir, file);
 }
 
