@@ -507,7 +507,7 @@ blob_purge(int (*referenced)(const char *hex))
 	char path[4400];
 	struct dirent *e;
 	struct stat st;
-	int n = 0;
+	int n = 0, r;
 	DIR *d;
 
 	if (!shared || !(d = opendir(gone)))
@@ -519,9 +519,9 @@ blob_purge(int (*referenced)(const char *hex))
 			continue;
 		n++;
 		path_of(e->d_name, path, sizeof(path));
-		if (referenced(e->d_name))
+		if ((r = referenced(e->d_name)))
 			put_back(e->d_name, path);	/* recorded again meanwhile */
-		if (!referenced(e->d_name) || access(path, F_OK) == 0)
+		if (!r || access(path, F_OK) == 0)
 			unlinkat(dirfd(d), e->d_name, 0);
 	}
 	closedir(d);
