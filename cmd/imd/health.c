@@ -64,6 +64,8 @@ static void
 ask_db(int64_t now)
 {
 	int64_t max;
+	int was;
+	char *c;
 
 	if (!H.db || store_in_tx(H.db) || now - H.last_ask < HEALTH_PROBE_MS)
 		return;
@@ -74,9 +76,13 @@ ask_db(int64_t now)
 		H.db_err[0] = '\0';
 		return;
 	}
-	if (!H.db_err[0])
-		log_warn("health: the database does not answer: %s", store_errmsg(H.db));
+	was = H.db_err[0] != '\0';
 	snprintf(H.db_err, sizeof(H.db_err), "database unreachable: %s", store_errmsg(H.db));
+	for (c = H.db_err; *c; c++)
+		if (*c == '\n' || *c == '\t')
+			*c = ' ';	/* libpq's reasons run over lines */
+	if (!was)
+		log_warn("health: the database does not answer: %s", strchr(H.db_err, ':') + 2);
 }
 
 /*
