@@ -441,17 +441,21 @@ gone_of(const char *hex, char *out, size_t len)
 /*
  * The bytes of hex under their name again, from files/gone, where a node
  * put them when it removed their last record while another was recording
- * them anew. Directories under files/ are never removed.
+ * them anew. Directories under files/ are never removed. 0 when they are
+ * under their name now.
  */
-static void
+static int
 put_back(const char *hex, const char *path)
 {
 	char g[4400];
 
-	if (!shared || access(path, F_OK) == 0 || errno != ENOENT)
-		return;
+	if (access(path, F_OK) == 0)
+		return 0;
+	if (!shared || errno != ENOENT)
+		return -1;
 	gone_of(hex, g, sizeof(g));
-	link(g, path);	/* EEXIST: another put them back first */
+	/* EEXIST: another node put them back first */
+	return link(g, path) == 0 || errno == EEXIST ? 0 : -1;
 }
 
 int
@@ -461,9 +465,9 @@ blob_open(const char *hex)
 	int fd;
 
 	path_of(hex, path, sizeof(path));
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0 || errno != ENOENT || !shared)
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0 || errno != ENOENT || !shared ||
+	    put_back(hex, path) < 0)
 		return fd;
-	put_back(hex, path);
 	return open(path, O_RDONLY | O_CLOEXEC);
 }
 
@@ -473,8 +477,7 @@ blob_exists(const char *hex)
 	char path[4400];
 
 	path_of(hex, path, sizeof(path));
-	put_back(hex, path);
-	return access(path, F_OK) == 0;
+	return put_back(hex, path) == 0;
 }
 
 void
@@ -507,7 +510,7 @@ blob_purge(int (*referenced)(const char *hex))
 	char path[4400];
 	struct dirent *e;
 	struct stat st;
-	int n = 0, r;
+	int n = 0;
 	DIR *d;
 
 	if (!shared || !(d = opendir(gone)))
@@ -519,9 +522,8 @@ blob_purge(int (*referenced)(const char *hex))
 			continue;
 		n++;
 		path_of(e->d_name, path, sizeof(path));
-		if ((r = referenced(e->d_name)))
-			put_back(e->d_name, path);	/* recorded again meanwhile */
-		if (!r || access(path, F_OK) == 0)
+		/* recorded again meanwhile: back under their name */
+		if (!referenced(e->d_name) || put_back(e->d_name, path) == 0)
 			unlinkat(dirfd(d), e->d_name, 0);
 	}
 	closedir(d);
