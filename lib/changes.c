@@ -26,11 +26,8 @@ call(struct im_client *c, struct im_req *r, const char *key, double retry_s,
 
 	if (msg)
 		*msg = NULL;
-	if (!key) {
-		if (im_random_hex(rnd, 16) < 0)
-			return im_err_set(e, IM_EINTERNAL, "cannot get random bytes");
-		key = rnd;
-	}
+	if ((rc = im_key_or_random(&key, rnd, e)) != 0)
+		return rc;
 	r->idem_key = key;
 	r->auth = 1;
 	im_backoff_init(&b, retry_s);

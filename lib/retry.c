@@ -44,6 +44,17 @@ im_random_hex(char *out, size_t n)
 	return 0;
 }
 
+int
+im_key_or_random(const char **key, char rnd[33], struct im_err *e)
+{
+	if (*key)
+		return 0;
+	if (im_random_hex(rnd, 16) < 0)
+		return im_err_set(e, IM_EINTERNAL, "cannot get random bytes");
+	*key = rnd;
+	return 0;
+}
+
 void
 im_backoff_init(struct im_backoff *b, double budget_seconds)
 {

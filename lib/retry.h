@@ -44,5 +44,12 @@ long long im_now_ms(void);		/* CLOCK_MONOTONIC in ms */
 
 /* n random bytes from the kernel as 2n hex digits plus NUL in out */
 int im_random_hex(char *out, size_t n);
+/*
+ * The Idempotency-Key of one call, the same on every try: *key as given,
+ * or when NULL a random one written into rnd (*key then points to it);
+ * 0, or IM_EINTERNAL with e set (as im_err_set) when the kernel gives no
+ * random bytes.
+ */
+int im_key_or_random(const char **key, char rnd[33], struct im_err *e);
 
 #endif

@@ -74,11 +74,8 @@ im_send_text_dest(struct im_client *c, const char *to, int group, const char *te
 	char rnd[33];
 	int rc;
 
-	if (!key) {
-		if (im_random_hex(rnd, 16) < 0)
-			return im_err_set(e, IM_EINTERNAL, "cannot get random bytes");
-		key = rnd;
-	}
+	if ((rc = im_key_or_random(&key, rnd, e)) != 0)
+		return rc;
 	im_backoff_init(&b, retry_s);
 	for (;;) {
 		rc = im_api_send_dest(c, to, group, text, len, key, msg, e);
@@ -135,11 +132,8 @@ im_send_attach(struct im_client *c, const char *to, int group, const struct im_a
 
 	if (msg)
 		*msg = NULL;
-	if (!key) {
-		if (im_random_hex(rnd, 16) < 0)
-			return im_err_set(e, IM_EINTERNAL, "cannot get random bytes");
-		key = rnd;
-	}
+	if ((rc = im_key_or_random(&key, rnd, e)) != 0)
+		return rc;
 	/* one budget for both steps: --retry bounds the whole send */
 	im_backoff_init(&b, retry_s);
 	for (;;) {

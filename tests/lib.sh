@@ -477,6 +477,20 @@ _pg () {
 	fi
 }
 
+# pg_down: stop the private cluster (fast: sessions are cut);
+# pg_up: start it again, as start_pg configured it
+pg_down () {
+	_pg pg_ctl -D "$PG_DATA" -m fast -w stop >/dev/null
+}
+
+pg_up () {
+	_pg pg_ctl -D "$PG_DATA" -l "$PG_DATA/log" -w -t 60 \
+		-o "-k $PG_SOCK -c listen_addresses= -c fsync=off" start >/dev/null || {
+		tail -n 20 "$PG_DATA/log" >&9
+		return 1
+	}
+}
+
 # start_pg: a private cluster in $PG_DATA, listening on a Unix socket in
 # $TRASH/pgsock only (no TCP), trusting local connections; sets PG_SOCK and
 # PG_CONNINFO (database im). fsync is off: a test never outlives the
@@ -496,12 +510,8 @@ start_pg () {
 		tail -n 20 "$TRASH/pg-initdb.log" >&9
 		return 1
 	}
-	_pg pg_ctl -D "$PG_DATA" -l "$PG_DATA/log" -w -t 60 \
-		-o "-k $sock -c listen_addresses= -c fsync=off" start >/dev/null || {
-		tail -n 20 "$PG_DATA/log" >&9
-		return 1
-	}
 	PG_SOCK=$sock
+	pg_up || return 1
 	_pg createdb -h "$sock" -U im im || return 1
 	PG_CONNINFO="host=$sock user=im dbname=im"
 }

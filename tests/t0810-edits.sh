@@ -94,7 +94,7 @@ test_expect_success 'delete: a tombstone, the text gone from the store (edits to
 	jq -e ".kind == \"delete\"" body &&
 	msg_of bob $id1 | jq -e ".kind == \"deleted\" and .deleted.by == \"alice\" and (has(\"text\") | not)" &&
 	stop_imd &&
-	! sqlite3 "$IMD_DIR/im.db" "SELECT json FROM messages" | grep -q "hello" &&
+	store_sql "SELECT json FROM messages" >all && test -s all && test_no_grep "hello" all &&
 	start_imd
 '
 
@@ -220,6 +220,10 @@ test_expect_success '--update to a group, edited by its owner only' '
 	msg_of alice $gu | jq -e ".text == \"deploy: 3/3\""
 '
 
+if test "$IM_TEST_STORE" = pg; then
+	test_skip 'a delete that fails to commit keeps the attachment bytes; one that commits drops them' \
+		'the shim fails imd'"'"'s own writes to SQLite; PostgreSQL writes in its server'
+else
 test_expect_success 'a delete that fails to commit keeps the attachment bytes; one that commits drops them' '
 	stop_imd &&
 	with_shim IM_SHIM_FAIL_IF="$TRASH/broken" IM_SHIM_FAIL_OPS=write &&
@@ -237,5 +241,6 @@ test_expect_success 'a delete that fails to commit keeps the attachment bytes; o
 	test "$(api bob GET /v1/files/$fid)" = 404 &&
 	stop_imd && IMD_ENV=() && start_imd
 '
+fi
 
 test_done

@@ -4,7 +4,7 @@ test_description='messages that expire (--ttl), sends the server keeps for later
 . "$(dirname "$0")/lib.sh"
 
 # in_store ID: message ID is still in the database (sqlite3 reads the WAL too)
-in_store () { test "$(sqlite3 "$IMD_DIR/im.db" "SELECT count(*) FROM messages WHERE id = $1")" = 1; }
+in_store () { test "$(store_sql "SELECT count(*) FROM messages WHERE id = $1")" = 1; }
 # visible NAME ID: NAME's history has message ID
 visible () { history_of "$1" | jq -s -e --argjson id "$2" 'any(.[]; .id == $id)' >/dev/null; }
 now_ms () { date +%s%3N; }
@@ -125,15 +125,29 @@ test_expect_success 'imd --retain: older messages go, a batch a second; ids neve
 '
 
 # old_left: how many of the planted old messages the store still has
-old_left () { sqlite3 "$IMD_DIR/im.db" "SELECT count(*) FROM messages WHERE time = 1000"; }
+old_left () { store_sql "SELECT count(*) FROM messages WHERE time = 1000"; }
+
+# plant_old N: the store's messages replaced by N old ones from alice to bob
+# (on PostgreSQL imd gives the ids: msg_seq is moved past them)
+plant_old () {
+	local who="(SELECT id FROM users WHERE name = 'alice'), (SELECT id FROM users WHERE name = 'bob')"
+	if test "$IM_TEST_STORE" = pg; then
+		pg_sql "DELETE FROM messages;
+			INSERT INTO messages(id, time, sender, recipient, kind, json)
+			SELECT (SELECT last FROM msg_seq) + i, 1000, $who, 'text', '{\"text\":\"old\"}'
+			FROM generate_series(1, $1) i;
+			UPDATE msg_seq SET last = last + $1"
+	else
+		sqlite3 "$IMD_DIR/im.db" "DELETE FROM messages;
+			WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $1)
+			INSERT INTO messages(time, sender, recipient, kind, json)
+			SELECT 1000, $who, 'text', '{\"text\":\"old\"}' FROM n"
+	fi
+}
 
 test_expect_success 'imd --retain: a large deletion goes in batches on the worker; a send meanwhile is answered' '
 	stop_imd &&
-	sqlite3 "$IMD_DIR/im.db" "DELETE FROM messages;
-		WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10000)
-		INSERT INTO messages(time, sender, recipient, kind, json)
-		SELECT 1000, (SELECT id FROM users WHERE name = '"'alice'"'),
-		    (SELECT id FROM users WHERE name = '"'bob'"'), '"'text'"', '"'{\"text\":\"old\"}'"' FROM n" &&
+	plant_old 10000 &&
 	test "$(old_left)" = 10000 &&
 	from=$(($(wc -l <"$IMD_LOG") + 1)) &&
 	start_imd --retain 1h &&
@@ -153,7 +167,7 @@ test_expect_success 'imd --retain: an old file message takes its attachment, byt
 	s=$(api alice POST /v1/messages --json "{\"to\":\"bob\",\"kind\":\"file\",\"file\":\"$fid\"}") &&
 	test "$s" = 201 && stored | grep -q "$h" &&
 	stop_imd &&
-	sqlite3 "$IMD_DIR/im.db" "UPDATE messages SET time = 1000" &&
+	store_sql "UPDATE messages SET time = 1000" &&
 	start_imd --retain 1h &&
 	wait_for 10 eval "test \$(old_left) = 0" &&
 	wait_for 5 eval "! stored | grep -q $h" &&

@@ -65,6 +65,18 @@ test_expect_success 'a restart keeps them; the next id follows on' '
 	test "$(pg_sql "SELECT last FROM msg_seq")" = 2
 '
 
+test_expect_success 'the database down: a send is refused (503, exit 69), imd stays up, logs one line per record, recovers' '
+	pg_down &&
+	expect_exit 69 as_user alice imsend --retry 0 bob "while down" 2>err &&
+	test_grep "storage failure" err &&
+	kill -0 $IMD_PID &&
+	pg_up &&
+	as_user alice imsend bob "back up" &&
+	as_user bob imrecv --json >got &&
+	test "$(jq -r .text got)" = "back up" &&
+	! grep -v "^20[0-9-]*T" "$IMD_LOG"	# one record per line, each timestamped
+'
+
 test_expect_success 'a newer schema than imd knows is refused' '
 	stop_imd &&
 	pg_sql "UPDATE schema_version SET version = 99" &&

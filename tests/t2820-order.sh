@@ -88,4 +88,33 @@ test_expect_success 'each writer in its own order' '
 	done
 '
 
+# The race made certain: node a's transaction holds an id for two seconds
+# (its insert sleeps) while node b stores the next message. A reader
+# asking b right after b's acknowledgement must not get that later id
+# before a's is committed, or it resumes past a's for ever.
+test_expect_success 'setup: a message that takes two seconds to commit' '
+	pg_sql "DROP TRIGGER slow ON messages;
+		CREATE FUNCTION held() RETURNS trigger LANGUAGE plpgsql AS
+		\$\$ BEGIN IF NEW.json LIKE \$q\$%held-%\$q\$ THEN PERFORM pg_sleep(2);
+		END IF; RETURN NEW; END \$\$;
+		CREATE TRIGGER held BEFORE INSERT ON messages
+		FOR EACH ROW EXECUTE FUNCTION held();"
+'
+
+test_expect_success 'an id held open on one node: the next, from the other, waits for it' '
+	for round in 1 2 3; do
+		since=$(imcurl -f -H "$(bearer bob)" "$URL/v1/messages?limit=1000" |
+			jq "[.messages[].id] | max // 0") &&
+		{ ( echo held-$round | as_user alice imsend bob ) & } &&
+		held=$! &&
+		sleep 0.5 &&
+		echo next-$round | as_user alice@b imsend bob &&
+		imcurl -f -H "$(bearer bob)" "${NODE_URL[b]}/v1/messages?since=$since" |
+			jq -r ".messages[].text" >page.$round &&
+		wait $held &&
+		printf "held-%s\nnext-%s\n" $round $round >expect.$round &&
+		test_cmp expect.$round page.$round || return 1
+	done
+'
+
 test_done

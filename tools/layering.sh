@@ -33,11 +33,12 @@ timers		store timeheap log
 blob		work
 auth		work
 health		loop log store work metrics
+presence	hub store loop log
 api_util	http conn loop log store auth blob
 api_commit	api_util http conn loop log store hub work health metrics blob
 api_int		api_util api_commit http conn loop store
-HANDLERS	api_int api_util api_commit http conn loop log store auth hub quota blob work metrics health timers
-api		api_int HANDLERS api_util api_commit hub http conn loop store health
+HANDLERS	api_int api_util api_commit http conn loop log store auth hub quota blob work metrics health timers presence
+api		api_int HANDLERS api_util api_commit hub http conn loop store health presence
 metrics_serve	conn health hub log loop metrics metrics_vfs
 main		*
 '

@@ -9,6 +9,7 @@
 #include "api_int.h"
 #include "health.h"
 #include "hub.h"
+#include "presence.h"
 
 struct route {
 	const char *method;
@@ -125,10 +126,14 @@ api_dispatch(struct http_req *req)
 	http_error(req, 404, "not_found", "no such call; see im-protocol(7)");
 }
 
+/* presence's writes after the COMMIT, and what telling of them closed */
 void
 api_before_sleep(void)
 {
 	api_commit_turn();
+	presence_flush();
+	if (store_in_tx(api_store))
+		api_commit_turn();
 }
 
 void
@@ -136,6 +141,7 @@ api_tick(void)
 {
 	api_stream_tick();
 	api_remote_tick();
+	presence_tick();
 	health_tick();
 }
 

@@ -16,6 +16,7 @@
 #include "hub.h"
 #include "quota.h"
 #include "loop.h"
+#include "presence.h"
 
 #define MIN_PASSWORD 8
 #define MAX_PASSWORD 1024
@@ -550,7 +551,7 @@ api_users(struct http_req *req)
 	a = json_object_new_array();
 	for (i = 0; i < n; i++) {
 		struct json_object *u = json_object_new_object();
-		int online = hub_streams_of(users[i].id) > 0;
+		int online = presence_online(users[i].id);
 
 		json_object_object_add(u, "user", json_object_new_string(users[i].name));
 		json_object_object_add(u, "online", json_object_new_boolean(online));

@@ -336,7 +336,7 @@ send_one(struct http_req *req, const struct who *w)
 	if (req->idempotency_key && !im_key_valid(req->idempotency_key)) {
 		http_error(req, 400, "bad_request", "Idempotency-Key is " KEY_RULE);
 	} else if (check_message(w, o, &fs, req->idempotency_key, &m, NULL, &f) < 0) {
-		http_error(req, f.status, f.code, f.msg);
+		fail_answer(req, &f);
 	} else if (store_begin(api_store) < 0) {
 		api_storage_error(req);
 	} else {

@@ -20,6 +20,7 @@
 #include "hub.h"
 #include "loop.h"
 #include "metrics.h"
+#include "presence.h"
 
 #define FILL_LIMIT (256 * 1024)	/* page while less than this is queued */
 
@@ -105,31 +106,28 @@ stream_drain(struct http_req *req)
 	fill(req->ctx);
 }
 
-/* a user came or went: tell the watchers, remember when they were seen */
+/*
+ * A user's first stream here opened or the last one closed: the watchers
+ * hear of it unless another node has the user (presence.c), and when
+ * they were seen is remembered.
+ */
 void
 api_presence_changed(const char *user, int64_t user_id, int online)
 {
-	char line[160], when[IM_TIME_LEN];
-	int64_t ms = loop_now_ms();
-	int n;
-
-	im_time_iso(ms, when);
-	n = snprintf(line, sizeof(line),
-		     "{\"type\":\"presence\",\"user\":\"%s\",\"online\":%s,\"time\":\"%s\"}",
-		     user, online ? "true" : "false", when);
-	hub_presence_broadcast(line, (size_t)n);
+	presence_local(user, user_id, online);
 	/* in the turn's transaction: a thousand reconnects cost one fsync */
 	if (store_begin(api_store) == 0)
-		store_user_touch(api_store, user_id, ms);
+		store_user_touch(api_store, user_id, loop_now_ms());
 }
 
 static void
-snapshot_one(const char *user, void *arg)
+snapshot_one(const char *user, int64_t user_id, void *arg)
 {
 	char line[128];
 	int n = snprintf(line, sizeof(line),
 	    "{\"type\":\"presence\",\"user\":\"%s\",\"online\":true,\"snapshot\":true}", user);
 
+	(void)user_id;
 	hub_send(arg, line, (size_t)n);
 }
 
@@ -213,7 +211,7 @@ api_stream(struct http_req *req)
 	json_object_put(o);
 	hub_add(s);
 	if (s->presence)
-		hub_online_users(snapshot_one, s);
+		presence_each(snapshot_one, s);
 	fill(s);
 }
 

@@ -22,6 +22,7 @@
 
 #define SCHED_MAX_AHEAD_MS (366LL * 86400 * 1000)	/* a year */
 #define RETIRE_BATCH 256	/* messages per transaction of --retain */
+#define REREAD_MS 5000		/* several nodes: how often the store is read again */
 
 int64_t api_retain_ms;	/* --retain: 0 keeps everything */
 
@@ -155,6 +156,39 @@ retire_start(int64_t before_ms)
 	retiring = 1;
 }
 
+/*
+ * Several nodes on one store: the heap holds what this node stored, and
+ * every REREAD_MS the store is read again for what is due before the
+ * next reading, so that a send or an expiry stored through another node
+ * (one that may have died since) fires here too, within a second of its
+ * time. Each item is then in the heap of every node, and perhaps twice in
+ * this one's: the store's claim (store_sched_get, store_msg_expire) lets
+ * one of them act and the others find nothing.
+ */
+static void
+reread(int64_t now)
+{
+	static int64_t next;
+	struct store_timed *t;
+	size_t n, i;
+
+	if (!store_shared(api_store))
+		return;
+	if (next == 0)		/* the first use of the heap loads everything */
+		next = now + REREAD_MS;
+	if (now < next)
+		return;
+	if (store_timed(api_store, &t, &n) < 0) {
+		log_warn("timed messages: %s; trying again in a second", store_errmsg(api_store));
+		return;
+	}
+	next = now + REREAD_MS;
+	for (i = 0; i < n; i++)
+		if (t[i].at_ms < next)
+			timers_add(api_store, t[i].at_ms, t[i].id, t[i].kind);
+	free(t);
+}
+
 /* every second */
 void
 api_timed_tick(void)
@@ -164,6 +198,7 @@ api_timed_tick(void)
 
 	if (store_begin(api_store) < 0)
 		return;
+	reread(now);
 	while (timers_due(api_store, now, &it)) {
 		if (it.kind == STORE_TIMED_EXPIRE)
 			expire(it.id);

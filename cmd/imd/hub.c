@@ -69,7 +69,7 @@ hub_presence_broadcast(const char *json, size_t len)
 }
 
 void
-hub_online_users(void (*fn)(const char *user, void *arg), void *arg)
+hub_online_users(void (*fn)(const char *user, int64_t user_id, void *arg), void *arg)
 {
 	struct hub_sub *s, *t;
 	size_t b;
@@ -81,7 +81,7 @@ hub_online_users(void (*fn)(const char *user, void *arg), void *arg)
 				if (t->user_id == s->user_id)
 					break;
 			if (t == s)
-				fn(s->user, arg);
+				fn(s->user, s->user_id, arg);
 		}
 	}
 }

@@ -52,8 +52,8 @@ void hub_send(struct hub_sub *s, const char *json, size_t len);
 void hub_publish(int64_t id, const int64_t *users, size_t n, const char *json, size_t len);
 /* send a line to every presence watcher */
 void hub_presence_broadcast(const char *json, size_t len);
-/* call fn for each user with a stream open, once per user */
-void hub_online_users(void (*fn)(const char *user, void *arg), void *arg);
+/* call fn for each user with a stream open here, once per user */
+void hub_online_users(void (*fn)(const char *user, int64_t user_id, void *arg), void *arg);
 
 /* close the streams opened with this token (it was revoked) */
 void hub_drop_token(int64_t token_id);

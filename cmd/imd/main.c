@@ -43,6 +43,7 @@
 #include "health.h"
 #include "metrics.h"
 #include "metrics_serve.h"
+#include "presence.h"
 #include "store.h"
 #include "work.h"
 
@@ -547,6 +548,25 @@ on_work_done(struct loop *l, int fd, int events, void *arg)
 	work_poll();
 }
 
+/*
+ * What this node is called among the nodes: its host and data directory,
+ * the same across its restarts, so that a restart clears what its
+ * previous life left (presence.h)
+ */
+static void
+node_name(const char *dir, char *name, size_t len)
+{
+	char host[256], path[4096];
+
+	if (gethostname(host, sizeof(host)) < 0)
+		snprintf(host, sizeof(host), "localhost");
+	host[sizeof(host) - 1] = '\0';
+	if (!realpath(dir, path))
+		snprintf(path, sizeof(path), "%s", dir);
+	if (snprintf(name, len, "%s:%s", host, path) >= (int)len)
+		log_warn("the node's name is cut short: %s", name);
+}
+
 static void
 before_sleep(struct loop *l, void *arg)
 {
@@ -701,6 +721,8 @@ serve(int argc, char **argv)
 	http_init(l, ctx, api_dispatch);
 	api_init(st, o.registration_open);
 	api_remote_init(l);
+	node_name(o.dir, err, sizeof(err));
+	presence_init(st, err);
 	api_set_max_file(o.max_file);
 	http_body_budget(o.body_budget);
 	quota_init(&o.limits);

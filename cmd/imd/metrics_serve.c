@@ -58,9 +58,10 @@ static size_t nscrapers;
 static http_parser_settings settings;
 
 static void
-count_user(const char *user, void *arg)
+count_user(const char *user, int64_t user_id, void *arg)
 {
 	(void)user;
+	(void)user_id;
 	(*(uint64_t *)arg)++;
 }
 
@@ -136,7 +137,7 @@ metrics_text(size_t *len)
 	metrics_head(f, "im_connections", "gauge", "Open client connections.");
 	fprintf(f, "im_connections %zu\n", conn_count());
 	hub_online_users(count_user, &users);
-	metrics_head(f, "im_users_online", "gauge", "Users with at least one stream open.");
+	metrics_head(f, "im_users_online", "gauge", "Users with at least one stream open on this node.");
 	fprintf(f, "im_users_online %llu\n", (unsigned long long)users);
 	if (data_dir[0]) {	/* PostgreSQL's own exporter tells its size */
 		metrics_head(f, "im_store_bytes", "gauge", "Size of the database files.");

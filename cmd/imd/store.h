@@ -23,7 +23,8 @@
  *   store_sqlite_messages.c  messages, idempotency keys and batches, cursors
  *   store_sqlite_groups.c    groups, members, membership spans
  *   store_sqlite_files.c     attachments
- *   store_sqlite_presence.c  last seen, the user list
+ *   store_sqlite_presence.c  last seen, the user list, presence on
+ *                            other nodes (none)
  *
  * A second implementation (PostgreSQL through libpq) is a second set of
  * files, store_pg*.c, defining the same functions with a struct store of
@@ -244,7 +245,8 @@ int64_t store_committed_max(const struct store *st);
  *   store_notified()    read what was heard: *max is the newest id
  *                       committed (0: nothing new). STORE_ERR when the
  *                       connection was lost (it is made again: catch up
- *                       with store_poll_max())
+ *                       with store_poll_max()); a change of another
+ *                       node's users is kept for store_presence_heard()
  *   store_poll_max()    the newest committed id, asked of the database
  *   store_seen()        ids up to id are committed: store_committed_max()
  *                       moves to it
@@ -259,6 +261,35 @@ int store_poll_max(struct store *st, int64_t *max);
 int store_seen(struct store *st, int64_t id);
 int store_msgs_range(struct store *st, int64_t since, int64_t upto, int limit,
     struct store_msg **out, size_t *n);
+
+/*
+ * Who is online on the other nodes (PostgreSQL; SQLite is one node and
+ * shares nothing: there the first says *fresh 0, and the others change
+ * nothing, find no one, hear nothing). Called outside a transaction.
+ *   store_presence_beat()    this node is alive. The first call registers
+ *                            it under name with a new id, removing the
+ *                            rows of an earlier life of the same name; a
+ *                            later one registers it again if the others
+ *                            took it for dead. Either way *fresh is 1: the
+ *                            node has no users there, give them all with
+ *                            store_presence_set(replace). Nodes silent for
+ *                            dead_ms go, with their users, and the others
+ *                            are told.
+ *   store_presence_set()     this node's users: those of on[] have a stream
+ *                            open here now, those of off[] none; replace:
+ *                            on[] is all of them. The others are told.
+ *   store_presence_others()  the users with a stream open on another node
+ *                            heard from within dead_ms, ascending by id
+ *                            (last_seen_ms 0); *out malloc'd
+ *   store_presence_heard()   1 when another node's users may have changed
+ *                            since the last call (told so, or the
+ *                            listening connection was made again)
+ */
+int store_presence_beat(struct store *st, const char *name, int dead_ms, int *fresh);
+int store_presence_set(struct store *st, int replace, const int64_t *on, size_t non,
+    const int64_t *off, size_t noff);
+int store_presence_others(struct store *st, int dead_ms, struct store_user **out, size_t *n);
+int store_presence_heard(struct store *st);
 
 /* users */
 int store_user_add(struct store *st, const char *name, const char *pwhash, int64_t *id);
@@ -412,8 +443,9 @@ struct store_sched {
 int store_timed(struct store *st, struct store_timed **out, size_t *n);
 int store_msg_expire(struct store *st, int64_t id, char file_id[33]);
 /*
- * --retain, on the worker thread with the checkpoints' connection (thread-
- * safe as store_checkpoint() is): up to max of the oldest messages stored
+ * --retain, on the worker thread, through a connection of its own (SQLite's
+ * checkpoint connection, a second PostgreSQL session), so it is as thread-
+ * safe as store_checkpoint(): up to max of the oldest messages stored
  * before before_ms, with every change made to them and each attachment no
  * message carries any more, deleted in one short transaction of its own.
  * *nmsgs counts the messages; shas (room for max) gets the SHA-256 of each

@@ -63,6 +63,13 @@ void store_msgs_settle(struct store_msg *v, size_t *len, int limit);
 	X(int, seen, (struct store *st, int64_t id), (st, id)) \
 	X(int, msgs_range, (struct store *st, int64_t since, int64_t upto, int limit, \
 	    struct store_msg **out, size_t *n), (st, since, upto, limit, out, n)) \
+	X(int, presence_beat, (struct store *st, const char *name, int dead_ms, int *fresh), \
+	    (st, name, dead_ms, fresh)) \
+	X(int, presence_set, (struct store *st, int replace, const int64_t *on, size_t non, \
+	    const int64_t *off, size_t noff), (st, replace, on, non, off, noff)) \
+	X(int, presence_others, (struct store *st, int dead_ms, struct store_user **out, \
+	    size_t *n), (st, dead_ms, out, n)) \
+	X(int, presence_heard, (struct store *st), (st)) \
 	X(int, user_add, (struct store *st, const char *name, const char *pwhash, int64_t *id), \
 	    (st, name, pwhash, id)) \
 	X(int, user_get, (struct store *st, const char *name, struct store_user *u, char **pwhash), \

@@ -32,6 +32,10 @@
 #define store_poll_max pg_store_poll_max
 #define store_seen pg_store_seen
 #define store_msgs_range pg_store_msgs_range
+#define store_presence_beat pg_store_presence_beat
+#define store_presence_set pg_store_presence_set
+#define store_presence_others pg_store_presence_others
+#define store_presence_heard pg_store_presence_heard
 #define store_user_add pg_store_user_add
 #define store_user_get pg_store_user_get
 #define store_user_set_password pg_store_user_set_password
@@ -84,7 +88,8 @@
 struct store {
 	const struct store_ops *ops;	/* first: struct store_base */
 	PGconn *conn;
-	PGconn *listen;		/* LISTEN im: other nodes' commits */
+	PGconn *listen;		/* LISTEN im, im_presence: other nodes' commits, users */
+	PGconn *worker;		/* store_retire's, on the worker thread only */
 	char *conninfo;
 	int in_tx;
 	int64_t committed_max;
@@ -92,6 +97,8 @@ struct store {
 	/* rows of messages not yet sent, ",(...)" each: see pg_queue_row() */
 	char *rows;
 	size_t rows_len, rows_cap;
+	int64_t node_id;	/* this node's row of nodes; 0 before the first beat */
+	int presence_heard;	/* im_presence from another node, unasked */
 	char err[256];
 };
 
@@ -135,5 +142,10 @@ int pg_queue_row(struct store *st, int64_t id, const struct store_new_msg *nm,
     const char *json, size_t json_len);
 /* a row of PG_MSG_COLS into the struct store_msg at e; -1 out of memory */
 int pg_row_to_msg(const PGresult *r, int i, void *e);
+
+/* NOTIFY im_presence heard: from another node, when payload is not ours */
+void pg_presence_notified(struct store *st, const char *payload);
+/* at close: this node's row and its users go, and the others are told */
+void pg_presence_leave(struct store *st);
 
 #endif

@@ -96,7 +96,7 @@ idem_lookup(struct store *st, int64_t sender, const char *key, struct store_msg 
 	    " FROM idempotency i JOIN messages m ON m.id = i.msg_id"
 	    " WHERE i.sender = $1 AND i.key = $2", "it", sender, key);
 	if ((rc = pg_one(r)) != STORE_OK)
-		return rc == STORE_NOTFOUND ? STORE_ERR : rc;
+		return rc;
 	rc = pg_row_to_msg(r, 0, m);
 	PQclear(r);
 	if (rc < 0) {
@@ -119,7 +119,7 @@ msg_insert(struct store *st, const struct store_new_msg *nm, struct store_msg *m
 	int64_t id;
 	int rc;
 
-	if (nm->key && (rc = idem_lookup(st, nm->sender, nm->key, m)) != STORE_ERR)
+	if (nm->key && (rc = idem_lookup(st, nm->sender, nm->key, m)) != STORE_NOTFOUND)
 		return rc;
 	/* holding msg_seq's row already, this transaction knows the next id */
 	if (st->in_tx && st->pending_max > 0) {
@@ -130,8 +130,15 @@ msg_insert(struct store *st, const struct store_new_msg *nm, struct store_msg *m
 		id = pg_col_i(r, 0, 0);
 		PQclear(r);
 	}
-	if (nm->key && (rc = store_batch_claim(st, nm->sender, nm->key, id)) != STORE_OK)
-		return rc == STORE_EXISTS ? idem_lookup(st, nm->sender, nm->key, m) : rc;
+	if (nm->key && (rc = store_batch_claim(st, nm->sender, nm->key, id)) != STORE_OK) {
+		if (rc != STORE_EXISTS ||
+		    (rc = idem_lookup(st, nm->sender, nm->key, m)) != STORE_NOTFOUND)
+			return rc;
+		/* the key's message expired or was retired: the key is free again */
+		if ((rc = pg_done(st, pg_run(st, "UPDATE idempotency SET msg_id = $3"
+		    " WHERE sender = $1 AND key = $2", "iti", nm->sender, nm->key, id), 0)) != STORE_OK)
+			return rc;
+	}
 	if (!(m->json = store_msg_json(id, nm, &m->json_len))) {
 		snprintf(st->err, sizeof st->err, "out of memory building message");
 		return STORE_ERR;
@@ -141,9 +148,10 @@ msg_insert(struct store *st, const struct store_new_msg *nm, struct store_msg *m
 			return STORE_ERR;
 	} else {
 		r = pg_run(st, "INSERT INTO messages(time, sender, recipient, grp, kind, file_id, id,"
-		    " json) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", "iinntti" "l", nm->now_ms,
-		    nm->sender, nm->recipient, nm->grp, nm->kind, nm->file ? nm->file->id : NULL, id,
-		    m->json, m->json_len);
+		    " json, on_id, expires) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+		    "iinntti" "lnn", nm->now_ms, nm->sender, nm->recipient, nm->grp, nm->kind,
+		    nm->file ? nm->file->id : NULL, id, m->json, m->json_len, nm->on,
+		    nm->expires_ms);
 		if (!r)
 			return STORE_ERR;
 		PQclear(r);

@@ -31,6 +31,10 @@
 #define store_poll_max sq_store_poll_max
 #define store_seen sq_store_seen
 #define store_msgs_range sq_store_msgs_range
+#define store_presence_beat sq_store_presence_beat
+#define store_presence_set sq_store_presence_set
+#define store_presence_others sq_store_presence_others
+#define store_presence_heard sq_store_presence_heard
 #define store_user_add sq_store_user_add
 #define store_user_get sq_store_user_get
 #define store_user_set_password sq_store_user_set_password
