@@ -89,6 +89,20 @@ test_expect_success 'an upload in progress on a is not cut short when b starts' 
 	grep -x "[^/]*\.${NODE_PID[b]}\.[0-9a-f]\{8\}" dirs
 '
 
+# nodes of one host and one directory are told apart by their address
+online_at () { as_user "$1" imwho | grep -qxF "$2"; }
+test_expect_success 'bob streaming from a stays online when b, of the same host and directory, starts again' '
+	{ IM_DIR=$(home_of bob) "$IM_BIN/imrecv" -f >/dev/null 2>&1 & } &&
+	rpid=$! &&
+	wait_for 10 online_at carol@b bob &&
+	stop_node b &&
+	start_node b -d "$IMD_DIR" &&
+	sleep 3 &&
+	online_at alice bob &&
+	online_at carol@b bob &&
+	{ kill $rpid; wait $rpid || :; }
+'
+
 test_expect_success 'the new b serves the file uploaded on a meanwhile' '
 	sid=$(jq -er .id up.json) &&
 	test "$(get_at b alice@b "$sid")" = 200 &&
@@ -141,7 +155,7 @@ test_expect_success 'imd backup and restore on PostgreSQL: refused (64), saying 
 '
 
 test_expect_success 'node b stops cleanly; its upload directory goes with the next start' '
-	old=$(grep -x "[^/]*\.${NODE_PID[b]}\.[0-9a-f]\{8\}" dirs) &&
+	old=$(ls "$IMD_DIR/files/tmp" | grep -x "[^/]*\.${NODE_PID[b]}\.[0-9a-f]\{8\}") &&
 	stop_node b &&
 	test -d "$IMD_DIR/files/tmp/$old" &&
 	restart_imd &&
