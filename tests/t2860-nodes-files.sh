@@ -124,7 +124,7 @@ blob () { local s; s=$(sha256sum <"$1" | cut -d" " -f1); echo "$IMD_DIR/files/${
 gone () { echo "$IMD_DIR/files/gone/$(sha256sum <"$1" | cut -d" " -f1)"; }
 
 # the sweep runs every minute
-test_expect_success 'the sweep: an old orphan'"'"'s bytes wait in files/gone; after an hour there they go, or come back when recorded' '
+test_expect_success 'the sweep: an old orphan'"'"'s bytes wait in files/gone; after a minute there they go, or come back when recorded' '
 	head -c 5000 /dev/urandom >orphan.bin &&
 	oid=$(imcurl -f -H "$(bearer alice)" --data-binary @orphan.bin \
 		"${NODE_URL[b]}/v1/files?name=orphan" | jq -er .id) &&
@@ -133,7 +133,7 @@ test_expect_success 'the sweep: an old orphan'"'"'s bytes wait in files/gone; af
 	cp unknown.bin "$(gone unknown.bin)" &&
 	test "$(stat -c %i "$(blob small.bin)")" = "$(stat -c %i "$(gone small.bin)")" &&
 	rm "$(blob small.bin)" &&
-	touch -d "2 hours ago" "$(gone unknown.bin)" "$(gone small.bin)" &&
+	touch -d "2 minutes ago" "$(gone unknown.bin)" "$(gone small.bin)" &&
 	pg_sql "UPDATE files SET created = 0 WHERE id = '"'"'$oid'"'"'" &&
 	wait_for 75 test -f "$(gone orphan.bin)" &&
 	! test -e "$(blob orphan.bin)" &&

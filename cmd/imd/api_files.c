@@ -241,7 +241,7 @@ referenced(const char *sha256)
  * between upload and send): forget it, and its bytes when no other upload
  * shares them. A few per call, so the loop never stalls on it. Then, on
  * a shared directory, settle a few of the removed bytes that waited their
- * hour in files/gone.
+ * minute in files/gone.
  */
 void
 api_uploads_sweep(void)

@@ -30,7 +30,7 @@
 #define CHUNK (256 * 1024)	/* bytes per write() and per job */
 #define MAX_CHUNKS 4		/* per upload in memory: 1 MiB */
 #define STALE_S (24 * 3600)	/* an upload untouched this long was left by a dead node */
-#define GONE_S 3600		/* removed bytes wait this long in files/gone */
+#define GONE_S 60		/* removed bytes wait this long in files/gone: turns of margin */
 #define PURGE_MAX 16		/* entries of files/gone settled per call */
 
 struct chunk {

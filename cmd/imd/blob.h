@@ -6,14 +6,14 @@
  * not there; identical content is stored once.
  *
  * Several nodes may share DIR (PostgreSQL): a node's start then clears only
- * upload directories of processes that are gone, and removed bytes wait an
- * hour in DIR/files/gone before they go for good. A node checks that the
- * bytes are there, then commits their record; another may remove them in
- * between, having committed the deletion of their last other record before
- * this one committed. Bytes in files/gone come back when asked for
- * (blob_open, blob_exists) and when blob_purge finds them recorded again,
- * so only a record committed more than an hour after its bytes were
- * checked could lose them.
+ * upload directories of processes that are gone, and removed bytes wait a
+ * minute in DIR/files/gone before they go for good (at the next sweep). A
+ * node checks that the bytes are there, then commits their record, in the
+ * same loop turn; another may remove them in between, having committed the
+ * deletion of their last other record before this one committed. Bytes in
+ * files/gone come back when asked for (blob_open, blob_exists) and when
+ * blob_purge finds them recorded again, so only a record committed more
+ * than a minute after its bytes were checked could lose them.
  */
 #ifndef IMD_BLOB_H
 #define IMD_BLOB_H
@@ -54,7 +54,7 @@ int blob_exists(const char *sha256);	/* 1 when stored (put back if need be) */
 /* no record has these bytes now: remove them (shared: into files/gone) */
 void blob_remove(const char *sha256);
 /*
- * Shared: remove for good a few of the bytes that waited their hour in
+ * Shared: remove for good a few of the bytes that waited their minute in
  * files/gone, or put them back when referenced(sha256) says a record has
  * them again (1; also when it cannot tell).
  */
