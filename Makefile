@@ -97,7 +97,7 @@ deps:
 # (the t28* scripts run several nodes on it in the first pass already)
 # (not those of SQLite's own failing writes and fsyncs)
 PG_TESTS = $(filter-out tests/t0450-% tests/t0460-%, \
-	$(wildcard tests/t0*.sh tests/t1*.sh))
+	$(wildcard tests/t0*.sh tests/t1*.sh)) tests/t2450-health-metrics.sh
 
 check: deps
 	$(MAKE) all $(TEST_BIN) $(SHIM)

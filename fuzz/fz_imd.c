@@ -464,7 +464,7 @@ int fz_imd_init(void)
 		die("mkdtemp failed");
 	atexit(cleanup);
 	snprintf(path, sizeof(path), "%s/im.db", dir);
-	if (store_open(&st, path, err, sizeof(err)) < 0 || blob_init(dir, err, sizeof(err)) < 0 ||
+	if (store_open(&st, path, err, sizeof(err)) < 0 || blob_init(dir, 0, err, sizeof(err)) < 0 ||
 	    auth_init(err, sizeof(err)) < 0 || work_init(err, sizeof(err)) < 0)
 		die(err);
 	if (sqlite3_open(path, &side) != SQLITE_OK)

@@ -609,8 +609,9 @@ test_needs_sqlite () {
 
 # ---------------------------------------------------------------- files
 
-# stored: every file under imd's files directory (finished or not)
-stored () { find "$IMD_DIR/files" -type f | sort; }
+# stored: every file under imd's files directory (finished or not), but
+# for the removed bytes that wait a minute in files/gone (PostgreSQL)
+stored () { find "$IMD_DIR/files" -path "$IMD_DIR/files/gone" -prune -o -type f -print | sort; }
 
 # uploading: an upload is being written by imd (a partial file over 1 MiB)
 uploading () { test -n "$(find "$IMD_DIR/files/tmp" -type f -size +1M 2>/dev/null)"; }

@@ -21,7 +21,7 @@ acked_after_sync () {
 	}
 	/^sync / && want {
 		if ($2 ~ /im\.db-wal$/) { wal = 1; if (blob && blobdir) blobwal = 1 }
-		else if ($2 ~ /\/files\/(tmp\/[^\/]+|[0-9a-f][0-9a-f]\/[0-9a-f]+)$/) blob = 1
+		else if ($2 ~ /\/files\/(tmp\/[^\/]+\/[^\/]+|[0-9a-f][0-9a-f]\/[0-9a-f]+)$/) blob = 1
 		else if ($2 ~ /\/files\/[0-9a-f][0-9a-f]$/) blobdir = 1
 		next
 	}

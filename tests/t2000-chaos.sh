@@ -260,8 +260,10 @@ test_expect_success 'a last kill -9; the database passes PRAGMA integrity_check'
 test_expect_success 'after a clean restart no temporary upload file is left' '
 	start_imd &&
 	test -d "$IMD_DIR/files/tmp" &&
-	ls -A "$IMD_DIR/files/tmp" >tmpfiles &&
-	test_must_be_empty tmpfiles
+	find "$IMD_DIR/files/tmp" ! -type d >tmpfiles &&
+	test_must_be_empty tmpfiles &&
+	ls "$IMD_DIR/files/tmp" >tmpdirs &&
+	test_line_count = 1 tmpdirs
 '
 
 test_expect_success 'files/ holds nothing but blobs named by their sha256 (and tmp/)' '

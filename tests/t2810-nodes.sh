@@ -113,4 +113,27 @@ test_expect_success 'pg_ctl restart -m fast under load: senders retry, nodes rec
 	{ kill $fpid; wait $fpid || :; }
 '
 
+# health_is URL CODE: GET URL/v1/health answers CODE
+health_is () {
+	test "$(imcurl -s -o /dev/null -w "%{http_code}" "$1/v1/health")" = "$2"
+}
+
+# idle nodes, no commit to fail: each asks the database every 2 s
+test_expect_success 'pg_ctl stop: /v1/health answers 503 on both nodes; pg_ctl start: 200 again' '
+	health_is "$URL" 200 &&
+	health_is "${NODE_URL[b]}" 200 &&
+	_pg pg_ctl -D "$PG_DATA" -m fast -w stop >/dev/null &&
+	wait_for 10 health_is "$URL" 503 &&
+	wait_for 10 health_is "${NODE_URL[b]}" 503 &&
+	imcurl -s "$URL/v1/health" | jq -r .message >why &&
+	test_grep "^database unreachable: " why &&
+	test_grep "health: the database does not answer" "$IMD_LOG" &&
+	_pg pg_ctl -D "$PG_DATA" -l "$PG_DATA/log" -w -t 60 \
+		-o "-k $PG_SOCK -c listen_addresses= -c fsync=off" start >/dev/null &&
+	wait_for 10 health_is "$URL" 200 &&
+	wait_for 10 health_is "${NODE_URL[b]}" 200 &&
+	as_user alice imsend bob "after the database came back, on a" &&
+	as_user alice@b imsend bob "after the database came back, on b"
+'
+
 test_done

@@ -176,6 +176,11 @@ finished(void *arg)
 			http_error(req, 503, "unavailable", "the server could not store the file; try again");
 		goto out;
 	}
+	if (!blob_exists(f.sha256)) {
+		/* found stored, then removed with their last record before this one */
+		http_error(req, 503, "unavailable", "the server could not store the file; try again");
+		goto out;
+	}
 	RAND_bytes(rnd, sizeof(rnd));
 	for (i = 0; i < sizeof(rnd); i++)
 		snprintf(f.id + 2 * i, 3, "%02x", rnd[i]);
@@ -222,10 +227,21 @@ api_upload(struct http_req *req)
 	u->finishing = 1;	/* a vanished client now only unhooks */
 }
 
+/* for blob_purge: does a file record have these bytes? 1 when unsure */
+static int
+referenced(const char *sha256)
+{
+	int64_t refs;
+
+	return store_file_refs(api_store, sha256, &refs) != STORE_OK || refs > 0;
+}
+
 /*
  * An upload no message carries after a day was abandoned (a sender killed
  * between upload and send): forget it, and its bytes when no other upload
- * shares them. A few per call, so the loop never stalls on it.
+ * shares them. A few per call, so the loop never stalls on it. Then, on
+ * a shared directory, settle a few of the removed bytes that waited their
+ * minute in files/gone.
  */
 void
 api_uploads_sweep(void)
@@ -235,13 +251,13 @@ api_uploads_sweep(void)
 	int i;
 
 	for (i = 0; i < 16; i++) {
-		if (store_file_orphan(api_store, loop_now_ms() - ORPHAN_AGE_MS, id, sha) != STORE_OK)
-			return;
-		if (store_file_delete(api_store, id) < 0)
-			return;
+		if (store_file_orphan(api_store, loop_now_ms() - ORPHAN_AGE_MS, id, sha) != STORE_OK ||
+		    store_file_delete(api_store, id) < 0)
+			break;
 		if (store_file_refs(api_store, sha, &refs) == STORE_OK && refs == 0)
 			api_blob_after_commit(sha);
 	}
+	blob_purge(referenced);
 }
 
 /* "bytes=a-b", "bytes=a-", "bytes=-n" against size; 0 ok, -1 unsatisfiable, 1 ignore */

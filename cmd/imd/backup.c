@@ -173,8 +173,13 @@ backup_write(const char *dir, const char *file)
 	if (!realpath(dir, adir))
 		return fail(EX_NOINPUT, "no data directory '%s': %s", dir, strerror(errno));
 	snprintf(src, sizeof(src), "%s/im.db", adir);
-	if (access(src, R_OK) < 0)
+	if (access(src, R_OK) < 0) {
+		snprintf(db, sizeof(db), "%s/files/gone", adir);
+		if (errno == ENOENT && access(db, F_OK) == 0)	/* made by nodes on PostgreSQL */
+			return fail(EX_NOINPUT, "no im.db in '%s': its imd runs on PostgreSQL; back up "
+			    "the database with pg_dump or pg_basebackup, then files/", adir);
 		return fail(EX_NOINPUT, "no database in '%s': %s", adir, strerror(errno));
+	}
 	/* the staging directory sits beside FILE, so its copy of im.db does too */
 	snprintf(stage, sizeof(stage), "%s.XXXXXX", file);
 	if (!mkdtemp(stage))

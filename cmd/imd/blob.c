@@ -14,18 +14,24 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 
 #include "blob.h"
 #include "work.h"
 
 #define CHUNK (256 * 1024)	/* bytes per write() and per job */
 #define MAX_CHUNKS 4		/* per upload in memory: 1 MiB */
+#define STALE_S (24 * 3600)	/* an upload untouched this long was left by a dead node */
+#define GONE_S 60		/* removed bytes wait this long in files/gone: turns of margin */
+#define PURGE_MAX 16		/* entries of files/gone settled per call */
 
 struct chunk {
 	struct blob_upload *u;
@@ -36,7 +42,7 @@ struct chunk {
 
 struct blob_upload {
 	int fd;
-	char tmp[4200];
+	char tmp[4700];
 	EVP_MD_CTX *md;
 	uint64_t size;
 	char hex[65];
@@ -52,7 +58,11 @@ struct blob_upload {
 	void *room_arg;
 };
 
-static char root[4096];
+static char root[4096];		/* DIR/files */
+static char mine[4600];		/* DIR/files/tmp/HOST.PID.RAND: this process's uploads */
+static char gone[4200];		/* DIR/files/gone, on a shared directory */
+static char host[256];
+static int shared;
 
 static int
 mkdir_private(const char *path)
@@ -60,25 +70,121 @@ mkdir_private(const char *path)
 	return mkdir(path, 0700) == 0 || errno == EEXIST ? 0 : -1;
 }
 
+/*
+ * Remove dir's plain files (only those older than before, when before >
+ * 0), then dir if it is empty and was not written in since.
+ */
+static void
+clear_dir(int parent, const char *name, time_t before)
+{
+	struct dirent *e;
+	struct stat st;
+	DIR *d;
+	int fd;
+
+	if ((fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return;
+	if (fstat(fd, &st) < 0 || !(d = fdopendir(fd))) {
+		close(fd);
+		return;
+	}
+	if (before > 0 && st.st_mtime >= before)
+		parent = -1;	/* in use lately: its files may go, it stays */
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.' &&
+		    fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISREG(st.st_mode) && (before <= 0 || st.st_mtime < before))
+			unlinkat(dirfd(d), e->d_name, 0);
+	closedir(d);
+	if (parent >= 0)
+		unlinkat(parent, name, AT_REMOVEDIR);	/* fails while something is left */
+}
+
+/*
+ * Is files/tmp/NAME the directory of a process that is no more? Its
+ * name says HOST.PID.RAND: a process of this host that is gone, or one
+ * whose pid is this one's (a former life, in a container). Of another
+ * host nothing is known: its files are left unless untouched for a day.
+ */
+static int
+dead(const char *name)
+{
+	const char *r = strrchr(name, '.'), *p;
+	size_t hlen;
+	long pid;
+	char *end;
+
+	if (!shared)
+		return 1;	/* SQLite: one process in the directory */
+	if (!r || r == name)
+		return 0;
+	for (p = r - 1; p > name && *p != '.'; p--)
+		;
+	if (p == name)
+		return 0;
+	hlen = (size_t)(p - name);
+	pid = strtol(p + 1, &end, 10);
+	if (end != r || pid <= 0 || hlen != strlen(host) || strncmp(name, host, hlen))
+		return 0;
+	return pid == (long)getpid() || (kill((pid_t)pid, 0) < 0 && errno == ESRCH);
+}
+
+/*
+ * What files/tmp holds was never acknowledged. Alone in the directory
+ * (SQLite) imd clears it all: a crash cut it short. Sharing it with other
+ * nodes, it clears only its own former directories and files a day old:
+ * another node's upload in progress is left alone.
+ */
+static void
+clear_tmp(const char *tmp)
+{
+	time_t before = time(NULL) - STALE_S;
+	struct dirent *e;
+	struct stat st;
+	DIR *d;
+
+	if (!(d = opendir(tmp)))
+		return;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.' || fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		if (S_ISDIR(st.st_mode))
+			clear_dir(dirfd(d), e->d_name, dead(e->d_name) ? 0 : before);
+		else if (S_ISREG(st.st_mode) && (!shared || st.st_mtime < before))
+			unlinkat(dirfd(d), e->d_name, 0);	/* an upload of an older imd */
+	}
+	closedir(d);
+}
+
 int
-blob_init(const char *dir, char *err, size_t errlen)
+blob_init(const char *dir, int is_shared, char *err, size_t errlen)
 {
 	char tmp[4200];
-	DIR *d;
-	struct dirent *e;
+	unsigned char rnd[4];
 
+	shared = is_shared;
 	snprintf(root, sizeof(root), "%s/files", dir);
 	snprintf(tmp, sizeof(tmp), "%s/tmp", root);
-	if (mkdir_private(root) < 0 || mkdir_private(tmp) < 0) {
-		snprintf(err, errlen, "cannot create '%s': %s", tmp, strerror(errno));
+	snprintf(gone, sizeof(gone), "%s/gone", root);
+	if (gethostname(host, sizeof(host)) < 0 || !host[0])
+		snprintf(host, sizeof(host), "localhost");
+	host[sizeof(host) - 1] = '\0';
+	host[strcspn(host, "/")] = '\0';
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+		snprintf(err, errlen, "no random bytes for the upload directory");
 		return -1;
 	}
-	/* what is here was never acknowledged: a crash cut it short */
-	if ((d = opendir(tmp))) {
-		while ((e = readdir(d)))
-			if (e->d_name[0] != '.')
-				unlinkat(dirfd(d), e->d_name, 0);
-		closedir(d);
+	snprintf(mine, sizeof(mine), "%s/%s.%ld.%02x%02x%02x%02x", tmp, host, (long)getpid(),
+	    rnd[0], rnd[1], rnd[2], rnd[3]);
+	if (mkdir_private(root) < 0 || mkdir_private(tmp) < 0 ||
+	    (shared && mkdir_private(gone) < 0)) {
+		snprintf(err, errlen, "cannot create '%s': %s", shared ? gone : tmp, strerror(errno));
+		return -1;
+	}
+	clear_tmp(tmp);
+	if (mkdir_private(mine) < 0) {
+		snprintf(err, errlen, "cannot create '%s': %s", mine, strerror(errno));
+		return -1;
 	}
 	return 0;
 }
@@ -92,8 +198,13 @@ blob_begin(char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	snprintf(u->tmp, sizeof(u->tmp), "%s/tmp/upload-XXXXXX", root);
+	snprintf(u->tmp, sizeof(u->tmp), "%s/upload-XXXXXX", mine);
 	u->fd = mkostemp(u->tmp, O_CLOEXEC);	/* mode 0600 */
+	if (u->fd < 0 && errno == ENOENT && mkdir_private(mine) == 0) {
+		/* another node took it for a dead one's, after a day idle */
+		snprintf(u->tmp, sizeof(u->tmp), "%s/upload-XXXXXX", mine);
+		u->fd = mkostemp(u->tmp, O_CLOEXEC);
+	}
 	u->md = EVP_MD_CTX_new();
 	if (u->fd < 0 || !u->md || !EVP_DigestInit_ex(u->md, EVP_sha256(), NULL)) {
 		snprintf(err, errlen, "cannot store upload: %s", strerror(errno));
@@ -321,20 +432,99 @@ blob_size(const struct blob_upload *u)
 	return u->size;
 }
 
+static void
+gone_of(const char *hex, char *out, size_t len)
+{
+	snprintf(out, len, "%s/%s", gone, hex);
+}
+
+/*
+ * The bytes of hex under their name again, from files/gone, where a node
+ * put them when it removed their last record while another was recording
+ * them anew. Directories under files/ are never removed. 0 when they are
+ * under their name now.
+ */
+static int
+put_back(const char *hex, const char *path)
+{
+	char g[4400];
+
+	if (access(path, F_OK) == 0)
+		return 0;
+	if (!shared || errno != ENOENT)
+		return -1;
+	gone_of(hex, g, sizeof(g));
+	/* EEXIST: another node put them back first */
+	return link(g, path) == 0 || errno == EEXIST ? 0 : -1;
+}
+
 int
 blob_open(const char *hex)
 {
 	char path[4400];
+	int fd;
 
 	path_of(hex, path, sizeof(path));
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0 || errno != ENOENT || !shared ||
+	    put_back(hex, path) < 0)
+		return fd;
 	return open(path, O_RDONLY | O_CLOEXEC);
+}
+
+int
+blob_exists(const char *hex)
+{
+	char path[4400];
+
+	path_of(hex, path, sizeof(path));
+	return put_back(hex, path) == 0;
 }
 
 void
 blob_remove(const char *hex)
 {
-	char path[4400];
+	char path[4400], g[4400];
+	struct stat a, b;
 
 	path_of(hex, path, sizeof(path));
-	unlink(path);
+	if (!shared) {
+		unlink(path);
+		return;
+	}
+	/* kept a while: a node may be recording the same bytes right now */
+	gone_of(hex, g, sizeof(g));
+	if (lstat(path, &a) == 0 && lstat(g, &b) == 0 && a.st_ino == b.st_ino &&
+	    a.st_dev == b.st_dev) {
+		unlink(path);	/* put back before: rename(2) of one file to itself does nothing */
+		utimensat(AT_FDCWD, g, NULL, 0);	/* its hour starts again */
+		return;
+	}
+	utimensat(AT_FDCWD, path, NULL, 0);	/* its hour starts now */
+	rename(path, g);
+}
+
+void
+blob_purge(int (*referenced)(const char *hex))
+{
+	time_t before = time(NULL) - GONE_S;
+	char path[4400];
+	struct dirent *e;
+	struct stat st;
+	int n = 0;
+	DIR *d;
+
+	if (!shared || !(d = opendir(gone)))
+		return;
+	while (n < PURGE_MAX && (e = readdir(d))) {
+		if (strlen(e->d_name) != 64 || strspn(e->d_name, "0123456789abcdef") != 64 ||
+		    fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    st.st_mtime >= before)
+			continue;
+		n++;
+		path_of(e->d_name, path, sizeof(path));
+		/* recorded again meanwhile: back under their name */
+		if (!referenced(e->d_name) || put_back(e->d_name, path) == 0)
+			unlinkat(dirfd(d), e->d_name, 0);
+	}
+	closedir(d);
 }

@@ -1,7 +1,8 @@
 /*
  * health — what GET /v1/health answers from: the last commit's result, a
- * commit that has waited too long for the database, and a periodic probe
- * of the data directory.
+ * commit that has waited too long for the database, a periodic probe of
+ * the data directory and, on a database server (PostgreSQL), a periodic
+ * query of it.
  *
  * A failed commit makes imd unhealthy at once. It is healthy again after a
  * commit succeeds, or after a probe started later than the failure
@@ -38,6 +39,9 @@ static struct {
 	int probing;
 	int64_t probe_started, last_probe;
 	char stuck[96];
+	struct store *db;	/* a database server's, asked every HEALTH_PROBE_MS */
+	char db_err[200];
+	int64_t last_ask;
 } H;
 
 void
@@ -45,6 +49,39 @@ health_init(const char *dir)
 {
 	snprintf(H.dir, sizeof(H.dir), "%s", dir);
 	H.last_probe = -HEALTH_PROBE_MS;
+}
+
+void
+health_store(struct store *st)
+{
+	H.db = store_shared(st) ? st : NULL;
+}
+
+/*
+ * A node idle between commits learns that its database server went away
+ * (or came back) from a small query: the proxy in front then sends no one
+ * to it. Never inside a transaction, whose commit says it anyway.
+ */
+static void
+ask_db(int64_t now)
+{
+	int64_t max;
+	int was;
+
+	if (!H.db || store_in_tx(H.db) || now - H.last_ask < HEALTH_PROBE_MS)
+		return;
+	H.last_ask = now;
+	if (store_poll_max(H.db, &max) == 0) {
+		if (H.db_err[0])
+			log_info("health: the database answers again");
+		H.db_err[0] = '\0';
+		return;
+	}
+	was = H.db_err[0] != '\0';
+	/* store_errmsg() is one line: the store flattens libpq's reasons */
+	snprintf(H.db_err, sizeof(H.db_err), "database unreachable: %s", store_errmsg(H.db));
+	if (!was)
+		log_warn("health: the database does not answer: %s", strchr(H.db_err, ':') + 2);
 }
 
 /*
@@ -102,6 +139,7 @@ health_tick(void)
 	int64_t now = loop_mono_ms();
 	struct probe *p;
 
+	ask_db(now);
 	if (H.probing || now - H.last_probe < HEALTH_PROBE_MS || !H.dir[0])
 		return;
 	if (!(p = calloc(1, sizeof(*p))))
@@ -129,6 +167,8 @@ health_problem(void)
 		    (long long)((loop_mono_ms() - H.commit_since) / 1000));
 		return H.stuck;
 	}
+	if (H.db_err[0])
+		return H.db_err;
 	if (H.probe_err[0])
 		return H.probe_err;
 	if (H.probing && late > HEALTH_STUCK_MS) {
@@ -152,6 +192,7 @@ health_committed(struct store *st, int r, double seconds)
 	metrics_commit(seconds, r == 0);
 	if (r == 0) {
 		H.commit_err[0] = '\0';
+		H.db_err[0] = '\0';
 	} else {
 		snprintf(H.commit_err, sizeof(H.commit_err), "commit failed: %s", store_errmsg(st));
 		H.commit_failed = loop_mono_ms();

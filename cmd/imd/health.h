@@ -1,8 +1,9 @@
 /*
  * health — can imd read and commit to its store? Known from the result of
  * the last commit and from a small probe the worker runs every few
- * seconds (a file written and fsynced in the data directory), so
- * GET /v1/health answers from memory and costs no write.
+ * seconds (a file written and fsynced in the data directory), and on
+ * PostgreSQL from a one-row query every few seconds, so GET /v1/health
+ * answers from memory and costs no write.
  */
 #ifndef IMD_HEALTH_H
 #define IMD_HEALTH_H
@@ -14,6 +15,8 @@
 #define HEALTH_MIN_FREE		(1024 * 1024)	/* bytes free below which the disk is full */
 
 void health_init(const char *dir);
+/* on a database server: ask it every HEALTH_PROBE_MS whether it answers */
+void health_store(struct store *st);
 void health_tick(void);		/* every second: start a probe when due */
 /* NULL while healthy, else why not (a sentence) */
 const char *health_problem(void);

@@ -380,7 +380,9 @@ cmd_backup(int argc, char **argv, int restore)
 	if (!file)
 		file = argv[optind];
 	if (o.db)
-		die(EX_USAGE, "backup and restore are of SQLite's im.db; for PostgreSQL use pg_dump");
+		die(EX_USAGE, "%s works on SQLite's im.db alone; on PostgreSQL back up the database "
+		    "with pg_dump or pg_basebackup, then the data directory's files/ (see imd(8))",
+		    restore ? "restore" : "backup");
 	return restore ? backup_restore(file, o.dir) : backup_write(o.dir, file);
 }
 
@@ -717,7 +719,7 @@ serve(int argc, char **argv)
 	metrics_vfs_init();	/* fsync timing, under every connection the store opens */
 	if (store_open(&st, path, err, sizeof(err)) < 0)
 		die(EX_CONFIG, "%s", err);
-	if (blob_init(o.dir, err, sizeof(err)) < 0)
+	if (blob_init(o.dir, store_shared(st), err, sizeof(err)) < 0)
 		die(EX_CONFIG, "%s", err);
 	if (auth_init(err, sizeof(err)) < 0 || work_init(err, sizeof(err)) < 0)
 		die(EX_SOFTWARE, "%s", err);
@@ -734,8 +736,9 @@ serve(int argc, char **argv)
 	quota_init(&o.limits);
 	http_on_headers(api_headers);
 	http_listen(fd);
-	metrics_init(l, mfd, o.dir);
+	metrics_init(l, mfd, store_shared(st) ? NULL : o.dir);
 	health_init(o.dir);
+	health_store(st);
 	loop_watch(l, auth_fd(), LOOP_READ, on_auth_result, NULL);
 	loop_watch(l, work_fd(), LOOP_READ, on_work_done, NULL);
 	loop_on_tick(l, 1000, tick, NULL);

@@ -139,9 +139,11 @@ metrics_text(size_t *len)
 	hub_online_users(count_user, &users);
 	metrics_head(f, "im_users_online", "gauge", "Users with at least one stream open on this node.");
 	fprintf(f, "im_users_online %llu\n", (unsigned long long)users);
-	metrics_head(f, "im_store_bytes", "gauge", "Size of the database files.");
-	fprintf(f, "im_store_bytes{file=\"database\"} %lld\n", file_size("im.db"));
-	fprintf(f, "im_store_bytes{file=\"wal\"} %lld\n", file_size("im.db-wal"));
+	if (data_dir[0]) {	/* PostgreSQL's own exporter tells its size */
+		metrics_head(f, "im_store_bytes", "gauge", "Size of the database files.");
+		fprintf(f, "im_store_bytes{file=\"database\"} %lld\n", file_size("im.db"));
+		fprintf(f, "im_store_bytes{file=\"wal\"} %lld\n", file_size("im.db-wal"));
+	}
 	process(f);
 	if (fclose(f) != 0) {
 		free(buf);
@@ -398,10 +400,10 @@ metrics_addr(const char *spec)
 }
 
 void
-metrics_init(struct loop *l, int fd, const char *dir)
+metrics_init(struct loop *l, int fd, const char *db_dir)
 {
 	loop = l;
-	snprintf(data_dir, sizeof(data_dir), "%s", dir);
+	snprintf(data_dir, sizeof(data_dir), "%s", db_dir ? db_dir : "");
 	started = (double)loop_now_ms() / 1000;
 	memset(&settings, 0, sizeof(settings));
 	settings.on_message_begin = on_message_begin;

@@ -12,8 +12,11 @@
 
 /* "PORT" alone is 127.0.0.1:PORT: the listener stays on loopback */
 const char *metrics_addr(const char *spec);
-/* serve GET /metrics on listening socket fd (-1: none); dir is the data directory */
-void metrics_init(struct loop *l, int fd, const char *dir);
+/*
+ * serve GET /metrics on listening socket fd (-1: none); db_dir is the data
+ * directory holding im.db, or NULL when the store is not SQLite's file
+ */
+void metrics_init(struct loop *l, int fd, const char *db_dir);
 void metrics_tick(void);	/* every second: idle scrapers are closed */
 void metrics_stop(void);
 
