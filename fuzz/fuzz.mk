@@ -3,7 +3,7 @@
 # cmd/imd/ objects included), so the normal build is never touched.
 
 FUZZ_CC   ?= clang
-FZ_PKGS    = openssl json-c sqlite3 libcurl
+FZ_PKGS    = openssl json-c sqlite3 libcurl libpq
 FZ_SAN     = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FZ_CFLAGS  = -std=c11 -D_GNU_SOURCE -g -O1 $(FZ_SAN) -fsanitize=fuzzer-no-link \
              -Ilib -Icmd/imd $(shell pkg-config --cflags $(FZ_PKGS))
