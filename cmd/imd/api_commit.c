@@ -623,7 +623,7 @@ flight_poll(void)
 	}
 	unwatch_commit();
 	flight.on = 0;
-	health_committed(api_store, r, metrics_clock() - flight.started);
+	health_committed(api_store, r, flight.dl != NULL, metrics_clock() - flight.started);
 	if (r < 0)
 		log_warn("commit failed: %s", store_errmsg(api_store));
 	round_end(flight.dl, flight.pl, flight.bl, flight.cl, r < 0);

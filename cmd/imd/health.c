@@ -186,13 +186,15 @@ health_commit_begun(void)
 }
 
 void
-health_committed(struct store *st, int r, double seconds)
+health_committed(struct store *st, int r, int answered, double seconds)
 {
 	H.commit_since = 0;
 	metrics_commit(seconds, r == 0);
 	if (r == 0) {
-		H.commit_err[0] = '\0';
-		H.db_err[0] = '\0';
+		if (answered) {
+			H.commit_err[0] = '\0';
+			H.db_err[0] = '\0';
+		}
 	} else {
 		snprintf(H.commit_err, sizeof(H.commit_err), "commit failed: %s", store_errmsg(st));
 		H.commit_failed = loop_mono_ms();

@@ -22,9 +22,12 @@ void health_tick(void);		/* every second: start a probe when due */
 const char *health_problem(void);
 /*
  * a commit went on its way; its result, counted with how long it took,
- * remembered. One on its way for HEALTH_STUCK_MS is a problem.
+ * remembered. One on its way for HEALTH_STUCK_MS is a problem. Only a
+ * commit that answered requests (answered set) clears an earlier failure:
+ * one of a "last seen" that changed nothing writes nothing to the disk,
+ * and proves nothing about it.
  */
 void health_commit_begun(void);
-void health_committed(struct store *st, int r, double seconds);
+void health_committed(struct store *st, int r, int answered, double seconds);
 
 #endif
