@@ -501,6 +501,21 @@ pg_returned_id(PGresult *r, int64_t *id)
 	return STORE_OK;
 }
 
+/* an INSERT ... ON CONFLICT DO NOTHING: STORE_OK when it added the row,
+ * STORE_EXISTS when it met a key; clears r */
+int
+pg_inserted(struct store *st, PGresult *r)
+{
+	int n;
+
+	(void)st;
+	if (!r)
+		return STORE_ERR;
+	n = pg_changed(r);
+	PQclear(r);
+	return n == 1 ? STORE_OK : STORE_EXISTS;
+}
+
 /* ---- savepoints ---- */
 
 /* several statements as one, as sq_sp_begin/sq_sp_end in SQLite */

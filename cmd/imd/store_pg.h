@@ -149,6 +149,9 @@ int pg_list(struct store *st, PGresult *r, size_t elem, void **out, size_t *n,
 int pg_one(PGresult *r);
 /* the id of an INSERT ... RETURNING id, or STORE_EXISTS when it met a key */
 int pg_returned_id(PGresult *r, int64_t *id);
+/* an INSERT ... ON CONFLICT DO NOTHING: STORE_OK when it added the row,
+ * STORE_EXISTS when it met a key; clears r */
+int pg_inserted(struct store *st, PGresult *r);
 
 /* several statements as one, as sq_sp_begin/sq_sp_end in SQLite */
 int pg_sp_begin(struct store *st);

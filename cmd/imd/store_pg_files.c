@@ -10,16 +10,9 @@
 int
 store_file_add(struct store *st, const struct store_file *f)
 {
-	PGresult *r = pg_run(st, "INSERT INTO files(id, owner, sha256, size, name, type, created)"
-	    " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING", "tititti", f->id,
-	    f->owner, f->sha256, f->size, f->name, f->type, f->created_ms);
-	int n;
-
-	if (!r)
-		return STORE_ERR;
-	n = pg_changed(r);
-	PQclear(r);
-	return n == 1 ? STORE_OK : STORE_EXISTS;
+	return pg_inserted(st, pg_run(st, "INSERT INTO files(id, owner, sha256, size, name, type,"
+	    " created) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING", "tititti",
+	    f->id, f->owner, f->sha256, f->size, f->name, f->type, f->created_ms));
 }
 
 int

@@ -54,15 +54,8 @@ store_max_id(struct store *st)
 int
 store_batch_claim(struct store *st, int64_t sender, const char *key, int64_t first_id)
 {
-	PGresult *r = pg_run(st, "INSERT INTO idempotency(sender, key, msg_id) VALUES ($1, $2, $3)"
-	    " ON CONFLICT DO NOTHING", "iti", sender, key, first_id);
-	int n;
-
-	if (!r)
-		return STORE_ERR;
-	n = pg_changed(r);
-	PQclear(r);
-	return n == 1 ? STORE_OK : STORE_EXISTS;
+	return pg_inserted(st, pg_run(st, "INSERT INTO idempotency(sender, key, msg_id)"
+	    " VALUES ($1, $2, $3) ON CONFLICT DO NOTHING", "iti", sender, key, first_id));
 }
 
 int
