@@ -473,16 +473,31 @@ pg_list(struct store *st, PGresult *r, size_t elem, void **out, size_t *n,
 	return STORE_OK;
 }
 
-/* r with at least one row: STORE_OK; none: STORE_NOTFOUND (r cleared) */
+/* the first row of r into dst by fill, or only whether there is one
+ * (fill NULL); clears r */
 int
-pg_one(PGresult *r)
+pg_one_row(struct store *st, PGresult *r, int (*fill)(const PGresult *, int, void *),
+    void *dst)
 {
+	int rc = STORE_OK;
+
 	if (!r)
 		return STORE_ERR;
-	if (PQntuples(r) > 0)
-		return STORE_OK;
+	if (PQntuples(r) == 0) {
+		rc = STORE_NOTFOUND;
+	} else if (fill && fill(r, 0, dst) < 0) {
+		snprintf(st->err, sizeof st->err, "out of memory");
+		rc = STORE_ERR;
+	}
 	PQclear(r);
-	return STORE_NOTFOUND;
+	return rc;
+}
+
+int
+pg_fill_id(const PGresult *r, int i, void *e)
+{
+	*(int64_t *)e = pg_col_i(r, i, 0);
+	return 0;
 }
 
 /* the id of an INSERT ... RETURNING id, or STORE_EXISTS when it met a key */

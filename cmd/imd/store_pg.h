@@ -145,8 +145,15 @@ int pg_rows(struct store *st, PGresult *r, struct store_vec *v,
 /* pg_rows into a fresh array for the caller */
 int pg_list(struct store *st, PGresult *r, size_t elem, void **out, size_t *n,
     int (*fill)(const PGresult *, int, void *));
-/* r with at least one row: STORE_OK; none: STORE_NOTFOUND (r cleared) */
-int pg_one(PGresult *r);
+/*
+ * The first row of r into dst by fill (-1: out of memory), as pg_rows;
+ * fill NULL: only whether there is one. STORE_OK, STORE_NOTFOUND when
+ * r has no row, STORE_ERR; clears r.
+ */
+int pg_one_row(struct store *st, PGresult *r, int (*fill)(const PGresult *, int, void *),
+    void *dst);
+/* a fill of pg_rows or pg_one_row: column 0 into the int64_t at e */
+int pg_fill_id(const PGresult *r, int i, void *e);
 /* the id of an INSERT ... RETURNING id, or STORE_EXISTS when it met a key */
 int pg_returned_id(PGresult *r, int64_t *id);
 /* an INSERT ... ON CONFLICT DO NOTHING: STORE_OK when it added the row,

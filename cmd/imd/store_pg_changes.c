@@ -22,31 +22,20 @@
 int
 store_msg_get(struct store *st, int64_t id, int64_t user_id, struct store_msg *m)
 {
-	PGresult *r;
 	int rc;
 
 	memset(m, 0, sizeof *m);
-	r = pg_run(st, "SELECT " PG_MSG_COLS " FROM messages WHERE id = $1", "i", id);
-	if ((rc = pg_one(r)) != STORE_OK)
+	if ((rc = pg_one_row(st, pg_run(st, "SELECT " PG_MSG_COLS " FROM messages WHERE id = $1",
+	    "i", id), pg_row_to_msg, m)) != STORE_OK)
 		return rc;
-	rc = pg_row_to_msg(r, 0, m);
-	PQclear(r);
-	if (rc < 0) {
-		snprintf(st->err, sizeof st->err, "out of memory");
-		return STORE_ERR;
-	}
 	if (m->grp == 0) {
 		if (m->sender == user_id || m->recipient == user_id)
 			return STORE_OK;
 		rc = STORE_NOTFOUND;
-	} else {
-		r = pg_run(st, "SELECT 1 FROM spans WHERE user_id = $1 AND group_id = $2"
-		    " AND from_id < $3 AND (to_id IS NULL OR to_id >= $3) LIMIT 1", "iii",
-		    user_id, m->grp, id);
-		if ((rc = pg_one(r)) == STORE_OK) {
-			PQclear(r);
-			return STORE_OK;
-		}
+	} else if ((rc = pg_one_row(st, pg_run(st, "SELECT 1 FROM spans WHERE user_id = $1"
+	    " AND group_id = $2 AND from_id < $3 AND (to_id IS NULL OR to_id >= $3) LIMIT 1",
+	    "iii", user_id, m->grp, id), NULL, NULL)) == STORE_OK) {
+		return STORE_OK;
 	}
 	store_msg_free(m);
 	memset(m, 0, sizeof *m);
@@ -125,19 +114,23 @@ bad:
  * holds it (another node expiring it too), so one node expires it and
  * releases its attachment; the other finds it gone (STORE_NOTFOUND).
  */
+static int
+fill_file_id(const PGresult *r, int i, void *e)
+{
+	pg_col_text(e, 33, r, i, 0);
+	return 0;
+}
+
 int
 store_msg_expire(struct store *st, int64_t id, char file_id[33])
 {
-	PGresult *r;
 	int rc;
 
 	file_id[0] = '\0';
-	r = pg_run(st, "DELETE FROM messages WHERE id = (SELECT id FROM messages WHERE id = $1"
-	    " FOR UPDATE SKIP LOCKED) RETURNING file_id", "i", id);
-	if ((rc = pg_one(r)) != STORE_OK)
+	if ((rc = pg_one_row(st, pg_run(st, "DELETE FROM messages WHERE id = (SELECT id"
+	    " FROM messages WHERE id = $1 FOR UPDATE SKIP LOCKED) RETURNING file_id", "i", id),
+	    fill_file_id, file_id)) != STORE_OK)
 		return rc;
-	pg_col_text(file_id, 33, r, 0, 0);
-	PQclear(r);
 	return pg_done(st, pg_run(st, "DELETE FROM messages WHERE on_id = $1", "i", id), 0);
 }
 
@@ -154,17 +147,10 @@ store_sched_add(struct store *st, int64_t sender, int64_t at_ms, int64_t now_ms,
 	int rc, tries;
 
 	for (tries = 0; tries < 2; tries++) {
-		if (key) {
-			r = pg_run(st, "SELECT id FROM scheduled WHERE sender = $1 AND key = $2",
-			    "it", sender, key);
-			if ((rc = pg_one(r)) == STORE_OK) {
-				*id = pg_col_i(r, 0, 0);
-				PQclear(r);
-				return STORE_EXISTS;
-			}
-			if (rc != STORE_NOTFOUND)
-				return rc;
-		}
+		if (key && (rc = pg_one_row(st, pg_run(st, "SELECT id FROM scheduled"
+		    " WHERE sender = $1 AND key = $2", "it", sender, key), pg_fill_id,
+		    id)) != STORE_NOTFOUND)
+			return rc == STORE_OK ? STORE_EXISTS : rc;
 		r = pg_run(st, "INSERT INTO scheduled(sender, at, created, body, key)"
 		    " VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING id", "iiitt",
 		    sender, at_ms, now_ms, body, key);
@@ -196,21 +182,9 @@ fill_sched(const PGresult *r, int i, void *e)
 int
 store_sched_get(struct store *st, int64_t id, struct store_sched *sc)
 {
-	PGresult *r;
-	int rc;
-
 	memset(sc, 0, sizeof *sc);
-	r = pg_run(st, "SELECT id, sender, at, created, body FROM scheduled WHERE id = $1"
-	    " FOR UPDATE SKIP LOCKED", "i", id);
-	if ((rc = pg_one(r)) != STORE_OK)
-		return rc;
-	rc = fill_sched(r, 0, sc);
-	PQclear(r);
-	if (rc < 0) {
-		snprintf(st->err, sizeof st->err, "out of memory");
-		return STORE_ERR;
-	}
-	return STORE_OK;
+	return pg_one_row(st, pg_run(st, "SELECT id, sender, at, created, body FROM scheduled"
+	    " WHERE id = $1 FOR UPDATE SKIP LOCKED", "i", id), fill_sched, sc);
 }
 
 int

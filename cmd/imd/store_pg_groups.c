@@ -39,19 +39,11 @@ row_to_group(const PGresult *r, int i, void *e)
 int
 store_group_get(struct store *st, const char *name, int64_t as_user, struct store_group *g)
 {
-	PGresult *r;
-	int rc;
-
-	r = pg_run(st, GROUP_COLS
+	return pg_one_row(st, pg_run(st, GROUP_COLS
 	    " coalesce((SELECT role FROM members m"
 	    "  WHERE m.group_id = g.id AND m.user_id = $2), '')"
 	    " FROM groups g LEFT JOIN users u ON u.id = g.owner"
-	    " WHERE g.name = $1 AND g.deleted = 0", "ti", name, as_user);
-	if ((rc = pg_one(r)) != STORE_OK)
-		return rc;
-	row_to_group(r, 0, g);
-	PQclear(r);
-	return STORE_OK;
+	    " WHERE g.name = $1 AND g.deleted = 0", "ti", name, as_user), row_to_group, g);
 }
 
 int
@@ -95,19 +87,18 @@ store_groups_list(struct store *st, int64_t user_id, int all,
 	return pg_list(st, r, sizeof **out, (void **)out, n, row_to_group);
 }
 
+static int
+fill_role(const PGresult *r, int i, void *e)
+{
+	pg_col_text(e, 8, r, i, 0);
+	return 0;
+}
+
 int
 store_member_role(struct store *st, int64_t group_id, int64_t user_id, char role[8])
 {
-	PGresult *r;
-	int rc;
-
-	r = pg_run(st, "SELECT role FROM members WHERE group_id = $1 AND user_id = $2", "ii",
-	    group_id, user_id);
-	if ((rc = pg_one(r)) != STORE_OK)
-		return rc;
-	pg_col_text(role, 8, r, 0, 0);
-	PQclear(r);
-	return STORE_OK;
+	return pg_one_row(st, pg_run(st, "SELECT role FROM members WHERE group_id = $1"
+	    " AND user_id = $2", "ii", group_id, user_id), fill_role, role);
 }
 
 int

@@ -82,21 +82,11 @@ store_batch_get(struct store *st, int64_t sender, const char *key, size_t n,
 static int
 idem_lookup(struct store *st, int64_t sender, const char *key, struct store_msg *m)
 {
-	PGresult *r;
-	int rc;
+	int rc = pg_one_row(st, pg_run(st, "SELECT m.id, m.sender, m.recipient, m.grp, m.kind,"
+	    " m.json FROM idempotency i JOIN messages m ON m.id = i.msg_id"
+	    " WHERE i.sender = $1 AND i.key = $2", "it", sender, key), pg_row_to_msg, m);
 
-	r = pg_run(st, "SELECT m.id, m.sender, m.recipient, m.grp, m.kind, m.json"
-	    " FROM idempotency i JOIN messages m ON m.id = i.msg_id"
-	    " WHERE i.sender = $1 AND i.key = $2", "it", sender, key);
-	if ((rc = pg_one(r)) != STORE_OK)
-		return rc;
-	rc = pg_row_to_msg(r, 0, m);
-	PQclear(r);
-	if (rc < 0) {
-		snprintf(st->err, sizeof st->err, "out of memory");
-		return STORE_ERR;
-	}
-	return STORE_EXISTS;
+	return rc == STORE_OK ? STORE_EXISTS : rc;
 }
 
 /*

@@ -42,19 +42,14 @@ fill_user(const PGresult *r, int i, void *e)
 static int
 node_register(struct store *st, const char *name)
 {
-	PGresult *r;
-
-	r = pg_run(st, "WITH old AS (DELETE FROM nodes WHERE name = $1),"
+	int rc = pg_one_row(st, pg_run(st, "WITH old AS (DELETE FROM nodes WHERE name = $1),"
 	    " node AS (INSERT INTO nodes(name, heartbeat_ms) VALUES ($1, " NOW_MS ") RETURNING id)"
-	    " SELECT id, pg_notify('im_presence', id::text) FROM node", "t", name);
-	if (pg_one(r) != STORE_OK) {
-		if (r)
-			snprintf(st->err, sizeof st->err, "no node id given");
-		return STORE_ERR;
-	}
-	st->node_id = pg_col_i(r, 0, 0);
-	PQclear(r);
-	return STORE_OK;
+	    " SELECT id, pg_notify('im_presence', id::text) FROM node", "t", name), pg_fill_id,
+	    &st->node_id);
+
+	if (rc == STORE_NOTFOUND)
+		snprintf(st->err, sizeof st->err, "no node id given");
+	return rc == STORE_OK ? STORE_OK : STORE_ERR;
 }
 
 int

@@ -16,27 +16,40 @@ store_user_add(struct store *st, const char *name, const char *pwhash, int64_t *
 	    (int64_t)time(NULL) * 1000), id);
 }
 
+static int
+fill_user(const PGresult *r, int i, void *e)
+{
+	struct store_user *u = e;
+
+	u->id = pg_col_i(r, i, 0);
+	pg_col_text(u->name, sizeof u->name, r, i, 1);
+	u->last_seen_ms = pg_col_i(r, i, 2);
+	return 0;
+}
+
+/* what store_user_get() wants of the row: either may be NULL */
+struct user_row {
+	struct store_user *u;
+	char **pwhash;
+};
+
+static int
+fill_user_row(const PGresult *r, int i, void *e)
+{
+	struct user_row *w = e;
+
+	if (w->u)
+		fill_user(r, i, w->u);
+	return !w->pwhash || (*w->pwhash = strdup(PQgetvalue(r, i, 3))) ? 0 : -1;
+}
+
 int
 store_user_get(struct store *st, const char *name, struct store_user *u, char **pwhash)
 {
-	PGresult *r;
-	int rc;
+	struct user_row w = { u, pwhash };
 
-	r = pg_run(st, "SELECT id, name, last_seen, pwhash FROM users WHERE name = $1", "t", name);
-	if ((rc = pg_one(r)) != STORE_OK)
-		return rc;
-	if (u) {
-		u->id = pg_col_i(r, 0, 0);
-		pg_col_text(u->name, sizeof u->name, r, 0, 1);
-		u->last_seen_ms = pg_col_i(r, 0, 2);
-	}
-	if (pwhash && !(*pwhash = strdup(PQgetvalue(r, 0, 3)))) {
-		snprintf(st->err, sizeof st->err, "out of memory");
-		PQclear(r);
-		return STORE_ERR;
-	}
-	PQclear(r);
-	return STORE_OK;
+	return pg_one_row(st, pg_run(st, "SELECT id, name, last_seen, pwhash FROM users"
+	    " WHERE name = $1", "t", name), fill_user_row, &w);
 }
 
 int
@@ -51,17 +64,6 @@ store_user_touch(struct store *st, int64_t user_id, int64_t now_ms)
 {
 	return pg_done(st, pg_run(st, "UPDATE users SET last_seen = $2 WHERE id = $1 AND last_seen < $2",
 	    "ii", user_id, now_ms), 0);
-}
-
-static int
-fill_user(const PGresult *r, int i, void *e)
-{
-	struct store_user *u = e;
-
-	u->id = pg_col_i(r, i, 0);
-	pg_col_text(u->name, sizeof u->name, r, i, 1);
-	u->last_seen_ms = pg_col_i(r, i, 2);
-	return 0;
 }
 
 int
@@ -111,25 +113,26 @@ store_token_revoke_own(struct store *st, int64_t user_id, int64_t token_id)
 	    " WHERE id = $1 AND user_id = $2 AND revoked = 0", "ii", token_id, user_id), 1);
 }
 
+static int
+fill_token(const PGresult *r, int i, void *e)
+{
+	struct store_token *t = e;
+
+	t->id = pg_col_i(r, i, 0);
+	t->user_id = pg_col_i(r, i, 1);
+	pg_col_text(t->user, sizeof t->user, r, i, 2);
+	t->cursor = pg_col_i(r, i, 3);
+	t->send_only = (int)pg_col_i(r, i, 4);
+	t->expires_ms = pg_col_i(r, i, 5);
+	return 0;
+}
+
 int
 store_token_find(struct store *st, const unsigned char hash[32], struct store_token *t)
 {
-	PGresult *r;
-	int rc;
-
-	r = pg_run(st, "SELECT t.id, t.user_id, u.name, t.cursor, t.send_only, t.expires"
-	    " FROM tokens t JOIN users u ON u.id = t.user_id"
-	    " WHERE t.hash = $1 AND t.revoked = 0", "h", hash);
-	if ((rc = pg_one(r)) != STORE_OK)
-		return rc;
-	t->id = pg_col_i(r, 0, 0);
-	t->user_id = pg_col_i(r, 0, 1);
-	pg_col_text(t->user, sizeof t->user, r, 0, 2);
-	t->cursor = pg_col_i(r, 0, 3);
-	t->send_only = (int)pg_col_i(r, 0, 4);
-	t->expires_ms = pg_col_i(r, 0, 5);
-	PQclear(r);
-	return STORE_OK;
+	return pg_one_row(st, pg_run(st, "SELECT t.id, t.user_id, u.name, t.cursor, t.send_only,"
+	    " t.expires FROM tokens t JOIN users u ON u.id = t.user_id"
+	    " WHERE t.hash = $1 AND t.revoked = 0", "h", hash), fill_token, t);
 }
 
 int
