@@ -271,16 +271,22 @@ sq_update(struct store *st, sqlite3_stmt *s)
 }
 
 int
-sq_row(struct store *st, sqlite3_stmt *s)
+sq_one_row(struct store *st, sqlite3_stmt *s, int (*fill)(sqlite3_stmt *, void *), void *dst)
 {
 	int rc = sqlite3_step(s);
 
-	if (rc == SQLITE_ROW)
-		return STORE_OK;
-	if (rc != SQLITE_DONE)
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return sq_fail(st, s);
+	if (rc == SQLITE_DONE) {
+		rc = STORE_NOTFOUND;
+	} else if (fill && fill(s, dst) < 0) {
+		snprintf(st->err, sizeof st->err, "out of memory");
+		rc = STORE_ERR;
+	} else {
+		rc = STORE_OK;
+	}
 	sqlite3_reset(s);
-	return STORE_NOTFOUND;
+	return rc;
 }
 
 int

@@ -154,9 +154,11 @@ sqlite3_stmt *sq_bind(struct store *st, int which, const char *types, ...);
 int sq_exec(struct store *st, sqlite3_stmt *s);
 /* sq_exec, and STORE_NOTFOUND when it changed no row */
 int sq_update(struct store *st, sqlite3_stmt *s);
-/* step to the first row: STORE_OK with the row in s (read it, then
- * sqlite3_reset(s)); STORE_NOTFOUND or STORE_ERR with s reset */
-int sq_row(struct store *st, sqlite3_stmt *s);
+/* the first row into dst by fill (-1: out of memory), as sq_rows; fill
+ * NULL: only whether there is one. STORE_OK, STORE_NOTFOUND when there
+ * is no row, STORE_ERR; resets s */
+int sq_one_row(struct store *st, sqlite3_stmt *s, int (*fill)(sqlite3_stmt *, void *),
+    void *dst);
 /* every row, each appended to v by fill (which returns -1 when out of
  * memory); resets s. On failure v keeps what was filled; the caller frees */
 int sq_rows(struct store *st, sqlite3_stmt *s, struct store_vec *v,

@@ -40,14 +40,11 @@ store_file_add(struct store *st, const struct store_file *f)
 	    f->size, f->name, f->type, f->created_ms));
 }
 
-int
-store_file_get(struct store *st, const char *id, struct store_file *f)
+static int
+fill_file(sqlite3_stmt *s, void *e)
 {
-	sqlite3_stmt *s = sq_bind(st, Q_FILE_GET, "t", id);
-	int rc;
+	struct store_file *f = e;
 
-	if ((rc = sq_row(st, s)) != STORE_OK)
-		return rc;
 	sq_text(f->id, sizeof f->id, s, 0);
 	f->owner = sqlite3_column_int64(s, 1);
 	sq_text(f->sha256, sizeof f->sha256, s, 2);
@@ -55,33 +52,38 @@ store_file_get(struct store *st, const char *id, struct store_file *f)
 	sq_text(f->name, sizeof f->name, s, 4);
 	sq_text(f->type, sizeof f->type, s, 5);
 	f->created_ms = sqlite3_column_int64(s, 6);
-	sqlite3_reset(s);
-	return STORE_OK;
+	return 0;
+}
+
+int
+store_file_get(struct store *st, const char *id, struct store_file *f)
+{
+	return sq_one_row(st, sq_bind(st, Q_FILE_GET, "t", id), fill_file, f);
 }
 
 int
 store_file_visible(struct store *st, const char *id, int64_t user_id)
 {
-	sqlite3_stmt *s = sq_bind(st, Q_FILE_VISIBLE, "ti", id, user_id);
-	int rc;
+	return sq_one_row(st, sq_bind(st, Q_FILE_VISIBLE, "ti", id, user_id), NULL, NULL);
+}
 
-	if ((rc = sq_row(st, s)) == STORE_OK)
-		sqlite3_reset(s);
-	return rc;
+/* into the id[33] and sha256[65] at e[0] and e[1] */
+static int
+fill_orphan(sqlite3_stmt *s, void *e)
+{
+	char **d = e;
+
+	sq_text(d[0], 33, s, 0);
+	sq_text(d[1], 65, s, 1);
+	return 0;
 }
 
 int
 store_file_orphan(struct store *st, int64_t before_ms, char id[33], char sha256[65])
 {
-	sqlite3_stmt *s = sq_bind(st, Q_FILE_ORPHAN, "i", before_ms);
-	int rc;
+	char *d[2] = { id, sha256 };
 
-	if ((rc = sq_row(st, s)) != STORE_OK)
-		return rc;
-	sq_text(id, 33, s, 0);
-	sq_text(sha256, 65, s, 1);
-	sqlite3_reset(s);
-	return STORE_OK;
+	return sq_one_row(st, sq_bind(st, Q_FILE_ORPHAN, "i", before_ms), fill_orphan, d);
 }
 
 int
@@ -105,12 +107,7 @@ store_file_refs(struct store *st, const char *sha256, int64_t *n)
 int
 store_file_unused(struct store *st, const char *id)
 {
-	sqlite3_stmt *s = sq_bind(st, Q_FILE_USED, "t", id);
-	int rc = sq_row(st, s);
+	int rc = sq_one_row(st, sq_bind(st, Q_FILE_USED, "t", id), NULL, NULL);
 
-	if (rc == STORE_OK) {
-		sqlite3_reset(s);
-		return STORE_EXISTS;
-	}
-	return rc == STORE_NOTFOUND ? STORE_OK : rc;
+	return rc == STORE_OK ? STORE_EXISTS : rc == STORE_NOTFOUND ? STORE_OK : rc;
 }

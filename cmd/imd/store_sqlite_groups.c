@@ -80,14 +80,7 @@ row_to_group(sqlite3_stmt *s, void *e)
 int
 store_group_get(struct store *st, const char *name, int64_t as_user, struct store_group *g)
 {
-	sqlite3_stmt *s = sq_bind(st, Q_GROUP_GET, "ti", name, as_user);
-	int rc;
-
-	if ((rc = sq_row(st, s)) != STORE_OK)
-		return rc;
-	row_to_group(s, g);
-	sqlite3_reset(s);
-	return STORE_OK;
+	return sq_one_row(st, sq_bind(st, Q_GROUP_GET, "ti", name, as_user), row_to_group, g);
 }
 
 /* STORE_NOTFOUND when there is no live group of that id */
@@ -115,17 +108,18 @@ store_groups_list(struct store *st, int64_t user_id, int all,
 	    sizeof **out, (void **)out, n, row_to_group);
 }
 
+static int
+fill_role(sqlite3_stmt *s, void *e)
+{
+	sq_text(e, 8, s, 0);
+	return 0;
+}
+
 int
 store_member_role(struct store *st, int64_t group_id, int64_t user_id, char role[8])
 {
-	sqlite3_stmt *s = sq_bind(st, Q_MEMBER_ROLE, "ii", group_id, user_id);
-	int rc;
-
-	if ((rc = sq_row(st, s)) != STORE_OK)
-		return rc;
-	sq_text(role, 8, s, 0);
-	sqlite3_reset(s);
-	return STORE_OK;
+	return sq_one_row(st, sq_bind(st, Q_MEMBER_ROLE, "ii", group_id, user_id), fill_role,
+	    role);
 }
 
 /* a member already: only the role changes, the open span stays */

@@ -135,18 +135,9 @@ row_to_msg(sqlite3_stmt *s, void *e)
 static int
 idem_lookup(struct store *st, int64_t sender, const char *key, struct store_msg *m)
 {
-	sqlite3_stmt *s = sq_bind(st, Q_IDEM_GET, "it", sender, key);
-	int rc;
+	int rc = sq_one_row(st, sq_bind(st, Q_IDEM_GET, "it", sender, key), row_to_msg, m);
 
-	if ((rc = sq_row(st, s)) != STORE_OK)
-		return rc;
-	rc = row_to_msg(s, m);
-	sqlite3_reset(s);
-	if (rc < 0) {
-		snprintf(st->err, sizeof st->err, "out of memory");
-		return STORE_ERR;
-	}
-	return STORE_EXISTS;
+	return rc == STORE_OK ? STORE_EXISTS : rc;
 }
 
 /* a message's key and a batch's are one kind of row: (sender, key) -> first id */
@@ -362,29 +353,18 @@ bad:
 int
 store_msg_get(struct store *st, int64_t id, int64_t user_id, struct store_msg *m)
 {
-	sqlite3_stmt *s;
 	int rc;
 
 	memset(m, 0, sizeof *m);
-	s = sq_bind(st, Q_MSG_GET, "i", id);
-	if ((rc = sq_row(st, s)) != STORE_OK)
+	if ((rc = sq_one_row(st, sq_bind(st, Q_MSG_GET, "i", id), row_to_msg, m)) != STORE_OK)
 		return rc;
-	rc = row_to_msg(s, m);
-	sqlite3_reset(s);
-	if (rc < 0) {
-		snprintf(st->err, sizeof st->err, "out of memory");
-		return STORE_ERR;
-	}
 	if (m->grp == 0) {
 		if (m->sender == user_id || m->recipient == user_id)
 			return STORE_OK;
 		rc = STORE_NOTFOUND;
-	} else {
-		s = sq_bind(st, Q_SPAN_HAS, "iii", user_id, m->grp, id);
-		if ((rc = sq_row(st, s)) == STORE_OK) {
-			sqlite3_reset(s);
-			return STORE_OK;
-		}
+	} else if ((rc = sq_one_row(st, sq_bind(st, Q_SPAN_HAS, "iii", user_id, m->grp, id),
+	    NULL, NULL)) == STORE_OK) {
+		return STORE_OK;
 	}
 	store_msg_free(m);
 	return rc;
@@ -443,39 +423,43 @@ bad:
 	return STORE_ERR;
 }
 
+static int
+fill_file_id(sqlite3_stmt *s, void *e)
+{
+	sq_text(e, 33, s, 0);
+	return 0;
+}
+
 int
 store_msg_expire(struct store *st, int64_t id, char file_id[33])
 {
-	sqlite3_stmt *s = sq_bind(st, Q_MSG_FILE, "i", id);
 	int rc;
 
 	file_id[0] = '\0';
-	if ((rc = sq_row(st, s)) != STORE_OK)
+	if ((rc = sq_one_row(st, sq_bind(st, Q_MSG_FILE, "i", id), fill_file_id,
+	    file_id)) != STORE_OK)
 		return rc;
-	sq_text(file_id, 33, s, 0);
-	sqlite3_reset(s);
 	if (sq_exec(st, sq_bind(st, Q_MSG_DEL_ON, "i", id)) != STORE_OK)
 		return STORE_ERR;
 	return sq_update(st, sq_bind(st, Q_MSG_DEL, "i", id));
+}
+
+static int
+fill_id(sqlite3_stmt *s, void *e)
+{
+	*(int64_t *)e = sqlite3_column_int64(s, 0);
+	return 0;
 }
 
 int
 store_sched_add(struct store *st, int64_t sender, int64_t at_ms, int64_t now_ms,
     const char *body, const char *key, int64_t *id)
 {
-	sqlite3_stmt *s;
 	int rc;
 
-	if (key) {
-		s = sq_bind(st, Q_SCHED_KEY, "it", sender, key);
-		if ((rc = sq_row(st, s)) == STORE_OK) {
-			*id = sqlite3_column_int64(s, 0);
-			sqlite3_reset(s);
-			return STORE_EXISTS;
-		}
-		if (rc != STORE_NOTFOUND)
-			return rc;
-	}
+	if (key && (rc = sq_one_row(st, sq_bind(st, Q_SCHED_KEY, "it", sender, key), fill_id,
+	    id)) != STORE_NOTFOUND)
+		return rc == STORE_OK ? STORE_EXISTS : rc;
 	if (sq_exec(st, sq_bind(st, Q_SCHED_ADD, "iiitt", sender, at_ms, now_ms, body, key)) != STORE_OK)
 		return STORE_ERR;
 	*id = sqlite3_last_insert_rowid(st->db);
@@ -498,19 +482,8 @@ fill_sched(sqlite3_stmt *s, void *e)
 int
 store_sched_get(struct store *st, int64_t id, struct store_sched *sc)
 {
-	sqlite3_stmt *s = sq_bind(st, Q_SCHED_GET, "i", id);
-	int rc;
-
 	memset(sc, 0, sizeof *sc);
-	if ((rc = sq_row(st, s)) != STORE_OK)
-		return rc;
-	rc = fill_sched(s, sc);
-	sqlite3_reset(s);
-	if (rc < 0) {
-		snprintf(st->err, sizeof st->err, "out of memory");
-		return STORE_ERR;
-	}
-	return STORE_OK;
+	return sq_one_row(st, sq_bind(st, Q_SCHED_GET, "i", id), fill_sched, sc);
 }
 
 int

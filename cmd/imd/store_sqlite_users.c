@@ -41,31 +41,35 @@ store_user_add(struct store *st, const char *name, const char *pwhash, int64_t *
 	return rc;
 }
 
+/* what store_user_get() wants of the row: either may be NULL */
+struct user_row {
+	struct store_user *u;
+	char **pwhash;
+};
+
+static int
+fill_user_row(sqlite3_stmt *s, void *e)
+{
+	struct user_row *w = e;
+	const char *h;
+
+	if (w->u) {
+		w->u->id = sqlite3_column_int64(s, 0);
+		sq_text(w->u->name, sizeof w->u->name, s, 1);
+		w->u->last_seen_ms = sqlite3_column_int64(s, 2);
+	}
+	if (!w->pwhash)
+		return 0;
+	h = (const char *)sqlite3_column_text(s, 3);
+	return (*w->pwhash = h ? strdup(h) : NULL) ? 0 : -1;
+}
+
 int
 store_user_get(struct store *st, const char *name, struct store_user *u, char **pwhash)
 {
-	sqlite3_stmt *s = sq_bind(st, Q_USER_GET, "t", name);
-	const char *h;
-	int rc;
+	struct user_row w = { u, pwhash };
 
-	if ((rc = sq_row(st, s)) != STORE_OK)
-		return rc;
-	if (u) {
-		u->id = sqlite3_column_int64(s, 0);
-		sq_text(u->name, sizeof u->name, s, 1);
-		u->last_seen_ms = sqlite3_column_int64(s, 2);
-	}
-	if (pwhash) {
-		h = (const char *)sqlite3_column_text(s, 3);
-		*pwhash = h ? strdup(h) : NULL;
-		if (!*pwhash) {
-			snprintf(st->err, sizeof st->err, "out of memory");
-			sqlite3_reset(s);
-			return STORE_ERR;
-		}
-	}
-	sqlite3_reset(s);
-	return STORE_OK;
+	return sq_one_row(st, sq_bind(st, Q_USER_GET, "t", name), fill_user_row, &w);
 }
 
 int
@@ -117,22 +121,24 @@ store_token_revoke_own(struct store *st, int64_t user_id, int64_t token_id)
 	return sq_update(st, sq_bind(st, Q_TOKEN_REVOKE_OWN, "ii", token_id, user_id));
 }
 
-int
-store_token_find(struct store *st, const unsigned char hash[32], struct store_token *t)
+static int
+fill_token(sqlite3_stmt *s, void *e)
 {
-	sqlite3_stmt *s = sq_bind(st, Q_TOKEN_FIND, "h", hash);
-	int rc;
+	struct store_token *t = e;
 
-	if ((rc = sq_row(st, s)) != STORE_OK)
-		return rc;
 	t->id = sqlite3_column_int64(s, 0);
 	t->user_id = sqlite3_column_int64(s, 1);
 	sq_text(t->user, sizeof t->user, s, 2);
 	t->cursor = sqlite3_column_int64(s, 3);
 	t->send_only = sqlite3_column_int(s, 4);
 	t->expires_ms = sqlite3_column_int64(s, 5);
-	sqlite3_reset(s);
-	return STORE_OK;
+	return 0;
+}
+
+int
+store_token_find(struct store *st, const unsigned char hash[32], struct store_token *t)
+{
+	return sq_one_row(st, sq_bind(st, Q_TOKEN_FIND, "h", hash), fill_token, t);
 }
 
 int
