@@ -39,6 +39,26 @@ char *store_msg_json(int64_t id, const struct store_new_msg *nm, size_t *len);
 void store_msgs_settle(struct store_msg *v, size_t *len, int limit);
 
 /*
+ * What store_msg_add_by() needs of an implementation's store: where its
+ * state is, its savepoint (as sq_sp_begin/sq_sp_end) and the statements
+ * of one message, all or nothing, STORE_EXISTS when its idempotency key
+ * names an earlier message (m holding that one).
+ */
+struct store_msg_adder {
+	const int *in_tx;
+	int64_t *pending_max, *committed_max;	/* raised to a new id */
+	char *err;
+	size_t errlen;
+	int (*sp_begin)(struct store *st);
+	int (*sp_end)(struct store *st, int ok, int rc);
+	int (*insert)(struct store *st, const struct store_new_msg *nm, struct store_msg *m);
+};
+
+/* store_msg_add() around the implementation's insert */
+int store_msg_add_by(struct store *st, const struct store_new_msg *nm, struct store_msg *m,
+    const struct store_msg_adder *a);
+
+/*
  * The functions of store.h that an implementation provides, as
  * X(return type, name without "store_", parameters, arguments): store.c
  * expands it into struct store_ops and into each store_NAME, which calls

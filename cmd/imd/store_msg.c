@@ -157,6 +157,46 @@ store_msg_json(int64_t id, const struct store_new_msg *nm, size_t *len)
 	return b.p;
 }
 
+int
+store_msg_add_by(struct store *st, const struct store_new_msg *nm, struct store_msg *m,
+    const struct store_msg_adder *a)
+{
+	int rc;
+
+	memset(m, 0, sizeof *m);
+	if (!store_msg_valid(nm)) {
+		snprintf(a->err, a->errlen, "store_msg_add: incomplete message");
+		return STORE_ERR;
+	}
+	/*
+	 * Inside the group transaction a failure here fails the whole turn
+	 * (the api rolls it back), so no savepoint is needed: two statements
+	 * fewer per message. Outside one, the savepoint is the transaction.
+	 */
+	if (*a->in_tx) {
+		rc = a->insert(st, nm, m);
+	} else {
+		if (a->sp_begin(st) != STORE_OK)
+			return STORE_ERR;
+		rc = a->insert(st, nm, m);
+		rc = a->sp_end(st, rc == STORE_OK || rc == STORE_EXISTS, rc);
+	}
+	if (rc == STORE_EXISTS)
+		return rc;
+	if (rc != STORE_OK) {
+		store_msg_free(m);
+		memset(m, 0, sizeof *m);
+		return STORE_ERR;
+	}
+	if (*a->in_tx) {
+		if (m->id > *a->pending_max)
+			*a->pending_max = m->id;
+	} else if (m->id > *a->committed_max) {
+		*a->committed_max = m->id;
+	}
+	return STORE_OK;
+}
+
 static int
 by_id(const void *a, const void *b)
 {

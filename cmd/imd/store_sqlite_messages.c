@@ -226,40 +226,10 @@ msg_insert(struct store *st, const struct store_new_msg *nm, struct store_msg *m
 int
 store_msg_add(struct store *st, const struct store_new_msg *nm, struct store_msg *m)
 {
-	int rc;
+	const struct store_msg_adder a = { &st->in_tx, &st->pending_max, &st->committed_max,
+	    st->err, sizeof st->err, sq_sp_begin, sq_sp_end, msg_insert };
 
-	memset(m, 0, sizeof *m);
-	if (!store_msg_valid(nm)) {
-		snprintf(st->err, sizeof st->err, "store_msg_add: incomplete message");
-		return STORE_ERR;
-	}
-	/*
-	 * Inside the group transaction a failure here fails the whole turn
-	 * (the api rolls it back), so no savepoint is needed: two statements
-	 * fewer per message. Outside one, the savepoint is the transaction.
-	 */
-	if (st->in_tx) {
-		rc = msg_insert(st, nm, m);
-	} else {
-		if (sq_sp_begin(st) != STORE_OK)
-			return STORE_ERR;
-		rc = msg_insert(st, nm, m);
-		rc = sq_sp_end(st, rc == STORE_OK || rc == STORE_EXISTS, rc);
-	}
-	if (rc == STORE_EXISTS)
-		return rc;
-	if (rc != STORE_OK) {
-		store_msg_free(m);
-		memset(m, 0, sizeof *m);
-		return STORE_ERR;
-	}
-	if (st->in_tx) {
-		if (m->id > st->pending_max)
-			st->pending_max = m->id;
-	} else if (m->id > st->committed_max) {
-		st->committed_max = m->id;
-	}
-	return STORE_OK;
+	return store_msg_add_by(st, nm, m, &a);
 }
 
 /* ---- visible messages ---- */
