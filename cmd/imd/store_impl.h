@@ -58,6 +58,34 @@ struct store_msg_adder {
 int store_msg_add_by(struct store *st, const struct store_new_msg *nm, struct store_msg *m,
     const struct store_msg_adder *a);
 
+/* a user's membership of group grp: its messages from < id <= to are
+ * the user's to read (to INT64_MAX: a member still) */
+struct store_span {
+	int64_t grp, from, to;
+};
+
+/*
+ * The queries of store_msgs_visible_by(), in an implementation's SQL,
+ * each appending what it reads to v (limit <= 0: no limit): the direct
+ * messages of user_id in (since, upto], with with_user alone when > 0,
+ * the first limit in id order; the user's spans that can still hold
+ * something after since, of with_group alone when > 0; the first limit
+ * messages of group grp in (lo, hi], in id order.
+ */
+struct store_visible_queries {
+	int (*direct)(struct store *st, int64_t user_id, int64_t with_user, int64_t since,
+	    int64_t upto, int limit, struct store_vec *v);
+	int (*spans)(struct store *st, int64_t user_id, int64_t with_group, int64_t since,
+	    struct store_vec *v);
+	int (*group)(struct store *st, int64_t grp, int64_t lo, int64_t hi, int limit,
+	    struct store_vec *v);
+};
+
+/* store_msgs_visible() by the implementation's queries */
+int store_msgs_visible_by(struct store *st, const struct store_visible_queries *q,
+    int64_t user_id, int64_t with_user, int64_t with_group, int64_t since, int64_t upto,
+    int limit, struct store_msg **out, size_t *n);
+
 /*
  * The functions of store.h that an implementation provides, as
  * X(return type, name without "store_", parameters, arguments): store.c

@@ -225,6 +225,64 @@ cut:
 		free(v[--*len].json);
 }
 
+/*
+ * One query for the direct messages, one per span, each limited and in id
+ * order; merged here. Once limit messages are in hand, later queries stop
+ * at the limit-th id, as nothing after it could be kept.
+ */
+int
+store_msgs_visible_by(struct store *st, const struct store_visible_queries *q,
+    int64_t user_id, int64_t with_user, int64_t with_group, int64_t since, int64_t upto,
+    int limit, struct store_msg **out, size_t *n)
+{
+	struct store_vec mv = { .elem = sizeof **out };
+	struct store_vec sv = { .elem = sizeof(struct store_span) };
+	struct store_span *sp;
+	struct store_msg *v;
+	size_t i;
+	int64_t lo, hi;
+
+	*out = NULL;
+	*n = 0;
+	if (upto < 0)
+		upto = INT64_MAX;
+	mv.hint = limit > 0 && limit < 256 ? (size_t)limit : 256;
+	if (with_group <= 0 &&
+	    q->direct(st, user_id, with_user, since, upto, limit, &mv) != STORE_OK)
+		goto bad;
+	if (with_user <= 0) {
+		if (q->spans(st, user_id, with_group, since, &sv) != STORE_OK)
+			goto bad;
+		sp = sv.v;
+		for (i = 0; i < sv.len; i++) {
+			lo = sp[i].from > since ? sp[i].from : since;
+			hi = sp[i].to < upto ? sp[i].to : upto;
+			if (limit > 0 && mv.len >= (size_t)limit) {
+				store_msgs_settle(mv.v, &mv.len, limit);
+				v = mv.v;
+				if (v[limit - 1].id < hi)
+					hi = v[limit - 1].id;
+			}
+			if (lo < hi && q->group(st, sp[i].grp, lo, hi, limit, &mv) != STORE_OK)
+				goto bad;
+		}
+		free(sv.v);
+		sv.v = NULL;
+		store_msgs_settle(mv.v, &mv.len, limit);
+	}
+	if (mv.len == 0) {
+		free(mv.v);
+		return STORE_OK;
+	}
+	*out = mv.v;
+	*n = mv.len;
+	return STORE_OK;
+bad:
+	free(sv.v);
+	store_msgs_free(mv.v, mv.len);
+	return STORE_ERR;
+}
+
 void
 store_msg_free(struct store_msg *m)
 {

@@ -156,14 +156,10 @@ store_msg_add(struct store *st, const struct store_new_msg *nm, struct store_msg
 	return store_msg_add_by(st, nm, m, &a);
 }
 
-struct span {
-	int64_t grp, from, to;
-};
-
 static int
 fill_span(const PGresult *r, int i, void *e)
 {
-	struct span *sp = e;
+	struct store_span *sp = e;
 
 	sp->grp = pg_col_i(r, i, 0);
 	sp->from = pg_col_i(r, i, 1);
@@ -171,86 +167,68 @@ fill_span(const PGresult *r, int i, void *e)
 	return 0;
 }
 
-/* as store_sqlite_messages.c: direct messages, then one range per span, merged */
+/* the queries of store_msgs_visible_by(), as store_sqlite_messages.c's */
+static int
+visible_direct(struct store *st, int64_t user_id, int64_t with_user, int64_t since,
+    int64_t upto, int limit, struct store_vec *v)
+{
+	PGresult *r;
+
+	/* LIMIT NULL: no limit */
+	if (with_user > 0)
+		r = pg_run(st, "SELECT " PG_MSG_COLS " FROM messages"
+		    " WHERE sender = $1 AND recipient = $5 AND id > $2 AND id <= $3"
+		    " UNION ALL"
+		    " SELECT " PG_MSG_COLS " FROM messages"
+		    " WHERE sender = $5 AND recipient = $1 AND $1 <> $5"
+		    " AND id > $2 AND id <= $3"
+		    " ORDER BY 1 LIMIT $4", "iiini", user_id, since, upto,
+		    (int64_t)limit, with_user);
+	else
+		r = pg_run(st, "SELECT " PG_MSG_COLS " FROM messages"
+		    " WHERE sender = $1 AND grp IS NULL AND id > $2 AND id <= $3"
+		    " UNION ALL"
+		    " SELECT " PG_MSG_COLS " FROM messages"
+		    " WHERE recipient = $1 AND sender <> $1 AND id > $2 AND id <= $3"
+		    " ORDER BY 1 LIMIT $4", "iiin", user_id, since, upto, (int64_t)limit);
+	return pg_rows(st, r, v, pg_row_to_msg);
+}
+
+static int
+visible_spans(struct store *st, int64_t user_id, int64_t with_group, int64_t since,
+    struct store_vec *v)
+{
+	PGresult *r;
+
+	if (with_group > 0)
+		r = pg_run(st, "SELECT group_id, from_id, to_id FROM spans"
+		    " WHERE user_id = $1 AND group_id = $3"
+		    " AND (to_id IS NULL OR to_id > $2)", "iii", user_id, since, with_group);
+	else
+		r = pg_run(st, "SELECT group_id, from_id, to_id FROM spans"
+		    " WHERE user_id = $1 AND (to_id IS NULL OR to_id > $2)", "ii",
+		    user_id, since);
+	return pg_rows(st, r, v, fill_span);
+}
+
+static int
+visible_group(struct store *st, int64_t grp, int64_t lo, int64_t hi, int limit,
+    struct store_vec *v)
+{
+	return pg_rows(st, pg_run(st, "SELECT " PG_MSG_COLS " FROM messages"
+	    " WHERE grp = $1 AND id > $2 AND id <= $3 ORDER BY id LIMIT $4",
+	    "iiin", grp, lo, hi, (int64_t)limit), v, pg_row_to_msg);
+}
+
+static const struct store_visible_queries visible = {
+	visible_direct, visible_spans, visible_group
+};
+
 int
 store_msgs_visible(struct store *st, int64_t user_id, int64_t with_user, int64_t with_group,
     int64_t since, int64_t upto, int limit,
     struct store_msg **out, size_t *n)
 {
-	struct store_vec mv = { .elem = sizeof **out };
-	struct span *spans = NULL;
-	struct store_msg *v;
-	size_t nspans = 0, i;
-	int64_t lo, hi;
-	PGresult *r;
-
-	*out = NULL;
-	*n = 0;
-	if (upto < 0)
-		upto = INT64_MAX;
-	mv.hint = limit > 0 && limit < 256 ? (size_t)limit : 256;
-	if (with_group <= 0) {
-		/* LIMIT NULL: no limit */
-		if (with_user > 0)
-			r = pg_run(st, "SELECT " PG_MSG_COLS " FROM messages"
-			    " WHERE sender = $1 AND recipient = $5 AND id > $2 AND id <= $3"
-			    " UNION ALL"
-			    " SELECT " PG_MSG_COLS " FROM messages"
-			    " WHERE sender = $5 AND recipient = $1 AND $1 <> $5"
-			    " AND id > $2 AND id <= $3"
-			    " ORDER BY 1 LIMIT $4", "iiini", user_id, since, upto,
-			    (int64_t)limit, with_user);
-		else
-			r = pg_run(st, "SELECT " PG_MSG_COLS " FROM messages"
-			    " WHERE sender = $1 AND grp IS NULL AND id > $2 AND id <= $3"
-			    " UNION ALL"
-			    " SELECT " PG_MSG_COLS " FROM messages"
-			    " WHERE recipient = $1 AND sender <> $1 AND id > $2 AND id <= $3"
-			    " ORDER BY 1 LIMIT $4", "iiin", user_id, since, upto, (int64_t)limit);
-		if (pg_rows(st, r, &mv, pg_row_to_msg) != STORE_OK)
-			goto bad;
-	}
-	if (with_user <= 0) {
-		if (with_group > 0)
-			r = pg_run(st, "SELECT group_id, from_id, to_id FROM spans"
-			    " WHERE user_id = $1 AND group_id = $3"
-			    " AND (to_id IS NULL OR to_id > $2)", "iii", user_id, since, with_group);
-		else
-			r = pg_run(st, "SELECT group_id, from_id, to_id FROM spans"
-			    " WHERE user_id = $1 AND (to_id IS NULL OR to_id > $2)", "ii",
-			    user_id, since);
-		if (pg_list(st, r, sizeof *spans, (void **)&spans, &nspans, fill_span) != STORE_OK)
-			goto bad;
-		for (i = 0; i < nspans; i++) {
-			lo = spans[i].from > since ? spans[i].from : since;
-			hi = spans[i].to < upto ? spans[i].to : upto;
-			if (limit > 0 && mv.len >= (size_t)limit) {
-				store_msgs_settle(mv.v, &mv.len, limit);
-				v = mv.v;
-				if (v[limit - 1].id < hi)
-					hi = v[limit - 1].id;
-			}
-			if (lo >= hi)
-				continue;
-			r = pg_run(st, "SELECT " PG_MSG_COLS " FROM messages"
-			    " WHERE grp = $1 AND id > $2 AND id <= $3 ORDER BY id LIMIT $4",
-			    "iiin", spans[i].grp, lo, hi, (int64_t)limit);
-			if (pg_rows(st, r, &mv, pg_row_to_msg) != STORE_OK)
-				goto bad;
-		}
-		free(spans);
-		spans = NULL;
-		store_msgs_settle(mv.v, &mv.len, limit);
-	}
-	if (mv.len == 0) {
-		free(mv.v);
-		return STORE_OK;
-	}
-	*out = mv.v;
-	*n = mv.len;
-	return STORE_OK;
-bad:
-	free(spans);
-	store_msgs_free(mv.v, mv.len);
-	return STORE_ERR;
+	return store_msgs_visible_by(st, &visible, user_id, with_user, with_group, since, upto,
+	    limit, out, n);
 }

@@ -234,14 +234,10 @@ store_msg_add(struct store *st, const struct store_new_msg *nm, struct store_msg
 
 /* ---- visible messages ---- */
 
-struct span {
-	int64_t grp, from, to;
-};
-
 static int
 fill_span(sqlite3_stmt *s, void *e)
 {
-	struct span *sp = e;
+	struct store_span *sp = e;
 
 	sp->grp = sqlite3_column_int64(s, 0);
 	sp->from = sqlite3_column_int64(s, 1);
@@ -250,72 +246,43 @@ fill_span(sqlite3_stmt *s, void *e)
 	return 0;
 }
 
-/*
- * One query for the direct messages, one per span, each limited and in id
- * order; merged here. Once limit messages are in hand, later queries stop
- * at the limit-th id, as nothing after it could be kept.
- */
+/* the queries of store_msgs_visible_by(); LIMIT -1: no limit */
+static int
+visible_direct(struct store *st, int64_t user_id, int64_t with_user, int64_t since,
+    int64_t upto, int limit, struct store_vec *v)
+{
+	return sq_rows(st, sq_bind(st, with_user > 0 ? Q_VISIBLE_WITH : Q_VISIBLE,
+	    with_user > 0 ? "iiidi" : "iiid", user_id,
+	    since, upto, limit > 0 ? limit : -1, with_user), v, row_to_msg);
+}
+
+static int
+visible_spans(struct store *st, int64_t user_id, int64_t with_group, int64_t since,
+    struct store_vec *v)
+{
+	return sq_rows(st, sq_bind(st, with_group > 0 ? Q_SPANS_GROUP : Q_SPANS,
+	    with_group > 0 ? "iii" : "ii", user_id, since, with_group), v, fill_span);
+}
+
+static int
+visible_group(struct store *st, int64_t grp, int64_t lo, int64_t hi, int limit,
+    struct store_vec *v)
+{
+	return sq_rows(st, sq_bind(st, Q_GROUP_RANGE, "iiid", grp, lo, hi,
+	    limit > 0 ? limit : -1), v, row_to_msg);
+}
+
+static const struct store_visible_queries visible = {
+	visible_direct, visible_spans, visible_group
+};
+
 int
 store_msgs_visible(struct store *st, int64_t user_id, int64_t with_user, int64_t with_group,
     int64_t since, int64_t upto, int limit,
     struct store_msg **out, size_t *n)
 {
-	struct store_vec mv = { .elem = sizeof **out };
-	struct span *spans = NULL;
-	struct store_msg *v;
-	size_t nspans = 0, i;
-	int64_t lo, hi;
-	sqlite3_stmt *s;
-
-	*out = NULL;
-	*n = 0;
-	if (upto < 0)
-		upto = INT64_MAX;
-	mv.hint = limit > 0 && limit < 256 ? (size_t)limit : 256;
-	if (with_group <= 0) {
-		s = sq_bind(st, with_user > 0 ? Q_VISIBLE_WITH : Q_VISIBLE,
-		    with_user > 0 ? "iiidi" : "iiid", user_id,
-		    since, upto, limit > 0 ? limit : -1, with_user);
-		if (sq_rows(st, s, &mv, row_to_msg) != STORE_OK)
-			goto bad;
-	}
-	if (with_user <= 0) {
-		s = sq_bind(st, with_group > 0 ? Q_SPANS_GROUP : Q_SPANS,
-		    with_group > 0 ? "iii" : "ii", user_id, since,
-		    with_group);
-		if (sq_list(st, s, sizeof *spans, (void **)&spans, &nspans, fill_span) != STORE_OK)
-			goto bad;
-		for (i = 0; i < nspans; i++) {
-			lo = spans[i].from > since ? spans[i].from : since;
-			hi = spans[i].to < upto ? spans[i].to : upto;
-			if (limit > 0 && mv.len >= (size_t)limit) {
-				store_msgs_settle(mv.v, &mv.len, limit);
-				v = mv.v;
-				if (v[limit - 1].id < hi)
-					hi = v[limit - 1].id;
-			}
-			if (lo >= hi)
-				continue;
-			s = sq_bind(st, Q_GROUP_RANGE, "iiid", spans[i].grp, lo, hi,
-			    limit > 0 ? limit : -1);
-			if (sq_rows(st, s, &mv, row_to_msg) != STORE_OK)
-				goto bad;
-		}
-		free(spans);
-		spans = NULL;
-		store_msgs_settle(mv.v, &mv.len, limit);
-	}
-	if (mv.len == 0) {
-		free(mv.v);
-		return STORE_OK;
-	}
-	*out = mv.v;
-	*n = mv.len;
-	return STORE_OK;
-bad:
-	free(spans);
-	store_msgs_free(mv.v, mv.len);
-	return STORE_ERR;
+	return store_msgs_visible_by(st, &visible, user_id, with_user, with_group, since, upto,
+	    limit, out, n);
 }
 
 /* ---- one message, and changing it ---- */
