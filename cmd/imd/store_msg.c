@@ -283,6 +283,33 @@ bad:
 	return STORE_ERR;
 }
 
+/* what expires, then the scheduled sends: two queries, no merging */
+int
+store_timed_by(struct store *st, int (*rows)(struct store *st, int kind,
+    struct store_vec *v), struct store_timed **out, size_t *n)
+{
+	struct store_vec v = { .elem = sizeof **out, .hint = 64 };
+	struct store_timed *t;
+	size_t i, first;
+
+	*out = NULL;
+	*n = 0;
+	if (rows(st, STORE_TIMED_EXPIRE, &v) != STORE_OK)
+		goto bad;
+	first = v.len;
+	if (rows(st, STORE_TIMED_SEND, &v) != STORE_OK)
+		goto bad;
+	t = v.v;
+	for (i = 0; i < v.len; i++)
+		t[i].kind = i < first ? STORE_TIMED_EXPIRE : STORE_TIMED_SEND;
+	*out = v.v;
+	*n = v.len;
+	return STORE_OK;
+bad:
+	free(v.v);
+	return STORE_ERR;
+}
+
 void
 store_msg_free(struct store_msg *m)
 {

@@ -82,38 +82,20 @@ fill_timed(const PGresult *r, int i, void *e)
 	return 0;
 }
 
+static int
+timed_rows(struct store *st, int kind, struct store_vec *v)
+{
+	return pg_rows(st, pg_run(st, kind == STORE_TIMED_EXPIRE ?
+	    "SELECT expires, id FROM messages WHERE expires IS NOT NULL" :
+	    "SELECT at, id FROM scheduled", ""), v, fill_timed);
+}
+
 int
 store_timed(struct store *st, struct store_timed **out, size_t *n)
 {
-	struct store_vec v = { .elem = sizeof **out, .hint = 64 };
-	struct store_timed *t;
-	size_t i, first;
-
-	*out = NULL;
-	*n = 0;
-	if (pg_rows(st, pg_run(st, "SELECT expires, id FROM messages WHERE expires IS NOT NULL",
-	    ""), &v, fill_timed) != STORE_OK)
-		goto bad;
-	first = v.len;
-	if (pg_rows(st, pg_run(st, "SELECT at, id FROM scheduled", ""), &v,
-	    fill_timed) != STORE_OK)
-		goto bad;
-	t = v.v;
-	for (i = 0; i < v.len; i++)
-		t[i].kind = i < first ? STORE_TIMED_EXPIRE : STORE_TIMED_SEND;
-	*out = v.v;
-	*n = v.len;
-	return STORE_OK;
-bad:
-	free(v.v);
-	return STORE_ERR;
+	return store_timed_by(st, timed_rows, out, n);
 }
 
-/*
- * The claim: the message's row is deleted only if no other transaction
- * holds it (another node expiring it too), so one node expires it and
- * releases its attachment; the other finds it gone (STORE_NOTFOUND).
- */
 static int
 fill_file_id(const PGresult *r, int i, void *e)
 {
@@ -121,6 +103,11 @@ fill_file_id(const PGresult *r, int i, void *e)
 	return 0;
 }
 
+/*
+ * The claim: the message's row is deleted only if no other transaction
+ * holds it (another node expiring it too), so one node expires it and
+ * releases its attachment; the other finds it gone (STORE_NOTFOUND).
+ */
 int
 store_msg_expire(struct store *st, int64_t id, char file_id[33])
 {

@@ -335,29 +335,17 @@ fill_timed(sqlite3_stmt *s, void *e)
 	return 0;
 }
 
+static int
+timed_rows(struct store *st, int kind, struct store_vec *v)
+{
+	return sq_rows(st, sq_bind(st, kind == STORE_TIMED_EXPIRE ? Q_TIMED_EXPIRE : Q_TIMED_SEND,
+	    ""), v, fill_timed);
+}
+
 int
 store_timed(struct store *st, struct store_timed **out, size_t *n)
 {
-	struct store_vec v = { .elem = sizeof **out, .hint = 64 };
-	struct store_timed *t;
-	size_t i, first;
-
-	*out = NULL;
-	*n = 0;
-	if (sq_rows(st, sq_bind(st, Q_TIMED_EXPIRE, ""), &v, fill_timed) != STORE_OK)
-		goto bad;
-	first = v.len;
-	if (sq_rows(st, sq_bind(st, Q_TIMED_SEND, ""), &v, fill_timed) != STORE_OK)
-		goto bad;
-	t = v.v;
-	for (i = 0; i < v.len; i++)
-		t[i].kind = i < first ? STORE_TIMED_EXPIRE : STORE_TIMED_SEND;
-	*out = v.v;
-	*n = v.len;
-	return STORE_OK;
-bad:
-	free(v.v);
-	return STORE_ERR;
+	return store_timed_by(st, timed_rows, out, n);
 }
 
 static int
