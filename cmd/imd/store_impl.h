@@ -81,15 +81,15 @@ struct store_visible_queries {
 	    struct store_vec *v);
 };
 
-/* store_timed() by the implementation's query of each kind (STORE_TIMED_*),
- * which appends its rows to v */
-int store_timed_by(struct store *st, int (*rows)(struct store *st, int kind,
-    struct store_vec *v), struct store_timed **out, size_t *n);
-
 /* store_msgs_visible() by the implementation's queries */
 int store_msgs_visible_by(struct store *st, const struct store_visible_queries *q,
     int64_t user_id, int64_t with_user, int64_t with_group, int64_t since, int64_t upto,
     int limit, struct store_msg **out, size_t *n);
+
+/* store_timed() by the implementation's query of each kind (STORE_TIMED_*),
+ * which appends its rows to v */
+int store_timed_by(struct store *st, int (*rows)(struct store *st, int kind,
+    struct store_vec *v), struct store_timed **out, size_t *n);
 
 /*
  * The functions of store.h that an implementation provides, as

@@ -1,7 +1,8 @@
 /*
  * store_msg — the part of the store no database sees (store_impl.h): the
- * message object as stored and sent, the checks of a new message, merging
- * the sources of visible messages, result arrays.
+ * message object as stored and sent, the checks of a new message and what
+ * goes around its insert, merging the sources of visible messages and of
+ * timed ones (each store giving its queries), result arrays.
  */
 #include <stdio.h>
 #include <stdlib.h>
