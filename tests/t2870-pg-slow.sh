@@ -35,30 +35,30 @@ now_ms () { echo $(( ${EPOCHREALTIME/./} / 1000 )); }
 # stamp: each line of stdin after the time it came, in ms
 stamp () { while IFS= read -r l; do printf '%s %s\n' "$(now_ms)" "$l"; done; }
 
-# max_gap FROM TO: the longest time without a line on bob's stream
-# between FROM and TO (ms)
+# max_gap FROM TO [FILE]: the longest time without a line on a stream
+# (bob's on a: s.out) between FROM and TO (ms)
 max_gap () {
 	awk -v from="$1" -v to="$2" '
 		$1 < from { p = $1; next }
 		$1 > to { if (p && to - p > m) m = to - p; exit }
 		{ if (p && $1 - p > m) m = $1 - p; p = $1 }
-		END { print m + 0 }' s.out
+		END { print m + 0 }' "${3:-s.out}"
 }
 
-# gap_below MS FROM TO
+# gap_below MS FROM TO [FILE]
 gap_below () {
 	local g
-	g=$(max_gap "$2" "$3")
+	g=$(max_gap "$2" "$3" "$4")
 	test "$g" -lt "$1" || {
 		echo "the stream was quiet for $g ms (limit $1):" >&9
-		cat s.out >&9
+		cat "${4:-s.out}" >&9
 		return 1
 	}
 }
 
 test_expect_success 'setup: node a (a heartbeat every second) and node b, bob streaming on a' '
 	start_imd --heartbeat 1 &&
-	start_node b &&
+	start_node b --heartbeat 1 &&
 	make_user alice &&
 	make_user bob &&
 	make_user carol &&
@@ -121,6 +121,62 @@ test_expect_success 'a message whose commit takes 5 s: acknowledged after it, de
 	as_user bob imrecv --format "%m" >got &&
 	printf "%s\n" first "from b in the stall" "the slow message" >expect &&
 	test_cmp expect got
+'
+
+# Node a's commit holds msg_seq's row (its message's id) for 5 s. Node b
+# asks for the row without waiting: its send is acknowledged after a's,
+# and meanwhile b's loop serves reads and streams (its writes wait with
+# the send: they would go into the same transaction).
+test_expect_success 'a message commit on a holding the ids 5 s: a send on b waits for it, b serves on meanwhile' '
+	{ timeout 60 curl -sS -N --cacert "$CERT" -H "$(bearer carol@b)" \
+		"${NODE_URL[b]}/v1/stream" > >(stamp >b.out) 2>b.err & } &&
+	bpid=$! &&
+	wait_for 5 test_grep "\"heartbeat\"" b.out &&
+	t0=$(now_ms) &&
+	{ ( as_user alice imsend bob "held by a, slow message 5" && now_ms >a.done ) & } &&
+	pa=$! &&
+	sleep 1 &&
+	{ ( as_user carol@b imsend bob "waits on b" && now_ms >b.done ) & } &&
+	pb=$! &&
+	sleep 0.5 &&
+	t1=$(now_ms) &&
+	test "$(imcurl --max-time 3 -o /dev/null -w "%{http_code}" -H "$(bearer carol@b)" \
+		"${NODE_URL[b]}/v1/whoami")" = 200 &&
+	test "$(imcurl --max-time 3 -o /dev/null -w "%{http_code}" -H "$(bearer carol@b)" \
+		"${NODE_URL[b]}/v1/messages?limit=5")" = 200 &&
+	t2=$(now_ms) &&
+	wait $pa && wait $pb &&
+	ta=$(cat a.done) && tb=$(cat b.done) &&
+	diag "on b while a held the ids: whoami and history in $((t2 - t1)) ms; a acked at $((ta - t0)) ms, b at $((tb - t0)) ms" &&
+	test $((t2 - t1)) -lt 1500 &&
+	test $((ta - t0)) -ge 4500 &&
+	test "$tb" -ge $((ta - 300)) &&
+	gap_below 2500 "$t0" "$tb" b.out &&
+	kill $bpid &&
+	as_user bob imrecv --format "%m" | tail -n 2 >got &&
+	printf "%s\n" "held by a, slow message 5" "waits on b" >expect &&
+	test_cmp expect got
+'
+
+# A "last seen" is written in the turn's transaction when a user's first
+# stream opens; a row another session holds is skipped, so the turn's
+# other writes do not wait for it
+test_expect_success 'a user row locked elsewhere: a first stream opening writes no "last seen", a send in the same turn is not held up' '
+	{ pg_sql "BEGIN; SELECT 1 FROM users WHERE name = '"'"'carol'"'"' FOR UPDATE;
+		SELECT pg_sleep(7); COMMIT" >/dev/null & } &&
+	plock=$! &&
+	sleep 1 &&
+	t0=$(now_ms) &&
+	{ timeout 20 curl -sS -N --cacert "$CERT" -H "$(bearer carol@b)" "$URL/v1/stream" \
+		>s2.out 2>/dev/null & } &&
+	p2=$! &&
+	as_user alice imsend carol "not held up by the row" &&
+	t1=$(now_ms) &&
+	wait_for 3 test_grep "not held up by the row" s2.out &&
+	diag "send with carol'"'"'s row locked: $((t1 - t0)) ms" &&
+	test $((t1 - t0)) -lt 3000 &&
+	wait $plock &&
+	kill $p2
 '
 
 test_expect_success 'a commit unanswered for 10 s: /v1/health says so, and 200 again once it is done' '

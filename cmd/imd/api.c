@@ -71,14 +71,23 @@ method_not_allowed(struct http_req *req, const char *allow)
 	http_respond(req, 405, "application/json", body, sizeof(body) - 1, hdr);
 }
 
+/* the calls that may add messages: they wait for the right to give ids */
+static int
+adds_messages(const struct http_req *req)
+{
+	return !strncmp(req->path, "/v1/messages", 12) || !strncmp(req->path, "/v1/groups", 10) ||
+	    !strncmp(req->path, "/v1/updates/", 12);
+}
+
 void
 api_dispatch(struct http_req *req)
 {
 	char allow[128] = "";
 	size_t i;
 
-	/* a request that may write waits for the commit on its way */
-	if (strcmp(req->method, "GET") && strcmp(req->method, "HEAD") && api_park(req, api_dispatch))
+	/* a request that may write waits while the store's connection is taken */
+	if (strcmp(req->method, "GET") && strcmp(req->method, "HEAD") &&
+	    api_park(req, api_dispatch, adds_messages(req)))
 		return;
 	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
 		if (strcmp(routes[i].path, req->path))

@@ -383,6 +383,10 @@ checkpoint_maybe(void)
  *    right after it (api_after_commit), and a presence's "last seen" is
  *    written then, so a load that keeps commits on their way never
  *    starves them.
+ * The right to give message ids (store_ids_start), which another node's
+ * commit may hold, is waited for the same way: a request that may add
+ * messages asks for it (api_park), and until it comes the store's
+ * connection is taken as during a commit.
  */
 
 /* the round whose commit is on its way */
@@ -393,8 +397,14 @@ static struct {
 	struct pending_blob *bl;
 	struct pub_chunk *cl;	/* where pl's publications live */
 	double started;		/* metrics_clock() */
-	int fd, want_write;	/* watched: the store's socket */
-} flight = { .fd = -1 };
+} flight;
+
+/* the right to give message ids asked for (api_ids_wait); failed: in
+ * this pass of api_commit_turn, what waited for it goes on to fail */
+static int ids_on, ids_failed;
+
+/* the store's socket, watched while the commit or the ids are on their way */
+static int store_fd = -1, store_fd_write;
 
 /* a request waiting for the commit on its way; what the headers hook
  * gave it (an upload's state) is kept aside meanwhile */
@@ -423,7 +433,21 @@ static size_t nafter;
 int
 api_commit_busy(void)
 {
-	return flight.on;
+	return flight.on || ids_on;
+}
+
+static void store_watch(void);
+
+int
+api_ids_wait(void)
+{
+	if (ids_on)
+		return 1;
+	if (ids_failed || store_ids_start(api_store) != STORE_AGAIN)
+		return 0;
+	ids_on = 1;
+	store_watch();
+	return 1;
 }
 
 static void
@@ -439,11 +463,11 @@ parked_gone(struct http_req *req)
 }
 
 int
-api_park(struct http_req *req, void (*dispatch)(struct http_req *req))
+api_park(struct http_req *req, void (*dispatch)(struct http_req *req), int ids)
 {
 	struct parked *p;
 
-	if (!flight.on)
+	if (!api_commit_busy() && !(ids && api_ids_wait()))
 		return 0;
 	if (!(p = calloc(1, sizeof(*p)))) {
 		http_error(req, 503, "unavailable", "out of memory; try again");
@@ -485,7 +509,7 @@ api_user_touch(int64_t user_id, int64_t ms)
 {
 	struct touch *t;
 
-	if (!flight.on) {
+	if (!api_commit_busy()) {
 		/* in the turn's transaction: a thousand reconnects cost one fsync */
 		if (store_begin(api_store) == 0)
 			store_user_touch(api_store, user_id, ms);
@@ -526,10 +550,11 @@ afters_run(void)
 static void
 touches_write(void)
 {
-	struct touch *t;
+	struct touch *t, *tl = touches;
 
-	while ((t = touches)) {
-		touches = t->next;
+	touches = NULL;		/* the store's connection taken again: kept anew */
+	while ((t = tl)) {
+		tl = t->next;
 		api_user_touch(t->user_id, t->ms);
 		free(t);
 	}
@@ -597,28 +622,58 @@ on_commit_fd(struct loop *l, int fd, int events, void *arg)
 static void
 unwatch_commit(void)
 {
-	if (flight.fd >= 0)
-		loop_unwatch(rloop_commit, flight.fd);
-	flight.fd = -1;
+	if (store_fd >= 0)
+		loop_unwatch(rloop_commit, store_fd);
+	store_fd = -1;
+}
+
+static void
+store_watch(void)
+{
+	int fd, want_write;
+
+	fd = store_commit_fd(api_store, &want_write);
+	if (fd == store_fd && want_write == store_fd_write)
+		return;
+	unwatch_commit();
+	if (fd >= 0 && loop_watch(rloop_commit, fd,
+	    LOOP_READ | (want_write ? LOOP_WRITE : 0), on_commit_fd, NULL) == 0)
+		store_fd = fd;
+	store_fd_write = want_write;
+}
+
+/* the answer to store_ids_start(), if it came: 1 when it is done */
+static int
+ids_poll(void)
+{
+	int r;
+
+	if (!ids_on)
+		return 1;
+	if ((r = store_ids_finish(api_store)) == STORE_AGAIN) {
+		store_watch();
+		return 0;
+	}
+	unwatch_commit();
+	ids_on = 0;
+	if (r < 0) {
+		log_warn("message ids: %s", store_errmsg(api_store));
+		ids_failed = 1;
+		turn_failed = 1;	/* the transaction went, with what it had */
+	}
+	return 1;
 }
 
 /* the answer of the commit on its way, if it came: 1 when it is done */
 static int
 flight_poll(void)
 {
-	int r, fd, want_write;
+	int r;
 
 	if (!flight.on)
 		return 1;
 	if ((r = store_commit_finish(api_store)) == STORE_AGAIN) {
-		fd = store_commit_fd(api_store, &want_write);
-		if (fd != flight.fd || want_write != flight.want_write) {
-			unwatch_commit();
-			if (fd >= 0 && loop_watch(rloop_commit, fd,
-			    LOOP_READ | (want_write ? LOOP_WRITE : 0), on_commit_fd, NULL) == 0)
-				flight.fd = fd;
-			flight.want_write = want_write;
-		}
+		store_watch();
 		return 0;
 	}
 	unwatch_commit();
@@ -669,12 +724,15 @@ void
 api_commit_turn(void)
 {
 	for (;;) {
-		if (!flight_poll())
+		if (!flight_poll() || !ids_poll())
 			break;		/* on its way: the rest when it is done */
 		touches_write();
 		afters_run();
 		work_release();	/* what finished on the workers meanwhile */
 		unpark();
+		ids_failed = 0;
+		if (ids_on)
+			break;		/* asked for by what ran: commit after it */
 		if (!(deferred_head || pub_head || blob_head || turn_failed ||
 		    store_in_tx(api_store)))
 			break;
@@ -691,7 +749,7 @@ api_commit_wait(void)
 	int want_write;
 
 	api_commit_turn();
-	while (flight.on) {
+	while (flight.on || ids_on) {
 		if ((p.fd = store_commit_fd(api_store, &want_write)) >= 0) {
 			p.events = POLLIN | (want_write ? POLLOUT : 0);
 			poll(&p, 1, 1000);

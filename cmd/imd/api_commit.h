@@ -32,13 +32,24 @@ void api_fail_turn(void);
 void api_commit_turn(void);
 /* api_commit_turn(), then wait for its commit: for the end, the loop stopped */
 void api_commit_wait(void);
-/* 1 while a commit is on its way: the store's connection is taken */
+/* 1 while a commit, or the right to give message ids, is on its way:
+ * the store's connection is taken */
 int api_commit_busy(void);
 /*
- * while a commit is on its way, keep req (any that may write) until it is
- * done, then give it to dispatch: returns 1 when parked (or answered)
+ * Before work that adds messages: 1 when it must wait for the right to
+ * give their ids (store_ids_start), asked for now if need be: the caller
+ * waits for api_commit_turn() (api_park, api_after_commit). 0 when it
+ * may go on: held, nothing to wait for, or the asking failed, which the
+ * work then meets itself.
  */
-int api_park(struct http_req *req, void (*dispatch)(struct http_req *req));
+int api_ids_wait(void);
+/*
+ * while the store's connection is taken, keep req (any that may write)
+ * until it is free, then give it to dispatch; a request that may add
+ * messages (ids) also waits for the right to give their ids: returns 1
+ * when parked (or answered)
+ */
+int api_park(struct http_req *req, void (*dispatch)(struct http_req *req), int ids);
 /* run fn (once, however often asked) when the commit on its way is done */
 void api_after_commit(void (*fn)(void));
 /* remember when a user was last seen: in the transaction, or after the

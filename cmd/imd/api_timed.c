@@ -196,8 +196,9 @@ api_timed_tick(void)
 	struct timeheap_item it;
 	int64_t now = loop_now_ms();
 
-	/* the store's connection is taken: right after the commit, then */
-	if (api_commit_busy()) {
+	/* the store's connection is taken, or a send due needs the right to
+	 * give ids: once that is done, then */
+	if (api_commit_busy() || api_ids_wait()) {
 		api_after_commit(api_timed_tick);
 		return;
 	}

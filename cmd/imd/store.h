@@ -243,6 +243,29 @@ int store_commit_fd(struct store *st, int *want_write);
 int store_commit_finish(struct store *st);
 
 /*
+ * Message ids are given in commit order, on every node (see "several imd
+ * on one database"): a transaction that adds messages first takes the
+ * right to give them, which on PostgreSQL another node holds until its
+ * own commit is done. The loop asks for it without waiting:
+ *   store_ids_start()     STORE_OK: the open transaction holds it, or
+ *                         there is nothing to wait for (SQLite: one
+ *                         writer; store_begin() opens at once);
+ *                         STORE_AGAIN: asked for, a transaction is
+ *                         opened for it if none is: watch
+ *                         store_commit_fd(), then store_ids_finish();
+ *                         STORE_ERR
+ *   store_ids_finish()    STORE_AGAIN while the answer has not come;
+ *                         then STORE_OK, the transaction open and holding
+ *                         it, or STORE_ERR: the transaction, with what it
+ *                         had written, is rolled back and none is open
+ * Meanwhile no statement of a transaction may run (statements outside one
+ * do, as during a commit). A message added in a transaction that does not
+ * hold the right takes it then if it is free, and fails if not.
+ */
+int store_ids_start(struct store *st);
+int store_ids_finish(struct store *st);
+
+/*
  * Checkpoints (copying the WAL back into the database, with an fsync) run
  * off the loop: after a commit, when store_checkpoint_due() says so, imd
  * hands store_checkpoint() to its worker thread, which uses a connection of

@@ -108,6 +108,8 @@ int store_timed_by(struct store *st, int (*rows)(struct store *st, int kind,
 	X(int, commit_start, (struct store *st), (st)) \
 	X(int, commit_fd, (struct store *st, int *want_write), (st, want_write)) \
 	X(int, commit_finish, (struct store *st), (st)) \
+	X(int, ids_start, (struct store *st), (st)) \
+	X(int, ids_finish, (struct store *st), (st)) \
 	X(int, in_tx, (const struct store *st), (st)) \
 	X(int, checkpoint_due, (const struct store *st), (st)) \
 	X(int, checkpoint, (struct store *st), (st)) \

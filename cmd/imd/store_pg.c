@@ -16,10 +16,11 @@
  *
  *  - the schema is created or migrated under pg_advisory_lock(), so two
  *    nodes starting at once do it one after the other;
- *  - message ids come from the single row of msg_seq, updated in the
- *    transaction that inserts the message: its row lock is held to COMMIT,
- *    so another node's next id waits for this commit, and id order is
- *    commit order on every node;
+ *  - message ids come from the single row of msg_seq, locked by the
+ *    transaction that inserts messages before it gives their ids and held
+ *    to COMMIT, so another node's next id waits for this commit, and id
+ *    order is commit order on every node. The loop asks for the row
+ *    without waiting (store_ids_start), like the commit;
  *  - an INSERT that may meet a unique key says ON CONFLICT DO NOTHING and
  *    counts its rows, since a failed statement would abort the whole
  *    group transaction here (SQLite fails the statement only);
@@ -51,6 +52,7 @@
 #define PG_STATEMENT_TIMEOUT "5s"
 
 static void commit_wait(struct store *st);
+static void ids_wait(struct store *st);
 
 /* type oids of the parameters (pg_type.h is a server header) */
 #define OID_BYTEA 17
@@ -214,17 +216,27 @@ run_conn(struct store *st)
 {
 	if (st->committing && !st->commit_done && !st->in_tx && st->side)
 		return st->side;
+	/* msg_seq's row asked for: only reads come, the caller parks writes */
+	if (st->ids.asked && st->side)
+		return st->side;
 	return st->conn;
+}
+
+/* no transaction is open any more: what it had is gone or committing */
+static void
+tx_over(struct store *st)
+{
+	st->in_tx = 0;
+	st->ids_held = 0;
+	st->pending_max = 0;
+	st->rows_len = 0;
 }
 
 static void
 check_lost(struct store *st)
 {
-	if (PQstatus(st->conn) != CONNECTION_OK) {
-		st->in_tx = 0;
-		st->pending_max = 0;
-		st->rows_len = 0;
-	}
+	if (PQstatus(st->conn) != CONNECTION_OK)
+		tx_over(st);
 }
 
 #define INSERT_ROWS "INSERT INTO messages(id, time, sender, recipient, grp, kind, json, file_id," \
@@ -779,11 +791,16 @@ store_begin(struct store *st)
 
 	if (st->in_tx)
 		return STORE_OK;
+	if (st->ids.asked) {	/* not reached from the loop: it waits for it */
+		ids_wait(st);
+		return store_ids_finish(st) == STORE_OK ? STORE_OK : STORE_ERR;
+	}
 	commit_wait(st);	/* one transaction at a time on the connection */
 	if (!(r = pg_run(st, "BEGIN", "")))
 		return STORE_ERR;
 	PQclear(r);
 	st->in_tx = 1;
+	st->ids_held = 0;
 	st->pending_max = 0;
 	return STORE_OK;
 }
@@ -857,20 +874,30 @@ commit_step(struct store *st)
 	}
 }
 
+/* wait for conn's socket, once: -1 when it cannot be watched (st->err) */
+static int
+conn_poll(struct store *st, int flushing)
+{
+	struct pollfd p;
+
+	if ((p.fd = PQsocket(st->conn)) < 0) {
+		pg_set_err(st, NULL);
+		return -1;
+	}
+	p.events = POLLIN | (flushing ? POLLOUT : 0);
+	if (poll(&p, 1, -1) < 0 && errno != EINTR) {
+		snprintf(st->err, sizeof st->err, "poll: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 /* wait here for the commit on its way (store_begin, store_commit) */
 static void
 commit_wait(struct store *st)
 {
-	struct pollfd p;
-
 	while (st->committing && !st->commit_done) {
-		if ((p.fd = PQsocket(st->conn)) < 0) {
-			commit_fail(st);
-			break;
-		}
-		p.events = POLLIN | (st->commit_flushing ? POLLOUT : 0);
-		if (poll(&p, 1, -1) < 0 && errno != EINTR) {
-			snprintf(st->err, sizeof st->err, "poll: %s", strerror(errno));
+		if (conn_poll(st, st->commit_flushing) < 0) {
 			commit_end(st, STORE_ERR);
 			break;
 		}
@@ -888,6 +915,7 @@ store_commit_start(struct store *st)
 		return STORE_OK;
 	commit_wait(st);	/* not reached: store_begin() waited */
 	st->in_tx = 0;
+	st->ids_held = 0;
 	st->committing = 1;
 	st->commit_done = 0;
 	st->commit_rc = STORE_OK;
@@ -933,6 +961,10 @@ int
 store_commit_fd(struct store *st, int *want_write)
 {
 	*want_write = 0;
+	if (st->ids.asked && !st->ids.done) {
+		*want_write = st->ids.flushing;
+		return PQsocket(st->conn);
+	}
 	if (!st->committing || st->commit_done)
 		return -1;
 	*want_write = st->commit_flushing;
@@ -979,9 +1011,169 @@ store_rollback(struct store *st)
 	if (PQstatus(st->conn) == CONNECTION_OK &&
 	    PQtransactionStatus(st->conn) != PQTRANS_IDLE)
 		PQclear(PQexec(st->conn, "ROLLBACK"));
-	st->in_tx = 0;
-	st->pending_max = 0;
-	st->rows_len = 0;
+	tx_over(st);
+}
+
+/* ---- the right to give message ids ---- */
+
+/*
+ * msg_seq's row, locked until COMMIT: while this transaction holds it, it
+ * gives the next ids (seq_last + 1, ...) and no other node commits one.
+ * Asked for without waiting, as the commit is sent: a node whose commit
+ * holds the row (a slow disk, a trigger) delays the requests here that
+ * add messages, and nothing else. The wait is bounded by
+ * PG_STATEMENT_TIMEOUT, past which the transaction is rolled back.
+ */
+#define IDS_SQL "SELECT last FROM msg_seq FOR UPDATE"
+
+static void
+ids_end(struct store *st, int rc)
+{
+	st->ids.done = 1;
+	st->ids.flushing = 0;
+	st->ids.rc = rc;
+	PQsetnonblocking(st->conn, 0);
+}
+
+/* as far as the socket allows, without blocking */
+static void
+ids_step(struct store *st)
+{
+	ExecStatusType s;
+	PGresult *r;
+
+	if (!st->ids.asked || st->ids.done)
+		return;
+	if (!PQconsumeInput(st->conn)) {
+		pg_set_err(st, NULL);
+		ids_end(st, STORE_ERR);
+		return;
+	}
+	if (st->ids.flushing) {
+		switch (PQflush(st->conn)) {
+		case 0:
+			st->ids.flushing = 0;
+			break;
+		case 1:
+			return;
+		default:
+			pg_set_err(st, NULL);
+			ids_end(st, STORE_ERR);
+			return;
+		}
+	}
+	while (!PQisBusy(st->conn)) {
+		if (!(r = PQgetResult(st->conn))) {
+			if (st->ids.rc == STORE_OK && !st->ids.got) {
+				snprintf(st->err, sizeof st->err, "msg_seq has no row");
+				st->ids.rc = STORE_ERR;
+			}
+			ids_end(st, st->ids.rc);
+			return;
+		}
+		s = PQresultStatus(r);
+		if (s == PGRES_TUPLES_OK && PQntuples(r) == 1) {
+			st->seq_last = pg_col_i(r, 0, 0);
+			st->ids.got = 1;
+		} else if (s != PGRES_COMMAND_OK) {
+			if (st->ids.rc == STORE_OK)
+				pg_set_err(st, r);
+			st->ids.rc = STORE_ERR;
+		}
+		PQclear(r);
+	}
+}
+
+static void
+ids_wait(struct store *st)
+{
+	while (st->ids.asked && !st->ids.done) {
+		if (conn_poll(st, st->ids.flushing) < 0) {
+			ids_end(st, STORE_ERR);
+			break;
+		}
+		ids_step(st);
+	}
+}
+
+int
+store_ids_start(struct store *st)
+{
+	int rc;
+
+	if (st->ids.asked)
+		return STORE_AGAIN;
+	if (st->in_tx && st->ids_held)
+		return STORE_OK;
+	commit_wait(st);	/* not reached: the loop waits for it first */
+	if (!pg_alive(st, st->conn)) {
+		pg_set_err(st, NULL);
+		check_lost(st);
+		return STORE_ERR;
+	}
+	if (PQsetnonblocking(st->conn, 1) != 0 ||
+	    !PQsendQuery(st->conn, st->in_tx ? IDS_SQL : "BEGIN;" IDS_SQL)) {
+		pg_set_err(st, NULL);
+		PQsetnonblocking(st->conn, 0);
+		return STORE_ERR;
+	}
+	memset(&st->ids, 0, sizeof st->ids);
+	st->ids.asked = 1;
+	if ((rc = PQflush(st->conn)) < 0) {
+		pg_set_err(st, NULL);
+		ids_end(st, STORE_ERR);
+	} else {
+		st->ids.flushing = rc == 1;
+	}
+	return STORE_AGAIN;
+}
+
+int
+store_ids_finish(struct store *st)
+{
+	if (!st->ids.asked)
+		return STORE_OK;
+	ids_step(st);
+	if (!st->ids.done)
+		return STORE_AGAIN;
+	st->ids.asked = 0;
+	if (st->ids.rc == STORE_OK) {
+		if (!st->in_tx)
+			st->pending_max = 0;
+		st->in_tx = 1;
+		st->ids_held = 1;
+		return STORE_OK;
+	}
+	/* an error aborted the transaction: nothing of it is kept */
+	if (PQstatus(st->conn) == CONNECTION_OK &&
+	    PQtransactionStatus(st->conn) != PQTRANS_IDLE)
+		PQclear(PQexec(st->conn, "ROLLBACK"));
+	tx_over(st);
+	return STORE_ERR;
+}
+
+/*
+ * A message in a transaction that did not ask for the right first: it
+ * takes it if no other node holds it, and fails at once if one does.
+ */
+int
+pg_ids_take(struct store *st)
+{
+	PGresult *r;
+
+	if (st->ids_held)
+		return STORE_OK;
+	if (!(r = pg_run(st, IDS_SQL " NOWAIT", "")))
+		return STORE_ERR;
+	if (PQntuples(r) != 1) {
+		PQclear(r);
+		snprintf(st->err, sizeof st->err, "msg_seq has no row");
+		return STORE_ERR;
+	}
+	st->seq_last = pg_col_i(r, 0, 0);
+	st->ids_held = 1;
+	PQclear(r);
+	return STORE_OK;
 }
 
 int

@@ -25,6 +25,8 @@
 #define store_commit_start pg_store_commit_start
 #define store_commit_fd pg_store_commit_fd
 #define store_commit_finish pg_store_commit_finish
+#define store_ids_start pg_store_ids_start
+#define store_ids_finish pg_store_ids_finish
 #define store_in_tx pg_store_in_tx
 #define store_checkpoint_due pg_store_checkpoint_due
 #define store_checkpoint pg_store_checkpoint
@@ -105,6 +107,15 @@ struct store {
 	int committing, commit_flushing, commit_done, commit_rc;
 	int commit_said_commit;	/* the last result was "COMMIT" */
 	int64_t commit_max;	/* pending_max of the transaction committing */
+	/*
+	 * msg_seq's row asked for (store_ids_start): the query on conn,
+	 * still flushing or waiting, done once every result was read.
+	 */
+	struct {
+		int asked, flushing, done, rc, got;
+	} ids;
+	int ids_held;		/* the open transaction holds msg_seq's row */
+	int64_t seq_last;	/* its value then: the newest id of any node */
 	int64_t committed_max;
 	int64_t pending_max;	/* newest id inserted in the open transaction */
 	/* rows of messages not yet sent, ",(...)" each: see pg_queue_row() */
@@ -163,6 +174,10 @@ int pg_inserted(struct store *st, PGresult *r);
 /* several statements as one, as sq_sp_begin/sq_sp_end in SQLite */
 int pg_sp_begin(struct store *st);
 int pg_sp_end(struct store *st, int ok, int rc);
+
+/* msg_seq's row for the open transaction, unless another node holds it
+ * (then STORE_ERR at once): store_ids_start() did not ask for it */
+int pg_ids_take(struct store *st);
 
 /* a message's row into the open transaction's multi-row INSERT */
 int pg_queue_row(struct store *st, int64_t id, const struct store_new_msg *nm,

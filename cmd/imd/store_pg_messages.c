@@ -30,9 +30,9 @@ pg_row_to_msg(const PGresult *r, int i, void *e)
 
 /*
  * The newest id, including the open transaction's. While this node holds
- * msg_seq's row (it gave an id in the open transaction) it knows; else the
- * committed value, which another node may be about to pass: a span opened
- * or closed at it is then opened or closed before that node's message.
+ * msg_seq's row it knows; else the committed value, which another node
+ * may be about to pass: a span opened or closed at it is then opened or
+ * closed before that node's message.
  */
 int64_t
 store_max_id(struct store *st)
@@ -40,8 +40,8 @@ store_max_id(struct store *st)
 	PGresult *r;
 	int64_t v;
 
-	if (st->pending_max > 0)
-		return st->pending_max;
+	if (st->in_tx && st->ids_held)
+		return st->pending_max > 0 ? st->pending_max : st->seq_last;
 	if (!(r = pg_run(st, "SELECT last FROM msg_seq", "")) || PQntuples(r) != 1) {
 		PQclear(r);
 		return st->committed_max;
@@ -104,9 +104,11 @@ msg_insert(struct store *st, const struct store_new_msg *nm, struct store_msg *m
 
 	if (nm->key && (rc = idem_lookup(st, nm->sender, nm->key, m)) != STORE_NOTFOUND)
 		return rc;
-	/* holding msg_seq's row already, this transaction knows the next id */
-	if (st->in_tx && st->pending_max > 0) {
-		id = st->pending_max + 1;
+	/* holding msg_seq's row, the transaction knows the next id */
+	if (st->in_tx) {
+		if (pg_ids_take(st) != STORE_OK)
+			return STORE_ERR;
+		id = (st->pending_max > 0 ? st->pending_max : st->seq_last) + 1;
 	} else {
 		if (!(r = pg_run(st, "UPDATE msg_seq SET last = last + 1 RETURNING last", "")))
 			return STORE_ERR;

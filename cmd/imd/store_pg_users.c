@@ -62,7 +62,10 @@ store_user_set_password(struct store *st, int64_t user_id, const char *pwhash)
 int
 store_user_touch(struct store *st, int64_t user_id, int64_t now_ms)
 {
-	return pg_done(st, pg_run(st, "UPDATE users SET last_seen = $2 WHERE id = $1 AND last_seen < $2",
+	/* a row another node's transaction holds is skipped, not waited for:
+	 * that node is writing a "last seen" of about the same time */
+	return pg_done(st, pg_run(st, "UPDATE users SET last_seen = $2 WHERE id = (SELECT id"
+	    " FROM users WHERE id = $1 AND last_seen < $2 FOR UPDATE SKIP LOCKED)",
 	    "ii", user_id, now_ms), 0);
 }
 

@@ -24,6 +24,8 @@
 #define store_commit_start sq_store_commit_start
 #define store_commit_fd sq_store_commit_fd
 #define store_commit_finish sq_store_commit_finish
+#define store_ids_start sq_store_ids_start
+#define store_ids_finish sq_store_ids_finish
 #define store_in_tx sq_store_in_tx
 #define store_checkpoint_due sq_store_checkpoint_due
 #define store_checkpoint sq_store_checkpoint

@@ -153,15 +153,18 @@ work_gate(int (*fn)(void))
 	gate = fn;
 }
 
+/* each queue held once: the gate may hold it again at once */
 void
 work_release(void)
 {
-	struct workq *q;
+	struct workq *q[sizeof(held) / sizeof(held[0])];
+	size_t i, n = nheld;
 
-	while (nheld > 0) {
-		q = held[--nheld];
-		q->held = 0;
-		workq_poll(q);
+	memcpy(q, held, n * sizeof(q[0]));
+	nheld = 0;
+	for (i = 0; i < n; i++) {
+		q[i]->held = 0;
+		workq_poll(q[i]);
 	}
 }
 
