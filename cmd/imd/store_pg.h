@@ -107,9 +107,12 @@ struct store {
 	int64_t commit_max;	/* pending_max of the transaction committing */
 	int64_t committed_max;
 	int64_t pending_max;	/* newest id inserted in the open transaction */
-	/* rows of messages not yet sent, ",(...)" each: see pg_queue_row() */
+	/* rows of messages not yet sent, a line of COPY each: see pg_queue_row() */
 	char *rows;
 	size_t rows_len, rows_cap;
+	/* the committing transaction's, sent when its COPY asks (commit_step) */
+	char *copy;
+	size_t copy_len, copy_cap;
 	int64_t node_id;	/* this node's row of nodes; 0 before the first beat */
 	int presence_heard;	/* im_presence from another node, unasked */
 	char err[256];
@@ -154,7 +157,7 @@ int pg_returned_id(PGresult *r, int64_t *id);
 int pg_sp_begin(struct store *st);
 int pg_sp_end(struct store *st, int ok, int rc);
 
-/* a message's row into the open transaction's multi-row INSERT */
+/* a message's row into the open transaction's COPY */
 int pg_queue_row(struct store *st, int64_t id, const struct store_new_msg *nm,
     const char *json, size_t json_len);
 /* a row of PG_MSG_COLS into the struct store_msg at e; -1 out of memory */
