@@ -374,15 +374,9 @@ flush_rows(struct store *st)
 	return ok ? 0 : -1;
 }
 
-/*
- * Run sql with its parameters $1, $2... given as types says, one letter
- * each, as sq_bind() in store_sqlite.h: i int64_t, d int, n int64_t or
- * NULL when <= 0, t const char * (NULL for NULL), l const char *, size_t,
- * h a 32-byte hash. The result (NULL on failure, st->err set) is the
- * caller's to PQclear.
- */
-PGresult *
-pg_run(struct store *st, const char *sql, const char *types, ...)
+/* pg_run(), pg_run_past_rows() */
+static PGresult *
+run(struct store *st, int rows_first, const char *sql, const char *types, va_list ap)
 {
 	char num[MAX_PARAMS][24];
 	const char *vals[MAX_PARAMS];
@@ -391,11 +385,9 @@ pg_run(struct store *st, const char *sql, const char *types, ...)
 	PGresult *r;
 	PGconn *c;
 	ExecStatusType s;
-	va_list ap;
 	int64_t v;
 	int i;
 
-	va_start(ap, types);
 	for (i = 0; types[i] && i < MAX_PARAMS; i++) {
 		lens[i] = 0;
 		fmts[i] = 0;
@@ -432,8 +424,7 @@ pg_run(struct store *st, const char *sql, const char *types, ...)
 			break;
 		}
 	}
-	va_end(ap);
-	if (st->rows_len && flush_rows(st) < 0)
+	if (rows_first && st->rows_len && flush_rows(st) < 0)
 		return NULL;
 	c = run_conn(st);
 	if (!pg_alive(st, c)) {
@@ -450,6 +441,37 @@ pg_run(struct store *st, const char *sql, const char *types, ...)
 	PQclear(r);
 	check_lost(st);
 	return NULL;
+}
+
+/*
+ * Run sql with its parameters $1, $2... given as types says, one letter
+ * each, as sq_bind() in store_sqlite.h: i int64_t, d int, n int64_t or
+ * NULL when <= 0, t const char * (NULL for NULL), l const char *, size_t,
+ * h a 32-byte hash. The result (NULL on failure, st->err set) is the
+ * caller's to PQclear.
+ */
+PGresult *
+pg_run(struct store *st, const char *sql, const char *types, ...)
+{
+	PGresult *r;
+	va_list ap;
+
+	va_start(ap, types);
+	r = run(st, 1, sql, types, ap);
+	va_end(ap);
+	return r;
+}
+
+PGresult *
+pg_run_past_rows(struct store *st, const char *sql, const char *types, ...)
+{
+	PGresult *r;
+	va_list ap;
+
+	va_start(ap, types);
+	r = run(st, 0, sql, types, ap);
+	va_end(ap);
+	return r;
 }
 
 int64_t

@@ -133,6 +133,9 @@ PGconn *pg_connect(const char *conninfo);
  * caller's to PQclear. Rows waiting in the transaction go first.
  */
 PGresult *pg_run(struct store *st, const char *sql, const char *types, ...);
+/* pg_run, the rows left waiting for the COMMIT: for a statement that reads
+ * no message (their sending is a round trip of its own) */
+PGresult *pg_run_past_rows(struct store *st, const char *sql, const char *types, ...);
 
 /* columns: an integer (NULL reads 0), a text into dst (NULL reads "") */
 int64_t pg_col_i(const PGresult *r, int row, int col);

@@ -51,11 +51,12 @@ store_max_id(struct store *st)
 	return v > st->committed_max ? v : st->committed_max;
 }
 
+/* it reads no message: the batch's rows, waiting, go with the COMMIT */
 int
 store_batch_claim(struct store *st, int64_t sender, const char *key, int64_t first_id)
 {
-	PGresult *r = pg_run(st, "INSERT INTO idempotency(sender, key, msg_id) VALUES ($1, $2, $3)"
-	    " ON CONFLICT DO NOTHING", "iti", sender, key, first_id);
+	PGresult *r = pg_run_past_rows(st, "INSERT INTO idempotency(sender, key, msg_id)"
+	    " VALUES ($1, $2, $3) ON CONFLICT DO NOTHING", "iti", sender, key, first_id);
 	int n;
 
 	if (!r)
