@@ -37,7 +37,9 @@
 
 #include "store_pg.h"
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
+#define STR_(x) #x
+#define STR(x) STR_(x)
 /* pg_advisory_lock key of the migration: "imd" */
 #define MIGRATE_LOCK "6909284"
 #define MAX_PARAMS 12
@@ -58,8 +60,14 @@ static void commit_wait(struct store *st);
 #define OID_TEXT 25
 
 /*
- * Version 1. Columns and indexes as SQLite's (store_sqlite.c says what
- * each is for); msg_seq holds the newest message id given.
+ * Columns and indexes as SQLite's (store_sqlite.c says what each is for);
+ * msg_seq holds the newest message id given. Version 2 drops
+ * messages_pair(sender, recipient, id), as SQLite's version 6 does: a
+ * conversation reads the two users' own messages_direct and
+ * messages_recipient (store_pg_messages.c), and every message was one
+ * more index entry to write. The version keeps an older imd, which would
+ * build the index again under a lock that holds up every node's writes,
+ * from starting on the database.
  */
 static const char schema_sql[] =
 	"CREATE TABLE IF NOT EXISTS schema_version (version integer NOT NULL);"
@@ -92,7 +100,7 @@ static const char schema_sql[] =
 	" json text NOT NULL,"
 	" file_id text);"
 	"CREATE INDEX IF NOT EXISTS messages_recipient ON messages(recipient, id);"
-	"CREATE INDEX IF NOT EXISTS messages_pair ON messages(sender, recipient, id);"
+	"DROP INDEX IF EXISTS messages_pair;"
 	"CREATE INDEX IF NOT EXISTS messages_direct ON messages(sender, id) WHERE grp IS NULL;"
 	"CREATE INDEX IF NOT EXISTS messages_grp ON messages(grp, id) WHERE grp IS NOT NULL;"
 	"CREATE INDEX IF NOT EXISTS messages_file ON messages(file_id) WHERE file_id IS NOT NULL;"
@@ -661,7 +669,7 @@ migrate(struct store *st, char *err, size_t errlen)
 	}
 	/* later versions: their changes here, each when v is below it */
 	if (v < SCHEMA_VERSION && exec_plain(st, "DELETE FROM schema_version;"
-	    "INSERT INTO schema_version VALUES (1)", err, errlen) < 0)
+	    "INSERT INTO schema_version VALUES (" STR(SCHEMA_VERSION) ")", err, errlen) < 0)
 		goto out;
 	if (exec_plain(st, "COMMIT", err, errlen) < 0)
 		goto out;

@@ -233,13 +233,19 @@ store_msgs_visible(struct store *st, int64_t user_id, int64_t with_user, int64_t
 		upto = INT64_MAX;
 	mv.hint = limit > 0 && limit < 256 ? (size_t)limit : 256;
 	if (with_group <= 0) {
-		/* LIMIT NULL: no limit */
+		/*
+		 * LIMIT NULL: no limit. A conversation has no index of its
+		 * own: each arm says grp IS NULL (a direct message's, with a
+		 * recipient), so that it may read the sender's messages_direct
+		 * or the recipient's messages_recipient, whichever is smaller.
+		 */
 		if (with_user > 0)
 			r = pg_run(st, "SELECT " PG_MSG_COLS " FROM messages"
-			    " WHERE sender = $1 AND recipient = $5 AND id > $2 AND id <= $3"
+			    " WHERE sender = $1 AND recipient = $5 AND grp IS NULL"
+			    " AND id > $2 AND id <= $3"
 			    " UNION ALL"
 			    " SELECT " PG_MSG_COLS " FROM messages"
-			    " WHERE sender = $5 AND recipient = $1 AND $1 <> $5"
+			    " WHERE sender = $5 AND recipient = $1 AND grp IS NULL AND $1 <> $5"
 			    " AND id > $2 AND id <= $3"
 			    " ORDER BY 1 LIMIT $4", "iiini", user_id, since, upto,
 			    (int64_t)limit, with_user);
