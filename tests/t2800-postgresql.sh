@@ -84,6 +84,14 @@ test_expect_success 'version 1 (messages_pair): imd starting at once drop the in
 	test_cmp expect got
 '
 
+test_expect_success 'a batch larger than the socket takes at once: every row, every byte (backslashes, tabs)' '
+	awk "BEGIN { for (i = 1; i <= 300; i++) { printf \"%05d \", i; for (j = 0; j < 500; j++) printf \"\\\\\\t\"; printf \"\\n\" } }" >big &&
+	test "$(wc -c <big)" -gt 300000 &&
+	as_user alice imsend -l bob <big &&
+	as_user bob imrecv --json | jq -r .text >got &&
+	test_cmp big got
+'
+
 test_expect_success 'the database down: a send is refused (503, exit 69), imd stays up, logs one line per record, recovers' '
 	pg_down &&
 	expect_exit 69 as_user alice imsend --retry 0 bob "while down" 2>err &&
