@@ -258,13 +258,11 @@ put_int(char *p, int64_t v)
 static char *
 put_text(char *p, const char *s, size_t n)
 {
-	const char *e = s + n;
-
 	if (!s) {
 		memcpy(p, "\\N", 2);
 		return p + 2;
 	}
-	for (; s < e; s++) {
+	for (; n > 0; n--, s++) {
 		switch (*s) {
 		case '\\': *p++ = '\\'; *p++ = '\\'; break;
 		case '\t': *p++ = '\\'; *p++ = 't'; break;
@@ -287,8 +285,8 @@ put_id(char *p, int64_t v)
  * Inside the group transaction the messages' rows wait here, as lines of
  * COPY's text format (the rows of a literal INSERT would be lexed, parsed
  * and planned one by one: twice the database's work), and go in as one
- * COPY: in the COMMIT's round trip (store_commit_start), or before any
- * other statement, which may read them (flush_rows). The insert needs no
+ * COPY: with the COMMIT (store_commit_start), or before any other
+ * statement, which may read them (flush_rows). The insert needs no
  * answer: the id is known, and a failure fails the commit, so every
  * request of the turn gets 503 as for any failed commit.
  */
@@ -300,8 +298,8 @@ pg_queue_row(struct store *st, int64_t id, const struct store_new_msg *nm, const
 	size_t nkind = strlen(nm->kind), nfile = file ? strlen(file) : 0, need;
 	char *p;
 
-	/* six numbers, three texts escaped (each byte at most two), tabs */
-	need = 6 * 21 + 2 * (nkind + json_len + nfile) + 16;
+	/* seven numbers, three texts escaped (a byte at most two), tabs, newline */
+	need = 7 * 20 + 2 * (nkind + json_len + nfile) + 10;
 	if (st->rows_len + need > st->rows_cap) {
 		size_t cap = st->rows_cap ? st->rows_cap : 65536;
 
