@@ -922,7 +922,8 @@ sc_nodes () {
 # logged (log_min_duration_statement = 0 for this pass only: it slows the
 # server, so no rate is taken). Counted in the server's log, for imd's
 # connections: round trips (a "statement:" line for each simple query, an
-# "execute" line for each parameterised one), COMMITs, key claims (one per
+# "execute" line for each parameterised one, and one more for a COPY, whose
+# data waits for the server's CopyInResponse), COMMITs, key claims (one per
 # keyed batch: the number of batches); and xact_commit of
 # pg_stat_database, before and after (the psql calls' own taken off).
 sc_pgcount () {
@@ -956,7 +957,7 @@ sc_pgcount () {
 				d = $0; sub(/.* duration: /, "", d); sub(/ ms .*/, "", d)
 				k = "other"
 				if ($0 ~ /pg_notify/) k = "commit"
-				else if ($0 ~ /INSERT INTO messages/) k = "rows"
+				else if ($0 ~ /INSERT INTO messages|COPY messages/) k = "rows"
 				else if ($0 ~ /INSERT INTO idempotency/) k = "claim"
 				else if ($0 ~ /FROM idempotency/) k = "lookup"
 				else if ($0 ~ /msg_seq/) k = "seq"
@@ -964,6 +965,8 @@ sc_pgcount () {
 				else if ($0 ~ /: BEGIN$/) k = "begin"
 				else if ($0 ~ /: COMMIT$/) k = "commit0"
 				rt[p]++; ms[p, k] += d; cnt[p, k]++
+				# a COPY sends its data after the server asks for it
+				if ($0 ~ /COPY messages/) { rt[p]++; ncopy[p]++ }
 			}
 			END {
 				for (q in rt) if (rt[q] > rt[p0]) p0 = q
@@ -973,6 +976,7 @@ sc_pgcount () {
 				printf "pgcount.commits\t%.2f\n", (cnt[p0, "commit"] + cnt[p0, "commit0"]) / b
 				printf "pgcount.gcommits\t%.2f\n", cnt[p0, "commit"] / b
 				printf "pgcount.msgs\t%.0f\n", n / (cnt[p0, "commit"] ? cnt[p0, "commit"] : 1)
+				printf "pgcount.copies\t%.2f\n", ncopy[p0] / b
 				# psql: the transaction reading x0, two ALTER SYSTEM, two reloads
 				printf "pgcount.xact\t%.2f\n", (x1 - x0 - 5) / b
 				split("auth lookup seq rows claim commit begin commit0 other", ks, " ")
@@ -1091,9 +1095,10 @@ table () {
 	row "9 PG round trips per batch" pgcount.rt - n - 0 "(info)"
 	row "9 PG commits per batch (all)" pgcount.commits - n - 0 "(info)"
 	row "9 PG group commits per batch" pgcount.gcommits - n - 0 "(info)"
-	row "9 PG ms per batch, rows INSERT" pgcount.ms.rows - ms - 0 "(info)"
-	row "9 PG ms per batch, COMMIT" pgcount.ms.commit - ms - 0 "(info)"
-	row "9 PG us per row of the INSERT" pgcount.us.row - us - 0 "(info)"
+	row "9 PG COPYs of rows per batch" pgcount.copies - n - 0 "(info)"
+	row "9 PG ms per batch, rows apart" pgcount.ms.rows - ms - 0 "(info)"
+	row "9 PG ms per batch, COMMIT (+ rows)" pgcount.ms.commit - ms - 0 "(info)"
+	row "9 PG us per row sent apart" pgcount.us.row - us - 0 "(info)"
 	row "9 PG messages per commit" pgcount.msgs - n - 0 "(info)"
 	row "9 PG xact_commit per batch" pgcount.xact - n - 0 "(info)"
 	printf 'im bench, %s, %s runs per figure: median [min-max]; %s\n' \

@@ -41,7 +41,7 @@ test_expect_success 'several imd opening an empty database at once: one schema, 
 		{ test "$(cat rcs)" = 000 || { cat add.$d.*; false; }; } &&
 		test "$(_pg psql -h "$PG_SOCK" -U im -d $d -XAtc \
 			"SELECT count(*) FROM users; SELECT version FROM schema_version")" = "3
-1" || return 1
+2" || return 1
 	done
 '
 
@@ -65,6 +65,33 @@ test_expect_success 'a restart keeps them; the next id follows on' '
 	test "$(pg_sql "SELECT last FROM msg_seq")" = 2
 '
 
+test_expect_success 'version 1 (messages_pair): imd starting at once drop the index, once; conversations read the same' '
+	stop_imd &&
+	pg_sql "CREATE INDEX messages_pair ON messages(sender, recipient, id);
+		UPDATE schema_version SET version = 1" &&
+	_adders im &&
+	cat rc.im.* | tr -d "\n" >rcs &&
+	{ test "$(cat rcs)" = 000 || { cat add.im.*; false; }; } &&
+	test "$(pg_sql "SELECT count(*) FROM pg_indexes WHERE indexname = '"'"'messages_pair'"'"'";
+		pg_sql "SELECT version FROM schema_version")" = "0
+2" &&
+	start_imd &&
+	as_user bob imsend alice "third" &&
+	history_of alice "&with=bob" | jq -r .text >got &&
+	printf "hello on postgres\nsecond\nthird\n" >expect &&
+	test_cmp expect got &&
+	history_of bob "&with=alice" | jq -r .text >got &&
+	test_cmp expect got
+'
+
+test_expect_success 'a batch larger than the socket takes at once: every row, every byte (backslashes, tabs)' '
+	awk "BEGIN { for (i = 1; i <= 300; i++) { printf \"%05d \", i; for (j = 0; j < 500; j++) printf \"\\\\\\t\"; printf \"\\n\" } }" >big &&
+	test "$(wc -c <big)" -gt 300000 &&
+	as_user alice imsend -l bob <big &&
+	as_user bob imrecv --json | jq -r .text >got &&
+	test_cmp big got
+'
+
 test_expect_success 'the database down: a send is refused (503, exit 69), imd stays up, logs one line per record, recovers' '
 	pg_down &&
 	expect_exit 69 as_user alice imsend --retry 0 bob "while down" 2>err &&
@@ -82,7 +109,7 @@ test_expect_success 'a newer schema than imd knows is refused' '
 	pg_sql "UPDATE schema_version SET version = 99" &&
 	expect_exit 78 imd_cmd -d "$IMD_DIR" --db "$PG_CONNINFO" -l 127.0.0.1:1 2>err &&
 	test_grep "schema version 99 is newer" err &&
-	pg_sql "UPDATE schema_version SET version = 1"
+	pg_sql "UPDATE schema_version SET version = 2"
 '
 
 test_expect_success 'backup refuses --db, naming pg_dump' '

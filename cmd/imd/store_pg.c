@@ -38,7 +38,9 @@
 
 #include "store_pg.h"
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
+#define STR_(x) #x
+#define STR(x) STR_(x)
 /* pg_advisory_lock key of the migration: "imd" */
 #define MIGRATE_LOCK "6909284"
 #define MAX_PARAMS 12
@@ -60,8 +62,14 @@ static void ids_wait(struct store *st);
 #define OID_TEXT 25
 
 /*
- * Version 1. Columns and indexes as SQLite's (store_sqlite.c says what
- * each is for); msg_seq holds the newest message id given.
+ * Columns and indexes as SQLite's (store_sqlite.c says what each is for);
+ * msg_seq holds the newest message id given. Version 2 drops
+ * messages_pair(sender, recipient, id), as SQLite's version 6 does: a
+ * conversation reads the two users' own messages_direct and
+ * messages_recipient (store_pg_messages.c), and every message was one
+ * more index entry to write. The version keeps an older imd, which would
+ * build the index again under a lock that holds up every node's writes,
+ * from starting on the database.
  */
 static const char schema_sql[] =
 	"CREATE TABLE IF NOT EXISTS schema_version (version integer NOT NULL);"
@@ -94,7 +102,7 @@ static const char schema_sql[] =
 	" json text NOT NULL,"
 	" file_id text);"
 	"CREATE INDEX IF NOT EXISTS messages_recipient ON messages(recipient, id);"
-	"CREATE INDEX IF NOT EXISTS messages_pair ON messages(sender, recipient, id);"
+	"DROP INDEX IF EXISTS messages_pair;"
 	"CREATE INDEX IF NOT EXISTS messages_direct ON messages(sender, id) WHERE grp IS NULL;"
 	"CREATE INDEX IF NOT EXISTS messages_grp ON messages(grp, id) WHERE grp IS NOT NULL;"
 	"CREATE INDEX IF NOT EXISTS messages_file ON messages(file_id) WHERE file_id IS NOT NULL;"
@@ -239,110 +247,154 @@ check_lost(struct store *st)
 		tx_over(st);
 }
 
-#define INSERT_ROWS "INSERT INTO messages(id, time, sender, recipient, grp, kind, json, file_id," \
-    " on_id, expires) VALUES "
+#define COPY_ROWS "COPY messages(id, time, sender, recipient, grp, kind, json, file_id," \
+    " on_id, expires) FROM STDIN"
+
+/* v in decimal at p; the end */
+static char *
+put_int(char *p, int64_t v)
+{
+	char d[24], *q = d + sizeof d;
+	uint64_t u = v < 0 ? -(uint64_t)v : (uint64_t)v;
+
+	do
+		*--q = (char)('0' + u % 10);
+	while ((u /= 10));
+	if (v < 0)
+		*--q = '-';
+	memcpy(p, q, (size_t)(d + sizeof d - q));
+	return p + (d + sizeof d - q);
+}
+
+/* a field of COPY's text format: s escaped, or \N for NULL; the end */
+static char *
+put_text(char *p, const char *s, size_t n)
+{
+	if (!s) {
+		memcpy(p, "\\N", 2);
+		return p + 2;
+	}
+	for (; n > 0; n--, s++) {
+		switch (*s) {
+		case '\\': *p++ = '\\'; *p++ = '\\'; break;
+		case '\t': *p++ = '\\'; *p++ = 't'; break;
+		case '\n': *p++ = '\\'; *p++ = 'n'; break;
+		case '\r': *p++ = '\\'; *p++ = 'r'; break;
+		default: *p++ = *s;
+		}
+	}
+	return p;
+}
+
+/* v > 0, or \N */
+static char *
+put_id(char *p, int64_t v)
+{
+	return v > 0 ? put_int(p, v) : put_text(p, NULL, 0);
+}
 
 /*
- * Inside the group transaction the messages' rows wait here, and go in
- * as one multi-row INSERT: in the COMMIT's round trip, or before any
- * other statement (which may read them). The insert needs no answer:
- * the id is known, and a failure fails the commit, so every request of
- * the turn gets 503 as for any failed commit.
+ * Inside the group transaction the messages' rows wait here, as lines of
+ * COPY's text format (the rows of a literal INSERT would be lexed, parsed
+ * and planned one by one: twice the database's work), and go in as one
+ * COPY: with the COMMIT (store_commit_start), or before any other
+ * statement, which may read them (flush_rows). The insert needs no
+ * answer: the id is known, and a failure fails the commit, so every
+ * request of the turn gets 503 as for any failed commit.
  */
 int
 pg_queue_row(struct store *st, int64_t id, const struct store_new_msg *nm, const char *json,
     size_t json_len)
 {
-	char *kind, *js, *file = NULL, num[6][24], *p;
-	size_t need;
-	int n;
+	const char *file = nm->file ? nm->file->id : NULL;
+	size_t nkind = strlen(nm->kind), nfile = file ? strlen(file) : 0, need;
+	char *p;
 
-	kind = PQescapeLiteral(st->conn, nm->kind, strlen(nm->kind));
-	js = PQescapeLiteral(st->conn, json, json_len);
-	if (nm->file)
-		file = PQescapeLiteral(st->conn, nm->file->id, strlen(nm->file->id));
-	if (!kind || !js || (nm->file && !file)) {
-		pg_set_err(st, NULL);
-		n = -1;
-		goto out;
-	}
-	snprintf(num[0], sizeof num[0], "%lld", (long long)nm->sender);
-	snprintf(num[1], sizeof num[1], "%lld", (long long)nm->recipient);
-	snprintf(num[2], sizeof num[2], "%lld", (long long)nm->grp);
-	snprintf(num[3], sizeof num[3], "%lld", (long long)nm->now_ms);
-	snprintf(num[4], sizeof num[4], "%lld", (long long)nm->on);
-	snprintf(num[5], sizeof num[5], "%lld", (long long)nm->expires_ms);
-	need = strlen(kind) + strlen(js) + (file ? strlen(file) : 4) + 6 * 24 + 64;
-	if (st->rows_len + need + 1 > st->rows_cap) {
+	/* seven numbers, three texts escaped (a byte at most two), tabs, newline */
+	need = 7 * 20 + 2 * (nkind + json_len + nfile) + 10;
+	if (st->rows_len + need > st->rows_cap) {
 		size_t cap = st->rows_cap ? st->rows_cap : 65536;
 
-		while (cap < st->rows_len + need + 1)
+		while (cap < st->rows_len + need)
 			cap *= 2;
 		if (!(p = realloc(st->rows, cap))) {
 			snprintf(st->err, sizeof st->err, "out of memory");
-			n = -1;
-			goto out;
+			return -1;
 		}
 		st->rows = p;
 		st->rows_cap = cap;
 	}
-	n = snprintf(st->rows + st->rows_len, st->rows_cap - st->rows_len,
-	    ",(%lld,%s,%s,%s,%s,%s,%s,%s,%s,%s)", (long long)id, num[3], num[0],
-	    nm->recipient > 0 ? num[1] : "NULL", nm->grp > 0 ? num[2] : "NULL", kind, js,
-	    file ? file : "NULL", nm->on > 0 ? num[4] : "NULL",
-	    nm->expires_ms > 0 ? num[5] : "NULL");
-	st->rows_len += (size_t)n;
-	n = 0;
-out:
-	PQfreemem(kind);
-	PQfreemem(js);
-	PQfreemem(file);
-	return n;
-}
-
-/* head, the waiting rows (the INSERT, without its first comma), tail */
-static int
-rows_sql(struct store *st, char **sql, const char *head, const char *tail)
-{
-	size_t n = strlen(head) + strlen(INSERT_ROWS) + st->rows_len + strlen(tail) + 2;
-
-	if (!(*sql = malloc(n))) {
-		snprintf(st->err, sizeof st->err, "out of memory");
-		return -1;
-	}
-	snprintf(*sql, n, "%s%s%s;%s", head, INSERT_ROWS, st->rows + 1, tail);
-	st->rows_len = 0;
+	p = st->rows + st->rows_len;
+	p = put_int(p, id);
+	*p++ = '\t';
+	p = put_int(p, nm->now_ms);
+	*p++ = '\t';
+	p = put_int(p, nm->sender);
+	*p++ = '\t';
+	p = put_id(p, nm->recipient);
+	*p++ = '\t';
+	p = put_id(p, nm->grp);
+	*p++ = '\t';
+	p = put_text(p, nm->kind, nkind);
+	*p++ = '\t';
+	p = put_text(p, json, json_len);
+	*p++ = '\t';
+	p = put_text(p, file, nfile);
+	*p++ = '\t';
+	p = put_id(p, nm->on);
+	*p++ = '\t';
+	p = put_id(p, nm->expires_ms);
+	*p++ = '\n';
+	st->rows_len = (size_t)(p - st->rows);
 	return 0;
 }
 
+/* the data of a COPY FROM STDIN that asked for it, and its end */
+static int
+put_rows(PGconn *c, const char *rows, size_t len)
+{
+	size_t n;
+
+	for (; len > 0; rows += n, len -= n) {
+		n = len < 1 << 20 ? len : 1 << 20;
+		if (PQputCopyData(c, rows, (int)n) != 1)
+			return -1;
+	}
+	return PQputCopyEnd(c, NULL) == 1 ? 0 : -1;
+}
+
+/* the waiting rows, now: a COPY of their own, waited for */
 static int
 flush_rows(struct store *st)
 {
-	PGresult *r;
-	char *sql;
-	int ok;
+	PGresult *r = PQexec(st->conn, COPY_ROWS);
+	int ok = PQresultStatus(r) == PGRES_COPY_IN;
 
-	if (rows_sql(st, &sql, "", "") < 0)
-		return -1;
-	r = PQexec(st->conn, sql);
-	free(sql);
-	ok = PQresultStatus(r) == PGRES_COMMAND_OK;
 	if (!ok)
 		pg_set_err(st, r);
 	PQclear(r);
+	if (ok && put_rows(st->conn, st->rows, st->rows_len) < 0) {
+		pg_set_err(st, NULL);
+		ok = 0;
+	}
+	/* the COPY's result; a COPY still open after a failed put is ended
+	 * by the next statement (PQexec) */
+	while ((r = PQgetResult(st->conn)) && PQresultStatus(r) != PGRES_COPY_IN) {
+		if (ok && PQresultStatus(r) != PGRES_COMMAND_OK) {
+			pg_set_err(st, r);
+			ok = 0;
+		}
+		PQclear(r);
+	}
+	PQclear(r);
+	st->rows_len = 0;
 	check_lost(st);
 	return ok ? 0 : -1;
 }
 
-/*
- * Run sql with its parameters $1, $2... given as types says, one letter
- * each, as sq_bind() in store_sqlite.h: i int64_t, d int, n int64_t or
- * NULL when <= 0, t const char * (NULL for NULL), l const char *, size_t,
- * h a 32-byte hash. The result (NULL on failure, st->err set) is the
- * caller's to PQclear.
- */
-PGresult *
-pg_run(struct store *st, const char *sql, const char *types, ...)
+/* pg_run(), pg_run_past_rows() */
+static PGresult *
+run(struct store *st, int rows_first, const char *sql, const char *types, va_list ap)
 {
 	char num[MAX_PARAMS][24];
 	const char *vals[MAX_PARAMS];
@@ -351,11 +403,9 @@ pg_run(struct store *st, const char *sql, const char *types, ...)
 	PGresult *r;
 	PGconn *c;
 	ExecStatusType s;
-	va_list ap;
 	int64_t v;
 	int i;
 
-	va_start(ap, types);
 	for (i = 0; types[i] && i < MAX_PARAMS; i++) {
 		lens[i] = 0;
 		fmts[i] = 0;
@@ -392,8 +442,7 @@ pg_run(struct store *st, const char *sql, const char *types, ...)
 			break;
 		}
 	}
-	va_end(ap);
-	if (st->rows_len && flush_rows(st) < 0)
+	if (rows_first && st->rows_len && flush_rows(st) < 0)
 		return NULL;
 	c = run_conn(st);
 	if (!pg_alive(st, c)) {
@@ -410,6 +459,37 @@ pg_run(struct store *st, const char *sql, const char *types, ...)
 	PQclear(r);
 	check_lost(st);
 	return NULL;
+}
+
+/*
+ * Run sql with its parameters $1, $2... given as types says, one letter
+ * each, as sq_bind() in store_sqlite.h: i int64_t, d int, n int64_t or
+ * NULL when <= 0, t const char * (NULL for NULL), l const char *, size_t,
+ * h a 32-byte hash. The result (NULL on failure, st->err set) is the
+ * caller's to PQclear.
+ */
+PGresult *
+pg_run(struct store *st, const char *sql, const char *types, ...)
+{
+	PGresult *r;
+	va_list ap;
+
+	va_start(ap, types);
+	r = run(st, 1, sql, types, ap);
+	va_end(ap);
+	return r;
+}
+
+PGresult *
+pg_run_past_rows(struct store *st, const char *sql, const char *types, ...)
+{
+	PGresult *r;
+	va_list ap;
+
+	va_start(ap, types);
+	r = run(st, 0, sql, types, ap);
+	va_end(ap);
+	return r;
 }
 
 int64_t
@@ -629,7 +709,7 @@ migrate(struct store *st, char *err, size_t errlen)
 	}
 	/* later versions: their changes here, each when v is below it */
 	if (v < SCHEMA_VERSION && exec_plain(st, "DELETE FROM schema_version;"
-	    "INSERT INTO schema_version VALUES (1)", err, errlen) < 0)
+	    "INSERT INTO schema_version VALUES (" STR(SCHEMA_VERSION) ")", err, errlen) < 0)
 		goto out;
 	if (exec_plain(st, "COMMIT", err, errlen) < 0)
 		goto out;
@@ -744,6 +824,7 @@ store_close(struct store *st)
 	PQfinish(st->listen);
 	PQfinish(st->worker);
 	free(st->rows);
+	free(st->copy);
 	free(st->conninfo);
 	free(st);
 }
@@ -773,9 +854,11 @@ store_checkpoint(struct store *st)
 
 /*
  * The commit does not hold up the event loop: store_commit_start() sends
- * the whole of it as one query (the waiting rows, msg_seq, the NOTIFY,
- * COMMIT) without waiting, store_commit_fd() is the socket the loop
- * watches, and store_commit_finish() reads the results as they come. A
+ * the whole of it as one query (the COPY of the waiting rows, msg_seq,
+ * the NOTIFY, COMMIT) without waiting, store_commit_fd() is the socket the
+ * loop watches, and store_commit_finish() reads the results as they come,
+ * sending the rows when the COPY asks for them (a round trip of a few
+ * bytes: libpq sends no data before the server's CopyInResponse). A
  * trigger that sleeps, a lock held by another session or a slow disk
  * then delays the requests that wait for this commit, and nothing else.
  * The bound on other statements (PG_STATEMENT_TIMEOUT) is lifted for the
@@ -864,6 +947,24 @@ commit_step(struct store *st)
 			return;
 		}
 		s = PQresultStatus(r);
+		if (s == PGRES_COPY_IN) {	/* the rows, then on to the rest */
+			PQclear(r);
+			if (put_rows(st->conn, st->copy, st->copy_len) < 0) {
+				commit_fail(st);
+				return;
+			}
+			st->copy_len = 0;
+			switch (PQflush(st->conn)) {
+			case 0:
+				continue;
+			case 1:
+				st->commit_flushing = 1;
+				return;
+			default:
+				commit_fail(st);
+				return;
+			}
+		}
 		if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
 			if (st->commit_rc == STORE_OK)
 				pg_set_err(st, r);	/* the first error says why */
@@ -908,7 +1009,8 @@ commit_wait(struct store *st)
 int
 store_commit_start(struct store *st)
 {
-	char tail[200], *sql = NULL;
+	char tail[200], sql[sizeof COMMIT_HEAD + sizeof COPY_ROWS + sizeof tail], *p;
+	size_t cap;
 	int rc;
 
 	if (!st->in_tx)
@@ -933,23 +1035,21 @@ store_commit_start(struct store *st)
 		    (long long)st->commit_max);
 	else
 		snprintf(tail, sizeof tail, "COMMIT");
-	if (st->rows_len && rows_sql(st, &sql, COMMIT_HEAD, tail) < 0) {
-		commit_end(st, STORE_ERR);
-		return STORE_OK;
-	}
+	/* the rows wait in copy for the COPY's turn; rows is the next transaction's */
+	p = st->copy;
+	st->copy = st->rows;
+	st->rows = p;
+	cap = st->copy_cap;
+	st->copy_cap = st->rows_cap;
+	st->rows_cap = cap;
+	st->copy_len = st->rows_len;
 	st->rows_len = 0;
-	if (!sql && asprintf(&sql, "%s%s", COMMIT_HEAD, tail) < 0) {
-		snprintf(st->err, sizeof st->err, "out of memory");
-		commit_end(st, STORE_ERR);
-		return STORE_OK;
-	}
+	snprintf(sql, sizeof sql, "%s%s%s", COMMIT_HEAD, st->copy_len ? COPY_ROWS ";" : "", tail);
 	if (PQstatus(st->conn) != CONNECTION_OK || PQsetnonblocking(st->conn, 1) != 0 ||
 	    !PQsendQuery(st->conn, sql)) {
-		free(sql);
 		commit_fail(st);
 		return STORE_OK;
 	}
-	free(sql);
 	if ((rc = PQflush(st->conn)) < 0)
 		commit_fail(st);
 	else

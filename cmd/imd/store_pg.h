@@ -118,9 +118,12 @@ struct store {
 	int64_t seq_last;	/* its value then: the newest id of any node */
 	int64_t committed_max;
 	int64_t pending_max;	/* newest id inserted in the open transaction */
-	/* rows of messages not yet sent, ",(...)" each: see pg_queue_row() */
+	/* rows of messages not yet sent, a line of COPY each: see pg_queue_row() */
 	char *rows;
 	size_t rows_len, rows_cap;
+	/* the committing transaction's, sent when its COPY asks (commit_step) */
+	char *copy;
+	size_t copy_len, copy_cap;
 	int64_t node_id;	/* this node's row of nodes; 0 before the first beat */
 	int presence_heard;	/* im_presence from another node, unasked */
 	char err[256];
@@ -141,6 +144,9 @@ PGconn *pg_connect(const char *conninfo);
  * caller's to PQclear. Rows waiting in the transaction go first.
  */
 PGresult *pg_run(struct store *st, const char *sql, const char *types, ...);
+/* pg_run, the rows left waiting for the COMMIT: for a statement that reads
+ * no message (their sending is a round trip of its own) */
+PGresult *pg_run_past_rows(struct store *st, const char *sql, const char *types, ...);
 
 /* columns: an integer (NULL reads 0), a text into dst (NULL reads "") */
 int64_t pg_col_i(const PGresult *r, int row, int col);
@@ -179,7 +185,7 @@ int pg_sp_end(struct store *st, int ok, int rc);
  * (then STORE_ERR at once): store_ids_start() did not ask for it */
 int pg_ids_take(struct store *st);
 
-/* a message's row into the open transaction's multi-row INSERT */
+/* a message's row into the open transaction's COPY */
 int pg_queue_row(struct store *st, int64_t id, const struct store_new_msg *nm,
     const char *json, size_t json_len);
 /* a row of PG_MSG_COLS into the struct store_msg at e; -1 out of memory */

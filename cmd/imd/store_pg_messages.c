@@ -51,10 +51,11 @@ store_max_id(struct store *st)
 	return v > st->committed_max ? v : st->committed_max;
 }
 
+/* it reads no message: the batch's rows, waiting, go with the COMMIT */
 int
 store_batch_claim(struct store *st, int64_t sender, const char *key, int64_t first_id)
 {
-	return pg_inserted(st, pg_run(st, "INSERT INTO idempotency(sender, key, msg_id)"
+	return pg_inserted(st, pg_run_past_rows(st, "INSERT INTO idempotency(sender, key, msg_id)"
 	    " VALUES ($1, $2, $3) ON CONFLICT DO NOTHING", "iti", sender, key, first_id));
 }
 
@@ -176,13 +177,19 @@ visible_direct(struct store *st, int64_t user_id, int64_t with_user, int64_t sin
 {
 	PGresult *r;
 
-	/* LIMIT NULL: no limit */
+	/*
+	 * LIMIT NULL: no limit. A conversation has no index of its own: each
+	 * arm says grp IS NULL (a direct message's, with a recipient), so
+	 * that it may read the sender's messages_direct or the recipient's
+	 * messages_recipient, whichever is smaller.
+	 */
 	if (with_user > 0)
 		r = pg_run(st, "SELECT " PG_MSG_COLS " FROM messages"
-		    " WHERE sender = $1 AND recipient = $5 AND id > $2 AND id <= $3"
+		    " WHERE sender = $1 AND recipient = $5 AND grp IS NULL"
+		    " AND id > $2 AND id <= $3"
 		    " UNION ALL"
 		    " SELECT " PG_MSG_COLS " FROM messages"
-		    " WHERE sender = $5 AND recipient = $1 AND $1 <> $5"
+		    " WHERE sender = $5 AND recipient = $1 AND grp IS NULL AND $1 <> $5"
 		    " AND id > $2 AND id <= $3"
 		    " ORDER BY 1 LIMIT $4", "iiini", user_id, since, upto,
 		    (int64_t)limit, with_user);
