@@ -52,6 +52,13 @@
  * it.
  */
 #define PG_STATEMENT_TIMEOUT "5s"
+/*
+ * No parallel workers: a conversation's plan that gathers two of them
+ * takes 17 ms where one process takes 3.4 ms (bench/RESULTS.md), on the
+ * loop; their start-up costs more than the scans they share.
+ */
+#define PG_OPTIONS "-c statement_timeout=" PG_STATEMENT_TIMEOUT \
+    " -c max_parallel_workers_per_gather=0"
 
 static void commit_wait(struct store *st);
 static void ids_wait(struct store *st);
@@ -725,7 +732,7 @@ PGconn *
 pg_connect(const char *conninfo)
 {
 	static const char *const keys[] = { "options", "dbname", NULL };
-	const char *vals[] = { "-c statement_timeout=" PG_STATEMENT_TIMEOUT, conninfo, NULL };
+	const char *vals[] = { PG_OPTIONS, conninfo, NULL };
 	PGconn *c = PQconnectdbParams(keys, vals, 1);
 
 	if (c)
