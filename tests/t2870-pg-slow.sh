@@ -192,6 +192,30 @@ test_expect_success 'a commit unanswered for 10 s: /v1/health says so, and 200 a
 	test "$(imcurl --max-time 2 -o /dev/null -w "%{http_code}" "$URL/v1/health")" = 200
 '
 
+# the wait for the ids is bounded as any statement is: past 5 s the
+# writes that waited fail, and the node asks again for the next ones
+test_expect_success 'the ids held on a past 5 s: a send on b fails with 503 and Retry-After, nothing of it kept, b goes on' '
+	{ send_curl alice bob "slow message 8" >slow8.out & } &&
+	ps=$! &&
+	sleep 1 &&
+	t0=$(now_ms) &&
+	code=$(imcurl -o body -D headers -w "%{http_code}" -H "$(bearer carol@b)" \
+		--json "{\"to\":\"bob\",\"text\":\"timed out on b\"}" \
+		"${NODE_URL[b]}/v1/messages") &&
+	t1=$(now_ms) &&
+	diag "send on b while a held the ids: $code after $((t1 - t0)) ms" &&
+	error_is 503 unavailable "$code" &&
+	test_grep "^Retry-After: 1" headers &&
+	test $((t1 - t0)) -ge 4500 &&
+	test_grep "message ids: " "$TRASH/b.log" &&
+	wait $ps &&
+	jq -e ".id > 0" slow8.out &&
+	as_user carol@b imsend bob "sent on b after" &&
+	history_of bob | jq -r .text >got &&
+	! grep -q "timed out on b" got &&
+	test_grep "sent on b after" got
+'
+
 test_expect_success 'a statement held up by a lock fails after 5 s with 503 and Retry-After, nothing lost' '
 	{ pg_sql "BEGIN; LOCK TABLE tokens IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(8); COMMIT" \
 		>/dev/null & } &&
