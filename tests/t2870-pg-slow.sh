@@ -193,7 +193,8 @@ test_expect_success 'a commit unanswered for 10 s: /v1/health says so, and 200 a
 '
 
 # the wait for the ids is bounded as any statement is: past 5 s the
-# writes that waited fail, and the node asks again for the next ones
+# writes that waited fail, and the node asks again for the next ones.
+# The send may join an ask of b's timed work, made up to a second before.
 test_expect_success 'the ids held on a past 5 s: a send on b fails with 503 and Retry-After, nothing of it kept, b goes on' '
 	{ send_curl alice bob "slow message 8" >slow8.out & } &&
 	ps=$! &&
@@ -206,7 +207,7 @@ test_expect_success 'the ids held on a past 5 s: a send on b fails with 503 and 
 	diag "send on b while a held the ids: $code after $((t1 - t0)) ms" &&
 	error_is 503 unavailable "$code" &&
 	test_grep "^Retry-After: 1" headers &&
-	test $((t1 - t0)) -ge 4500 &&
+	test $((t1 - t0)) -ge 3900 &&
 	test_grep "message ids: " "$TRASH/b.log" &&
 	wait $ps &&
 	jq -e ".id > 0" slow8.out &&
