@@ -73,7 +73,8 @@ test_expect_success '--in: kept by the server, listed by --scheduled, delivered 
 	test_grep "^$sid .* bob from the future$" list &&
 	! history_of bob | grep -q "from the future" &&
 	wait_for 5 eval "history_of bob | grep -q \"from the future\"" &&
-	got=$(now_ms) && test $((got - due)) -le 1500 &&
+	got=$(ms_of "$(history_of bob | jq -r "select(.text == \"from the future\") | .time")") &&
+	test $((got - due)) -le 1500 &&
 	history_of bob | jq -e "select(.text == \"from the future\") | .id > $last and .from == \"alice\"" &&
 	as_user alice imsend --scheduled >list && test_must_be_empty list
 '
