@@ -155,7 +155,9 @@ test_expect_success 'the attack starts: 2000 idle TCP, 1000 idle TLS, 200 half-o
 		half:127.0.3.1:200 slow:127.0.4.1:100 flood:127.0.0.2:20 >attack.out 2>attack.err & } &&
 	apid=$! &&
 	wait_for 20 test_grep "ready" attack.out &&
-	wait_for 30 eval "test \$(established_to $PORT) -ge 3000" &&
+	# most of the 3300 at once: under the sanitizers imd accepts slower than
+	# the attack connects, and the first idle ones close after 10 s
+	wait_for 10 eval "test \$(established_to $PORT) -ge 2500" &&
 	echo "imd holds $(established_to "$PORT") connections"
 '
 
