@@ -923,6 +923,33 @@ commit_fail(struct store *st)
 	commit_end(st, STORE_ERR);
 }
 
+/*
+ * What has come on conn read, and what was left to send flushed as far as
+ * the socket takes it: 1 when results may be read, 0 while still sending,
+ * -1 on failure (st->err). The commit's and the ids' queries share it.
+ */
+static int
+conn_pump(struct store *st, int *flushing)
+{
+	if (!PQconsumeInput(st->conn)) {
+		pg_set_err(st, NULL);
+		return -1;
+	}
+	if (*flushing) {
+		switch (PQflush(st->conn)) {
+		case 0:
+			*flushing = 0;
+			break;
+		case 1:
+			return 0;
+		default:
+			pg_set_err(st, NULL);
+			return -1;
+		}
+	}
+	return 1;
+}
+
 /* as far as the socket allows, without blocking */
 static void
 commit_step(struct store *st)
@@ -932,21 +959,12 @@ commit_step(struct store *st)
 
 	if (!st->committing || st->commit_done)
 		return;
-	if (!PQconsumeInput(st->conn)) {
-		commit_fail(st);
+	switch (conn_pump(st, &st->commit_flushing)) {
+	case -1:
+		commit_end(st, STORE_ERR);
 		return;
-	}
-	if (st->commit_flushing) {
-		switch (PQflush(st->conn)) {
-		case 0:
-			st->commit_flushing = 0;
-			break;
-		case 1:
-			return;
-		default:
-			commit_fail(st);
-			return;
-		}
+	case 0:
+		return;
 	}
 	while (!PQisBusy(st->conn)) {
 		if (!(r = PQgetResult(st->conn))) {
@@ -1151,23 +1169,12 @@ ids_step(struct store *st)
 
 	if (!st->ids.asked || st->ids.done)
 		return;
-	if (!PQconsumeInput(st->conn)) {
-		pg_set_err(st, NULL);
+	switch (conn_pump(st, &st->ids.flushing)) {
+	case -1:
 		ids_end(st, STORE_ERR);
 		return;
-	}
-	if (st->ids.flushing) {
-		switch (PQflush(st->conn)) {
-		case 0:
-			st->ids.flushing = 0;
-			break;
-		case 1:
-			return;
-		default:
-			pg_set_err(st, NULL);
-			ids_end(st, STORE_ERR);
-			return;
-		}
+	case 0:
+		return;
 	}
 	while (!PQisBusy(st->conn)) {
 		if (!(r = PQgetResult(st->conn))) {
