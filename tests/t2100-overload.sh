@@ -46,9 +46,15 @@ async def wait_eof(r, mode, start):
         return
     rec(mode)["closed"].append(round(time.monotonic() - start, 2))
 
+opening = 0
+
 async def one(mode, addr):
+    global opening
     m = rec(mode)
     m["tried"] += 1
+    # imd's timers start at accept, which is after this: a close measured
+    # from here is never early, however slowly this process runs
+    start = time.monotonic()
     try:
         r, w = await asyncio.wait_for(asyncio.open_connection(
             "127.0.0.1", port, local_addr=(addr, 0),
@@ -59,8 +65,9 @@ async def one(mode, addr):
         m.setdefault("errors", {})
         m["errors"][type(e).__name__] = m["errors"].get(type(e).__name__, 0) + 1
         return
+    finally:
+        opening -= 1
     m["opened"] += 1
-    start = time.monotonic()
     if mode == "half":
         # a TLS record header and the start of a ClientHello that never ends
         w.write(bytes.fromhex("160301020001000200fc0303") + bytes(8))
@@ -105,14 +112,19 @@ async def flood(r, w, m):
             await asyncio.sleep(0.05)
 
 async def main():
+    global opening
     tasks = []
     for spec in sys.argv[3:]:
         mode, prefix, count = spec.split(":")
         for i in range(int(count)):
+            opening += 1  # counted here, as a task starts only at the next await
             tasks.append(asyncio.ensure_future(one(mode, addr_of(prefix, i))))
             if i % 50 == 49:
                 await asyncio.sleep(0.01)
     print(json.dumps({"ready": True}), flush=True)
+    while opening and time.monotonic() - t0 < 30:
+        await asyncio.sleep(0.1)
+    print(json.dumps({"opened": {k: m["opened"] for k, m in res.items()}}), flush=True)
     await asyncio.wait(tasks, timeout=hold + 5)
     for m in res.values():
         m["closed"].sort()
@@ -154,11 +166,13 @@ test_expect_success 'the attack starts: 2000 idle TCP, 1000 idle TLS, 200 half-o
 	{ timeout 90 python3 attack.py "$PORT" 24 raw:127.0.1:2000 tls:127.0.2:1000 \
 		half:127.0.3.1:200 slow:127.0.4.1:100 flood:127.0.0.2:20 >attack.out 2>attack.err & } &&
 	apid=$! &&
-	wait_for 20 test_grep "ready" attack.out &&
-	# most of the 3300 at once: under the sanitizers imd accepts slower than
-	# the attack connects, and the first idle ones close after 10 s
-	wait_for 10 eval "test \$(established_to $PORT) -ge 2500" &&
-	echo "imd holds $(established_to "$PORT") connections"
+	wait_for 40 test_grep "opened" attack.out &&
+	grep "opened" attack.out &&
+	# every idle TLS connection is held at once (their timeout is 60 s); how
+	# many of the others are still there depends on how fast the attack
+	# opened them, as their 10 s run from each one'"'"'s accept
+	echo "imd holds $(established_to "$PORT") connections" &&
+	test $(established_to "$PORT") -ge 1000
 '
 
 test_expect_success 'under attack alice and bob talk: each message sent and received within 5 s' '
@@ -188,15 +202,15 @@ test_expect_success 'the attack was real: thousands of connections were opened' 
 '
 
 test_expect_success 'idle TCP connections that never start TLS are closed after ~10 s (handshake timeout)' '
-	closed_between raw 9 14 0.95
+	closed_between raw 9 17 0.95
 '
 
 test_expect_success 'half-open TLS handshakes are closed after ~10 s' '
-	closed_between half 9 14 0.95
+	closed_between half 9 17 0.95
 '
 
 test_expect_success 'slowloris (a header byte a second) is cut off after ~10 s' '
-	closed_between slow 9 14 0.95 &&
+	closed_between slow 9 17 0.95 &&
 	jq -e ".slow.got | keys | all(. == \"HTTP/1.1 408\")" summary.json
 '
 
