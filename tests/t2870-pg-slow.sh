@@ -217,7 +217,9 @@ test_expect_success 'the ids held on a past 5 s: a send on b fails with 503 and 
 	test_grep "sent on b after" got
 '
 
-test_expect_success 'a statement held up by a lock fails after 5 s with 503 and Retry-After, nothing lost' '
+# a token is looked up on a reader's thread and connection: the loop
+# goes on meanwhile
+test_expect_success 'a token lookup held up by a lock fails after 5 s with 503 and Retry-After; the loop goes on' '
 	{ pg_sql "BEGIN; LOCK TABLE tokens IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(8); COMMIT" \
 		>/dev/null & } &&
 	plock=$! &&
@@ -230,8 +232,36 @@ test_expect_success 'a statement held up by a lock fails after 5 s with 503 and 
 	error_is 503 unavailable "$(cut -d" " -f1 took)" &&
 	test_grep "^Retry-After: 1" headers &&
 	test $((t1 - t0)) -ge 4500 && test $((t1 - t0)) -lt 9000 &&
+	gap_below 2500 "$t0" "$t1" &&
 	wait $plock &&
 	test "$(api bob GET /v1/whoami)" = 200
+'
+
+# history is read there too: a read that waits for a lock holds up
+# neither the loop nor the other reader
+test_expect_success 'history held up by a locked table: answered once the lock ends; whoami and the stream go on meanwhile' '
+	{ pg_sql "BEGIN; LOCK TABLE messages IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(4); COMMIT" \
+		>/dev/null & } &&
+	plock=$! &&
+	sleep 1 &&
+	t0=$(now_ms) &&
+	{ ( imcurl -o hist -w "%{http_code}" -H "$(bearer bob)" "$URL/v1/messages?limit=5" >hist.code &&
+		now_ms >hist.done ) & } &&
+	ph=$! &&
+	sleep 0.5 &&
+	t1=$(now_ms) &&
+	test "$(imcurl --max-time 3 -o /dev/null -w "%{http_code}" -H "$(bearer bob)" \
+		"$URL/v1/whoami")" = 200 &&
+	t2=$(now_ms) &&
+	wait $ph &&
+	th=$(cat hist.done) &&
+	diag "with messages locked: whoami in $((t2 - t1)) ms, history answered after $((th - t0)) ms" &&
+	test $((t2 - t1)) -lt 1500 &&
+	test "$(cat hist.code)" = 200 &&
+	test $((th - t0)) -ge 2000 &&
+	jq -e ".messages | length > 0" hist &&
+	gap_below 2500 "$t0" "$th" &&
+	wait $plock
 '
 
 test_expect_success 'the stream is still there' '

@@ -7,6 +7,7 @@
 
 #include "api.h"
 #include "api_int.h"
+#include "api_read.h"
 #include "health.h"
 #include "hub.h"
 #include "presence.h"
@@ -85,6 +86,9 @@ api_dispatch(struct http_req *req)
 	char allow[128] = "";
 	size_t i;
 
+	/* the token first, on the reader: this comes back here once it is known */
+	if (!req->on_body_chunk && api_read_identify(req, api_dispatch))
+		return;
 	/* a request that may write waits while the store's connection is taken */
 	if (strcmp(req->method, "GET") && strcmp(req->method, "HEAD") &&
 	    api_park(req, api_dispatch, adds_messages(req)))

@@ -10,6 +10,7 @@
 #include "flatjson.h"
 
 #include "api_int.h"
+#include "api_read.h"
 #include "timers.h"
 #include "loop.h"
 
@@ -573,16 +574,115 @@ api_send(struct http_req *req)
 		send_one(req, &w);
 }
 
+/* a history read: asked on the loop, read on the reader (api_read) */
+struct history {
+	int64_t user_id, since, upto;
+	int limit;
+	char with[40], group[40];
+	/* what the read found: status 200 and msgs, or why not */
+	int status;
+	const char *code, *message;
+	char err[256];		/* the store's reason for a 503 */
+	struct store_msg *msgs;
+	size_t n;
+};
+
+static void
+history_fail(struct history *h, int status, const char *code, const char *message)
+{
+	h->status = status;
+	h->code = code;
+	h->message = message;
+}
+
+static void
+history_read(struct store *st, void *arg)
+{
+	struct history *h = arg;
+	struct store_group g;
+	struct store_user u;
+	int64_t with_id = 0, group_id = 0;
+	int r;
+
+	if (h->with[0]) {
+		r = store_user_get(st, h->with, &u, NULL);
+		if (r == STORE_NOTFOUND) {
+			history_fail(h, 404, "no_such_user", "no such user");
+			return;
+		}
+		if (r < 0)
+			goto failed;
+		with_id = u.id;
+	}
+	if (h->group[0]) {
+		r = store_group_get(st, h->group, h->user_id, &g);
+		if (r < 0 && r != STORE_NOTFOUND)
+			goto failed;
+		/* a private group is not there for those outside it */
+		if (r == STORE_NOTFOUND || (g.private_ && !g.role[0])) {
+			history_fail(h, 404, "no_such_group", "no such group");
+			return;
+		}
+		if (!g.role[0]) {
+			history_fail(h, 403, "forbidden", "you are not a member of this group");
+			return;
+		}
+		group_id = g.id;
+	}
+	if (store_msgs_visible(st, h->user_id, with_id, group_id, h->since, h->upto, h->limit,
+	    &h->msgs, &h->n) < 0)
+		goto failed;
+	h->status = 200;
+	return;
+failed:
+	snprintf(h->err, sizeof(h->err), "%s", store_errmsg(st));
+	history_fail(h, 503, NULL, NULL);
+}
+
+static void
+history_done(struct http_req *req, void *arg)
+{
+	struct history *h = arg;
+	size_t i, len = 0, cap = 32;
+	char *out;
+
+	if (!req)
+		goto out;
+	if (h->status == 503) {
+		api_storage_failed(req, h->err);
+		goto out;
+	}
+	if (h->status != 200) {
+		http_error(req, h->status, h->code, h->message);
+		goto out;
+	}
+	for (i = 0; i < h->n; i++)
+		cap += h->msgs[i].json_len + 1;
+	if (!(out = malloc(cap))) {
+		http_error(req, 500, "internal", "out of memory");
+		goto out;
+	}
+	len = (size_t)sprintf(out, "{\"messages\":[");
+	for (i = 0; i < h->n; i++) {
+		if (i)
+			out[len++] = ',';
+		memcpy(out + len, h->msgs[i].json, h->msgs[i].json_len);
+		len += h->msgs[i].json_len;
+	}
+	len += (size_t)sprintf(out + len, "]}");
+	http_respond(req, 200, "application/json", out, len, "");
+	free(out);
+out:
+	store_msgs_free(h->msgs, h->n);
+	free(h);
+}
+
 void
 api_history(struct http_req *req)
 {
-	struct store_msg *msgs = NULL;
-	struct store_group g;
-	struct store_user u;
+	struct history *h;
 	struct who w;
-	char with[40], group[40], *out;
-	int64_t since, limit, with_id = 0, group_id = 0;
-	size_t n = 0, i, len = 0, cap = 32;
+	int64_t since, limit;
 
 	if (api_auth(req, &w) < 0)
 		return;
@@ -594,52 +694,32 @@ api_history(struct http_req *req)
 	}
 	if (api_since_ahead(req, since) < 0)
 		return;
-	if (http_query(req, "with", with, sizeof(with)) == 0) {
-		if (!im_name_valid(with)) {
-			http_error(req, 400, "bad_name", "with= takes a user name");
-			return;
-		}
-		if (store_user_get(api_store, with, &u, NULL) != STORE_OK) {
-			http_error(req, 404, "no_such_user", "no such user");
-			return;
-		}
-		with_id = u.id;
-	}
-	if (http_query(req, "group", group, sizeof(group)) == 0) {
-		if (with_id) {
-			http_error(req, 400, "bad_request", "with= and group= do not go together");
-			return;
-		}
-		if (api_group_find(req, group, &w, &g) < 0)
-			return;
-		if (!g.role[0]) {
-			http_error(req, 403, "forbidden", "you are not a member of this group");
-			return;
-		}
-		group_id = g.id;
-	}
-	if (store_msgs_visible(api_store, w.user_id, with_id, group_id, since,
-	    store_committed_max(api_store), (int)limit, &msgs, &n) < 0) {
-		api_storage_error(req);
-		return;
-	}
-	for (i = 0; i < n; i++)
-		cap += msgs[i].json_len + 1;
-	out = malloc(cap);
-	if (!out) {
-		store_msgs_free(msgs, n);
+	if (!(h = calloc(1, sizeof(*h)))) {
 		http_error(req, 500, "internal", "out of memory");
 		return;
 	}
-	len = (size_t)sprintf(out, "{\"messages\":[");
-	for (i = 0; i < n; i++) {
-		if (i)
-			out[len++] = ',';
-		memcpy(out + len, msgs[i].json, msgs[i].json_len);
-		len += msgs[i].json_len;
+	if (http_query(req, "with", h->with, sizeof(h->with)) == 0 && !im_name_valid(h->with)) {
+		http_error(req, 400, "bad_name", "with= takes a user name");
+		goto bad;
 	}
-	len += (size_t)sprintf(out + len, "]}");
-	http_respond(req, 200, "application/json", out, len, "");
-	free(out);
-	store_msgs_free(msgs, n);
+	if (http_query(req, "group", h->group, sizeof(h->group)) == 0) {
+		if (h->with[0]) {
+			http_error(req, 400, "bad_request", "with= and group= do not go together");
+			goto bad;
+		}
+		if (api_group_name_check(req, h->group) < 0)
+			goto bad;
+	}
+	h->user_id = w.user_id;
+	h->since = since;
+	/* what this node's streams have had: the same horizon as theirs */
+	h->upto = store_committed_max(api_store);
+	h->limit = (int)limit;
+	/* unread, it answers as a failed read (imd stopping) */
+	snprintf(h->err, sizeof(h->err), "imd is stopping");
+	history_fail(h, 503, NULL, NULL);
+	api_read(req, history_read, history_done, h);
+	return;
+bad:
+	free(h);
 }

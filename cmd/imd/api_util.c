@@ -17,46 +17,64 @@
 struct store *api_store;
 int api_registration_open;
 
+const char *
+api_bearer(const char *h)
+{
+	if (!h || strncasecmp(h, "Bearer ", 7))
+		return NULL;
+	h += 7;
+	while (*h == ' ')
+		h++;
+	return h;
+}
+
+void
+api_token_find(struct store *st, const unsigned char hash[32], struct api_identity *id)
+{
+	id->r = store_token_find(st, hash, &id->t);
+	if (id->r < 0 && id->r != STORE_NOTFOUND)
+		snprintf(id->err, sizeof(id->err), "%s", store_errmsg(st));
+}
+
 int
 api_identify(struct http_req *req, struct who *w, int *status,
     const char **message)
 {
-	const char *h = req->authorization;
+	const char *token = api_bearer(req->authorization);
+	struct api_identity here, *id = req->identity;
 	unsigned char hash[32];
-	struct store_token t;
-	int r;
 
 	*status = 401;
-	if (!h || strncasecmp(h, "Bearer ", 7)) {
+	if (!token) {
 		*message = "missing token; log in with imuser login";
 		return -1;
 	}
-	h += 7;
-	while (*h == ' ')
-		h++;
-	auth_token_hash(h, strlen(h), hash);
-	r = store_token_find(api_store, hash, &t);
-	if (r == STORE_NOTFOUND) {
+	if (!id) {
+		auth_token_hash(token, strlen(token), hash);
+		api_token_find(api_store, hash, &here);
+		id = &here;
+	}
+	if (id->r == STORE_NOTFOUND) {
 		*message = "token unknown or revoked; log in again";
 		return -1;
 	}
-	if (r < 0) {
-		log_warn("storage: %s", store_errmsg(api_store));
+	if (id->r < 0) {
+		log_warn("storage: %s", id->err);
 		*status = 503;
 		*message = "storage failure; try again later";
 		return -1;
 	}
-	if (t.expires_ms && t.expires_ms <= loop_now_ms()) {
+	if (id->t.expires_ms && id->t.expires_ms <= loop_now_ms()) {
 		*message = "token expired; create a new one or log in again";
 		return -1;
 	}
-	w->user_id = t.user_id;
-	w->token_id = t.id;
-	w->cursor = t.cursor;
-	w->send_only = t.send_only;
-	w->expires_ms = t.expires_ms;
-	snprintf(w->name, sizeof(w->name), "%s", t.user);
-	snprintf(req->user, sizeof(req->user), "%s", t.user);
+	w->user_id = id->t.user_id;
+	w->token_id = id->t.id;
+	w->cursor = id->t.cursor;
+	w->send_only = id->t.send_only;
+	w->expires_ms = id->t.expires_ms;
+	snprintf(w->name, sizeof(w->name), "%s", id->t.user);
+	snprintf(req->user, sizeof(req->user), "%s", id->t.user);
 	return 0;
 }
 
@@ -217,16 +235,23 @@ api_query_int(struct http_req *req, const char *name, int64_t dflt)
 }
 
 int
+api_group_name_check(struct http_req *req, const char *name)
+{
+	if (im_name_valid(name))
+		return 0;
+	http_error(req, 400, "bad_name", "group names are 1-32 of a-z 0-9 . _ - "
+	    "starting with a letter or digit");
+	return -1;
+}
+
+int
 api_group_find(struct http_req *req, const char *name, const struct who *w,
     struct store_group *g)
 {
 	int r;
 
-	if (!im_name_valid(name)) {
-		http_error(req, 400, "bad_name", "group names are 1-32 of a-z 0-9 . _ - "
-		    "starting with a letter or digit");
+	if (api_group_name_check(req, name) < 0)
 		return -1;
-	}
 	r = store_group_get(api_store, name, w->user_id, g);
 	if (r < 0 && r != STORE_NOTFOUND) {
 		api_storage_error(req);
@@ -261,7 +286,13 @@ api_respond_json(struct http_req *req, int status, struct json_object *o)
 void
 api_storage_error(struct http_req *req)
 {
-	log_warn("storage: %s", store_errmsg(api_store));
+	api_storage_failed(req, store_errmsg(api_store));
+}
+
+void
+api_storage_failed(struct http_req *req, const char *why)
+{
+	log_warn("storage: %s", why);
 	http_error(req, 503, "unavailable", "storage failure; try again later");
 }
 

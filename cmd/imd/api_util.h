@@ -27,6 +27,21 @@ struct who {
 extern struct store *api_store;
 extern int api_registration_open;
 
+/*
+ * What a request's token names: looked up by api_token_find(), on
+ * whichever thread holds st, and kept in req->identity when that was
+ * before the handler ran (api_read_identify)
+ */
+struct api_identity {
+	int r;			/* STORE_OK, STORE_NOTFOUND or STORE_ERR */
+	struct store_token t;
+	char err[256];		/* the store's reason for STORE_ERR */
+};
+
+/* the token of a "Bearer" Authorization header; NULL when there is none */
+const char *api_bearer(const char *authorization);
+void api_token_find(struct store *st, const unsigned char hash[32], struct api_identity *id);
+
 /* the Bearer token's owner; answers 401 (403 for a send-only token)
  * itself and returns -1 */
 int api_auth(struct http_req *req, struct who *w);
@@ -53,6 +68,8 @@ int api_is_json(const char *ctype, const char *type);
 const char *api_str(struct json_object *o, const char *key, int *err);
 /* a non-negative integer query parameter, dflt when absent, -1 when bad */
 int64_t api_query_int(struct http_req *req, const char *name, int64_t dflt);
+/* a well-formed group name, or 400 answered and -1 */
+int api_group_name_check(struct http_req *req, const char *name);
 /* a group the caller may see: answers 404 itself and returns -1 */
 int api_group_find(struct http_req *req, const char *name, const struct who *w,
     struct store_group *g);
@@ -63,6 +80,8 @@ const char *api_json_text(struct json_object *o, size_t *len);
 void api_respond_json(struct http_req *req, int status, struct json_object *o);
 /* 503, and the storage's reason in the log */
 void api_storage_error(struct http_req *req);
+/* the same for a store other than api_store: why is its store_errmsg() */
+void api_storage_failed(struct http_req *req, const char *why);
 
 /* a since= past the newest message: answered 400 since_ahead, -1 */
 int api_since_ahead(struct http_req *req, int64_t since);

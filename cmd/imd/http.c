@@ -139,6 +139,7 @@ req_reset(struct hconn *h)
 	free(r->range);
 	free(r->last_event_id);
 	free(r->body);
+	free(r->identity);
 	free(h->field);
 	free(h->value);
 	memset(r, 0, sizeof(*r));

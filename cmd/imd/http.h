@@ -56,6 +56,10 @@ struct http_req {
 	const char *refuse_code;
 	const char *refuse_msg;	/* a constant sentence (it is not copied) */
 
+	/* who the token names, when found before the handler ran; malloc'd,
+	 * freed with the request */
+	void *identity;
+
 	/* for the handler: its state, and what to tell it */
 	void *ctx;
 	void (*on_close)(struct http_req *req);	/* the client went away */

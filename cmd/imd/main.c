@@ -16,6 +16,7 @@
 #include <pwd.h>
 #include <netdb.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,7 @@
 #include "api.h"
 #include "api_commit.h"
 #include "api_int.h"
+#include "api_read.h"
 #include "isotime.h"
 #include "auth.h"
 #include "backup.h"
@@ -556,6 +558,15 @@ on_work_done(struct loop *l, int fd, int events, void *arg)
 	work_poll();
 }
 
+static void
+on_read_done(struct loop *l, int fd, int events, void *arg)
+{
+	(void)l;
+	(void)fd;
+	(void)events;
+	api_read_poll((int)(intptr_t)arg);
+}
+
 /*
  * What this node is called among the nodes: its host and data directory,
  * the same across its restarts, so that a restart clears what its
@@ -667,7 +678,7 @@ serve(int argc, char **argv)
 	struct store *st;
 	struct loop *l;
 	SSL_CTX *ctx = NULL;
-	int created = 0, fd, mfd = -1;
+	int created = 0, fd, mfd = -1, i;
 
 	parse(argc, argv, &o);
 	if (optind < argc)
@@ -728,6 +739,8 @@ serve(int argc, char **argv)
 	loop_catch_signals(l);
 	http_init(l, ctx, api_dispatch);
 	api_init(st, o.registration_open);
+	if (api_read_init(st, err, sizeof(err)) < 0)
+		die(EX_CONFIG, "%s", err);
 	api_remote_init(l);
 	node_name(o.dir, err, sizeof(err));
 	presence_init(st, err);
@@ -741,6 +754,8 @@ serve(int argc, char **argv)
 	health_store(st);
 	loop_watch(l, auth_fd(), LOOP_READ, on_auth_result, NULL);
 	loop_watch(l, work_fd(), LOOP_READ, on_work_done, NULL);
+	for (i = 0; api_read_fd(i) >= 0; i++)
+		loop_watch(l, api_read_fd(i), LOOP_READ, on_read_done, (void *)(intptr_t)i);
 	loop_on_tick(l, 1000, tick, NULL);
 	loop_before_sleep(l, before_sleep, NULL);
 	log_info("listening on %s (pin %s), registration %s", o.listen, pin,
@@ -753,6 +768,7 @@ serve(int argc, char **argv)
 	api_before_sleep();
 	conn_flush_all();
 	conn_reap();
+	api_read_shutdown();	/* every client is gone: its reads end unanswered */
 	auth_shutdown();
 	work_shutdown();	/* its done steps may still write */
 	api_commit_wait();

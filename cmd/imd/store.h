@@ -298,6 +298,12 @@ int64_t store_committed_max(const struct store *st);
  *                       each)
  */
 int store_shared(const struct store *st);
+/*
+ * A second handle on st's database, with a connection of its own, for
+ * reads on another thread (store_close() ends it). STORE_NOTFOUND when
+ * reads need none: a local SQLite file is read on the loop.
+ */
+int store_reader(struct store *st, struct store **reader);
 int store_notify_fd(struct store *st);
 int store_notified(struct store *st, int64_t *max);
 int store_poll_max(struct store *st, int64_t *max);

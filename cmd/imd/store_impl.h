@@ -115,6 +115,7 @@ int store_timed_by(struct store *st, int (*rows)(struct store *st, int kind,
 	X(int, checkpoint, (struct store *st), (st)) \
 	X(int64_t, committed_max, (const struct store *st), (st)) \
 	X(int, shared, (const struct store *st), (st)) \
+	X(int, reader, (struct store *st, struct store **reader), (st, reader)) \
 	X(int, notify_fd, (struct store *st), (st)) \
 	X(int, notified, (struct store *st, int64_t *max), (st, max)) \
 	X(int, poll_max, (struct store *st, int64_t *max), (st, max)) \

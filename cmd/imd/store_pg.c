@@ -816,6 +816,31 @@ bad:
 	return STORE_ERR;
 }
 
+/* a connection only: no LISTEN, no node row, no transaction of the loop's */
+int
+store_reader(struct store *st, struct store **reader)
+{
+	struct store *r;
+
+	*reader = NULL;
+	if (!(r = calloc(1, sizeof *r)) || !(r->conninfo = strdup(st->conninfo))) {
+		free(r);
+		snprintf(st->err, sizeof st->err, "out of memory");
+		return STORE_ERR;
+	}
+	r->ops = st->ops;
+	r->conn = pg_connect(r->conninfo);
+	if (!r->conn || PQstatus(r->conn) != CONNECTION_OK) {
+		snprintf(st->err, sizeof st->err, "cannot connect to PostgreSQL: %s",
+		    r->conn ? PQerrorMessage(r->conn) : "out of memory");
+		st->err[strcspn(st->err, "\n")] = '\0';
+		store_close(r);
+		return STORE_ERR;
+	}
+	*reader = r;
+	return STORE_OK;
+}
+
 void
 store_close(struct store *st)
 {

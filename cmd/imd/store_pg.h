@@ -32,6 +32,7 @@
 #define store_checkpoint pg_store_checkpoint
 #define store_committed_max pg_store_committed_max
 #define store_shared pg_store_shared
+#define store_reader pg_store_reader
 #define store_notify_fd pg_store_notify_fd
 #define store_notified pg_store_notified
 #define store_poll_max pg_store_poll_max

@@ -31,6 +31,7 @@
 #define store_checkpoint sq_store_checkpoint
 #define store_committed_max sq_store_committed_max
 #define store_shared sq_store_shared
+#define store_reader sq_store_reader
 #define store_notify_fd sq_store_notify_fd
 #define store_notified sq_store_notified
 #define store_poll_max sq_store_poll_max

@@ -31,6 +31,7 @@ struct workq {
 	int efd;
 	int stop;		/* 1: after the queue is empty; 2: at once */
 	int held;		/* done() calls kept back by the gate */
+	int ungated;		/* workq_ungate(): the gate does not apply */
 };
 
 /* while gate() says so, done() calls wait for work_release() */
@@ -115,6 +116,12 @@ workq_submit(struct workq *q, work_fn run, work_fn done, void *arg)
 	return 0;
 }
 
+void
+workq_ungate(struct workq *q)
+{
+	q->ungated = 1;
+}
+
 int
 workq_fd(const struct workq *q)
 {
@@ -131,7 +138,7 @@ workq_poll(struct workq *q)
 	/* EAGAIN: nothing signalled, but look at the list anyway */
 	if (read(q->efd, &n, sizeof(n)) < 0 && errno != EAGAIN)
 		return;
-	if (gate && !q->stop && gate() && (q->held || nheld < sizeof(held) / sizeof(held[0]))) {
+	if (gate && !q->ungated && !q->stop && gate() && (q->held || nheld < sizeof(held) / sizeof(held[0]))) {
 		if (!q->held)
 			held[nheld++] = q;
 		q->held = 1;

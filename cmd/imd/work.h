@@ -27,6 +27,9 @@ void workq_poll(struct workq *q);	/* run them */
  */
 void work_gate(int (*fn)(void));
 void work_release(void);
+/* q's done() calls run whatever the gate says: they need no connection
+ * of the loop's free */
+void workq_ungate(struct workq *q);
 /* end the thread and free q; with finish the jobs queued run first, else
  * their done() runs without them */
 void workq_stop(struct workq *q, int finish);

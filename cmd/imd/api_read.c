@@ -1,0 +1,199 @@
+/*
+ * api_read — reads on the reader's thread and connection; see api_read.h.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api_read.h"
+#include "api_util.h"
+#include "auth.h"
+#include "work.h"
+
+/*
+ * Two readers, each a thread and a connection: a read held up by a lock
+ * leaves the other to the tokens and reads that come meanwhile.
+ */
+#define READERS 2
+
+static struct reader {
+	struct store *st;	/* used on its thread only */
+	struct workq *q;
+	size_t busy;		/* reads asked and not answered */
+} readers[READERS];
+static int nreaders;
+
+/* a read under way; the request's own state is kept aside meanwhile */
+struct read_job {
+	struct http_req *req;	/* NULL once the client went away */
+	struct reader *rd;
+	void *ctx;
+	void (*on_close)(struct http_req *req);
+	void (*read)(struct store *st, void *arg);
+	void (*done)(struct http_req *req, void *arg);
+	void *arg;
+};
+
+int
+api_read_init(struct store *st, char *err, size_t errlen)
+{
+	struct reader *rd;
+	int r;
+
+	for (; nreaders < READERS; nreaders++) {
+		rd = &readers[nreaders];
+		if ((r = store_reader(st, &rd->st)) == STORE_NOTFOUND)
+			return 0;
+		if (r < 0) {
+			snprintf(err, errlen, "%s", store_errmsg(st));
+			return -1;
+		}
+		if (!(rd->q = workq_start(err, errlen))) {
+			store_close(rd->st);
+			return -1;
+		}
+		/* its answers touch no transaction of the loop's: never held back */
+		workq_ungate(rd->q);
+	}
+	return 0;
+}
+
+void
+api_read_shutdown(void)
+{
+	struct reader *rd;
+
+	for (; nreaders > 0; nreaders--) {
+		rd = &readers[nreaders - 1];
+		workq_stop(rd->q, 0);	/* reads not begun are answered unread */
+		store_close(rd->st);
+		*rd = (struct reader){ 0 };
+	}
+}
+
+int
+api_read_fd(int i)
+{
+	return i < nreaders ? workq_fd(readers[i].q) : -1;
+}
+
+void
+api_read_poll(int i)
+{
+	if (i < nreaders)
+		workq_poll(readers[i].q);
+}
+
+static void
+job_gone(struct http_req *req)
+{
+	struct read_job *j = req->ctx;
+
+	j->req = NULL;
+	req->ctx = j->ctx;
+	req->on_close = j->on_close;
+	if (req->on_close)
+		req->on_close(req);
+}
+
+static void
+job_run(void *arg)
+{
+	struct read_job *j = arg;
+
+	j->read(j->rd->st, j->arg);
+}
+
+static void
+job_done(void *arg)
+{
+	struct read_job *j = arg;
+	struct http_req *req = j->req;
+
+	j->rd->busy--;
+	if (req) {
+		req->ctx = j->ctx;
+		req->on_close = j->on_close;
+	}
+	j->done(req, j->arg);
+	free(j);
+}
+
+void
+api_read(struct http_req *req, void (*read)(struct store *st, void *arg),
+    void (*done)(struct http_req *req, void *arg), void *arg)
+{
+	struct reader *rd = &readers[0];
+	struct read_job *j;
+	int i;
+
+	for (i = 1; i < nreaders; i++)
+		if (readers[i].busy < rd->busy)
+			rd = &readers[i];
+	if (!nreaders || !(j = calloc(1, sizeof(*j)))) {
+		read(api_store, arg);
+		done(req, arg);
+		return;
+	}
+	*j = (struct read_job){ req, rd, req->ctx, req->on_close, read, done, arg };
+	if (workq_submit(rd->q, job_run, job_done, j) < 0) {
+		free(j);
+		read(api_store, arg);
+		done(req, arg);
+		return;
+	}
+	rd->busy++;
+	req->ctx = j;
+	req->on_close = job_gone;
+}
+
+/* ---- the token of every request ---- */
+
+struct identify {
+	unsigned char hash[32];
+	struct api_identity *id;
+	void (*again)(struct http_req *req);
+};
+
+static void
+identify_read(struct store *st, void *arg)
+{
+	struct identify *a = arg;
+
+	api_token_find(st, a->hash, a->id);
+}
+
+static void
+identify_done(struct http_req *req, void *arg)
+{
+	struct identify *a = arg;
+
+	if (req) {
+		req->identity = a->id;
+		a->again(req);
+	} else {
+		free(a->id);
+	}
+	free(a);
+}
+
+int
+api_read_identify(struct http_req *req, void (*again)(struct http_req *req))
+{
+	const char *token = api_bearer(req->authorization);
+	struct identify *a;
+
+	if (!nreaders || !token || req->identity)
+		return 0;
+	if (!(a = calloc(1, sizeof(*a))) || !(a->id = calloc(1, sizeof(*a->id)))) {
+		free(a);
+		return 0;	/* looked up on the loop, as without a reader */
+	}
+	/* what a job left unread (imd stopping) answers as a failed read */
+	a->id->r = STORE_ERR;
+	snprintf(a->id->err, sizeof(a->id->err), "imd is stopping");
+	auth_token_hash(token, strlen(token), a->hash);
+	a->again = again;
+	api_read(req, identify_read, identify_done, a);
+	return 1;
+}

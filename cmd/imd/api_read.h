@@ -1,0 +1,40 @@
+/*
+ * api_read — a request's reads on a thread of their own, with a database
+ * connection of their own (store_reader), so that a slow or locked
+ * database delays the requests that read, never the loop: the token of
+ * every request, and the reads of history. Without a reader (SQLite, a
+ * local file) they run on the loop as they come.
+ *
+ * Two threads: a read goes to the one with fewer under way, and the
+ * reads of one run one at a time, in the order asked.
+ */
+#ifndef IMD_API_READ_H
+#define IMD_API_READ_H
+
+#include <stddef.h>
+
+#include "http.h"
+#include "store.h"
+
+/* a reader when the store offers one; -1 with err filled */
+int api_read_init(struct store *st, char *err, size_t errlen);
+void api_read_shutdown(void);
+int api_read_fd(int i);		/* reader i's; -1: no such reader */
+void api_read_poll(int i);	/* the reads reader i has done: their answers */
+
+/*
+ * Look the request's Bearer token up on the reader, then call again(req)
+ * with req->identity set: 1 when that is under way, 0 when the caller
+ * goes on now (no reader, no token, or found already)
+ */
+int api_read_identify(struct http_req *req, void (*again)(struct http_req *req));
+
+/*
+ * read(st, arg) with the reader's store, then done(req, arg) on the loop,
+ * req NULL when the client went away meanwhile (done still frees arg).
+ * Without a reader both run now, read with api_store.
+ */
+void api_read(struct http_req *req, void (*read)(struct store *st, void *arg),
+    void (*done)(struct http_req *req, void *arg), void *arg);
+
+#endif
