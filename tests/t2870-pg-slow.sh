@@ -237,9 +237,9 @@ test_expect_success 'a token lookup held up by a lock fails after 5 s with 503 a
 	test "$(api bob GET /v1/whoami)" = 200
 '
 
-# history is read there too: a read that waits for a lock holds up
-# neither the loop nor the other reader
-test_expect_success 'history held up by a locked table: answered once the lock ends; whoami and the stream go on meanwhile' '
+# history and a stream's backlog are read there too: a read that waits
+# for a lock holds up neither the loop nor the other reader
+test_expect_success 'history and a backlog held up by a locked table: answered once the lock ends; whoami and the stream go on meanwhile' '
 	{ pg_sql "BEGIN; LOCK TABLE messages IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(4); COMMIT" \
 		>/dev/null & } &&
 	plock=$! &&
@@ -248,6 +248,9 @@ test_expect_success 'history held up by a locked table: answered once the lock e
 	{ ( imcurl -o hist -w "%{http_code}" -H "$(bearer bob)" "$URL/v1/messages?limit=5" >hist.code &&
 		now_ms >hist.done ) & } &&
 	ph=$! &&
+	{ timeout 20 curl -sS -N --cacert "$CERT" -H "$(bearer bob)" "$URL/v1/stream?since=0" \
+		> >(stamp >back.out) 2>back.err & } &&
+	pback=$! &&
 	sleep 0.5 &&
 	t1=$(now_ms) &&
 	test "$(imcurl --max-time 3 -o /dev/null -w "%{http_code}" -H "$(bearer bob)" \
@@ -261,6 +264,42 @@ test_expect_success 'history held up by a locked table: answered once the lock e
 	test $((th - t0)) -ge 2000 &&
 	jq -e ".messages | length > 0" hist &&
 	gap_below 2500 "$t0" "$th" &&
+	wait_for 5 test_grep "caught_up" back.out &&
+	tb=$(grep -m1 "\"first\"" back.out | cut -d" " -f1) &&
+	diag "the backlog came after $((tb - t0)) ms" &&
+	test $((tb - t0)) -ge 2000 &&
+	kill $pback &&
+	wait $plock
+'
+
+# a read stuck on one reader leaves the other to the reads that follow;
+# what is committed while a backlog is read reaches that stream too
+test_expect_success 'a backlog held up by a lock: a history read that needs no locked table is answered at once, the stream gets what came meanwhile' '
+	{ pg_sql "BEGIN; LOCK TABLE spans IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(4); COMMIT" \
+		>/dev/null & } &&
+	plock=$! &&
+	sleep 1 &&
+	t0=$(now_ms) &&
+	{ timeout 20 curl -sS -N --cacert "$CERT" -H "$(bearer bob)" "$URL/v1/stream?since=0" \
+		>back2.out 2>back2.err & } &&
+	pback=$! &&
+	sleep 0.3 &&
+	as_user alice imsend bob "sent while the backlog was read" &&
+	t1=$(now_ms) &&
+	test "$(imcurl --max-time 3 -o with -w "%{http_code}" -H "$(bearer bob)" \
+		"$URL/v1/messages?with=alice&limit=5")" = 200 &&
+	t2=$(now_ms) &&
+	diag "with spans locked: history with alice in $((t2 - t1)) ms" &&
+	test $((t2 - t1)) -lt 1500 &&
+	jq -e ".messages | length > 0" with &&
+	! grep -q "caught_up" back2.out &&
+	wait_for 5 test_grep "sent while the backlog was read" back2.out &&
+	wait_for 5 test_grep "caught_up" back2.out &&
+	test "$(grep -c "sent while the backlog was read" back2.out)" = 1 &&
+	jq -r "select(.type == \"message\") | .text" back2.out >texts &&
+	test "$(head -n 1 texts)" = first &&
+	test "$(tail -n 1 texts)" = "sent while the backlog was read" &&
+	kill $pback &&
 	wait $plock
 '
 

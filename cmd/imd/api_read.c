@@ -11,10 +11,13 @@
 #include "work.h"
 
 /*
- * Two readers, each a thread and a connection: a read held up by a lock
- * leaves the other to the tokens and reads that come meanwhile.
+ * Readers, each a thread and a connection. The first finds tokens only,
+ * small reads every request needs, so that reads held up by a lock never
+ * hold up the requests behind them; the others take the reads, each to
+ * the one with fewer under way, so one stuck read leaves the rest free.
  */
-#define READERS 2
+#define READERS 3
+#define TOKENS 0
 
 static struct reader {
 	struct store *st;	/* used on its thread only */
@@ -84,6 +87,12 @@ api_read_poll(int i)
 		workq_poll(readers[i].q);
 }
 
+int
+api_readers(void)
+{
+	return nreaders;
+}
+
 static void
 job_gone(struct http_req *req)
 {
@@ -119,23 +128,19 @@ job_done(void *arg)
 	free(j);
 }
 
-void
-api_read(struct http_req *req, void (*read)(struct store *st, void *arg),
+static void
+submit(struct reader *rd, struct http_req *req, void (*read)(struct store *st, void *arg),
     void (*done)(struct http_req *req, void *arg), void *arg)
 {
-	struct reader *rd = &readers[0];
 	struct read_job *j;
-	int i;
 
-	for (i = 1; i < nreaders; i++)
-		if (readers[i].busy < rd->busy)
-			rd = &readers[i];
-	if (!nreaders || !(j = calloc(1, sizeof(*j)))) {
+	if (!rd || !(j = calloc(1, sizeof(*j)))) {
 		read(api_store, arg);
 		done(req, arg);
 		return;
 	}
-	*j = (struct read_job){ req, rd, req->ctx, req->on_close, read, done, arg };
+	*j = (struct read_job){ req, rd, req ? req->ctx : NULL, req ? req->on_close : NULL,
+	    read, done, arg };
 	if (workq_submit(rd->q, job_run, job_done, j) < 0) {
 		free(j);
 		read(api_store, arg);
@@ -143,8 +148,23 @@ api_read(struct http_req *req, void (*read)(struct store *st, void *arg),
 		return;
 	}
 	rd->busy++;
-	req->ctx = j;
-	req->on_close = job_gone;
+	if (req) {
+		req->ctx = j;
+		req->on_close = job_gone;
+	}
+}
+
+void
+api_read(struct http_req *req, void (*read)(struct store *st, void *arg),
+    void (*done)(struct http_req *req, void *arg), void *arg)
+{
+	struct reader *rd = NULL;
+	int i;
+
+	for (i = TOKENS + 1; i < nreaders; i++)
+		if (!rd || readers[i].busy < rd->busy)
+			rd = &readers[i];
+	submit(rd, req, read, done, arg);
 }
 
 /* ---- the token of every request ---- */
@@ -194,6 +214,6 @@ api_read_identify(struct http_req *req, void (*again)(struct http_req *req))
 	snprintf(a->id->err, sizeof(a->id->err), "imd is stopping");
 	auth_token_hash(token, strlen(token), a->hash);
 	a->again = again;
-	api_read(req, identify_read, identify_done, a);
+	submit(&readers[TOKENS], req, identify_read, identify_done, a);
 	return 1;
 }

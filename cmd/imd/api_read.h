@@ -5,8 +5,9 @@
  * every request, and the reads of history. Without a reader (SQLite, a
  * local file) they run on the loop as they come.
  *
- * Two threads: a read goes to the one with fewer under way, and the
- * reads of one run one at a time, in the order asked.
+ * Three threads: one for the tokens, two for the other reads, each read
+ * to the one with fewer under way; the reads of one run one at a time, in
+ * the order asked.
  */
 #ifndef IMD_API_READ_H
 #define IMD_API_READ_H
@@ -29,10 +30,15 @@ void api_read_poll(int i);	/* the reads reader i has done: their answers */
  */
 int api_read_identify(struct http_req *req, void (*again)(struct http_req *req));
 
+/* how many readers there are: 0 when reads run on the loop */
+int api_readers(void);
+
 /*
  * read(st, arg) with the reader's store, then done(req, arg) on the loop,
  * req NULL when the client went away meanwhile (done still frees arg).
- * Without a reader both run now, read with api_store.
+ * Without a reader both run now, read with api_store. req may be NULL: a
+ * read for no request in particular, whose done() minds its own owner;
+ * else req's ctx and on_close are the read's until it is done.
  */
 void api_read(struct http_req *req, void (*read)(struct store *st, void *arg),
     void (*done)(struct http_req *req, void *arg), void *arg);

@@ -8,6 +8,12 @@
  * message as it commits. Since pages never read past the committed maximum
  * and the hub skips ids a stream already has, there is no gap and no
  * duplicate between backlog and live.
+ *
+ * With readers (PostgreSQL) a page is read on one of them, one page at
+ * a time per stream. What was committed while the last one was read
+ * (a stream not yet live misses it in the hub) is read on the loop: a
+ * few rows, just written or just read there, and the stream turns live
+ * with no page on its way, which a writer busy enough would prevent.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +24,8 @@
 
 #include "api_int.h"
 #include "hub.h"
+#include "api_read.h"
+#include "log.h"
 #include "loop.h"
 #include "metrics.h"
 #include "presence.h"
@@ -33,6 +41,17 @@ struct stream {
 	struct hub_sub sub;	/* first: a hub_sub pointer is a stream pointer */
 	int64_t expires_ms;
 	struct stream *exp_prev, *exp_next;
+	struct page *reading;	/* asked of a reader, not back yet */
+};
+
+/* a page of the backlog, read on a reader */
+struct page {
+	struct stream *st;	/* NULL once the stream closed meanwhile */
+	int64_t user_id, since, upto;
+	int rc;
+	char err[256];
+	struct store_msg *msgs;
+	size_t n;
 };
 
 static struct stream *expiring;
@@ -45,41 +64,131 @@ send_line(struct hub_sub *s, const char *fmt_json)
 }
 
 static void
-fill(struct hub_sub *s)
+caught_up(struct hub_sub *s)
 {
 	char line[96];
 
-	if (!s->messages && !s->live) {
-		snprintf(line, sizeof(line), "{\"type\":\"caught_up\",\"id\":%lld}", (long long)s->pos);
-		send_line(s, line);
-		s->live = 1;
-	}
-	while (!s->live && http_stream_pending(s->req) < FILL_LIMIT && !http_stream_closing(s->req)) {
-		struct store_msg *msgs = NULL;
-		size_t n = 0, i;
+	snprintf(line, sizeof(line), "{\"type\":\"caught_up\",\"id\":%lld}", (long long)s->pos);
+	send_line(s, line);
+	s->live = 1;
+}
 
-		if (store_msgs_visible(api_store, s->user_id, 0, 0, s->pos, store_committed_max(api_store),
-				       API_PAGE, &msgs, &n) < 0) {
-			http_stream_end(s->req);
+/* a page's messages onto the stream */
+static void
+deliver(struct hub_sub *s, struct store_msg *msgs, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		size_t len;
+		char *l = api_stream_line(&msgs[i], &len);
+
+		if (!l)
+			break;
+		s->pos = msgs[i].id;	/* first: an SSE frame carries it */
+		hub_send(s, l, len);
+		metrics_delivery(metrics_kind(l, len));
+		free(l);
+	}
+}
+
+/* a page on the loop: it turns the stream live when it is the last; -1
+ * when the store failed (the stream is ended) */
+static int
+page_here(struct hub_sub *s)
+{
+	struct store_msg *msgs = NULL;
+	size_t n = 0;
+
+	if (store_msgs_visible(api_store, s->user_id, 0, 0, s->pos, store_committed_max(api_store),
+	    API_PAGE, &msgs, &n) < 0) {
+		log_warn("storage: %s", store_errmsg(api_store));
+		http_stream_end(s->req);
+		return -1;
+	}
+	deliver(s, msgs, n);
+	store_msgs_free(msgs, n);
+	if (n < API_PAGE)
+		caught_up(s);
+	return 0;
+}
+
+static void
+page_read(struct store *st, void *arg)
+{
+	struct page *p = arg;
+
+	if ((p->rc = store_msgs_visible(st, p->user_id, 0, 0, p->since, p->upto, API_PAGE,
+	    &p->msgs, &p->n)) < 0)
+		snprintf(p->err, sizeof(p->err), "%s", store_errmsg(st));
+}
+
+static void fill(struct hub_sub *s);
+
+static void
+page_done(struct http_req *req, void *arg)
+{
+	struct page *p = arg;
+	struct stream *st = p->st;
+
+	(void)req;
+	if (!st)
+		goto out;
+	st->reading = NULL;
+	if (p->rc < 0) {
+		log_warn("storage: %s", p->err);
+		http_stream_end(st->sub.req);
+		goto out;
+	}
+	deliver(&st->sub, p->msgs, p->n);
+	if (p->n < API_PAGE) {
+		/* the last page: what was committed while it was read, here */
+		if (p->upto == store_committed_max(api_store))
+			caught_up(&st->sub);
+		else if (page_here(&st->sub) < 0)
+			goto out;
+	}
+	fill(&st->sub);
+out:
+	store_msgs_free(p->msgs, p->n);
+	free(p);
+}
+
+/* the next page on a reader; -1 when none could be asked */
+static int
+ask_page(struct stream *st)
+{
+	struct page *p;
+
+	if (!(p = calloc(1, sizeof(*p))))
+		return -1;
+	p->st = st;
+	p->user_id = st->sub.user_id;
+	p->since = st->sub.pos;
+	p->upto = store_committed_max(api_store);
+	p->rc = STORE_ERR;	/* unread, it fails: imd is stopping */
+	snprintf(p->err, sizeof(p->err), "imd is stopping");
+	st->reading = p;
+	api_read(NULL, page_read, page_done, p);
+	return 0;
+}
+
+static void
+fill(struct hub_sub *s)
+{
+	struct stream *st = (struct stream *)s;
+
+	if (!s->messages && !s->live)
+		caught_up(s);
+	while (!s->live && !st->reading && http_stream_pending(s->req) < FILL_LIMIT &&
+	    !http_stream_closing(s->req)) {
+		if (api_readers()) {
+			if (ask_page(st) < 0)
+				http_stream_end(s->req);
 			return;
 		}
-		for (i = 0; i < n; i++) {
-			size_t len;
-			char *l = api_stream_line(&msgs[i], &len);
-
-			if (!l)
-				break;
-			s->pos = msgs[i].id;	/* first: an SSE frame carries it */
-			hub_send(s, l, len);
-			metrics_delivery(metrics_kind(l, len));
-			free(l);
-		}
-		store_msgs_free(msgs, n);
-		if (n < API_PAGE) {
-			snprintf(line, sizeof(line), "{\"type\":\"caught_up\",\"id\":%lld}", (long long)s->pos);
-			send_line(s, line);
-			s->live = 1;
-		}
+		if (page_here(s) < 0)
+			return;
 	}
 }
 
@@ -88,6 +197,8 @@ stream_closed(struct http_req *req)
 {
 	struct stream *s = req->ctx;
 
+	if (s->reading)
+		s->reading->st = NULL;	/* its page is freed unread when it comes */
 	if (s->expires_ms) {
 		if (s->exp_prev)
 			s->exp_prev->exp_next = s->exp_next;
