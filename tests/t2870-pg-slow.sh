@@ -303,6 +303,32 @@ test_expect_success 'a backlog held up by a lock: a history read that needs no l
 	wait $plock
 '
 
+test_expect_success 'lists held up by a locked table: answered once the lock ends; whoami and the stream go on meanwhile' '
+	{ pg_sql "BEGIN; LOCK TABLE groups, scheduled IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(3); COMMIT" \
+		>/dev/null & } &&
+	plock=$! &&
+	sleep 1 &&
+	t0=$(now_ms) &&
+	{ imcurl -o groups -w "%{http_code}" -H "$(bearer bob)" "$URL/v1/groups?all=1" >groups.code & } &&
+	pg=$! &&
+	{ imcurl -o sched -w "%{http_code}" -H "$(bearer bob)" "$URL/v1/scheduled" >sched.code & } &&
+	ps=$! &&
+	sleep 0.3 &&
+	t1=$(now_ms) &&
+	test "$(imcurl --max-time 3 -o /dev/null -w "%{http_code}" -H "$(bearer bob)" \
+		"$URL/v1/whoami")" = 200 &&
+	t2=$(now_ms) &&
+	wait $pg && wait $ps &&
+	t3=$(now_ms) &&
+	diag "with groups and scheduled locked: whoami in $((t2 - t1)) ms, the lists after $((t3 - t0)) ms" &&
+	test $((t2 - t1)) -lt 1500 &&
+	test $((t3 - t0)) -ge 1500 &&
+	test "$(cat groups.code) $(cat sched.code)" = "200 200" &&
+	jq -e ".groups" groups && jq -e ".scheduled" sched &&
+	gap_below 2500 "$t0" "$t3" &&
+	wait $plock
+'
+
 test_expect_success 'the stream is still there' '
 	_alive $spid &&
 	kill $spid

@@ -12,6 +12,7 @@
 #include "isotime.h"
 
 #include "api_int.h"
+#include "api_read.h"
 #include "auth.h"
 #include "hub.h"
 #include "quota.h"
@@ -453,23 +454,26 @@ out:
 	json_object_put(o);
 }
 
-void
-api_tokens_list(struct http_req *req)
+static int
+tokens_read(struct store *st, struct api_list *l)
 {
 	struct store_token_info *t = NULL;
-	struct json_object *o, *a;
-	size_t n = 0, i;
-	struct who w;
+	int r = store_tokens(st, l->who.user_id, &t, &l->n);
 
-	if (api_auth(req, &w) < 0)
-		return;
-	if (store_tokens(api_store, w.user_id, &t, &n) < 0) {
-		api_storage_error(req);
-		return;
-	}
+	l->rows = t;
+	return r;
+}
+
+static void
+tokens_answer(struct http_req *req, const struct api_list *l)
+{
+	const struct store_token_info *t = l->rows;
+	struct json_object *o, *a;
+	size_t i;
+
 	o = json_object_new_object();
 	a = json_object_new_array();
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < l->n; i++) {
 		struct json_object *e = json_object_new_object();
 
 		json_object_object_add(e, "id", json_object_new_int64(t[i].id));
@@ -477,13 +481,21 @@ api_tokens_list(struct http_req *req)
 		add_time(e, "created", t[i].created_ms);
 		add_time(e, "expires", t[i].expires_ms);
 		json_object_object_add(e, "send_only", json_object_new_boolean(t[i].send_only));
-		json_object_object_add(e, "current", json_object_new_boolean(t[i].id == w.token_id));
+		json_object_object_add(e, "current", json_object_new_boolean(t[i].id == l->who.token_id));
 		json_object_array_add(a, e);
 	}
 	json_object_object_add(o, "tokens", a);
 	api_respond_json(req, 200, o);
 	json_object_put(o);
-	free(t);
+}
+
+void
+api_tokens_list(struct http_req *req)
+{
+	struct api_list l = { .read = tokens_read, .answer = tokens_answer };
+
+	if (api_auth(req, &l.who) == 0)
+		api_read_list(req, &l);
 }
 
 void
@@ -533,23 +545,26 @@ add_time(struct json_object *o, const char *key, int64_t ms)
 	json_object_object_add(o, key, json_object_new_string(buf));
 }
 
-void
-api_users(struct http_req *req)
+static int
+users_read(struct store *st, struct api_list *l)
 {
 	struct store_user *users = NULL;
-	struct json_object *o, *a;
-	struct who w;
-	size_t i, n = 0;
+	int r = store_users(st, &users, &l->n);
 
-	if (api_auth(req, &w) < 0)
-		return;
-	if (store_users(api_store, &users, &n) < 0) {
-		api_storage_error(req);
-		return;
-	}
+	l->rows = users;
+	return r;
+}
+
+static void
+users_answer(struct http_req *req, const struct api_list *l)
+{
+	const struct store_user *users = l->rows;
+	struct json_object *o, *a;
+	size_t i;
+
 	o = json_object_new_object();
 	a = json_object_new_array();
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < l->n; i++) {
 		struct json_object *u = json_object_new_object();
 		int online = presence_online(users[i].id);
 
@@ -561,5 +576,13 @@ api_users(struct http_req *req)
 	json_object_object_add(o, "users", a);
 	api_respond_json(req, 200, o);
 	json_object_put(o);
-	free(users);
+}
+
+void
+api_users(struct http_req *req)
+{
+	struct api_list l = { .read = users_read, .answer = users_answer };
+
+	if (api_auth(req, &l.who) == 0)
+		api_read_list(req, &l);
 }

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "api_int.h"
+#include "api_read.h"
 #include "loop.h"
 
 #define MAX_ADD 1000	/* users in one add call */
@@ -116,31 +117,43 @@ api_group_create(struct http_req *req)
 	json_object_put(o);
 }
 
-void
-api_groups_list(struct http_req *req)
+static int
+groups_read(struct store *st, struct api_list *l)
 {
 	struct store_group *gs = NULL;
-	struct json_object *o, *a;
-	char all[8];
-	size_t n = 0, i;
-	struct who w;
+	int r = store_groups_list(st, l->who.user_id, l->flag, &gs, &l->n);
 
-	if (api_auth(req, &w) < 0)
-		return;
-	if (store_groups_list(api_store, w.user_id,
-	    http_query(req, "all", all, sizeof(all)) == 0 && strcmp(all, "0"),
-	    &gs, &n) < 0) {
-		api_storage_error(req);
-		return;
-	}
+	l->rows = gs;
+	return r;
+}
+
+static void
+groups_answer(struct http_req *req, const struct api_list *l)
+{
+	const struct store_group *gs = l->rows;
+	struct json_object *o, *a;
+	size_t i;
+
 	o = json_object_new_object();
 	a = json_object_new_array();
-	for (i = 0; i < n; i++)
+	for (i = 0; i < l->n; i++)
 		json_object_array_add(a, group_json(&gs[i]));
 	json_object_object_add(o, "groups", a);
 	api_respond_json(req, 200, o);
 	json_object_put(o);
-	free(gs);
+}
+
+void
+api_groups_list(struct http_req *req)
+{
+	struct api_list l = { .read = groups_read, .answer = groups_answer };
+	char all[8];
+
+	if (api_auth(req, &l.who) < 0)
+		return;
+	/* ?all: the public groups too */
+	l.flag = http_query(req, "all", all, sizeof(all)) == 0 && strcmp(all, "0");
+	api_read_list(req, &l);
 }
 
 static void

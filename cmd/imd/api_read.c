@@ -167,6 +167,50 @@ api_read(struct http_req *req, void (*read)(struct store *st, void *arg),
 	submit(rd, req, read, done, arg);
 }
 
+/* ---- lists ---- */
+
+static void
+list_read(struct store *st, void *arg)
+{
+	struct api_list *l = arg;
+
+	if ((l->rc = l->read(st, l)) < 0)
+		snprintf(l->err, sizeof(l->err), "%s", store_errmsg(st));
+}
+
+static void
+list_done(struct http_req *req, void *arg)
+{
+	struct api_list *l = arg;
+
+	if (req && l->rc < 0)
+		api_storage_failed(req, l->err);
+	else if (req)
+		l->answer(req, l);
+	if (l->free_rows)
+		l->free_rows(l->rows, l->n);
+	else
+		free(l->rows);
+	free(l);
+}
+
+void
+api_read_list(struct http_req *req, const struct api_list *tmpl)
+{
+	struct api_list *l = malloc(sizeof(*l));
+
+	if (!l) {
+		http_error(req, 500, "internal", "out of memory");
+		return;
+	}
+	*l = *tmpl;
+	l->rows = NULL;
+	l->n = 0;
+	l->rc = STORE_ERR;	/* unread, it fails: imd is stopping */
+	snprintf(l->err, sizeof(l->err), "imd is stopping");
+	api_read(req, list_read, list_done, l);
+}
+
 /* ---- the token of every request ---- */
 
 struct identify {

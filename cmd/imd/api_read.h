@@ -14,6 +14,7 @@
 
 #include <stddef.h>
 
+#include "api_util.h"
 #include "http.h"
 #include "store.h"
 
@@ -42,5 +43,24 @@ int api_readers(void);
  */
 void api_read(struct http_req *req, void (*read)(struct store *st, void *arg),
     void (*done)(struct http_req *req, void *arg), void *arg);
+
+/*
+ * A list of rows for the caller: read(st, l) fills rows and n on a
+ * reader and returns a STORE_* code; answer(req, l) answers on the loop
+ * (503 instead when the read failed). free_rows NULL: free(rows).
+ */
+struct api_list {
+	struct who who;
+	int flag;		/* the handler's own */
+	int (*read)(struct store *st, struct api_list *l);
+	void (*answer)(struct http_req *req, const struct api_list *l);
+	void (*free_rows)(void *rows, size_t n);
+	/* what the read found */
+	void *rows;
+	size_t n;
+	int rc;
+	char err[256];
+};
+void api_read_list(struct http_req *req, const struct api_list *l);
 
 #endif

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "api_int.h"
+#include "api_read.h"
 #include "blob.h"
 #include "isotime.h"
 #include "log.h"
@@ -312,13 +313,44 @@ out:
 	json_object_put(o);
 }
 
+static int
+scheds_read(struct store *st, struct api_list *l)
+{
+	struct store_sched *v = NULL;
+	int r = store_sched_list(st, l->who.user_id, &v, &l->n);
+
+	l->rows = v;
+	return r;
+}
+
+static void
+scheds_answer(struct http_req *req, const struct api_list *l)
+{
+	const struct store_sched *v = l->rows;
+	struct json_object *o, *a;
+	size_t i;
+
+	o = json_object_new_object();
+	a = json_object_new_array();
+	for (i = 0; i < l->n; i++)
+		sched_json(a, &v[i]);
+	json_object_object_add(o, "scheduled", a);
+	api_respond_json(req, 200, o);
+	json_object_put(o);
+}
+
+static void
+scheds_free(void *rows, size_t n)
+{
+	store_scheds_free(rows, n);
+}
+
 /* GET, POST /v1/scheduled; DELETE /v1/scheduled/ID */
 void
 api_scheduled(struct http_req *req)
 {
-	struct store_sched *v = NULL;
-	struct json_object *o, *a;
-	size_t n = 0, i;
+	struct api_list l = { .read = scheds_read, .answer = scheds_answer,
+	    .free_rows = scheds_free };
 	struct who w;
 	char *end;
 	long long id;
@@ -335,18 +367,8 @@ api_scheduled(struct http_req *req)
 			http_error(req, 405, "method_not_allowed", "GET or POST here");
 			return;
 		}
-		if (store_sched_list(api_store, w.user_id, &v, &n) < 0) {
-			api_storage_error(req);
-			return;
-		}
-		o = json_object_new_object();
-		a = json_object_new_array();
-		for (i = 0; i < n; i++)
-			sched_json(a, &v[i]);
-		json_object_object_add(o, "scheduled", a);
-		api_respond_json(req, 200, o);
-		json_object_put(o);
-		store_scheds_free(v, n);
+		l.who = w;
+		api_read_list(req, &l);
 		return;
 	}
 	id = strtoll(req->path + strlen("/v1/scheduled/"), &end, 10);
