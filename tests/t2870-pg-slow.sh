@@ -303,9 +303,13 @@ test_expect_success 'a backlog held up by a lock: a history read that needs no l
 	wait $plock
 '
 
-test_expect_success 'lists held up by a locked table: answered once the lock ends; whoami and the stream go on meanwhile' '
-	{ pg_sql "BEGIN; LOCK TABLE groups, scheduled IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(3); COMMIT" \
-		>/dev/null & } &&
+test_expect_success 'lists, a group and a file held up by locked tables: answered once the lock ends; whoami and the stream go on meanwhile' '
+	as_user bob imgroup create crew &&
+	echo "the file" >file.txt &&
+	fid=$(imcurl -f -H "$(bearer bob)" -H "Content-Type: application/octet-stream" \
+		--data-binary @file.txt "$URL/v1/files?name=file.txt" | jq -er .id) &&
+	{ pg_sql "BEGIN; LOCK TABLE groups, scheduled, files IN ACCESS EXCLUSIVE MODE;
+		SELECT pg_sleep(3); COMMIT" >/dev/null & } &&
 	plock=$! &&
 	sleep 1 &&
 	t0=$(now_ms) &&
@@ -313,18 +317,24 @@ test_expect_success 'lists held up by a locked table: answered once the lock end
 	pg=$! &&
 	{ imcurl -o sched -w "%{http_code}" -H "$(bearer bob)" "$URL/v1/scheduled" >sched.code & } &&
 	ps=$! &&
+	{ imcurl -o crew -w "%{http_code}" -H "$(bearer bob)" "$URL/v1/groups/crew" >crew.code & } &&
+	pc=$! &&
+	{ imcurl -o got.txt -w "%{http_code}" -H "$(bearer bob)" "$URL/v1/files/$fid" >file.code & } &&
+	pf=$! &&
 	sleep 0.3 &&
 	t1=$(now_ms) &&
 	test "$(imcurl --max-time 3 -o /dev/null -w "%{http_code}" -H "$(bearer bob)" \
 		"$URL/v1/whoami")" = 200 &&
 	t2=$(now_ms) &&
-	wait $pg && wait $ps &&
+	wait $pg && wait $ps && wait $pc && wait $pf &&
 	t3=$(now_ms) &&
-	diag "with groups and scheduled locked: whoami in $((t2 - t1)) ms, the lists after $((t3 - t0)) ms" &&
+	diag "with groups, scheduled and files locked: whoami in $((t2 - t1)) ms, the reads after $((t3 - t0)) ms" &&
 	test $((t2 - t1)) -lt 1500 &&
 	test $((t3 - t0)) -ge 1500 &&
-	test "$(cat groups.code) $(cat sched.code)" = "200 200" &&
+	test "$(cat groups.code) $(cat sched.code) $(cat crew.code) $(cat file.code)" = "200 200 200 200" &&
 	jq -e ".groups" groups && jq -e ".scheduled" sched &&
+	jq -e ".member_list[0].user == \"bob\"" crew &&
+	test_cmp file.txt got.txt &&
 	gap_below 2500 "$t0" "$t3" &&
 	wait $plock
 '

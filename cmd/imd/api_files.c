@@ -18,6 +18,7 @@
 #include "safename.h"
 
 #include "api_int.h"
+#include "api_read.h"
 #include "blob.h"
 #include "log.h"
 #include "loop.h"
@@ -300,44 +301,66 @@ parse_range(const char *h, uint64_t size, uint64_t *off, uint64_t *len)
 	return 0;
 }
 
-void
-api_download(struct http_req *req)
-{
-	const char *id = req->path + strlen("/v1/files/");
-	char hdr[1024], disp[800];
+/* a download's record, read on a reader (api_read) */
+struct download {
+	int64_t user_id;
+	char id[33];
 	struct store_file f;
+	int rc;
+	char err[256];
+};
+
+static void
+download_read(struct store *st, void *arg)
+{
+	struct download *d = arg;
+
+	d->rc = store_file_visible(st, d->id, d->user_id);
+	if (d->rc == STORE_OK)
+		d->rc = store_file_get(st, d->id, &d->f);
+	if (d->rc < 0 && d->rc != STORE_NOTFOUND)
+		snprintf(d->err, sizeof(d->err), "%s", store_errmsg(st));
+}
+
+static void
+download_done(struct http_req *req, void *arg)
+{
+	struct download *d = arg;
+	char hdr[1024], disp[800];
+	const struct store_file *f = &d->f;
 	uint64_t off = 0, len;
-	struct who w;
 	int fd, r, status = 200;
 	size_t i, o = 0;
 
-	if (api_auth(req, &w) < 0)
-		return;
-	if (strlen(id) != 32 || strspn(id, "0123456789abcdef") != 32 ||
-	    store_file_visible(api_store, id, w.user_id) != STORE_OK ||
-	    store_file_get(api_store, id, &f) != STORE_OK) {
+	if (!req)
+		goto out;
+	if (d->rc == STORE_NOTFOUND) {
 		http_error(req, 404, "no_such_file", "no such file");
-		return;
+		goto out;
 	}
-	if ((fd = blob_open(f.sha256)) < 0) {
-		log_warn("file %s: its content %s is missing", f.id, f.sha256);
+	if (d->rc < 0) {
+		api_storage_failed(req, d->err);
+		goto out;
+	}
+	if ((fd = blob_open(f->sha256)) < 0) {
+		log_warn("file %s: its content %s is missing", f->id, f->sha256);
 		http_error(req, 500, "internal", "the file's content is missing");
-		return;
+		goto out;
 	}
-	len = (uint64_t)f.size;
-	r = parse_range(req->range, (uint64_t)f.size, &off, &len);
+	len = (uint64_t)f->size;
+	r = parse_range(req->range, (uint64_t)f->size, &off, &len);
 	if (r < 0) {
 		static const char body[] = "{\"error\":\"bad_range\","
 		    "\"message\":\"range not satisfiable\"}";
 
-		snprintf(hdr, sizeof(hdr), "Content-Range: bytes */%lld\r\n", (long long)f.size);
+		snprintf(hdr, sizeof(hdr), "Content-Range: bytes */%lld\r\n", (long long)f->size);
 		close(fd);
 		http_respond(req, 416, "application/json", body, sizeof(body) - 1, hdr);
-		return;
+		goto out;
 	}
 	/* RFC 5987 filename*: every byte outside a safe set percent-encoded */
-	for (i = 0; f.name[i] && o + 4 < sizeof(disp); i++) {
-		unsigned char c = (unsigned char)f.name[i];
+	for (i = 0; f->name[i] && o + 4 < sizeof(disp); i++) {
+		unsigned char c = (unsigned char)f->name[i];
 
 		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
 		    strchr("._-", c))
@@ -349,11 +372,37 @@ api_download(struct http_req *req)
 	o = (size_t)snprintf(hdr, sizeof(hdr),
 	    "Accept-Ranges: bytes\r\nETag: \"%s\"\r\nX-Content-SHA256: %s\r\n"
 	    "Content-Disposition: attachment; filename*=UTF-8''%s\r\n",
-	    f.sha256, f.sha256, disp);
+	    f->sha256, f->sha256, disp);
 	if (r == 0) {
 		status = 206;
 		snprintf(hdr + o, sizeof(hdr) - o, "Content-Range: bytes %llu-%llu/%lld\r\n",
-		    (unsigned long long)off, (unsigned long long)(off + len - 1), (long long)f.size);
+		    (unsigned long long)off, (unsigned long long)(off + len - 1), (long long)f->size);
 	}
-	http_respond_fd(req, status, f.type, fd, off, len, hdr);
+	http_respond_fd(req, status, f->type, fd, off, len, hdr);
+out:
+	free(d);
+}
+
+void
+api_download(struct http_req *req)
+{
+	const char *id = req->path + strlen("/v1/files/");
+	struct download *d;
+	struct who w;
+
+	if (api_auth(req, &w) < 0)
+		return;
+	if (strlen(id) != 32 || strspn(id, "0123456789abcdef") != 32) {
+		http_error(req, 404, "no_such_file", "no such file");
+		return;
+	}
+	if (!(d = calloc(1, sizeof(*d)))) {
+		http_error(req, 500, "internal", "out of memory");
+		return;
+	}
+	d->user_id = w.user_id;
+	memcpy(d->id, id, 33);
+	d->rc = STORE_ERR;	/* unread, it fails: imd is stopping */
+	snprintf(d->err, sizeof(d->err), "imd is stopping");
+	api_read(req, download_read, download_done, d);
 }

@@ -156,31 +156,79 @@ api_groups_list(struct http_req *req)
 	api_read_list(req, &l);
 }
 
-static void
-show(struct http_req *req, const struct who *w, const struct store_group *g)
-{
-	struct store_member *m = NULL;
-	struct json_object *o, *a;
-	size_t n = 0, i;
+/* a group's page, read on a reader (api_read) */
+struct show {
+	int64_t user_id;
+	char name[64];
+	struct store_group g;
+	struct store_member *m;
+	size_t n;
+	int rc;
+	char err[256];
+};
 
-	if (store_members(api_store, g->id, &m, &n) < 0) {
-		api_storage_error(req);
-		return;
+static void
+show_read(struct store *st, void *arg)
+{
+	struct show *s = arg;
+
+	s->rc = api_group_visible(st, s->name, s->user_id, &s->g);
+	if (s->rc == STORE_OK)
+		s->rc = store_members(st, s->g.id, &s->m, &s->n);
+	if (s->rc < 0 && s->rc != STORE_NOTFOUND)
+		snprintf(s->err, sizeof(s->err), "%s", store_errmsg(st));
+}
+
+static void
+show_done(struct http_req *req, void *arg)
+{
+	struct show *s = arg;
+	struct json_object *o, *a;
+	size_t i;
+
+	if (!req)
+		goto out;
+	if (s->rc == STORE_NOTFOUND) {
+		http_error(req, 404, "no_such_group", "no such group");
+		goto out;
 	}
-	(void)w;
-	o = group_json(g);
+	if (s->rc < 0) {
+		api_storage_failed(req, s->err);
+		goto out;
+	}
+	o = group_json(&s->g);
 	a = json_object_new_array();
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < s->n; i++) {
 		struct json_object *u = json_object_new_object();
 
-		json_object_object_add(u, "user", json_object_new_string(m[i].name));
-		json_object_object_add(u, "role", json_object_new_string(m[i].role));
+		json_object_object_add(u, "user", json_object_new_string(s->m[i].name));
+		json_object_object_add(u, "role", json_object_new_string(s->m[i].role));
 		json_object_array_add(a, u);
 	}
 	json_object_object_add(o, "member_list", a);
 	api_respond_json(req, 200, o);
 	json_object_put(o);
-	free(m);
+out:
+	free(s->m);
+	free(s);
+}
+
+static void
+show(struct http_req *req, const struct who *w, const char *name)
+{
+	struct show *s;
+
+	if (api_group_name_check(req, name) < 0)
+		return;
+	if (!(s = calloc(1, sizeof(*s)))) {
+		http_error(req, 500, "internal", "out of memory");
+		return;
+	}
+	s->user_id = w->user_id;
+	snprintf(s->name, sizeof(s->name), "%s", name);
+	s->rc = STORE_ERR;	/* unread, it fails: imd is stopping */
+	snprintf(s->err, sizeof(s->err), "imd is stopping");
+	api_read(req, show_read, show_done, s);
 }
 
 static void
@@ -420,10 +468,17 @@ api_group_route(struct http_req *req)
 	memcpy(name, p, len);
 	name[len] = '\0';
 	snprintf(rest, sizeof(rest), "%s", slash ? slash : "");
-	if (api_auth(req, &w) < 0 || api_group_find(req, name, &w, &g) < 0)
+	if (api_auth(req, &w) < 0)
 		return;
-	if (!rest[0] && !strcmp(m, "GET"))
-		show(req, &w, &g);
+	/* a read: the group is found on a reader with its members */
+	if ((!rest[0] || !strcmp(rest, "/members")) && !strcmp(m, "GET")) {
+		show(req, &w, name);
+		return;
+	}
+	if (api_group_find(req, name, &w, &g) < 0)
+		return;
+	if (!rest[0] && !strcmp(m, "DELETE"))
+		delete_group(req, &w, &g);
 	else if (!rest[0] && !strcmp(m, "DELETE"))
 		delete_group(req, &w, &g);
 	else if (!strcmp(rest, "/join") && !strcmp(m, "POST"))
@@ -432,8 +487,6 @@ api_group_route(struct http_req *req)
 		leave(req, &w, &g);
 	else if (!strcmp(rest, "/members") && !strcmp(m, "POST"))
 		add(req, &w, &g);
-	else if (!strcmp(rest, "/members") && !strcmp(m, "GET"))
-		show(req, &w, &g);
 	else if (!strncmp(rest, "/members/", 9) && !strcmp(m, "DELETE"))
 		remove_one(req, &w, &g, rest + 9);
 	else

@@ -615,14 +615,13 @@ history_read(struct store *st, void *arg)
 		with_id = u.id;
 	}
 	if (h->group[0]) {
-		r = store_group_get(st, h->group, h->user_id, &g);
-		if (r < 0 && r != STORE_NOTFOUND)
-			goto failed;
-		/* a private group is not there for those outside it */
-		if (r == STORE_NOTFOUND || (g.private_ && !g.role[0])) {
+		r = api_group_visible(st, h->group, h->user_id, &g);
+		if (r == STORE_NOTFOUND) {
 			history_fail(h, 404, "no_such_group", "no such group");
 			return;
 		}
+		if (r < 0)
+			goto failed;
 		if (!g.role[0]) {
 			history_fail(h, 403, "forbidden", "you are not a member of this group");
 			return;

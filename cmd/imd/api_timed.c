@@ -166,28 +166,60 @@ retire_start(int64_t before_ms)
  * this one's: the store's claim (store_sched_get, store_msg_expire) lets
  * one of them act and the others find nothing.
  */
+static int64_t reread_next;
+
+/* the store read again, on a reader (api_read): committed rows only */
+struct reread {
+	struct store_timed *t;
+	size_t n;
+	int rc;
+	char err[256];
+};
+
+static void
+reread_read(struct store *st, void *arg)
+{
+	struct reread *r = arg;
+
+	if ((r->rc = store_timed(st, &r->t, &r->n)) < 0)
+		snprintf(r->err, sizeof(r->err), "%s", store_errmsg(st));
+}
+
+static void
+reread_done(struct http_req *req, void *arg)
+{
+	struct reread *r = arg;
+	size_t i;
+
+	(void)req;
+	reread_next = loop_now_ms() + REREAD_MS;
+	if (r->rc < 0) {
+		log_warn("timed messages: %s; trying again in a second", r->err);
+		reread_next = loop_now_ms() + 1000;
+	}
+	/* what is due before the next reading */
+	for (i = 0; i < r->n; i++)
+		if (r->t[i].at_ms < reread_next)
+			timers_add(api_store, r->t[i].at_ms, r->t[i].id, r->t[i].kind);
+	free(r->t);
+	free(r);
+}
+
 static void
 reread(int64_t now)
 {
-	static int64_t next;
-	struct store_timed *t;
-	size_t n, i;
+	struct reread *r;
 
 	if (!store_shared(api_store))
 		return;
-	if (next == 0)		/* the first use of the heap loads everything */
-		next = now + REREAD_MS;
-	if (now < next)
+	if (reread_next == 0)	/* the first use of the heap loads everything */
+		reread_next = now + REREAD_MS;
+	if (now < reread_next || !(r = calloc(1, sizeof(*r))))
 		return;
-	if (store_timed(api_store, &t, &n) < 0) {
-		log_warn("timed messages: %s; trying again in a second", store_errmsg(api_store));
-		return;
-	}
-	next = now + REREAD_MS;
-	for (i = 0; i < n; i++)
-		if (t[i].at_ms < next)
-			timers_add(api_store, t[i].at_ms, t[i].id, t[i].kind);
-	free(t);
+	reread_next = INT64_MAX;	/* the next one once this one is back */
+	r->rc = STORE_ERR;	/* unread, it fails: imd is stopping */
+	snprintf(r->err, sizeof(r->err), "imd is stopping");
+	api_read(NULL, reread_read, reread_done, r);
 }
 
 /* every second */

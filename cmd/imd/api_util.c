@@ -252,17 +252,27 @@ api_group_find(struct http_req *req, const char *name, const struct who *w,
 
 	if (api_group_name_check(req, name) < 0)
 		return -1;
-	r = store_group_get(api_store, name, w->user_id, g);
-	if (r < 0 && r != STORE_NOTFOUND) {
-		api_storage_error(req);
-		return -1;
-	}
-	/* a private group is not there for those outside it */
-	if (r == STORE_NOTFOUND || (g->private_ && !g->role[0])) {
+	r = api_group_visible(api_store, name, w->user_id, g);
+	if (r == STORE_NOTFOUND) {
 		http_error(req, 404, "no_such_group", "no such group");
 		return -1;
 	}
+	if (r < 0) {
+		api_storage_error(req);
+		return -1;
+	}
 	return 0;
+}
+
+int
+api_group_visible(struct store *st, const char *name, int64_t user_id, struct store_group *g)
+{
+	int r = store_group_get(st, name, user_id, g);
+
+	/* a private group is not there for those outside it */
+	if (r == STORE_OK && g->private_ && !g->role[0])
+		return STORE_NOTFOUND;
+	return r;
 }
 
 /* compact, and "/" left alone (types such as "audio/ogg" stay readable) */

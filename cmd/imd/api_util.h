@@ -70,6 +70,10 @@ const char *api_str(struct json_object *o, const char *key, int *err);
 int64_t api_query_int(struct http_req *req, const char *name, int64_t dflt);
 /* a well-formed group name, or 400 answered and -1 */
 int api_group_name_check(struct http_req *req, const char *name);
+/* group name as user_id may see it (any thread's st): STORE_NOTFOUND
+ * when there is none, or it is private and user_id not in it */
+int api_group_visible(struct store *st, const char *name, int64_t user_id,
+    struct store_group *g);
 /* a group the caller may see: answers 404 itself and returns -1 */
 int api_group_find(struct http_req *req, const char *name, const struct who *w,
     struct store_group *g);
