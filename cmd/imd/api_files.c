@@ -402,7 +402,5 @@ api_download(struct http_req *req)
 	}
 	d->user_id = w.user_id;
 	memcpy(d->id, id, 33);
-	d->rc = STORE_ERR;	/* unread, it fails: imd is stopping */
-	snprintf(d->err, sizeof(d->err), "imd is stopping");
 	api_read(req, download_read, download_done, d);
 }

@@ -226,8 +226,6 @@ show(struct http_req *req, const struct who *w, const char *name)
 	}
 	s->user_id = w->user_id;
 	snprintf(s->name, sizeof(s->name), "%s", name);
-	s->rc = STORE_ERR;	/* unread, it fails: imd is stopping */
-	snprintf(s->err, sizeof(s->err), "imd is stopping");
 	api_read(req, show_read, show_done, s);
 }
 

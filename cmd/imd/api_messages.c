@@ -714,9 +714,6 @@ api_history(struct http_req *req)
 	/* what this node's streams have had: the same horizon as theirs */
 	h->upto = store_committed_max(api_store);
 	h->limit = (int)limit;
-	/* unread, it answers as a failed read (imd stopping) */
-	snprintf(h->err, sizeof(h->err), "imd is stopping");
-	history_fail(h, 503, NULL, NULL);
 	api_read(req, history_read, history_done, h);
 	return;
 bad:

@@ -68,7 +68,9 @@ api_read_shutdown(void)
 
 	for (; nreaders > 0; nreaders--) {
 		rd = &readers[nreaders - 1];
-		workq_stop(rd->q, 0);	/* reads not begun are answered unread */
+		/* every client is gone: what is queued is read for nothing,
+		 * but read, so that each done() has its result */
+		workq_stop(rd->q, 1);
 		store_close(rd->st);
 		*rd = (struct reader){ 0 };
 	}
@@ -206,8 +208,6 @@ api_read_list(struct http_req *req, const struct api_list *tmpl)
 	*l = *tmpl;
 	l->rows = NULL;
 	l->n = 0;
-	l->rc = STORE_ERR;	/* unread, it fails: imd is stopping */
-	snprintf(l->err, sizeof(l->err), "imd is stopping");
 	api_read(req, list_read, list_done, l);
 }
 
@@ -253,9 +253,6 @@ api_read_identify(struct http_req *req, void (*again)(struct http_req *req))
 		free(a);
 		return 0;	/* looked up on the loop, as without a reader */
 	}
-	/* what a job left unread (imd stopping) answers as a failed read */
-	a->id->r = STORE_ERR;
-	snprintf(a->id->err, sizeof(a->id->err), "imd is stopping");
 	auth_token_hash(token, strlen(token), a->hash);
 	a->again = again;
 	submit(&readers[TOKENS], req, identify_read, identify_done, a);

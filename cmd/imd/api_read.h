@@ -2,8 +2,9 @@
  * api_read — a request's reads on a thread of their own, with a database
  * connection of their own (store_reader), so that a slow or locked
  * database delays the requests that read, never the loop: the token of
- * every request, and the reads of history. Without a reader (SQLite, a
- * local file) they run on the loop as they come.
+ * every request, and the reads of GET requests and of the timed work.
+ * Without a reader (SQLite, a local file) they run on the loop as they
+ * come.
  *
  * Three threads: one for the tokens, two for the other reads, each read
  * to the one with fewer under way; the reads of one run one at a time, in

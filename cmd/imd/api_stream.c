@@ -12,8 +12,8 @@
  * With readers (PostgreSQL) a page is read on one of them, one page at
  * a time per stream. What was committed while the last one was read
  * (a stream not yet live misses it in the hub) is read on the loop: a
- * few rows, just written or just read there, and the stream turns live
- * with no page on its way, which a writer busy enough would prevent.
+ * few rows, just written or just read there. Reading it on a reader too
+ * would never end while a busy writer commits during every read.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,8 +23,8 @@
 #include "isotime.h"
 
 #include "api_int.h"
-#include "hub.h"
 #include "api_read.h"
+#include "hub.h"
 #include "log.h"
 #include "loop.h"
 #include "metrics.h"
@@ -166,8 +166,6 @@ ask_page(struct stream *st)
 	p->user_id = st->sub.user_id;
 	p->since = st->sub.pos;
 	p->upto = store_committed_max(api_store);
-	p->rc = STORE_ERR;	/* unread, it fails: imd is stopping */
-	snprintf(p->err, sizeof(p->err), "imd is stopping");
 	st->reading = p;
 	api_read(NULL, page_read, page_done, p);
 	return 0;

@@ -217,8 +217,6 @@ reread(int64_t now)
 	if (now < reread_next || !(r = calloc(1, sizeof(*r))))
 		return;
 	reread_next = INT64_MAX;	/* the next one once this one is back */
-	r->rc = STORE_ERR;	/* unread, it fails: imd is stopping */
-	snprintf(r->err, sizeof(r->err), "imd is stopping");
 	api_read(NULL, reread_read, reread_done, r);
 }
 

@@ -768,7 +768,7 @@ serve(int argc, char **argv)
 	api_before_sleep();
 	conn_flush_all();
 	conn_reap();
-	api_read_shutdown();	/* every client is gone: its reads end unanswered */
+	api_read_shutdown();	/* every client is gone: no read is answered now */
 	auth_shutdown();
 	work_shutdown();	/* its done steps may still write */
 	api_commit_wait();
