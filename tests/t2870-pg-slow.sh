@@ -237,6 +237,25 @@ test_expect_success 'a token lookup held up by a lock fails after 5 s with 503 a
 	test "$(api bob GET /v1/whoami)" = 200
 '
 
+# an upload's token too, before any of its body is read
+test_expect_success 'an upload whose token waits for a lock: taken once the lock ends; the loop goes on' '
+	{ pg_sql "BEGIN; LOCK TABLE tokens IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(4); COMMIT" \
+		>/dev/null & } &&
+	plock=$! &&
+	sleep 1 &&
+	head -c 300000 /dev/zero >zeros &&
+	t0=$(now_ms) &&
+	imcurl -o up -w "%{http_code}" -H "$(bearer bob)" -H "Content-Type: application/octet-stream" \
+		--data-binary @zeros "$URL/v1/files?name=zeros" >up.code &&
+	t1=$(now_ms) &&
+	diag "upload under the lock: $(cat up.code) after $((t1 - t0)) ms" &&
+	test "$(cat up.code)" = 201 &&
+	test $((t1 - t0)) -ge 2000 &&
+	jq -e ".size == 300000" up &&
+	gap_below 2500 "$t0" "$t1" &&
+	wait $plock
+'
+
 # history and a stream's backlog are read there too: a read that waits
 # for a lock holds up neither the loop nor the other reader
 test_expect_success 'history and a backlog held up by a locked table: answered once the lock ends; whoami and the stream go on meanwhile' '

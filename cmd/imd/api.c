@@ -52,12 +52,15 @@ api_set_max_file(uint64_t bytes)
 	api_max_file = bytes;
 }
 
-/* only an upload is read as it arrives: to disk, once its token is good */
+/* only an upload is read as it arrives: to disk, once its token is good,
+ * which a reader finds while its body waits */
 int
 api_headers(struct http_req *req)
 {
 	if (strcmp(req->method, "POST") || strcmp(req->path, "/v1/files"))
 		return 0;
+	if (api_read_identify(req, http_headers_resume))
+		return 1;
 	return api_upload_begin(req);
 }
 

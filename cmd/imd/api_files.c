@@ -244,19 +244,49 @@ referenced(const char *sha256)
  * a shared directory, settle a few of the removed bytes that waited their
  * minute in files/gone.
  */
+struct orphan {
+	int64_t before;		/* uploads older than this */
+	int n;			/* forgotten so far in this sweep */
+	char id[33], sha[65];
+	int rc;
+};
+
+/* the search, on a reader (api_read): it reads messages, which a lock
+ * may hold */
+static void
+orphan_read(struct store *st, void *arg)
+{
+	struct orphan *o = arg;
+
+	o->rc = store_file_orphan(st, o->before, o->id, o->sha);
+}
+
+static void
+orphan_found(struct http_req *req, void *arg)
+{
+	struct orphan *o = arg;
+	int64_t refs;
+
+	(void)req;
+	if (o->rc == STORE_OK && store_file_delete(api_store, o->id) == STORE_OK) {
+		if (store_file_refs(api_store, o->sha, &refs) == STORE_OK && refs == 0)
+			api_blob_after_commit(o->sha);
+		if (++o->n < 16) {
+			api_read(NULL, orphan_read, orphan_found, o);
+			return;
+		}
+	}
+	free(o);
+}
+
 void
 api_uploads_sweep(void)
 {
-	char id[33], sha[65];
-	int64_t refs;
-	int i;
+	struct orphan *o = calloc(1, sizeof(*o));
 
-	for (i = 0; i < 16; i++) {
-		if (store_file_orphan(api_store, loop_now_ms() - ORPHAN_AGE_MS, id, sha) != STORE_OK ||
-		    store_file_delete(api_store, id) < 0)
-			break;
-		if (store_file_refs(api_store, sha, &refs) == STORE_OK && refs == 0)
-			api_blob_after_commit(sha);
+	if (o) {
+		o->before = loop_now_ms() - ORPHAN_AGE_MS;
+		api_read(NULL, orphan_read, orphan_found, o);
 	}
 	blob_purge(referenced);
 }

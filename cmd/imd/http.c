@@ -57,6 +57,7 @@ struct hconn {
 	int parsing;		/* inside parse_input */
 	int expect_continue;	/* the client waits for "100 Continue" */
 	int body_held;		/* the body sink is full: parser and reading stop */
+	int headers_held;	/* the headers hook waits: http_headers_resume() */
 	int bulk;		/* the connection reads in big pieces for this body */
 	int gone;		/* the connection closed while parsing */
 	int head;		/* a HEAD request: the answer to GET, without its body */
@@ -155,6 +156,7 @@ req_reset(struct hconn *h)
 	h->error_code = NULL;
 	h->expect_continue = 0;
 	h->body_held = 0;
+	h->headers_held = 0;
 	h->head = 0;
 	h->linger = 0;
 	if (h->bulk)
@@ -304,6 +306,8 @@ over_budget(struct hconn *h)
 	return fail(h, 503, "unavailable");
 }
 
+static int headers_go(struct hconn *h);
+
 static int
 on_headers_complete(http_parser *p)
 {
@@ -328,9 +332,28 @@ on_headers_complete(http_parser *p)
 		return fail(h, 411, "length_required");
 	if (p->content_length != ULLONG_MAX)
 		r->content_length = p->content_length;
-	if (headers_hook && headers_hook(r) < 0) {
+	return headers_go(h);
+}
+
+/*
+ * The headers hook's verdict, then the body's reading set up; -1 (fail)
+ * to refuse. While the hook waits, the parser and reading stop.
+ */
+static int
+headers_go(struct hconn *h)
+{
+	struct http_req *r = &h->req;
+	http_parser *p = &h->parser;
+	int rc = headers_hook ? headers_hook(r) : 0;
+
+	if (rc < 0) {
 		h->refuse_msg = r->refuse_msg;
 		return fail(h, r->refuse_status, r->refuse_code);
+	}
+	if (rc > 0) {
+		h->headers_held = h->body_held = 1;
+		http_parser_pause(p, 1);
+		return 0;
 	}
 	if (r->on_body_chunk) {
 		if (r->content_length > r->max_body) {
@@ -688,6 +711,32 @@ keep_input(struct hconn *h, const char *buf, size_t len)
 	return 0;
 }
 
+/* the request refused (what fail() set, or the parser's error); the rest
+ * of the input is dropped and the connection ends after the answer */
+static void
+refuse(struct hconn *h, enum http_errno err)
+{
+	int status = h->error_status ? h->error_status : 400;
+	const char *code = h->error_code ? h->error_code : "bad_request";
+	char msg[160];
+
+	if (h->refuse_msg && h->refuse_msg[0])
+		snprintf(msg, sizeof(msg), "%s", h->refuse_msg);
+	else if (status == 431)
+		snprintf(msg, sizeof(msg), "request headers exceed %d bytes", HTTP_MAX_HEADERS_BYTES);
+	else if (status == 413)
+		snprintf(msg, sizeof(msg), "request body exceeds %d bytes", HTTP_MAX_BODY);
+	else if (status == 411)
+		snprintf(msg, sizeof(msg), "a body needs Content-Length; chunked uploads are not accepted");
+	else
+		snprintf(msg, sizeof(msg), "malformed HTTP request: %s", http_errno_description(err));
+	h->in_len = h->ext_len = 0;
+	h->keep_alive = 0;
+	h->linger = 1;
+	h->state = HANDLING;
+	http_error(&h->req, status, code, msg);
+}
+
 /*
  * Feed input to the parser, dispatching each complete request: what was
  * kept in h->in, else what on_data handed over in h->ext (an upload's
@@ -711,25 +760,7 @@ parse_input(struct hconn *h)
 		enum http_errno err = HTTP_PARSER_ERRNO(&h->parser);
 
 		if (err != HPE_OK && err != HPE_PAUSED) {
-			int status = h->error_status ? h->error_status : 400;
-			const char *code = h->error_code ? h->error_code : "bad_request";
-			char msg[160];
-
-			if (h->refuse_msg && h->refuse_msg[0])
-				snprintf(msg, sizeof(msg), "%s", h->refuse_msg);
-			else if (status == 431)
-				snprintf(msg, sizeof(msg), "request headers exceed %d bytes", HTTP_MAX_HEADERS_BYTES);
-			else if (status == 413)
-				snprintf(msg, sizeof(msg), "request body exceeds %d bytes", HTTP_MAX_BODY);
-			else if (status == 411)
-				snprintf(msg, sizeof(msg), "a body needs Content-Length; chunked uploads are not accepted");
-			else
-				snprintf(msg, sizeof(msg), "malformed HTTP request: %s", http_errno_description(err));
-			h->in_len = h->ext_len = 0;
-			h->keep_alive = 0;
-			h->linger = 1;
-			h->state = HANDLING;
-			http_error(&h->req, status, code, msg);
+			refuse(h, err);
 			break;
 		}
 		if (from_in) {
@@ -763,6 +794,23 @@ parse_input(struct hconn *h)
 	if ((h->state == IDLE || h->state == READING) && !conn_closing(h->c))
 		conn_pause(h->c, h->body_held);
 	return 0;
+}
+
+void
+http_headers_resume(struct http_req *req)
+{
+	struct hconn *h = req_hconn(req);
+
+	if (!h->headers_held)
+		return;
+	h->headers_held = 0;
+	if (headers_go(h) < 0) {
+		h->body_held = 0;
+		refuse(h, HPE_CB_headers_complete);
+		return;
+	}
+	if (!h->headers_held)
+		http_body_resume(req);
 }
 
 void

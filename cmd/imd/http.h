@@ -71,9 +71,12 @@ typedef void (*http_dispatch_fn)(struct http_req *req);
  * Runs when a request's headers are complete, before any of its body:
  * may set on_body_chunk/max_body, or refuse by returning -1 with
  * refuse_status/refuse_code/refuse_msg set (the body is never read).
+ * Returning 1 makes it wait: nothing more is read until
+ * http_headers_resume(), which runs the hook again.
  */
 typedef int (*http_headers_fn)(struct http_req *req);
 void http_on_headers(http_headers_fn fn);
+void http_headers_resume(struct http_req *req);
 
 /* serve connections from this loop with this TLS context */
 void http_init(struct loop *l, SSL_CTX *ctx, http_dispatch_fn dispatch);
