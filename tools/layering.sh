@@ -43,7 +43,7 @@ api		api_int HANDLERS api_util api_commit api_read hub http conn loop store heal
 metrics_serve	conn health hub log loop metrics metrics_vfs
 main		*
 '
-handlers='api_account api_changes api_files api_groups api_health api_messages api_stream api_timed'
+handlers='api_account api_changes api_files api_groups api_health api_messages api_send api_stream api_timed'
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
