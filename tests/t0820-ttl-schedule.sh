@@ -36,6 +36,20 @@ test_expect_success 'the key of an expired message is free again' '
 	test "$s" = 201 && test "$(jq -r .text body)" = b
 '
 
+test_expect_success 'a batch key whose messages expired is free again; one still there is not' '
+	printf "%s\n" "{\"to\":\"bob\",\"text\":\"a\",\"ttl\":1}" "{\"to\":\"bob\",\"text\":\"b\",\"ttl\":1}" >batch &&
+	s=$(api alice POST /v1/messages -H "Idempotency-Key: kb-ttl" -H "Content-Type: application/x-ndjson" --data-binary @batch) &&
+	test "$s" = 200 && first=$(head -n 1 body | jq .id) &&
+	s=$(api alice POST /v1/messages -H "Idempotency-Key: kb-ttl" -H "Content-Type: application/x-ndjson" --data-binary @batch) &&
+	test "$s" = 200 && test "$(head -n 1 body | jq .id)" = "$first" &&
+	wait_for 4 eval "! in_store $first" &&
+	s=$(api alice POST /v1/messages -H "Idempotency-Key: kb-ttl" -H "Content-Type: application/x-ndjson" --data-binary @batch) &&
+	test "$s" = 200 && again=$(head -n 1 body | jq .id) && test "$again" -gt "$first" &&
+	test "$(wc -l <body)" = 2 && test "$(sed -n 2p body | jq -r .text)" = b &&
+	s=$(api alice POST /v1/messages -H "Idempotency-Key: kb-ttl" -H "Content-Type: application/x-ndjson" --data-binary @batch) &&
+	test "$s" = 200 && test "$(head -n 1 body | jq .id)" = "$again"
+'
+
 test_expect_success '--ttl survives a restart: an expiry due while imd was down goes at start' '
 	as_user alice imsend --json --ttl 3s bob "across a restart" >m &&
 	id=$(jq .id m) &&

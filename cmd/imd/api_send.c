@@ -447,9 +447,9 @@ batch_parse(struct http_req *req, const struct who *w, const char *bkey,
 }
 
 /*
- * A batch whose Idempotency-Key was used before: answered again with what
- * was stored when every line is the same message, else refused. 1 when
- * answered, 0 when the key is new, -1 on a storage failure.
+ * A batch whose Idempotency-Key was taken: answered again with what was
+ * stored when every line is the same message, else refused. -1 on a
+ * storage failure.
  */
 static int
 batch_replay(struct http_req *req, const struct who *w, const char *key,
@@ -461,8 +461,6 @@ batch_replay(struct http_req *req, const struct who *w, const char *key,
 	int r, same;
 
 	r = store_batch_get(api_store, w->user_id, key, b->n, &old, &got);
-	if (r == STORE_NOTFOUND)
-		return 0;
 	if (r < 0)
 		return failed(f, 503, NULL, "storage failure");
 	same = got == b->n;
@@ -486,13 +484,15 @@ batch_replay(struct http_req *req, const struct who *w, const char *key,
 		free(out);
 	}
 	store_msgs_free(old, got);
-	return 1;
+	return 0;
 }
 
 /*
  * Store a checked batch in the turn's transaction, all or nothing, and
- * defer its answer: NDJSON, one line per message. Once part of it is in
- * the transaction a failure undoes the whole turn.
+ * defer its answer: NDJSON, one line per message. Its key is claimed
+ * first, for the id its first message will get: one statement, and a
+ * batch sent before is found without a line of this one written. Once
+ * part of it is in the transaction a failure undoes the whole turn.
  */
 static int
 batch_store(struct http_req *req, const struct who *w, const char *bkey,
@@ -506,12 +506,21 @@ batch_store(struct http_req *req, const struct who *w, const char *bkey,
 
 	if (store_begin(api_store) < 0)
 		return failed(f, 503, NULL, "storage failure");
-	if (bkey && (r = batch_replay(req, w, bkey, b, f)) != 0)
-		return r > 0 ? 0 : -1;
+	if (bkey) {
+		first = store_max_id(api_store) + 1;
+		if ((r = store_batch_claim(api_store, w->user_id, bkey, first)) == STORE_EXISTS)
+			return batch_replay(req, w, bkey, b, f);
+		if (r < 0) {
+			failed(f, 503, "unavailable", "storage failure; nothing was saved, try again");
+			goto fail;
+		}
+	}
 	/* the answer's room up front: each line comes back with its id, time,
 	 * from and kind added; a guess short of it only grows as before */
-	if (im_buf_reserve(&out, req->body_len + b->n * 96) < 0)
-		return failed(f, 500, "internal", "out of memory");
+	if (im_buf_reserve(&out, req->body_len + b->n * 96) < 0) {
+		failed(f, 500, "internal", "out of memory");
+		goto fail;
+	}
 	for (i = 0; i < b->n; i++) {
 		memset(&sm, 0, sizeof(sm));
 		r = store_one(w, &b->ms[i], &sm);
@@ -519,21 +528,16 @@ batch_store(struct http_req *req, const struct who *w, const char *bkey,
 			f->line = b->ms[i].line;
 			failed(f, 409, "idempotency_conflict", "line %d: that idempotency key "
 			    "was used for another message", b->ms[i].line);
-		} else if (r < 0) {
+		} else if (r < 0 || (i == 0 && bkey && sm.id != first)) {
+			/* another id than the key was claimed for: it cannot be */
 			f->line = b->ms[i].line;
-			failed(f, 503, "unavailable", "storage failure; nothing was saved, try again");
+			r = failed(f, 503, "unavailable", "storage failure; nothing was saved, try again");
 		} else if (im_buf_add(&out, sm.json, sm.json_len) < 0 || im_buf_add(&out, "\n", 1) < 0) {
 			r = failed(f, 500, "internal", "out of memory");
 		}
-		if (i == 0)
-			first = sm.id;
 		store_msg_free(&sm);
 		if (r < 0)
 			goto fail;
-	}
-	if (bkey && store_batch_claim(api_store, w->user_id, bkey, first) != STORE_OK) {
-		failed(f, 503, "unavailable", "storage failure; nothing was saved, try again");
-		goto fail;
 	}
 	api_defer(req, 200, "application/x-ndjson", out.p, out.len);
 	im_buf_free(&out);

@@ -372,8 +372,10 @@ int store_msg_add(struct store *st, const struct store_new_msg *nm, struct store
  * which names its first message: a batch's messages have consecutive ids,
  * as it is written in one go. store_batch_get returns the messages of the
  * earlier batch (at most n, from its first; they may have been another
- * batch's size, so compare) or STORE_NOTFOUND; store_batch_claim records
- * the key after the batch is written (STORE_EXISTS if taken meanwhile).
+ * batch's size, so compare) or STORE_NOTFOUND. store_batch_claim records
+ * the key for the batch's first id before the batch is written: it is
+ * STORE_EXISTS when the key is taken (a key whose first message is gone
+ * is free again).
  */
 int store_batch_get(struct store *st, int64_t sender, const char *key, size_t n,
     struct store_msg **out, size_t *got);

@@ -51,14 +51,6 @@ store_max_id(struct store *st)
 	return v > st->committed_max ? v : st->committed_max;
 }
 
-/* it reads no message: the batch's rows, waiting, go with the COMMIT */
-int
-store_batch_claim(struct store *st, int64_t sender, const char *key, int64_t first_id)
-{
-	return pg_inserted(st, pg_run_past_rows(st, "INSERT INTO idempotency(sender, key, msg_id)"
-	    " VALUES ($1, $2, $3) ON CONFLICT DO NOTHING", "iti", sender, key, first_id));
-}
-
 int
 store_batch_get(struct store *st, int64_t sender, const char *key, size_t n,
     struct store_msg **out, size_t *got)
@@ -91,10 +83,43 @@ idem_lookup(struct store *st, int64_t sender, const char *key, struct store_msg 
 }
 
 /*
+ * Claim the sender's key for message id (a batch's: its first message),
+ * as store_sqlite_messages.c's: STORE_OK when it was free, STORE_EXISTS
+ * (m holds the earlier message) when it was taken; a key whose message is
+ * gone is free again. The claim reads no message: the rows waiting for
+ * the COMMIT stay there unless the key was taken.
+ */
+static int
+idem_claim(struct store *st, int64_t sender, const char *key, int64_t id, struct store_msg *m)
+{
+	int rc = pg_inserted(st, pg_run_past_rows(st, "INSERT INTO idempotency(sender, key, msg_id)"
+	    " VALUES ($1, $2, $3) ON CONFLICT DO NOTHING", "iti", sender, key, id));
+
+	if (rc != STORE_EXISTS)
+		return rc;
+	if ((rc = idem_lookup(st, sender, key, m)) != STORE_NOTFOUND)
+		return rc;
+	return pg_done(st, pg_run(st, "UPDATE idempotency SET msg_id = $3"
+	    " WHERE sender = $1 AND key = $2", "iti", sender, key, id), 0);
+}
+
+int
+store_batch_claim(struct store *st, int64_t sender, const char *key, int64_t first_id)
+{
+	struct store_msg m = {0};
+	int rc = idem_claim(st, sender, key, first_id, &m);
+
+	store_msg_free(&m);
+	return rc;
+}
+
+/*
  * The statements of one message, all or nothing (the caller's savepoint
- * or transaction). The key is looked up first, so that a replay takes no
- * id; then msg_seq gives the id (its row lock held to COMMIT orders the
- * nodes' commits), the key is claimed and the row inserted.
+ * or transaction). In the group transaction, holding msg_seq's row (its
+ * lock held to COMMIT orders the nodes' commits), the next id is known
+ * without asking: the key is claimed for it, one statement, and the row
+ * waits for the COMMIT. Outside one the key is looked up first, so that
+ * a replay takes no id from msg_seq.
  */
 static int
 msg_insert(struct store *st, const struct store_new_msg *nm, struct store_msg *m)
@@ -103,28 +128,20 @@ msg_insert(struct store *st, const struct store_new_msg *nm, struct store_msg *m
 	int64_t id;
 	int rc;
 
-	if (nm->key && (rc = idem_lookup(st, nm->sender, nm->key, m)) != STORE_NOTFOUND)
-		return rc;
-	/* holding msg_seq's row, the transaction knows the next id */
 	if (st->in_tx) {
 		if (pg_ids_take(st) != STORE_OK)
 			return STORE_ERR;
 		id = (st->pending_max > 0 ? st->pending_max : st->seq_last) + 1;
 	} else {
+		if (nm->key && (rc = idem_lookup(st, nm->sender, nm->key, m)) != STORE_NOTFOUND)
+			return rc;
 		if (!(r = pg_run(st, "UPDATE msg_seq SET last = last + 1 RETURNING last", "")))
 			return STORE_ERR;
 		id = pg_col_i(r, 0, 0);
 		PQclear(r);
 	}
-	if (nm->key && (rc = store_batch_claim(st, nm->sender, nm->key, id)) != STORE_OK) {
-		if (rc != STORE_EXISTS ||
-		    (rc = idem_lookup(st, nm->sender, nm->key, m)) != STORE_NOTFOUND)
-			return rc;
-		/* the key's message expired or was retired: the key is free again */
-		if ((rc = pg_done(st, pg_run(st, "UPDATE idempotency SET msg_id = $3"
-		    " WHERE sender = $1 AND key = $2", "iti", nm->sender, nm->key, id), 0)) != STORE_OK)
-			return rc;
-	}
+	if (nm->key && (rc = idem_claim(st, nm->sender, nm->key, id, m)) != STORE_OK)
+		return rc;
 	if (!(m->json = store_msg_json(id, nm, &m->json_len))) {
 		snprintf(st->err, sizeof st->err, "out of memory building message");
 		return STORE_ERR;

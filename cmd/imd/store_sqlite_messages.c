@@ -140,33 +140,35 @@ idem_lookup(struct store *st, int64_t sender, const char *key, struct store_msg 
 	return rc == STORE_OK ? STORE_EXISTS : rc;
 }
 
-/* a message's key and a batch's are one kind of row: (sender, key) -> first id */
+/*
+ * Claim the sender's idempotency key for message id (a batch's: its first
+ * message): STORE_OK when it was free, STORE_EXISTS (m holds the earlier
+ * message) when it was taken. One insert that may do nothing, not a
+ * lookup before every insert. A key whose message expired or was retired
+ * is free again.
+ */
+static int
+idem_claim(struct store *st, int64_t sender, const char *key, int64_t id, struct store_msg *m)
+{
+	int rc;
+
+	if (sq_exec(st, sq_bind(st, Q_IDEM_ADD, "iti", sender, key, id)) != STORE_OK)
+		return STORE_ERR;
+	if (sqlite3_changes(st->db) == 1)
+		return STORE_OK;
+	if ((rc = idem_lookup(st, sender, key, m)) == STORE_NOTFOUND)
+		return sq_exec(st, sq_bind(st, Q_IDEM_REPOINT, "iti", sender, key, id));
+	return rc == STORE_EXISTS ? STORE_EXISTS : STORE_ERR;
+}
+
 int
 store_batch_claim(struct store *st, int64_t sender, const char *key, int64_t first_id)
 {
-	if (sq_exec(st, sq_bind(st, Q_IDEM_ADD, "iti", sender, key, first_id)) != STORE_OK)
-		return STORE_ERR;
-	return sqlite3_changes(st->db) == 1 ? STORE_OK : STORE_EXISTS;
-}
+	struct store_msg m = {0};
+	int rc = idem_claim(st, sender, key, first_id, &m);
 
-/*
- * Claim the sender's idempotency key for message id: STORE_OK when it was
- * free, STORE_EXISTS (m holds the earlier message) when it was taken. One
- * insert that may do nothing, not a lookup before every insert.
- */
-static int
-idem_claim(struct store *st, const struct store_new_msg *nm, int64_t id,
-    struct store_msg *m)
-{
-	int rc = store_batch_claim(st, nm->sender, nm->key, id);
-
-	if (rc != STORE_EXISTS)
-		return rc;
-	rc = idem_lookup(st, nm->sender, nm->key, m);
-	/* the key's message expired or was retired: the key is free again */
-	if (rc == STORE_NOTFOUND)
-		return sq_exec(st, sq_bind(st, Q_IDEM_REPOINT, "iti", nm->sender, nm->key, id));
-	return rc == STORE_EXISTS ? STORE_EXISTS : STORE_ERR;
+	store_msg_free(&m);
+	return rc;
 }
 
 int
@@ -204,7 +206,7 @@ msg_insert(struct store *st, const struct store_new_msg *nm, struct store_msg *m
 	int64_t id = store_max_id(st) + 1;
 	int rc;
 
-	if (nm->key && (rc = idem_claim(st, nm, id, m)) != STORE_OK)
+	if (nm->key && (rc = idem_claim(st, nm->sender, nm->key, id, m)) != STORE_OK)
 		return rc;
 	m->json = store_msg_json(id, nm, &m->json_len);
 	if (!m->json) {
