@@ -358,6 +358,43 @@ test_expect_success 'lists, a group and a file held up by locked tables: answere
 	wait $plock
 '
 
+# a send looks up what it names (its recipient, its group, its file, the
+# message it answers) on a reader too, before it waits for its commit
+test_expect_success 'sends whose group or file is held up by locked tables: stored once the lock ends; whoami and the stream go on meanwhile' '
+	as_user bob imgroup create squad &&
+	echo "attached" >att.txt &&
+	fid=$(imcurl -f -H "$(bearer bob)" -H "Content-Type: application/octet-stream" \
+		--data-binary @att.txt "$URL/v1/files?name=att.txt" | jq -er .id) &&
+	{ pg_sql "BEGIN; LOCK TABLE groups, files IN ACCESS EXCLUSIVE MODE;
+		SELECT pg_sleep(4); COMMIT" >/dev/null & } &&
+	plock=$! &&
+	sleep 1 &&
+	t0=$(now_ms) &&
+	{ api bob POST /v1/messages --json "{\"group\":\"squad\",\"text\":\"to the squad under a lock\"}" \
+		>squad.code & } &&
+	pg=$! &&
+	{ imcurl -o fmsg -w "%{http_code}" -H "$(bearer bob)" \
+		--json "{\"to\":\"alice\",\"kind\":\"file\",\"file\":\"$fid\"}" \
+		"$URL/v1/messages" >fmsg.code & } &&
+	pf=$! &&
+	sleep 0.3 &&
+	t1=$(now_ms) &&
+	test "$(imcurl --max-time 3 -o /dev/null -w "%{http_code}" -H "$(bearer bob)" \
+		"$URL/v1/whoami")" = 200 &&
+	t2=$(now_ms) &&
+	wait $pg && wait $pf &&
+	t3=$(now_ms) &&
+	diag "with groups and files locked: whoami in $((t2 - t1)) ms, the sends after $((t3 - t0)) ms" &&
+	test $((t2 - t1)) -lt 1500 &&
+	test $((t3 - t0)) -ge 2000 &&
+	test "$(cat squad.code) $(cat fmsg.code)" = "201 201" &&
+	jq -e ".file.id == \"$fid\"" fmsg &&
+	gap_below 2500 "$t0" "$t3" &&
+	wait_for 5 test_grep "to the squad under a lock" s.out &&
+	test "$(grep -c "to the squad under a lock" s.out)" = 1 &&
+	wait $plock
+'
+
 test_expect_success 'the stream is still there' '
 	_alive $spid &&
 	kill $spid

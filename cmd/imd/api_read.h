@@ -2,7 +2,8 @@
  * api_read — a request's reads on a thread of their own, with a database
  * connection of their own (store_reader), so that a slow or locked
  * database delays the requests that read, never the loop: the token of
- * every request, and the reads of GET requests and of the timed work.
+ * every request, what a send names, and the reads of GET requests and
+ * of the timed work.
  * Without a reader (SQLite, a local file) they run on the loop as they
  * come.
  *

@@ -17,6 +17,7 @@
 /* one message to store, validated: to a user (to_id) or a group (grp) */
 struct outgoing {
 	char to[IM_NAME_MAX + 1];
+	int is_group;
 	int64_t to_id;
 	int64_t grp;
 	const char *kind;	/* "text", "file" or "voice" */
@@ -44,6 +45,7 @@ struct batch {
 	struct outgoing *ms;
 	char *arena;		/* strings of the lines read without json-c */
 	size_t n, cap;
+	size_t checked;		/* the first n that passed check_message */
 };
 
 #define MAX_VOICE_SECONDS 3600
@@ -137,39 +139,37 @@ fields_of_flat(const char *p, size_t len, char *arena, struct store_fields *f)
 	return !f->kind || !strcmp(f->kind, "text");
 }
 
-/* the recipient, a user or a group the sender is in */
+/* the recipient in st: a user, or a group the sender is in */
 static int
-resolve(const struct who *w, const char *to, int is_group, struct outgoing *m,
-    struct fail *f)
+resolve(struct store *st, const struct who *w, struct outgoing *m, struct fail *f)
 {
 	struct store_group g;
 	struct store_user u;
 	int r;
 
-	if (is_group) {
-		r = store_group_get(api_store, to, w->user_id, &g);
+	if (m->is_group) {
+		r = store_group_get(st, m->to, w->user_id, &g);
 		if (r == STORE_OK && g.private_ && !g.role[0])
 			r = STORE_NOTFOUND;	/* hidden from outsiders */
 		if (r == STORE_OK && !g.role[0])
 			return failed(f, 403, "forbidden",
-			    "you are not a member of group '%s'", to);
+			    "you are not a member of group '%s'", m->to);
 		m->grp = g.id;
 	} else {
-		r = store_user_get(api_store, to, &u, NULL);
+		r = store_user_get(st, m->to, &u, NULL);
 		m->to_id = u.id;
 	}
 	if (r == STORE_NOTFOUND)
-		return failed(f, 404, is_group ? "no_such_group" : "no_such_user",
-		    "no %s '%s'", is_group ? "group" : "user", to);
+		return failed(f, 404, m->is_group ? "no_such_group" : "no_such_user",
+		    "no %s '%s'", m->is_group ? "group" : "user", m->to);
 	if (r < 0)
 		return failed(f, 503, "unavailable", "storage failure; try again");
 	return 0;
 }
 
-/* "file":ID of an upload the sender may see; "duration" for voice */
+/* "file":ID of an upload (resolve_message looks for it); "duration" for voice */
 static int
-check_attachment(const struct who *w, struct json_object *o, struct outgoing *m,
-    struct fail *f)
+check_attachment(struct json_object *o, struct outgoing *m, struct fail *f)
 {
 	struct json_object *v;
 	const char *id;
@@ -180,9 +180,9 @@ check_attachment(const struct who *w, struct json_object *o, struct outgoing *m,
 	if (err || !id)
 		return failed(f, 400, "bad_request",
 		    "a %s message needs \"file\": the id from POST /v1/files", m->kind);
-	if (strlen(id) != 32 || store_file_visible(api_store, id, w->user_id) != STORE_OK ||
-	    store_file_get(api_store, id, &m->file) != STORE_OK)
+	if (strlen(id) != sizeof(m->file.id) - 1)
 		return failed(f, 404, "no_such_file", "no file '%.40s'", id);
+	memcpy(m->file.id, id, sizeof(m->file.id));
 	if (strcmp(m->kind, "voice"))
 		return 0;
 	if (!json_object_object_get_ex(o, "duration", &v) ||
@@ -197,14 +197,13 @@ check_attachment(const struct who *w, struct json_object *o, struct outgoing *m,
 }
 
 /*
- * Validate one message object, read into fs (o is NULL when it was read
- * without json-c). last is the previous message of a batch: batches mostly
- * go to one place, whose lookup it saves.
+ * Check one message object, read into fs (o is NULL when it was read
+ * without json-c), as far as that needs no store: resolve_message does
+ * the rest.
  */
 static int
-check_message(const struct who *w, struct json_object *o, const struct store_fields *fs,
-    const char *header_key, struct outgoing *m, const struct outgoing *last,
-    struct fail *f)
+check_message(struct json_object *o, const struct store_fields *fs, const char *header_key,
+    struct outgoing *m, struct fail *f)
 {
 	const char *to = fs->to, *group = fs->group, *kind = fs->kind;
 
@@ -230,7 +229,7 @@ check_message(const struct who *w, struct json_object *o, const struct store_fie
 		return failed(f, 400, "bad_request", "unknown kind '%.20s' (text, file or voice)",
 		    m->kind);
 	if (strcmp(m->kind, "text")) {
-		if (check_attachment(w, o, m, f) < 0)
+		if (check_attachment(o, m, f) < 0)
 			return -1;
 		if (m->text && !m->text[0])
 			m->text = NULL;
@@ -246,18 +245,40 @@ check_message(const struct who *w, struct json_object *o, const struct store_fie
 		char why[160];
 		int status;
 
-		if (api_reply_to(w, o, &m->reply_to, &status, &code, why, sizeof(why)) < 0 ||
+		if (api_reply_to(o, &m->reply_to, &status, &code, why, sizeof(why)) < 0 ||
 		    api_ttl(o, &m->ttl_s, &status, &code, why, sizeof(why)) < 0)
-			return failed(f, status, status == 503 ? NULL : code, "%s", why);
+			return failed(f, status, code, "%s", why);
 	}
 	/* bounded by im_name_valid(): a copy, not snprintf's parsing of a format */
 	memcpy(m->to, to, strlen(to) + 1);
-	if (last && !strcmp(last->to, to) && !last->grp == !group) {
+	m->is_group = group != NULL;
+	return 0;
+}
+
+/*
+ * What a checked message names, looked up in st: its recipient, its file,
+ * the message it answers. last is the message before it in a batch:
+ * batches mostly go to one place, whose lookup it saves.
+ */
+static int
+resolve_message(struct store *st, const struct who *w, struct outgoing *m,
+    const struct outgoing *last, struct fail *f)
+{
+	const char *code;
+	char why[160];
+	int status;
+
+	if (m->file.id[0] && (store_file_visible(st, m->file.id, w->user_id) != STORE_OK ||
+	    store_file_get(st, m->file.id, &m->file) != STORE_OK))
+		return failed(f, 404, "no_such_file", "no file '%s'", m->file.id);
+	if (api_reply_visible(st, w, m->reply_to, &status, &code, why, sizeof(why)) < 0)
+		return failed(f, status, code, "%s", why);
+	if (last && !strcmp(last->to, m->to) && last->is_group == m->is_group) {
 		m->to_id = last->to_id;
 		m->grp = last->grp;
 		return 0;
 	}
-	return resolve(w, to, group != NULL, m, f);
+	return resolve(st, w, m, f);
 }
 
 /* a retry must carry the same message as the original */
@@ -322,39 +343,28 @@ store_one(const struct who *w, const struct outgoing *m, struct store_msg *sm)
 	return 201;
 }
 
+/* one checked message into the turn's transaction; its answer deferred */
 static void
-send_one(struct http_req *req, const struct who *w)
+one_store(struct http_req *req, const struct who *w, const struct outgoing *m)
 {
 	struct store_msg sm = {0};
-	struct json_object *o;
-	struct outgoing m;
-	struct store_fields fs;
-	struct fail f = {0};
 	int status;
 
-	if (!(o = api_json_body(req)))
-		return;
-	fields_of_json(o, &fs);
-	if (req->idempotency_key && !im_key_valid(req->idempotency_key)) {
-		http_error(req, 400, "bad_request", "Idempotency-Key is " KEY_RULE);
-	} else if (check_message(w, o, &fs, req->idempotency_key, &m, NULL, &f) < 0) {
-		fail_answer(req, &f);
-	} else if (store_begin(api_store) < 0) {
+	if (store_begin(api_store) < 0) {
 		api_storage_error(req);
-	} else {
-		status = store_one(w, &m, &sm);
-		if (status == -1) {
-			api_fail_turn();	/* what the message left half-written goes */
-			api_storage_error(req);
-		} else if (status == -2) {
-			http_error(req, 409, "idempotency_conflict",
-			    "that idempotency key was used for another message");
-		} else {
-			api_defer(req, status, "application/json", sm.json, sm.json_len);
-		}
-		store_msg_free(&sm);
+		return;
 	}
-	json_object_put(o);
+	status = store_one(w, m, &sm);
+	if (status == -1) {
+		api_fail_turn();	/* what the message left half-written goes */
+		api_storage_error(req);
+	} else if (status == -2) {
+		http_error(req, 409, "idempotency_conflict",
+		    "that idempotency key was used for another message");
+	} else {
+		api_defer(req, status, "application/json", sm.json, sm.json_len);
+	}
+	store_msg_free(&sm);
 }
 
 /* room for one more message; -1 out of memory (the batch stays whole) */
@@ -395,8 +405,7 @@ batch_free(struct batch *b)
  * lines skipped. bkey is the batch's own Idempotency-Key, or NULL.
  */
 static int
-batch_parse(struct http_req *req, const struct who *w, const char *bkey,
-    struct batch *b, struct fail *f)
+batch_parse(struct http_req *req, const char *bkey, struct batch *b, struct fail *f)
 {
 	char *p = req->body, *end = req->body ? req->body + req->body_len : NULL, *nl;
 	const char *code, *jmsg;
@@ -432,13 +441,13 @@ batch_parse(struct http_req *req, const struct who *w, const char *bkey,
 		else
 			used += len;	/* the strings fields_of_flat put in the arena */
 		m = &b->ms[b->n++];
-		if (check_message(w, b->objs[b->n - 1], &fs, NULL, m, b->n > 1 ? m - 1 : NULL,
-		    f) < 0)
+		if (check_message(b->objs[b->n - 1], &fs, NULL, m, f) < 0)
 			return at_line(f, line);
 		m->line = line;
 		if (bkey && m->key)
 			return failed(f, 400, "bad_request", "line %d: a batch with an "
 			    "Idempotency-Key header takes no \"key\" in its lines", line);
+		b->checked = b->n;
 	}
 	f->line = 0;
 	if (b->n == 0)
@@ -548,32 +557,137 @@ fail:
 	return -1;
 }
 
-/* NDJSON in, all or nothing; NDJSON out, one line per message */
-static void
-send_batch(struct http_req *req, const struct who *w)
-{
-	const char *bkey = req->idempotency_key;	/* the batch's own key */
-	struct batch b = {0};
-	struct fail f = {0};
+/*
+ * A send: its messages checked on the loop, what they name looked up on a
+ * reader (api_read: a locked or slow table holds up this send, never the
+ * loop), then stored in the turn's transaction once the right to give
+ * message ids is held (api_park). What the request owns is copied here:
+ * the client may go while the reader reads.
+ */
+struct send {
+	struct who who;
+	int is_batch;
+	char key[IM_KEY_MAX + 1];	/* the Idempotency-Key header, "" none */
+	struct batch b;		/* one message when not a batch */
+	struct fail f;		/* the first failure, its status 0 none */
+};
 
-	if (bkey && !im_key_valid(bkey))
-		failed(&f, 400, "bad_request", "Idempotency-Key is " KEY_RULE);
-	else if (batch_parse(req, w, bkey, &b, &f) == 0)
-		batch_store(req, w, bkey, &b, &f);
-	if (f.status)
-		fail_answer(req, &f);
-	batch_free(&b);
+static void
+send_free(struct send *s)
+{
+	batch_free(&s->b);
+	free(s);
+}
+
+static void
+send_gone(struct http_req *req)
+{
+	send_free(req->ctx);
+}
+
+/*
+ * On the reader: the messages before the first that failed its check, in
+ * order, so that a batch is refused for its first bad line either way.
+ */
+static void
+send_resolve(struct store *st, void *arg)
+{
+	struct send *s = arg;
+	struct fail f = {0};
+	size_t i;
+
+	for (i = 0; i < s->b.checked; i++)
+		if (resolve_message(st, &s->who, &s->b.ms[i], i ? &s->b.ms[i - 1] : NULL, &f) < 0) {
+			s->f = f;
+			if (s->is_batch)
+				at_line(&s->f, s->b.ms[i].line);
+			return;
+		}
+}
+
+static void
+send_store(struct http_req *req)
+{
+	struct send *s = req->ctx;
+	const char *key = s->key[0] ? s->key : NULL;
+
+	req->ctx = NULL;
+	req->on_close = NULL;
+	if (!s->is_batch)
+		one_store(req, &s->who, &s->b.ms[0]);
+	else if (batch_store(req, &s->who, key, &s->b, &s->f) < 0 || s->f.status)
+		fail_answer(req, &s->f);
+	send_free(s);
+}
+
+static void
+send_resolved(struct http_req *req, void *arg)
+{
+	struct send *s = arg;
+
+	if (!req || s->f.status) {
+		if (req)
+			fail_answer(req, &s->f);
+		send_free(s);
+		return;
+	}
+	req->ctx = s;
+	req->on_close = send_gone;
+	if (!api_park(req, send_store, 1))
+		send_store(req);
+}
+
+/* the body read into s->b: one message, or a batch (NDJSON, all or nothing) */
+static int
+send_parse(struct http_req *req, struct send *s)
+{
+	struct store_fields fs;
+	struct json_object *o;
+	const char *key = s->key[0] ? s->key : NULL;
+
+	if (s->is_batch)
+		return batch_parse(req, key, &s->b, &s->f);
+	if (!(o = api_json_body(req)))
+		return -1;
+	if (batch_grow(&s->b) < 0) {
+		json_object_put(o);
+		return failed(&s->f, 500, "internal", "out of memory");
+	}
+	s->b.objs[0] = o;
+	s->b.n = 1;
+	fields_of_json(o, &fs);
+	if (check_message(o, &fs, key, &s->b.ms[0], &s->f) == 0)
+		s->b.checked = 1;
+	return 0;
 }
 
 void
 api_send(struct http_req *req)
 {
+	struct send *s;
 	struct who w;
 
 	if (api_auth_any(req, &w) < 0)
 		return;
-	if (api_is_json(req->content_type, "application/x-ndjson"))
-		send_batch(req, &w);
-	else
-		send_one(req, &w);
+	if (req->idempotency_key && !im_key_valid(req->idempotency_key)) {
+		http_error(req, 400, "bad_request", "Idempotency-Key is " KEY_RULE);
+		return;
+	}
+	if (!(s = calloc(1, sizeof(*s)))) {
+		http_error(req, 500, "internal", "out of memory");
+		return;
+	}
+	s->who = w;
+	s->is_batch = api_is_json(req->content_type, "application/x-ndjson");
+	if (req->idempotency_key)
+		memcpy(s->key, req->idempotency_key, strlen(req->idempotency_key) + 1);
+	if (send_parse(req, s) < 0 && !s->f.status) {
+		send_free(s);	/* answered */
+		return;
+	}
+	if (s->b.checked == 0) {	/* nothing to look up: the first failed */
+		send_resolved(req, s);
+		return;
+	}
+	api_read(req, send_resolve, send_resolved, s);
 }

@@ -301,7 +301,8 @@ sched_add(struct http_req *req, const struct who *w)
 		goto out;
 	}
 	if (api_ttl(o, &ttl, &status, &code, m, sizeof(m)) < 0 ||
-	    api_reply_to(w, o, &reply_to, &status, &code, m, sizeof(m)) < 0) {
+	    api_reply_to(o, &reply_to, &status, &code, m, sizeof(m)) < 0 ||
+	    api_reply_visible(api_store, w, reply_to, &status, &code, m, sizeof(m)) < 0) {
 		http_error(req, status, code, m);
 		goto out;
 	}

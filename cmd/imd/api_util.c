@@ -363,12 +363,10 @@ api_destination(struct http_req *req, const struct who *w, const char *to, int g
 }
 
 int
-api_reply_to(const struct who *w, struct json_object *o, int64_t *reply_to, int *status,
-    const char **code, char *msg, size_t msglen)
+api_reply_to(struct json_object *o, int64_t *reply_to, int *status, const char **code,
+    char *msg, size_t msglen)
 {
 	struct json_object *v;
-	struct store_msg m;
-	int r;
 
 	*reply_to = 0;
 	if (!json_object_object_get_ex(o, "reply_to", &v))
@@ -380,14 +378,26 @@ api_reply_to(const struct who *w, struct json_object *o, int64_t *reply_to, int 
 		return -1;
 	}
 	*reply_to = json_object_get_int64(v);
-	if ((r = store_msg_get(api_store, *reply_to, w->user_id, &m)) == STORE_OK) {
+	return 0;
+}
+
+int
+api_reply_visible(struct store *st, const struct who *w, int64_t reply_to, int *status,
+    const char **code, char *msg, size_t msglen)
+{
+	struct store_msg m;
+	int r;
+
+	if (!reply_to)
+		return 0;
+	if ((r = store_msg_get(st, reply_to, w->user_id, &m)) == STORE_OK) {
 		store_msg_free(&m);
 		return 0;
 	}
 	*status = r == STORE_NOTFOUND ? 404 : 503;
 	*code = r == STORE_NOTFOUND ? "no_such_message" : "unavailable";
 	snprintf(msg, msglen, r == STORE_NOTFOUND ? "no message %lld that you can see" :
-	    "storage failure; try again", (long long)*reply_to);
+	    "storage failure; try again", (long long)reply_to);
 	return -1;
 }
 

@@ -90,8 +90,11 @@ void api_storage_failed(struct http_req *req, const char *why);
 /* a since= past the newest message: answered 400 since_ahead, -1 */
 int api_since_ahead(struct http_req *req, int64_t since);
 
-/* o's "reply_to" (absent: 0), a message w can see; -1 with status, code, msg set */
-int api_reply_to(const struct who *w, struct json_object *o, int64_t *reply_to, int *status,
+/* o's "reply_to" (absent: 0), a message id; -1 with status, code, msg set */
+int api_reply_to(struct json_object *o, int64_t *reply_to, int *status, const char **code,
+    char *msg, size_t msglen);
+/* 0 when reply_to is 0 or a message w can see in st; else as api_reply_to */
+int api_reply_visible(struct store *st, const struct who *w, int64_t reply_to, int *status,
     const char **code, char *msg, size_t msglen);
 /* o's "ttl" in seconds (absent: 0); -1 with status, code, msg set */
 int api_ttl(struct json_object *o, int64_t *ttl_s, int *status, const char **code, char *msg,
