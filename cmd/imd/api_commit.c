@@ -411,8 +411,7 @@ static int store_fd = -1, store_fd_write;
 struct parked {
 	struct http_req *req;	/* NULL once the client went away */
 	void (*dispatch)(struct http_req *req);
-	void *ctx;
-	void (*on_close)(struct http_req *req);
+	struct api_held held;
 	struct parked *next;
 };
 
@@ -456,10 +455,7 @@ parked_gone(struct http_req *req)
 	struct parked *p = req->ctx;
 
 	p->req = NULL;
-	req->ctx = p->ctx;
-	req->on_close = p->on_close;
-	if (req->on_close)
-		req->on_close(req);
+	api_hold_gone(req, &p->held);
 }
 
 int
@@ -475,10 +471,7 @@ api_park(struct http_req *req, void (*dispatch)(struct http_req *req), int ids)
 	}
 	p->req = req;
 	p->dispatch = dispatch;
-	p->ctx = req->ctx;
-	p->on_close = req->on_close;
-	req->ctx = p;
-	req->on_close = parked_gone;
+	api_hold(req, &p->held, p, parked_gone);
 	*parked_tail = p;
 	parked_tail = &p->next;
 	return 1;
@@ -496,8 +489,7 @@ unpark(void)
 	for (p = pl; p; p = pl) {
 		pl = p->next;
 		if (p->req) {
-			p->req->on_close = p->on_close;
-			p->req->ctx = p->ctx;
+			api_unhold(p->req, &p->held);
 			p->dispatch(p->req);
 		}
 		free(p);

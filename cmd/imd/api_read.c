@@ -30,8 +30,7 @@ static int nreaders;
 struct read_job {
 	struct http_req *req;	/* NULL once the client went away */
 	struct reader *rd;
-	void *ctx;
-	void (*on_close)(struct http_req *req);
+	struct api_held held;
 	void (*read)(struct store *st, void *arg);
 	void (*done)(struct http_req *req, void *arg);
 	void *arg;
@@ -101,10 +100,7 @@ job_gone(struct http_req *req)
 	struct read_job *j = req->ctx;
 
 	j->req = NULL;
-	req->ctx = j->ctx;
-	req->on_close = j->on_close;
-	if (req->on_close)
-		req->on_close(req);
+	api_hold_gone(req, &j->held);
 }
 
 static void
@@ -122,10 +118,8 @@ job_done(void *arg)
 	struct http_req *req = j->req;
 
 	j->rd->busy--;
-	if (req) {
-		req->ctx = j->ctx;
-		req->on_close = j->on_close;
-	}
+	if (req)
+		api_unhold(req, &j->held);
 	j->done(req, j->arg);
 	free(j);
 }
@@ -141,8 +135,7 @@ submit(struct reader *rd, struct http_req *req, void (*read)(struct store *st, v
 		done(req, arg);
 		return;
 	}
-	*j = (struct read_job){ req, rd, req ? req->ctx : NULL, req ? req->on_close : NULL,
-	    read, done, arg };
+	*j = (struct read_job){ .req = req, .rd = rd, .read = read, .done = done, .arg = arg };
 	if (workq_submit(rd->q, job_run, job_done, j) < 0) {
 		free(j);
 		read(api_store, arg);
@@ -150,10 +143,8 @@ submit(struct reader *rd, struct http_req *req, void (*read)(struct store *st, v
 		return;
 	}
 	rd->busy++;
-	if (req) {
-		req->ctx = j;
-		req->on_close = job_gone;
-	}
+	if (req)
+		api_hold(req, &j->held, j, job_gone);
 }
 
 void

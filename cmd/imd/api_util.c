@@ -362,6 +362,31 @@ api_destination(struct http_req *req, const struct who *w, const char *to, int g
 	return 0;
 }
 
+void
+api_hold(struct http_req *req, struct api_held *h, void *ctx,
+    void (*on_close)(struct http_req *req))
+{
+	h->ctx = req->ctx;
+	h->on_close = req->on_close;
+	req->ctx = ctx;
+	req->on_close = on_close;
+}
+
+void
+api_unhold(struct http_req *req, const struct api_held *h)
+{
+	req->ctx = h->ctx;
+	req->on_close = h->on_close;
+}
+
+void
+api_hold_gone(struct http_req *req, const struct api_held *h)
+{
+	api_unhold(req, h);
+	if (req->on_close)
+		req->on_close(req);
+}
+
 int
 api_reply_to(struct json_object *o, int64_t *reply_to, int *status, const char **code,
     char *msg, size_t msglen)

@@ -87,6 +87,22 @@ void api_storage_error(struct http_req *req);
 /* the same for a store other than api_store: why is its store_errmsg() */
 void api_storage_failed(struct http_req *req, const char *why);
 
+/*
+ * A request held by another owner for a while (a read on a reader, a wait
+ * for the commit): its own ctx and on_close set aside meanwhile.
+ * api_hold installs the owner's; api_unhold puts the request's own back;
+ * api_hold_gone does that when the client went away while held, and
+ * calls the request's own on_close.
+ */
+struct api_held {
+	void *ctx;
+	void (*on_close)(struct http_req *req);
+};
+void api_hold(struct http_req *req, struct api_held *h, void *ctx,
+    void (*on_close)(struct http_req *req));
+void api_unhold(struct http_req *req, const struct api_held *h);
+void api_hold_gone(struct http_req *req, const struct api_held *h);
+
 /* a since= past the newest message: answered 400 since_ahead, -1 */
 int api_since_ahead(struct http_req *req, int64_t since);
 
