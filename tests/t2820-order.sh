@@ -49,6 +49,14 @@ reader () {
 
 test_expect_success 'writers on both nodes at once, the reader resuming many times' '
 	rm -f writers.done &&
+	start=$(imcurl -f -H "$(bearer bob)" "$URL/v1/messages?limit=1000" |
+		jq "[.messages[].id] | max // 0") &&
+	{ timeout 300 curl -sS -N --cacert "$CERT" -H "$(bearer bob)" \
+		"$URL/v1/stream?since=$start" >follow.a 2>follow.a.err & } &&
+	echo $! >follow.pids &&
+	{ timeout 300 curl -sS -N --cacert "$CERT" -H "$(bearer bob)" \
+		"${NODE_URL[b]}/v1/stream?since=$start" >follow.b 2>follow.b.err & } &&
+	echo $! >>follow.pids &&
 	pids= &&
 	for w in $(seq $WRITERS); do
 		for n in a b; do
@@ -86,6 +94,24 @@ test_expect_success 'each writer in its own order' '
 		jq -r ".[1]" seen | grep "^$w-" >mine &&
 		test_cmp "$f" mine || return 1
 	done
+'
+
+# each node offers its own commits after every lower id another node
+# committed: a stream never passes an id it has not had
+test_expect_success 'a stream on each node got every message live, once, in id order' '
+	want=$(cat acked.* | wc -l) &&
+	for n in a b; do
+		wait_for 10 eval "test \$(grep -c "\"message\"" follow.$n) -ge $want" || {
+			echo "node $n streamed $(grep -c "\"message\"" follow.$n) of $want" >&9
+			return 1
+		}
+		jq -r "select(.type == \"message\") | .text" follow.$n | sort >got.$n &&
+		test_cmp expect got.$n &&
+		jq -r "select(.type == \"message\") | .id" follow.$n >ids.$n &&
+		sort -n -u ids.$n >sorted.$n &&
+		test_cmp sorted.$n ids.$n || return 1
+	done &&
+	kill $(cat follow.pids)
 '
 
 # The race made certain: node a's transaction holds an id for two seconds

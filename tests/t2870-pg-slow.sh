@@ -395,6 +395,59 @@ test_expect_success 'sends whose group or file is held up by locked tables: stor
 	wait $plock
 '
 
+# what another node committed is read on a reader as well: node a is
+# stopped while b commits, so that a reads it under the lock
+test_expect_success 'another node'"'"'s message read while messages are locked: delivered once, after the lock; whoami and the stream go on meanwhile' '
+	kill -STOP $IMD_PID &&
+	as_user carol@b imsend bob "from b, read under a lock" &&
+	{ pg_sql "BEGIN; LOCK TABLE messages IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(4); COMMIT" \
+		>/dev/null & } &&
+	plock=$! &&
+	sleep 0.5 &&
+	kill -CONT $IMD_PID &&
+	tc=$(now_ms) &&
+	sleep 1.2 &&
+	t0=$(now_ms) &&
+	test "$(imcurl --max-time 3 -o /dev/null -w "%{http_code}" -H "$(bearer bob)" \
+		"$URL/v1/whoami")" = 200 &&
+	t1=$(now_ms) &&
+	wait_for 8 test_grep "from b, read under a lock" s.out &&
+	t2=$(grep -m1 "from b, read under a lock" s.out | cut -d" " -f1) &&
+	diag "with messages locked: whoami on a in $((t1 - t0)) ms, b'"'"'s message after $((t2 - tc)) ms" &&
+	test $((t1 - t0)) -lt 1500 &&
+	test $((t2 - tc)) -ge 2000 &&
+	gap_below 2500 "$t0" "$t2" &&
+	test "$(grep -c "from b, read under a lock" s.out)" = 1 &&
+	wait $plock
+'
+
+# a round of a'"'"'s own that commits while a lower id of b'"'"'s is still to be
+# read waits for it: both readers are kept busy by reads that wait for a
+# lock, so the reading of b'"'"'s message waits behind them (a reaction
+# needs no reader: a send would wait behind them too)
+test_expect_success 'a change committed on a while b'"'"'s earlier message waits to be read: the stream gets both, in id order' '
+	mid=$(as_user alice imsend --json bob "to react to" | jq .id) &&
+	{ pg_sql "BEGIN; LOCK TABLE spans IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(4); COMMIT" \
+		>/dev/null & } &&
+	plock=$! &&
+	sleep 0.5 &&
+	{ imcurl -o /dev/null -H "$(bearer bob)" "$URL/v1/messages?limit=1" & } &&
+	ph1=$! &&
+	{ imcurl -o /dev/null -H "$(bearer bob)" "$URL/v1/messages?limit=2" & } &&
+	ph2=$! &&
+	sleep 0.3 &&
+	as_user carol@b imsend bob "b, first" &&
+	sleep 0.3 &&
+	test "$(api alice POST /v1/messages/$mid/react --json "{\"emoji\":\"👍\"}")" = 201 &&
+	wait_for 8 test_grep "\"react\"" s.out &&
+	wait $ph1 $ph2 $plock &&
+	jq -r "select(.type == \"message\") | .kind + \" \" + (.text // .emoji // \"\")" \
+		<(cut -d" " -f2- s.out) >texts &&
+	grep "^text b, first$\|^react " texts >order &&
+	printf "text b, first\nreact 👍\n" >order.want &&
+	test_cmp order.want order
+'
+
 test_expect_success 'the stream is still there' '
 	_alive $spid &&
 	kill $spid

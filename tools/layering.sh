@@ -35,7 +35,7 @@ auth		work
 health		loop log store work metrics
 presence	hub store loop log
 api_util	http conn loop log store auth blob
-api_commit	api_util http conn loop log store hub work health metrics blob
+api_commit	api_util api_read http conn loop log store hub work health metrics blob
 api_read	api_util http store auth work
 api_int		api_util api_commit http conn loop store
 HANDLERS	api_int api_util api_commit api_read http conn loop log store auth hub quota blob work metrics health timers presence

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "api_commit.h"
+#include "api_read.h"
 #include "api_util.h"
 #include "blob.h"
 #include "health.h"
@@ -552,29 +553,15 @@ touches_write(void)
 	}
 }
 
-/* after the commit (or the rollback): answers, the fan-out */
+/* a committed round's messages to the streams (go: 0 after a rollback), freed */
 static void
-round_end(struct deferred *dl, struct pending_pub *pl, struct pending_blob *bl,
-    struct pub_chunk *cl, int failed)
+publish(struct pending_pub *pl, struct pub_chunk *cl, int go)
 {
-	struct deferred *d;
 	struct pending_pub *p;
 
-	if (failed)
-		api_groups_forget();	/* the cache may hold rolled-back members */
-	else
-		checkpoint_maybe();
-	blobs_remove(bl, failed);
-	if (!failed && pl) {
-		int64_t last = pl->id;
-
-		for (p = pl; p; p = p->next)
-			last = p->id;
-		api_remote_committed(pl->id, last);
-	}
 	for (p = pl; p; p = pl) {
 		pl = p->next;
-		if (!failed) {
+		if (go) {
 			metrics_message(p->line, p->len);
 			if (p->set)
 				hub_publish(p->id, p->set->ids, p->set->n, p->line, p->len);
@@ -583,6 +570,27 @@ round_end(struct deferred *dl, struct pending_pub *pl, struct pending_blob *bl,
 		api_member_set_put(p->set);
 	}
 	pub_chunks_free(cl);
+}
+
+static void remote_committed(struct pending_pub *pl, struct pub_chunk *cl);
+static void release_held(int force);
+
+/* after the commit (or the rollback): answers, the fan-out */
+static void
+round_end(struct deferred *dl, struct pending_pub *pl, struct pending_blob *bl,
+    struct pub_chunk *cl, int failed)
+{
+	struct deferred *d;
+
+	if (failed)
+		api_groups_forget();	/* the cache may hold rolled-back members */
+	else
+		checkpoint_maybe();
+	blobs_remove(bl, failed);
+	if (!failed && pl)
+		remote_committed(pl, cl);
+	else
+		publish(pl, cl, 0);
 	for (d = dl; d; d = dl) {
 		dl = d->next;
 		metrics_batch_add();
@@ -748,6 +756,7 @@ api_commit_wait(void)
 		}
 		api_commit_turn();
 	}
+	release_held(1);	/* what a failed reading left waiting */
 }
 
 /* ---- other nodes ---- */
@@ -758,20 +767,45 @@ api_commit_wait(void)
  *
  * horizon is the newest id offered to the streams here; every id up to it
  * is committed, since ids are given in commit order. What is heard (a
- * notification, the slow poll) only raises `heard`; the catching up runs
- * before the loop sleeps, outside the group transaction, so a stream never
- * gets a message of this node's before its COMMIT. A commit of this node
- * first catches up to just below its own first id (a transaction's ids are
- * consecutive), so the hub always offers ids in increasing order.
+ * notification, the slow poll) only raises `heard`; the reading, asked
+ * for before the loop sleeps, runs on a reader (api_read), one page at a
+ * time, so that a slow or locked messages table holds up these deliveries
+ * and not the loop. It sees only what is committed, and it stops below
+ * the first id of this node's commit on its way (a transaction's ids are
+ * consecutive). A round of this node's that committed while what is below
+ * it was still to be read waits in `held`, in commit order, until it has
+ * been offered: the hub always offers ids in increasing order.
  */
 
 #define REMOTE_PAGE 256
 #define REMOTE_POLL_S 5		/* a lost notification is found within this */
+#define REMOTE_RETRY_MS 1000	/* after a failed reading */
 
 static struct loop *rloop;
 static int watched = -1;
 static int64_t horizon, heard;
 static unsigned ticks;
+
+/* a page of other nodes' messages, read on a reader */
+struct remote_page {
+	int64_t since, upto;
+	struct store_msg *msgs;
+	size_t n;
+	int rc;
+	char err[256];
+};
+
+/* a round of this node's, committed, waiting for what is below it */
+struct held_round {
+	int64_t first, last;
+	struct pending_pub *pl;
+	struct pub_chunk *cl;
+	struct held_round *next;
+};
+
+static int reading;		/* a page is on a reader */
+static int64_t retry_at;	/* no reading before (ms), after a failure */
+static struct held_round *held, **held_tail = &held;
 
 static void on_notify(struct loop *l, int fd, int events, void *arg);
 
@@ -836,26 +870,119 @@ offer(const struct store_msg *m)
 	free(line);
 }
 
-/* offer every message after horizon up to upto; outside a transaction */
+/* the held rounds whose turn it is; all of them when force (what was
+ * below them could not be read: they go as they did before readers) */
 static void
-catch_up(int64_t upto)
+release_held(int force)
 {
-	struct store_msg *msgs;
-	size_t n, i;
+	struct held_round *r;
 
-	while (horizon < upto) {
-		if (store_msgs_range(api_store, horizon, upto, REMOTE_PAGE, &msgs, &n) < 0) {
-			log_warn("reading other nodes' messages: %s", store_errmsg(api_store));
-			return;		/* the next poll tries again */
-		}
-		for (i = 0; i < n; i++)
-			offer(&msgs[i]);
-		horizon = n ? msgs[n - 1].id : upto;
-		store_msgs_free(msgs, n);
-		if (n < REMOTE_PAGE)
-			horizon = upto;
-		store_seen(api_store, horizon);
+	while ((r = held) && (force || horizon >= r->first - 1)) {
+		if (!(held = r->next))
+			held_tail = &held;
+		if (r->last > horizon)
+			horizon = r->last;
+		if (r->last > heard)
+			heard = r->last;
+		publish(r->pl, r->cl, 1);
+		free(r);
 	}
+}
+
+static void
+page_read(struct store *st, void *arg)
+{
+	struct remote_page *pg = arg;
+
+	if ((pg->rc = store_msgs_range(st, pg->since, pg->upto, REMOTE_PAGE, &pg->msgs,
+	    &pg->n)) < 0)
+		snprintf(pg->err, sizeof(pg->err), "%s", store_errmsg(st));
+}
+
+static void remote_read(void);
+
+static void
+page_done(struct http_req *req, void *arg)
+{
+	struct remote_page *pg = arg;
+	size_t i;
+
+	(void)req;
+	reading = 0;
+	if (pg->rc < 0) {
+		log_warn("reading other nodes' messages: %s", pg->err);
+		retry_at = loop_now_ms() + REMOTE_RETRY_MS;
+		release_held(1);
+	} else {
+		for (i = 0; i < pg->n; i++)
+			offer(&pg->msgs[i]);
+		horizon = pg->n == REMOTE_PAGE ? pg->msgs[pg->n - 1].id : pg->upto;
+		store_seen(api_store, horizon);
+		release_held(0);
+	}
+	store_msgs_free(pg->msgs, pg->n);
+	free(pg);
+	remote_read();
+}
+
+/*
+ * Read on from horizon: up to what was heard, but never to or past the
+ * first id of a round of this node's that is held or on its way (its ids
+ * go to the streams in round_end), whose place is kept all the same.
+ */
+static void
+remote_read(void)
+{
+	struct remote_page *pg;
+	int64_t upto = heard;
+
+	if (held) {
+		upto = held->first - 1;
+	} else if (flight.on && flight.pl && flight.pl->id - 1 < upto) {
+		upto = flight.pl->id - 1;
+	}
+	if (!rloop || reading || upto <= horizon || loop_now_ms() < retry_at)
+		return;
+	/* without a reader the page is read on the loop's connection */
+	if (!api_readers() && store_in_tx(api_store))
+		return;
+	if (!(pg = calloc(1, sizeof(*pg))))
+		return;		/* the next turn tries again */
+	pg->since = horizon;
+	pg->upto = upto;
+	reading = 1;
+	api_read(NULL, page_read, page_done, pg);
+}
+
+/* this node committed its round pl: to the streams once what is below it is */
+static void
+remote_committed(struct pending_pub *pl, struct pub_chunk *cl)
+{
+	struct held_round *r;
+	struct pending_pub *p;
+
+	if (!rloop || (!held && !reading && horizon >= pl->id - 1)) {
+		for (p = pl; p; p = p->next)
+			if (p->id > horizon)
+				horizon = p->id;
+		if (horizon > heard)
+			heard = horizon;
+		publish(pl, cl, 1);
+		return;
+	}
+	if (!(r = malloc(sizeof(*r)))) {
+		publish(pl, cl, 1);	/* out of memory: as before readers */
+		return;
+	}
+	r->first = pl->id;
+	for (p = pl; p; p = p->next)
+		r->last = p->id;
+	r->pl = pl;
+	r->cl = cl;
+	r->next = NULL;
+	*held_tail = r;
+	held_tail = &r->next;
+	remote_read();
 }
 
 void
@@ -882,33 +1009,9 @@ api_remote_tick(void)
 	rewatch(0);
 }
 
-/*
- * Before the loop sleeps, no transaction open. While this node's commit
- * is on its way the reading goes on (the store reads on its side
- * connection), up to just below the commit's first id: no node commits
- * an id above it before this commit ends, since its msg_seq row is held,
- * and the commit's own ids, heard once it is done, are for round_end().
- */
+/* before the loop sleeps: read on what other nodes committed */
 void
 api_remote_flush(void)
 {
-	int64_t upto = heard;
-
-	if (flight.on && flight.pl && flight.pl->id - 1 < upto)
-		upto = flight.pl->id - 1;
-	if (rloop && upto > horizon && !store_in_tx(api_store))
-		catch_up(upto);
-}
-
-/* this node committed ids first..last: the others' before them first */
-void
-api_remote_committed(int64_t first, int64_t last)
-{
-	if (!rloop)
-		return;
-	catch_up(first - 1);
-	if (last > horizon)
-		horizon = last;
-	if (last > heard)
-		heard = last;
+	remote_read();
 }

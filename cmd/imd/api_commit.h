@@ -86,15 +86,14 @@ void api_group_changed(int64_t group_id);	/* membership changed: reload */
 void api_groups_forget(void);			/* drop every cached set */
 
 /*
- * api_remote.c: on a shared store (PostgreSQL), the messages other nodes
- * commit, to the streams here, heard of through l
+ * On a shared store (PostgreSQL), the messages other nodes commit, to the
+ * streams here, heard of through l and read on a reader; this node's
+ * rounds are published after the others' ids below them
  */
 struct loop;
 /* also where the commits' sockets are watched, for every store */
 void api_remote_init(struct loop *l);
 void api_remote_tick(void);	/* every second: the slow poll */
-void api_remote_flush(void);	/* at the end of a turn, no transaction open */
-/* this node committed ids first..last: publish the others' before them */
-void api_remote_committed(int64_t first, int64_t last);
+void api_remote_flush(void);	/* at the end of a turn: read on */
 
 #endif
