@@ -870,6 +870,17 @@ offer(const struct store_msg *m)
 	free(line);
 }
 
+/* a round of this node's, its ids up to last, to the streams */
+static void
+own_round_out(int64_t last, struct pending_pub *pl, struct pub_chunk *cl)
+{
+	if (last > horizon)
+		horizon = last;
+	if (last > heard)
+		heard = last;
+	publish(pl, cl, 1);
+}
+
 /* the held rounds whose turn it is; all of them when force (what was
  * below them could not be read: they go as they did before readers) */
 static void
@@ -880,11 +891,7 @@ release_held(int force)
 	while ((r = held) && (force || horizon >= r->first - 1)) {
 		if (!(held = r->next))
 			held_tail = &held;
-		if (r->last > horizon)
-			horizon = r->last;
-		if (r->last > heard)
-			heard = r->last;
-		publish(r->pl, r->cl, 1);
+		own_round_out(r->last, r->pl, r->cl);
 		free(r);
 	}
 }
@@ -960,14 +967,12 @@ remote_committed(struct pending_pub *pl, struct pub_chunk *cl)
 {
 	struct held_round *r;
 	struct pending_pub *p;
+	int64_t last = pl->id;	/* a round's ids ascend */
 
+	for (p = pl; p; p = p->next)
+		last = p->id;
 	if (!rloop || (!held && !reading && horizon >= pl->id - 1)) {
-		for (p = pl; p; p = p->next)
-			if (p->id > horizon)
-				horizon = p->id;
-		if (horizon > heard)
-			heard = horizon;
-		publish(pl, cl, 1);
+		own_round_out(last, pl, cl);
 		return;
 	}
 	if (!(r = malloc(sizeof(*r)))) {
@@ -975,8 +980,7 @@ remote_committed(struct pending_pub *pl, struct pub_chunk *cl)
 		return;
 	}
 	r->first = pl->id;
-	for (p = pl; p; p = p->next)
-		r->last = p->id;
+	r->last = last;
 	r->pl = pl;
 	r->cl = cl;
 	r->next = NULL;
