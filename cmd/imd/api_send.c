@@ -572,6 +572,12 @@ struct send {
 	struct fail f;		/* the first failure, its status 0 none */
 };
 
+static const char *
+send_key(const struct send *s)
+{
+	return s->key[0] ? s->key : NULL;
+}
+
 static void
 send_free(struct send *s)
 {
@@ -609,13 +615,12 @@ static void
 send_store(struct http_req *req)
 {
 	struct send *s = req->ctx;
-	const char *key = s->key[0] ? s->key : NULL;
 
 	req->ctx = NULL;
 	req->on_close = NULL;
 	if (!s->is_batch)
 		one_store(req, &s->who, &s->b.ms[0]);
-	else if (batch_store(req, &s->who, key, &s->b, &s->f) < 0 || s->f.status)
+	else if (batch_store(req, &s->who, send_key(s), &s->b, &s->f) < 0)
 		fail_answer(req, &s->f);
 	send_free(s);
 }
@@ -643,10 +648,9 @@ send_parse(struct http_req *req, struct send *s)
 {
 	struct store_fields fs;
 	struct json_object *o;
-	const char *key = s->key[0] ? s->key : NULL;
 
 	if (s->is_batch)
-		return batch_parse(req, key, &s->b, &s->f);
+		return batch_parse(req, send_key(s), &s->b, &s->f);
 	if (!(o = api_json_body(req)))
 		return -1;
 	if (batch_grow(&s->b) < 0) {
@@ -656,7 +660,7 @@ send_parse(struct http_req *req, struct send *s)
 	s->b.objs[0] = o;
 	s->b.n = 1;
 	fields_of_json(o, &fs);
-	if (check_message(o, &fs, key, &s->b.ms[0], &s->f) == 0)
+	if (check_message(o, &fs, send_key(s), &s->b.ms[0], &s->f) == 0)
 		s->b.checked = 1;
 	return 0;
 }
