@@ -448,6 +448,41 @@ test_expect_success 'a change committed on a while b'"'"'s earlier message waits
 	test_cmp order.want order
 '
 
+# a write's own statements wait for the database without stopping the
+# loop: a group made while groups is locked waits for the lock, a send
+# behind it waits its turn, and reads and heartbeats go on meanwhile.
+# (Node b's messages wait too: the group's transaction holds msg_seq.)
+test_expect_success 'a write held up by a locked table waits alone: whoami and the stream go on; the send behind it is stored after' '
+	{ pg_sql "BEGIN; LOCK TABLE groups IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(4); COMMIT" \
+		>/dev/null & } &&
+	plock=$! &&
+	sleep 1 &&
+	t0=$(now_ms) &&
+	{ ( as_user bob imgroup create locked-crew && now_ms >gc.done ) & } &&
+	pgc=$! &&
+	sleep 0.3 &&
+	{ ( api alice POST /v1/messages --json "{\"to\":\"bob\",\"text\":\"behind the locked write\"}" \
+		>bs.code && now_ms >bs.done ) & } &&
+	pbs=$! &&
+	sleep 0.3 &&
+	t1=$(now_ms) &&
+	test "$(imcurl --max-time 3 -o /dev/null -w "%{http_code}" -H "$(bearer bob)" \
+		"$URL/v1/whoami")" = 200 &&
+	t2=$(now_ms) &&
+	wait $pgc && wait $pbs &&
+	tgc=$(cat gc.done) && tbs=$(cat bs.done) &&
+	diag "groups locked: whoami in $((t2 - t1)) ms, group made at $((tgc - t0)) ms, the send behind at $((tbs - t0)) ms" &&
+	test $((t2 - t1)) -lt 1500 &&
+	test "$(cat bs.code)" = 201 &&
+	test $((tgc - t0)) -ge 2000 &&
+	test $((tbs - t0)) -ge 2000 &&
+	gap_below 2500 "$t0" "$tbs" &&
+	as_user bob imgroup list | grep -q "^locked-crew owner " &&
+	wait_for 3 test_grep "behind the locked write" s.out &&
+	test "$(grep -c "behind the locked write" s.out)" = 1 &&
+	wait $plock
+'
+
 test_expect_success 'the stream is still there' '
 	_alive $spid &&
 	kill $spid

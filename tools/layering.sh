@@ -17,6 +17,7 @@ cd "$(dirname "$0")/.."
 # store_*.c belong to store. HANDLERS stands for the handler files.
 allowed='
 loop
+fiber
 log		loop
 metrics
 metrics_vfs	metrics
@@ -25,7 +26,7 @@ work
 cert
 backup
 conn		loop metrics
-http		conn loop log quota metrics
+http		conn loop log quota metrics fiber
 hub		http conn loop metrics
 store
 timeheap
@@ -35,11 +36,11 @@ auth		work
 health		loop log store work metrics
 presence	hub store loop log
 api_util	http conn loop log store auth blob
-api_commit	api_util api_read http conn loop log store hub work health metrics blob
+api_commit	api_util api_read http conn loop log store hub work health metrics blob fiber
 api_read	api_util http store auth work
 api_int		api_util api_commit http conn loop store
 HANDLERS	api_int api_util api_commit api_read http conn loop log store auth hub quota blob work metrics health timers presence
-api		api_int HANDLERS api_util api_commit api_read hub http conn loop store health presence
+api		api_int HANDLERS api_util api_commit api_read hub http conn loop store health presence fiber
 metrics_serve	conn health hub log loop metrics metrics_vfs
 main		*
 '

@@ -8,6 +8,7 @@
 #include "api.h"
 #include "api_int.h"
 #include "api_read.h"
+#include "fiber.h"
 #include "health.h"
 #include "hub.h"
 #include "presence.h"
@@ -90,19 +91,12 @@ adds_messages(const struct http_req *req)
 	    !strncmp(req->path, "/v1/updates/", 12);
 }
 
-void
-api_dispatch(struct http_req *req)
+static void
+route(struct http_req *req)
 {
 	char allow[128] = "";
 	size_t i;
 
-	/* the token first, on the reader: this comes back here once it is known */
-	if (!req->on_body_chunk && api_read_identify(req, api_dispatch))
-		return;
-	/* a request that may write waits while the store's connection is taken */
-	if (strcmp(req->method, "GET") && strcmp(req->method, "HEAD") && !parks_itself(req) &&
-	    api_park(req, api_dispatch, adds_messages(req)))
-		return;
 	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
 		if (strcmp(routes[i].path, req->path))
 			continue;
@@ -152,10 +146,24 @@ api_dispatch(struct http_req *req)
 	http_error(req, 404, "not_found", "no such call; see im-protocol(7)");
 }
 
-/* presence's writes after the COMMIT, and what telling of them closed */
 void
-api_before_sleep(void)
+api_dispatch(struct http_req *req)
 {
+	/* the token first, on the reader: this comes back here once it is known */
+	if (!req->on_body_chunk && api_read_identify(req, api_dispatch))
+		return;
+	/* a request that may write runs on the fiber, in its turn */
+	if (strcmp(req->method, "GET") && strcmp(req->method, "HEAD") && !parks_itself(req))
+		api_write(req, route, adds_messages(req));
+	else
+		route(req);
+}
+
+/* presence's writes after the COMMIT, and what telling of them closed */
+static void
+turn_end(void *arg)
+{
+	(void)arg;
 	api_commit_turn();
 	presence_flush();
 	if (store_in_tx(api_store))
@@ -163,12 +171,30 @@ api_before_sleep(void)
 }
 
 void
+api_before_sleep(void)
+{
+	if (!fiber_waiting())
+		api_fiber_run(turn_end, NULL);
+	if (fiber_waiting())
+		api_remote_flush();	/* other nodes' messages go on meanwhile */
+}
+
+/* what asks the database, on the fiber */
+static void
+tick_store(void *arg)
+{
+	(void)arg;
+	api_remote_tick();
+	health_tick();
+}
+
+void
 api_tick(void)
 {
 	api_stream_tick();
-	api_remote_tick();
 	presence_tick();
-	health_tick();
+	if (!fiber_waiting())	/* else the store's connection is taken: next time */
+		api_fiber_run(tick_store, NULL);
 }
 
 void

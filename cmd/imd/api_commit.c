@@ -11,6 +11,7 @@
 #include "api_read.h"
 #include "api_util.h"
 #include "blob.h"
+#include "fiber.h"
 #include "health.h"
 #include "hub.h"
 #include "log.h"
@@ -386,7 +387,7 @@ checkpoint_maybe(void)
  *    starves them.
  * The right to give message ids (store_ids_start), which another node's
  * commit may hold, is waited for the same way: a request that may add
- * messages asks for it (api_park), and until it comes the store's
+ * messages asks for it (api_write), and until it comes the store's
  * connection is taken as during a commit.
  */
 
@@ -411,7 +412,8 @@ static int store_fd = -1, store_fd_write;
  * gave it (an upload's state) is kept aside meanwhile */
 struct parked {
 	struct http_req *req;	/* NULL once the client went away */
-	void (*dispatch)(struct http_req *req);
+	void (*fn)(struct http_req *req);
+	int ids;
 	struct api_held held;
 	struct parked *next;
 };
@@ -433,7 +435,7 @@ static size_t nafter;
 int
 api_commit_busy(void)
 {
-	return flight.on || ids_on;
+	return flight.on || ids_on || fiber_waiting();
 }
 
 static void store_watch(void);
@@ -459,27 +461,44 @@ parked_gone(struct http_req *req)
 	api_hold_gone(req, &p->held);
 }
 
-int
-api_park(struct http_req *req, void (*dispatch)(struct http_req *req), int ids)
+/* a request that may write, on the fiber: see api_write() */
+struct write_job {
+	struct http_req *req;
+	void (*fn)(struct http_req *req);
+};
+
+static void
+write_run(void *arg)
 {
+	struct write_job *j = arg;
+
+	j->fn(j->req);
+}
+
+void
+api_write(struct http_req *req, void (*fn)(struct http_req *req), int ids)
+{
+	struct write_job j = { req, fn };
 	struct parked *p;
 
-	if (!api_commit_busy() && !(ids && api_ids_wait()))
-		return 0;
+	if (!api_commit_busy() && !(ids && api_ids_wait())) {
+		api_fiber_run(write_run, &j);
+		return;
+	}
 	if (!(p = calloc(1, sizeof(*p)))) {
 		http_error(req, 503, "unavailable", "out of memory; try again");
-		return 1;
+		return;
 	}
 	p->req = req;
-	p->dispatch = dispatch;
+	p->fn = fn;
+	p->ids = ids;
 	api_hold(req, &p->held, p, parked_gone);
 	*parked_tail = p;
 	parked_tail = &p->next;
-	return 1;
 }
 
-/* the parked requests, in order; a new commit parks none of them again,
- * since none starts before the loop's turn ends */
+/* the parked requests, in order; one that must wait again (a statement of
+ * the one before it waits, or the ids) is parked again, in the same order */
 static void
 unpark(void)
 {
@@ -491,7 +510,7 @@ unpark(void)
 		pl = p->next;
 		if (p->req) {
 			api_unhold(p->req, &p->held);
-			p->dispatch(p->req);
+			api_write(p->req, p->fn, p->ids);
 		}
 		free(p);
 	}
@@ -502,7 +521,7 @@ api_user_touch(int64_t user_id, int64_t ms)
 {
 	struct touch *t;
 
-	if (!api_commit_busy()) {
+	if (!api_commit_busy() && (fiber_inside() || !fiber_ready())) {
 		/* in the turn's transaction: a thousand reconnects cost one fsync */
 		if (store_begin(api_store) == 0)
 			store_user_touch(api_store, user_id, ms);
@@ -642,6 +661,50 @@ store_watch(void)
 	store_fd_write = want_write;
 }
 
+/*
+ * The fiber (fiber.h): work that runs statements on the store's
+ * connection runs there, so that one waiting for PostgreSQL (a lock, a
+ * slow server) gives the loop back: meanwhile the store's connection is
+ * taken as during a commit (api_commit_busy), and the loop resumes the
+ * work when the socket is ready.
+ */
+static void
+on_fiber_fd(struct loop *l, int fd, int events, void *arg)
+{
+	(void)l;
+	(void)fd;
+	(void)events;
+	(void)arg;
+	if (!fiber_resume())
+		http_free_gone();
+}
+
+static void
+fiber_store_wait(int fd, int want_write)
+{
+	struct pollfd p = { fd, POLLIN | (want_write ? POLLOUT : 0), 0 };
+
+	unwatch_commit();
+	if (!rloop_commit || loop_watch(rloop_commit, fd, p.events == POLLIN ? LOOP_READ :
+	    LOOP_READ | LOOP_WRITE, on_fiber_fd, NULL) < 0) {
+		poll(&p, 1, -1);	/* no loop to give back (the end), or no watch */
+		return;
+	}
+	store_fd = fd;
+	store_fd_write = want_write;
+	fiber_wait();
+	unwatch_commit();
+}
+
+static const struct store_waiter fiber_waiter = { fiber_inside, fiber_store_wait };
+
+void
+api_fiber_run(void (*fn)(void *arg), void *arg)
+{
+	if (!fiber_run(fn, arg))
+		http_free_gone();
+}
+
 /* the answer to store_ids_start(), if it came: 1 when it is done */
 static int
 ids_poll(void)
@@ -723,6 +786,8 @@ commit_round(void)
 void
 api_commit_turn(void)
 {
+	if (fiber_waiting())
+		return;		/* its transaction is not done: the rest after it */
 	for (;;) {
 		if (!flight_poll() || !ids_poll())
 			break;		/* on its way: the rest when it is done */
@@ -749,8 +814,14 @@ api_commit_wait(void)
 	int want_write;
 
 	api_commit_turn();
-	while (flight.on || ids_on) {
-		if ((p.fd = store_commit_fd(api_store, &want_write)) >= 0) {
+	while (flight.on || ids_on || fiber_waiting()) {
+		if (fiber_waiting()) {
+			p.fd = store_fd;
+			p.events = POLLIN | (store_fd_write ? POLLOUT : 0);
+			poll(&p, 1, 1000);
+			if (!fiber_resume())
+				http_free_gone();
+		} else if ((p.fd = store_commit_fd(api_store, &want_write)) >= 0) {
 			p.events = POLLIN | (want_write ? POLLOUT : 0);
 			poll(&p, 1, 1000);
 		}
@@ -989,13 +1060,24 @@ remote_committed(struct pending_pub *pl, struct pub_chunk *cl)
 	remote_read();
 }
 
+/* a worker's next step writes: on the fiber, in api_commit_turn() */
+static int
+work_waits(void)
+{
+	return api_commit_busy() || (fiber_ready() && !fiber_inside());
+}
+
 void
 api_remote_init(struct loop *l)
 {
 	rloop_commit = l;
-	work_gate(api_commit_busy);
+	work_gate(work_waits);
 	if (!store_shared(api_store))
 		return;
+	if (fiber_init() < 0)
+		log_warn("no memory for the fiber: statements wait on the loop");
+	else
+		store_set_waiter(api_store, &fiber_waiter);
 	rloop = l;
 	horizon = heard = store_committed_max(api_store);
 	rewatch(1);

@@ -4,7 +4,7 @@
  * and api_commit_turn() commits the loop turn's transaction, then sends
  * the queued answers and publishes the new messages to the streams. The
  * loop does not wait for the commit (store_commit_start): until it is
- * done, requests that may write are parked here (api_park).
+ * done, requests that may write are parked here (api_write).
  * Group messages go to the members the group had when the message was
  * written: sets of them are cached here, shared and counted.
  */
@@ -32,24 +32,32 @@ void api_fail_turn(void);
 void api_commit_turn(void);
 /* api_commit_turn(), then wait for its commit: for the end, the loop stopped */
 void api_commit_wait(void);
-/* 1 while a commit, or the right to give message ids, is on its way:
- * the store's connection is taken */
+/* 1 while a commit, or the right to give message ids, is on its way, or
+ * a statement of the fiber's waits: the store's connection is taken */
 int api_commit_busy(void);
 /*
  * Before work that adds messages: 1 when it must wait for the right to
  * give their ids (store_ids_start), asked for now if need be: the caller
- * waits for api_commit_turn() (api_park, api_after_commit). 0 when it
+ * waits for api_commit_turn() (api_write, api_after_commit). 0 when it
  * may go on: held, nothing to wait for, or the asking failed, which the
  * work then meets itself.
  */
 int api_ids_wait(void);
 /*
- * while the store's connection is taken, keep req (any that may write)
- * until it is free, then give it to dispatch; a request that may add
- * messages (ids) also waits for the right to give their ids: returns 1
- * when parked (or answered)
+ * Run fn(req), a request that may write, on the fiber (api_fiber_run); or,
+ * while the store's connection is taken, keep req until it is free, in
+ * order of arrival. A request that may add messages (ids) also waits for
+ * the right to give their ids.
  */
-int api_park(struct http_req *req, void (*dispatch)(struct http_req *req), int ids);
+void api_write(struct http_req *req, void (*fn)(struct http_req *req), int ids);
+/*
+ * fn(arg) on the fiber (fiber.h): a statement of it that waits for the
+ * database gives the loop back. Work that uses the store's connection
+ * from the loop runs here, after api_commit_busy() said it is free; while
+ * the fiber waits, fn runs at once, and its statements go to the side
+ * connection (reads, and writes outside a transaction).
+ */
+void api_fiber_run(void (*fn)(void *arg), void *arg);
 /* run fn (once, however often asked) when the commit on its way is done */
 void api_after_commit(void (*fn)(void));
 /* remember when a user was last seen: in the transaction, or after the

@@ -261,13 +261,15 @@ orphan_read(struct store *st, void *arg)
 	o->rc = store_file_orphan(st, o->before, o->id, o->sha);
 }
 
+static void orphan_found(struct http_req *req, void *arg);
+
+/* its forgetting, on the fiber */
 static void
-orphan_found(struct http_req *req, void *arg)
+orphan_forget(void *arg)
 {
 	struct orphan *o = arg;
 	int64_t refs;
 
-	(void)req;
 	if (o->rc == STORE_OK && store_file_delete(api_store, o->id) == STORE_OK) {
 		if (store_file_refs(api_store, o->sha, &refs) == STORE_OK && refs == 0)
 			api_blob_after_commit(o->sha);
@@ -277,6 +279,13 @@ orphan_found(struct http_req *req, void *arg)
 		}
 	}
 	free(o);
+}
+
+static void
+orphan_found(struct http_req *req, void *arg)
+{
+	(void)req;
+	api_fiber_run(orphan_forget, arg);
 }
 
 void

@@ -561,7 +561,7 @@ fail:
  * A send: its messages checked on the loop, what they name looked up on a
  * reader (api_read: a locked or slow table holds up this send, never the
  * loop), then stored in the turn's transaction once the right to give
- * message ids is held (api_park). What the request owns is copied here:
+ * message ids is held (api_write). What the request owns is copied here:
  * the client may go while the reader reads.
  */
 struct send {
@@ -638,8 +638,7 @@ send_resolved(struct http_req *req, void *arg)
 	}
 	req->ctx = s;
 	req->on_close = send_gone;
-	if (!api_park(req, send_store, 1))
-		send_store(req);
+	api_write(req, send_store, 1);
 }
 
 /* the body read into s->b: one message, or a batch (NDJSON, all or nothing) */

@@ -220,19 +220,13 @@ reread(int64_t now)
 	api_read(NULL, reread_read, reread_done, r);
 }
 
-/* every second */
-void
-api_timed_tick(void)
+static void
+timed_run(void *arg)
 {
 	struct timeheap_item it;
 	int64_t now = loop_now_ms();
 
-	/* the store's connection is taken, or a send due needs the right to
-	 * give ids: once that is done, then */
-	if (api_commit_busy() || api_ids_wait()) {
-		api_after_commit(api_timed_tick);
-		return;
-	}
+	(void)arg;
 	if (store_begin(api_store) < 0)
 		return;
 	reread(now);
@@ -244,6 +238,19 @@ api_timed_tick(void)
 	}
 	if (api_retain_ms > 0)
 		retire_start(now - api_retain_ms);
+}
+
+/* every second */
+void
+api_timed_tick(void)
+{
+	/* the store's connection is taken, or a send due needs the right to
+	 * give ids: once that is done, then */
+	if (api_commit_busy() || api_ids_wait()) {
+		api_after_commit(api_timed_tick);
+		return;
+	}
+	api_fiber_run(timed_run, NULL);
 }
 
 /* ---- /v1/scheduled ---- */

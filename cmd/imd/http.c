@@ -17,6 +17,7 @@
 #include <http_parser.h>
 #include <json-c/json.h>
 
+#include "fiber.h"
 #include "http.h"
 #include "quota.h"
 #include "log.h"
@@ -59,7 +60,8 @@ struct hconn {
 	int body_held;		/* the body sink is full: parser and reading stop */
 	int headers_held;	/* the headers hook waits: http_headers_resume() */
 	int bulk;		/* the connection reads in big pieces for this body */
-	int gone;		/* the connection closed while parsing */
+	int gone;		/* the connection closed while parsing or in the fiber */
+	struct hconn *next_gone;	/* on gone_list */
 	int head;		/* a HEAD request: the answer to GET, without its body */
 	int linger;		/* refused mid-request: what the client still sends is read */
 	int64_t started, headers_done;	/* monotonic ms */
@@ -70,6 +72,12 @@ struct hconn {
 };
 
 static struct loop *loop;
+/*
+ * Connections closed while the fiber (fiber.h) runs or waits: the work on
+ * it may hold their request, so they are freed once it is done
+ * (http_free_gone), and their conn is not reaped before.
+ */
+static struct hconn *gone_list;
 static http_dispatch_fn dispatch;
 static http_headers_fn headers_hook;
 static int listen_fd = -1;
@@ -452,6 +460,8 @@ http_respond(struct http_req *req, int status, const char *content_type,
 	char head[1024];
 	int n, nl, linger = h->linger;
 
+	if (h->gone && !h->parsing)
+		return;		/* to no one: freed after the fiber (hconn_drop) */
 	/* a JSON answer is a line, as every line of a stream is */
 	nl = len > 0 && body[len - 1] != '\n' && content_type &&
 	    !strncmp(content_type, "application/json", 16);
@@ -693,6 +703,32 @@ hconn_free(struct hconn *h)
 	free(h);
 }
 
+/* h's connection is gone: free it, or once the fiber is done */
+static void
+hconn_drop(struct hconn *h)
+{
+	if (fiber_inside() || fiber_waiting()) {
+		h->gone = 1;
+		h->next_gone = gone_list;
+		gone_list = h;
+		return;
+	}
+	hconn_free(h);
+}
+
+void
+http_free_gone(void)
+{
+	struct hconn *h;
+
+	if (fiber_inside() || fiber_waiting())
+		return;
+	while ((h = gone_list)) {
+		gone_list = h->next_gone;
+		hconn_free(h);
+	}
+}
+
 /* keep bytes for later parsing; -1 when memory ran out */
 static int
 keep_input(struct hconn *h, const char *buf, size_t len)
@@ -784,7 +820,7 @@ parse_input(struct hconn *h)
 	h->ext_len = 0;
 	h->parsing = 0;
 	if (h->gone) {
-		hconn_free(h);
+		hconn_drop(h);
 		return -1;
 	}
 	if (h->in_len == 0) {
@@ -871,7 +907,7 @@ on_close(struct conn *c)
 	if (h->parsing)
 		h->gone = 1;	/* parse_input frees it when it unwinds */
 	else
-		hconn_free(h);
+		hconn_drop(h);
 }
 
 static const struct conn_handler handler = { on_data, on_drain, on_close };

@@ -77,6 +77,8 @@ typedef void (*http_dispatch_fn)(struct http_req *req);
 typedef int (*http_headers_fn)(struct http_req *req);
 void http_on_headers(http_headers_fn fn);
 void http_headers_resume(struct http_req *req);
+/* free what closed while the fiber ran or waited, now that it is done */
+void http_free_gone(void);
 
 /* serve connections from this loop with this TLS context */
 void http_init(struct loop *l, SSL_CTX *ctx, http_dispatch_fn dispatch);

@@ -32,6 +32,7 @@
 #include "api_commit.h"
 #include "api_int.h"
 #include "api_read.h"
+#include "fiber.h"
 #include "isotime.h"
 #include "auth.h"
 #include "backup.h"
@@ -593,7 +594,8 @@ before_sleep(struct loop *l, void *arg)
 	(void)arg;
 	api_before_sleep();
 	conn_flush_all();
-	conn_reap();
+	if (!fiber_waiting())	/* what it works for keeps its connection */
+		conn_reap();
 }
 
 static int
@@ -767,11 +769,13 @@ serve(int argc, char **argv)
 	conn_foreach(close_now, NULL);	/* what the grace period did not end */
 	api_before_sleep();
 	conn_flush_all();
-	conn_reap();
+	if (!fiber_waiting())
+		conn_reap();
 	api_read_shutdown();	/* every client is gone: no read is answered now */
 	auth_shutdown();
 	work_shutdown();	/* its done steps may still write */
-	api_commit_wait();
+	api_commit_wait();	/* and the fiber's work, if it waited */
+	conn_reap();
 	store_close(st);
 	SSL_CTX_free(ctx);
 	loop_free(l);

@@ -308,6 +308,18 @@ int store_notify_fd(struct store *st);
 int store_notified(struct store *st, int64_t *max);
 int store_poll_max(struct store *st, int64_t *max);
 int store_seen(struct store *st, int64_t id);
+/*
+ * A statement on the store's own connection made by work that may wait
+ * (may_wait() says so: the loop's fiber) is sent without blocking, and
+ * wait(fd, want_write) gives the loop back until the socket is ready.
+ * Meanwhile what others read goes to a connection of its own. Only
+ * PostgreSQL waits: SQLite is a local file.
+ */
+struct store_waiter {
+	int (*may_wait)(void);
+	void (*wait)(int fd, int want_write);
+};
+int store_set_waiter(struct store *st, const struct store_waiter *w);
 int store_msgs_range(struct store *st, int64_t since, int64_t upto, int limit,
     struct store_msg **out, size_t *n);
 

@@ -120,6 +120,7 @@ int store_timed_by(struct store *st, int (*rows)(struct store *st, int kind,
 	X(int, notified, (struct store *st, int64_t *max), (st, max)) \
 	X(int, poll_max, (struct store *st, int64_t *max), (st, max)) \
 	X(int, seen, (struct store *st, int64_t id), (st, id)) \
+	X(int, set_waiter, (struct store *st, const struct store_waiter *w), (st, w)) \
 	X(int, msgs_range, (struct store *st, int64_t since, int64_t upto, int limit, \
 	    struct store_msg **out, size_t *n), (st, since, upto, limit, out, n)) \
 	X(int, presence_beat, (struct store *st, const char *name, int dead_ms, int *fresh), \

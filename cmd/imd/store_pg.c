@@ -229,6 +229,9 @@ pg_alive(struct store *st, PGconn *c)
 static PGconn *
 run_conn(struct store *st)
 {
+	/* conn is the waiting fiber's: only reads come from elsewhere */
+	if (st->conn_waits && st->side)
+		return st->side;
 	if (st->committing && !st->commit_done && !st->in_tx && st->side)
 		return st->side;
 	/* msg_seq's row asked for: only reads come, the caller parks writes */
@@ -370,30 +373,122 @@ put_rows(PGconn *c, const char *rows, size_t len)
 	return PQputCopyEnd(c, NULL) == 1 ? 0 : -1;
 }
 
+/* ---- waiting in the loop's fiber ---- */
+
+/* a statement on c from work that may wait (store_set_waiter) */
+static int
+waits_in_fiber(const struct store *st, PGconn *c)
+{
+	return c == st->conn && st->waiter && st->waiter->may_wait();
+}
+
+/*
+ * Until c's next result can be read without blocking, what was sent all
+ * flushed: in the fiber the loop goes on meanwhile, elsewhere poll()
+ * waits. -1 when the connection failed.
+ */
+static int
+await_result(struct store *st, PGconn *c)
+{
+	struct pollfd p;
+	int f, fiber = waits_in_fiber(st, c);
+
+	for (;;) {
+		if ((f = PQflush(c)) < 0)
+			return -1;
+		if (f == 0 && !PQisBusy(c))
+			return 0;
+		if ((p.fd = PQsocket(c)) < 0)
+			return -1;
+		if (fiber) {
+			st->conn_waits = 1;
+			st->waiter->wait(p.fd, f == 1);
+			st->conn_waits = 0;
+		} else {
+			p.events = POLLIN | (f == 1 ? POLLOUT : 0);
+			if (poll(&p, 1, -1) < 0 && errno != EINTR)
+				return -1;
+		}
+		if (!PQconsumeInput(c))
+			return -1;
+	}
+}
+
+/*
+ * The results of what was sent on c, read to the end: the first that
+ * failed, else the last; NULL when the connection failed (PQerrorMessage)
+ */
+static PGresult *
+await_results(struct store *st, PGconn *c)
+{
+	PGresult *r, *kept = NULL;
+	ExecStatusType s;
+
+	for (;;) {
+		if (await_result(st, c) < 0) {
+			PQclear(kept);
+			return NULL;
+		}
+		if (!(r = PQgetResult(c)))
+			return kept;
+		s = PQresultStatus(kept);
+		if (kept && s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
+			PQclear(r);	/* the first failure says why */
+			continue;
+		}
+		PQclear(kept);
+		kept = r;
+	}
+}
+
+/* PQexecParams(), its wait given to the loop when it runs in the fiber */
+static PGresult *
+exec_params(struct store *st, PGconn *c, const char *sql, int n, const Oid *oids,
+    const char *const *vals, const int *lens, const int *fmts)
+{
+	PGresult *r;
+
+	if (!waits_in_fiber(st, c))
+		return PQexecParams(c, sql, n, oids, vals, lens, fmts, 0);
+	if (PQsetnonblocking(c, 1) != 0 || !PQsendQueryParams(c, sql, n, oids, vals, lens, fmts, 0))
+		r = NULL;
+	else
+		r = await_results(st, c);
+	PQsetnonblocking(c, 0);
+	return r;
+}
+
 /* the waiting rows, now: a COPY of their own, waited for */
 static int
 flush_rows(struct store *st)
 {
-	PGresult *r = PQexec(st->conn, COPY_ROWS);
-	int ok = PQresultStatus(r) == PGRES_COPY_IN;
+	PGconn *c = st->conn;
+	PGresult *r;
+	int ok = 0;
 
-	if (!ok)
+	PQsetnonblocking(c, 1);
+	if (!PQsendQuery(c, COPY_ROWS) || await_result(st, c) < 0) {
+		pg_set_err(st, NULL);
+		goto out;
+	}
+	r = PQgetResult(c);
+	if (PQresultStatus(r) != PGRES_COPY_IN) {
+		pg_set_err(st, r);
+		PQclear(r);
+		PQclear(await_results(st, c));	/* the rest of the failure */
+		goto out;
+	}
+	PQclear(r);
+	if (put_rows(c, st->rows, st->rows_len) < 0) {
+		pg_set_err(st, NULL);	/* the COPY left open is ended by the next statement */
+		goto out;
+	}
+	r = await_results(st, c);
+	if (!(ok = PQresultStatus(r) == PGRES_COMMAND_OK))
 		pg_set_err(st, r);
 	PQclear(r);
-	if (ok && put_rows(st->conn, st->rows, st->rows_len) < 0) {
-		pg_set_err(st, NULL);
-		ok = 0;
-	}
-	/* the COPY's result; a COPY still open after a failed put is ended
-	 * by the next statement (PQexec) */
-	while ((r = PQgetResult(st->conn)) && PQresultStatus(r) != PGRES_COPY_IN) {
-		if (ok && PQresultStatus(r) != PGRES_COMMAND_OK) {
-			pg_set_err(st, r);
-			ok = 0;
-		}
-		PQclear(r);
-	}
-	PQclear(r);
+out:
+	PQsetnonblocking(c, 0);
 	st->rows_len = 0;
 	check_lost(st);
 	return ok ? 0 : -1;
@@ -458,7 +553,7 @@ run(struct store *st, int rows_first, const char *sql, const char *types, va_lis
 		check_lost(st);
 		return NULL;
 	}
-	r = PQexecParams(c, sql, i, oids, vals, lens, fmts, 0);
+	r = exec_params(st, c, sql, i, oids, vals, lens, fmts);
 	s = PQresultStatus(r);
 	if (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK)
 		return r;
@@ -904,6 +999,10 @@ store_begin(struct store *st)
 {
 	PGresult *r;
 
+	if (st->conn_waits) {	/* not reached: the loop parks writes meanwhile */
+		snprintf(st->err, sizeof st->err, "the connection waits for a statement");
+		return STORE_ERR;
+	}
 	if (st->in_tx)
 		return STORE_OK;
 	if (st->ids.asked) {	/* not reached from the loop: it waits for it */
@@ -1385,6 +1484,13 @@ store_poll_max(struct store *st, int64_t *max)
 		return STORE_ERR;
 	*max = pg_col_i(r, 0, 0);
 	PQclear(r);
+	return STORE_OK;
+}
+
+int
+store_set_waiter(struct store *st, const struct store_waiter *w)
+{
+	st->waiter = w;
 	return STORE_OK;
 }
 

@@ -37,6 +37,7 @@
 #define store_notified pg_store_notified
 #define store_poll_max pg_store_poll_max
 #define store_seen pg_store_seen
+#define store_set_waiter pg_store_set_waiter
 #define store_msgs_range pg_store_msgs_range
 #define store_presence_beat pg_store_presence_beat
 #define store_presence_set pg_store_presence_set
@@ -127,6 +128,8 @@ struct store {
 	size_t copy_len, copy_cap;
 	int64_t node_id;	/* this node's row of nodes; 0 before the first beat */
 	int presence_heard;	/* im_presence from another node, unasked */
+	const struct store_waiter *waiter;	/* store_set_waiter() */
+	int conn_waits;		/* a statement on conn waits in the fiber */
 	char err[256];
 };
 

@@ -631,6 +631,14 @@ store_seen(struct store *st, int64_t id)
 	return STORE_OK;
 }
 
+int
+store_set_waiter(struct store *st, const struct store_waiter *w)
+{
+	(void)st;
+	(void)w;
+	return STORE_OK;
+}
+
 /* nothing is ever another node's to catch up with */
 int
 store_msgs_range(struct store *st, int64_t since, int64_t upto, int limit,

@@ -36,6 +36,7 @@
 #define store_notified sq_store_notified
 #define store_poll_max sq_store_poll_max
 #define store_seen sq_store_seen
+#define store_set_waiter sq_store_set_waiter
 #define store_msgs_range sq_store_msgs_range
 #define store_presence_beat sq_store_presence_beat
 #define store_presence_set sq_store_presence_set
