@@ -421,6 +421,34 @@ test_expect_success 'another node'"'"'s message read while messages are locked: 
 	wait $plock
 '
 
+# the members of a group another node made, which a has not cached, are
+# read on a reader too, before its messages go to the streams
+test_expect_success 'a new group of b'"'"'s whose members are locked: its message reaches bob on a after the lock; whoami and the stream go on meanwhile' '
+	kill -STOP $IMD_PID &&
+	as_user carol@b imgroup create gang &&
+	as_user carol@b imgroup add gang bob &&
+	as_user carol@b imsend -g gang "to the gang, members locked" &&
+	{ pg_sql "BEGIN; LOCK TABLE members IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(4); COMMIT" \
+		>/dev/null & } &&
+	plock=$! &&
+	sleep 0.5 &&
+	kill -CONT $IMD_PID &&
+	tc=$(now_ms) &&
+	sleep 1.2 &&
+	t0=$(now_ms) &&
+	test "$(imcurl --max-time 3 -o /dev/null -w "%{http_code}" -H "$(bearer bob)" \
+		"$URL/v1/whoami")" = 200 &&
+	t1=$(now_ms) &&
+	wait_for 8 test_grep "to the gang, members locked" s.out &&
+	t2=$(grep -m1 "to the gang, members locked" s.out | cut -d" " -f1) &&
+	diag "with members locked: whoami on a in $((t1 - t0)) ms, the group message after $((t2 - tc)) ms" &&
+	test $((t1 - t0)) -lt 1500 &&
+	test $((t2 - tc)) -ge 2000 &&
+	gap_below 2500 "$t0" "$t2" &&
+	test "$(grep -c "to the gang, members locked" s.out)" = 1 &&
+	wait $plock
+'
+
 # a round of a'"'"'s own that commits while a lower id of b'"'"'s is still to be
 # read waits for it: both readers are kept busy by reads that wait for a
 # lock, so the reading of b'"'"'s message waits behind them (a reaction

@@ -173,8 +173,7 @@ turn_end(void *arg)
 void
 api_before_sleep(void)
 {
-	if (!fiber_waiting())
-		api_fiber_run(turn_end, NULL);
+	api_fiber_run(turn_end, NULL);
 	if (fiber_waiting())
 		api_remote_flush();	/* other nodes' messages go on meanwhile */
 }
@@ -193,8 +192,7 @@ api_tick(void)
 {
 	api_stream_tick();
 	presence_tick();
-	if (!fiber_waiting())	/* else the store's connection is taken: next time */
-		api_fiber_run(tick_store, NULL);
+	api_fiber_run(tick_store, NULL);	/* not while it waits: next time */
 }
 
 void

@@ -266,38 +266,62 @@ blobs_remove(struct pending_blob *b, int failed)
 	}
 }
 
-struct member_set *
-api_group_members(int64_t group_id)
-{
-	struct cached **slot = &cache[(uint64_t)group_id % CACHE_SLOTS], *c;
-	struct store_member *m = NULL;
-	struct member_set *set;
-	size_t n = 0, i;
+/* a group's members changed since (api_group_changed, api_groups_forget) */
+static uint64_t groups_gen;
 
-	for (c = *slot; c; c = c->next)
+/* the cached set of group_id, a new reference; NULL when not cached */
+static struct member_set *
+cache_get(int64_t group_id)
+{
+	struct cached *c;
+
+	for (c = cache[(uint64_t)group_id % CACHE_SLOTS]; c; c = c->next)
 		if (c->group_id == group_id) {
 			c->set->refs++;
 			return c->set;
 		}
-	if (store_members(api_store, group_id, &m, &n) < 0)
-		return NULL;
+	return NULL;
+}
+
+/* the set of m's users, cached: a new reference; NULL out of memory */
+static struct member_set *
+cache_put(int64_t group_id, const struct store_member *m, size_t n)
+{
+	struct cached **slot = &cache[(uint64_t)group_id % CACHE_SLOTS], *c;
+	struct member_set *set;
+	size_t i;
+
 	set = malloc(sizeof(*set) + n * sizeof(set->ids[0]));
 	c = malloc(sizeof(*c));
 	if (!set || !c) {
 		free(set);
 		free(c);
-		free(m);
 		return NULL;
 	}
 	set->refs = 2;		/* the cache's and the caller's */
 	set->n = n;
 	for (i = 0; i < n; i++)
 		set->ids[i] = m[i].user_id;
-	free(m);
 	c->group_id = group_id;
 	c->set = set;
 	c->next = *slot;
 	*slot = c;
+	return set;
+}
+
+struct member_set *
+api_group_members(int64_t group_id)
+{
+	struct store_member *m = NULL;
+	struct member_set *set;
+	size_t n = 0;
+
+	if ((set = cache_get(group_id)))
+		return set;
+	if (store_members(api_store, group_id, &m, &n) < 0)
+		return NULL;
+	set = cache_put(group_id, m, n);
+	free(m);
 	return set;
 }
 
@@ -313,6 +337,7 @@ api_group_changed(int64_t group_id)
 {
 	struct cached **p = &cache[(uint64_t)group_id % CACHE_SLOTS], *c;
 
+	groups_gen++;
 	while ((c = *p)) {
 		if (c->group_id == group_id) {
 			*p = c->next;
@@ -330,6 +355,7 @@ api_groups_forget(void)
 	struct cached *c;
 	size_t i;
 
+	groups_gen++;
 	for (i = 0; i < CACHE_SLOTS; i++) {
 		while ((c = cache[i])) {
 			cache[i] = c->next;
@@ -698,11 +724,14 @@ fiber_store_wait(int fd, int want_write)
 
 static const struct store_waiter fiber_waiter = { fiber_inside, fiber_store_wait };
 
-void
+int
 api_fiber_run(void (*fn)(void *arg), void *arg)
 {
+	if (fiber_waiting())
+		return -1;
 	if (!fiber_run(fn, arg))
 		http_free_gone();
+	return 0;
 }
 
 /* the answer to store_ids_start(), if it came: 1 when it is done */
@@ -864,6 +893,17 @@ struct remote_page {
 	size_t n;
 	int rc;
 	char err[256];
+	/* the members of its groups not cached, read after it (page_groups) */
+	struct page_group *groups;
+	size_t ngroups;
+	uint64_t gen;		/* groups_gen when they were asked for */
+};
+
+struct page_group {
+	int64_t id;
+	struct store_member *m;
+	size_t n;
+	int rc;
 };
 
 /* a round of this node's, committed, waiting for what is below it */
@@ -914,9 +954,24 @@ on_notify(struct loop *l, int fd, int events, void *arg)
 		heard = max;
 }
 
+/* the members a page's message to group_id goes to, a new reference */
+static struct member_set *
+page_members(const struct remote_page *pg, int64_t group_id)
+{
+	struct member_set *set;
+	size_t i;
+
+	if ((set = cache_get(group_id)))
+		return set;
+	for (i = 0; i < pg->ngroups; i++)
+		if (pg->groups[i].id == group_id && pg->groups[i].rc == STORE_OK)
+			return cache_put(group_id, pg->groups[i].m, pg->groups[i].n);
+	return api_group_members(group_id);	/* no memory for the list: here */
+}
+
 /* offer one message to the streams of whoever may see it */
 static void
-offer(const struct store_msg *m)
+offer(struct remote_page *pg, const struct store_msg *m)
 {
 	struct member_set *set;
 	int64_t users[2];
@@ -928,7 +983,7 @@ offer(const struct store_msg *m)
 	if (m->grp) {
 		if (m->is_event)	/* membership changed on another node */
 			api_group_changed(m->grp);
-		if ((set = api_group_members(m->grp))) {
+		if ((set = page_members(pg, m->grp))) {
 			hub_publish(m->id, set->ids, set->n, line, len);
 			api_member_set_put(set);
 		}
@@ -977,6 +1032,82 @@ page_read(struct store *st, void *arg)
 		snprintf(pg->err, sizeof(pg->err), "%s", store_errmsg(st));
 }
 
+/* on the reader: the members of the groups page_groups() listed */
+static void
+groups_read(struct store *st, void *arg)
+{
+	struct remote_page *pg = arg;
+	size_t i;
+
+	for (i = 0; i < pg->ngroups; i++)
+		if ((pg->groups[i].rc = store_members(st, pg->groups[i].id, &pg->groups[i].m,
+		    &pg->groups[i].n)) < 0) {
+			pg->rc = STORE_ERR;	/* the page is read again */
+			snprintf(pg->err, sizeof(pg->err), "%s", store_errmsg(st));
+			return;
+		}
+}
+
+static int
+page_has_group(const struct remote_page *pg, int64_t id)
+{
+	size_t i;
+
+	for (i = 0; i < pg->ngroups; i++)
+		if (pg->groups[i].id == id)
+			return 1;
+	return 0;
+}
+
+/*
+ * The groups of pg's messages whose members are not cached, or change in
+ * it: their members are read on a reader before the page is offered, not
+ * on the loop. 0: none (or no memory: read on the loop then).
+ */
+static size_t
+page_groups(struct remote_page *pg)
+{
+	struct member_set *set;
+	size_t i;
+
+	pg->gen = groups_gen;
+	for (i = 0; i < pg->n; i++) {
+		const struct store_msg *m = &pg->msgs[i];
+
+		if (!m->grp || page_has_group(pg, m->grp))
+			continue;
+		if (!m->is_event && (set = cache_get(m->grp))) {
+			api_member_set_put(set);
+			continue;
+		}
+		if (!pg->groups && !(pg->groups = calloc(pg->n, sizeof(pg->groups[0]))))
+			return 0;
+		pg->groups[pg->ngroups].rc = STORE_ERR;	/* until groups_read() ran */
+		pg->groups[pg->ngroups++].id = m->grp;
+	}
+	return pg->ngroups;
+}
+
+static void
+page_groups_free(struct remote_page *pg)
+{
+	size_t i;
+
+	for (i = 0; i < pg->ngroups; i++)
+		free(pg->groups[i].m);
+	free(pg->groups);
+	pg->groups = NULL;
+	pg->ngroups = 0;
+}
+
+static void
+page_free(struct remote_page *pg)
+{
+	page_groups_free(pg);
+	store_msgs_free(pg->msgs, pg->n);
+	free(pg);
+}
+
 static void remote_read(void);
 
 static void
@@ -986,6 +1117,12 @@ page_done(struct http_req *req, void *arg)
 	size_t i;
 
 	(void)req;
+	if (pg->rc >= 0 && pg->groups && pg->gen != groups_gen)
+		page_groups_free(pg);	/* changed here while read: again */
+	if (pg->rc >= 0 && !pg->groups && page_groups(pg) > 0) {
+		api_read(NULL, groups_read, page_done, pg);
+		return;
+	}
 	reading = 0;
 	if (pg->rc < 0) {
 		log_warn("reading other nodes' messages: %s", pg->err);
@@ -993,13 +1130,12 @@ page_done(struct http_req *req, void *arg)
 		release_held(1);
 	} else {
 		for (i = 0; i < pg->n; i++)
-			offer(&pg->msgs[i]);
+			offer(pg, &pg->msgs[i]);
 		horizon = pg->n == REMOTE_PAGE ? pg->msgs[pg->n - 1].id : pg->upto;
 		store_seen(api_store, horizon);
 		release_held(0);
 	}
-	store_msgs_free(pg->msgs, pg->n);
-	free(pg);
+	page_free(pg);
 	remote_read();
 }
 

@@ -53,11 +53,10 @@ void api_write(struct http_req *req, void (*fn)(struct http_req *req), int ids);
 /*
  * fn(arg) on the fiber (fiber.h): a statement of it that waits for the
  * database gives the loop back. Work that uses the store's connection
- * from the loop runs here, after api_commit_busy() said it is free; while
- * the fiber waits, fn runs at once, and its statements go to the side
- * connection (reads, and writes outside a transaction).
+ * from the loop runs here, once api_commit_busy() said it is free. -1,
+ * fn not run, while the fiber waits on another's statement.
  */
-void api_fiber_run(void (*fn)(void *arg), void *arg);
+int api_fiber_run(void (*fn)(void *arg), void *arg);
 /* run fn (once, however often asked) when the commit on its way is done */
 void api_after_commit(void (*fn)(void));
 /* remember when a user was last seen: in the transaction, or after the

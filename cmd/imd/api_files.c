@@ -281,11 +281,28 @@ orphan_forget(void *arg)
 	free(o);
 }
 
+/* found while the fiber waited: forgotten once it is free */
+static struct orphan *orphan_later;
+
+static void
+orphan_resume(void)
+{
+	struct orphan *o = orphan_later;
+
+	orphan_later = NULL;
+	if (o && api_fiber_run(orphan_forget, o) < 0)
+		free(o);
+}
+
 static void
 orphan_found(struct http_req *req, void *arg)
 {
 	(void)req;
-	api_fiber_run(orphan_forget, arg);
+	if (api_fiber_run(orphan_forget, arg) == 0)
+		return;
+	free(orphan_later);	/* two searches at once: the older one ends */
+	orphan_later = arg;
+	api_after_commit(orphan_resume);
 }
 
 void

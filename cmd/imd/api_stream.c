@@ -10,9 +10,9 @@
  * duplicate between backlog and live.
  *
  * With readers (PostgreSQL) a page is read on one of them, one page at
- * a time per stream. What was committed while the last one was read
- * (a stream not yet live misses it in the hub) is read on the loop: a
- * few rows, just written or just read there. Reading it on a reader too
+ * a time per stream. What commits while a page is read is kept by the
+ * hub for the stream (hub_hold): after the last page it is sent from
+ * there, and the stream is live with no gap. Reading it on a reader too
  * would never end while a busy writer commits during every read.
  */
 #include <stdio.h>
@@ -92,8 +92,8 @@ deliver(struct hub_sub *s, struct store_msg *msgs, size_t n)
 	}
 }
 
-/* a page on the loop: it turns the stream live when it is the last; -1
- * when the store failed (the stream is ended) */
+/* a page on the loop, without readers (SQLite): it turns the stream live
+ * when it is the last; -1 when the store failed (the stream is ended) */
 static int
 page_here(struct hub_sub *s)
 {
@@ -141,13 +141,12 @@ page_done(struct http_req *req, void *arg)
 		goto out;
 	}
 	deliver(&st->sub, p->msgs, p->n);
-	if (p->n < API_PAGE) {
-		/* the last page: what was committed while it was read, here */
-		if (p->upto == store_committed_max(api_store))
-			caught_up(&st->sub);
-		else if (page_here(&st->sub) < 0)
-			goto out;
-	}
+	/* a short page is the last: what committed while it was read, kept
+	 * by the hub, follows it (when too much was, the next page reads it) */
+	if (p->n == API_PAGE)
+		hub_unhold(&st->sub);
+	else if (hub_catch_up(&st->sub) == 0)
+		caught_up(&st->sub);
 	fill(&st->sub);
 out:
 	store_msgs_free(p->msgs, p->n);
@@ -167,6 +166,7 @@ ask_page(struct stream *st)
 	p->since = st->sub.pos;
 	p->upto = store_committed_max(api_store);
 	st->reading = p;
+	hub_hold(&st->sub);	/* what commits from now on, beyond upto */
 	api_read(NULL, page_read, page_done, p);
 	return 0;
 }

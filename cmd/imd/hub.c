@@ -12,6 +12,14 @@
 
 LIST_HEAD(subs, hub_sub);
 
+/* a line offered to a stream catching up */
+struct hub_line {
+	struct hub_line *next;
+	int64_t id;
+	size_t len;
+	char json[];
+};
+
 static struct subs bucket[NBUCKETS];
 static struct subs all = LIST_HEAD_INITIALIZER(all);
 static struct subs watchers = LIST_HEAD_INITIALIZER(watchers);
@@ -44,9 +52,83 @@ hub_add(struct hub_sub *s)
 		LIST_INSERT_HEAD(&watchers, s, watch);
 }
 
+static void
+held_free(struct hub_sub *s)
+{
+	struct hub_line *l;
+
+	while ((l = s->held)) {
+		s->held = l->next;
+		free(l);
+	}
+	s->held_tail = &s->held;
+	s->held_bytes = 0;
+	s->held_over = 0;
+}
+
+void
+hub_hold(struct hub_sub *s)
+{
+	held_free(s);
+	s->holding = 1;
+}
+
+void
+hub_unhold(struct hub_sub *s)
+{
+	held_free(s);
+	s->holding = 0;
+}
+
+int
+hub_catch_up(struct hub_sub *s)
+{
+	struct hub_line *l;
+
+	s->holding = 0;
+	if (s->held_over) {
+		held_free(s);
+		return -1;
+	}
+	for (l = s->held; l; l = l->next) {
+		if (l->id <= s->pos)
+			continue;	/* the last page had it */
+		s->pos = l->id;
+		hub_send(s, l->json, l->len);
+		metrics_delivery(metrics_kind(l->json, l->len));
+	}
+	held_free(s);
+	return 0;
+}
+
+/* offered while catching up: kept, up to HUB_MAX_HELD */
+static void
+hold_line(struct hub_sub *s, int64_t id, const char *json, size_t len)
+{
+	struct hub_line *l;
+
+	if (s->held_over)
+		return;
+	if (s->held_bytes + len > HUB_MAX_HELD || !(l = malloc(sizeof(*l) + len))) {
+		held_free(s);
+		s->held_over = 1;
+		return;
+	}
+	if (!s->held)
+		s->held_tail = &s->held;
+	l->next = NULL;
+	l->id = id;
+	l->len = len;
+	memcpy(l->json, json, len);
+	*s->held_tail = l;
+	s->held_tail = &l->next;
+	s->held_bytes += len;
+}
+
 void
 hub_remove(struct hub_sub *s)
 {
+	hub_unhold(s);
 	if (!s->all.le_prev)
 		return;		/* closed before it was added, or removed already */
 	LIST_REMOVE(s, by_user);
@@ -127,8 +209,13 @@ offer(int64_t user, int64_t id, const char *json, size_t len, int *kind)
 	/* sending may end a stream, and take it out of the list */
 	for (s = LIST_FIRST(&bucket[slot(user)]); s; s = next) {
 		next = LIST_NEXT(s, by_user);
-		if (s->user_id != user || !s->live || !s->messages || id <= s->pos)
+		if (s->user_id != user || !s->messages || id <= s->pos)
 			continue;
+		if (!s->live) {
+			if (s->holding)
+				hold_line(s, id, json, len);
+			continue;
+		}
 		s->pos = id;	/* first: an SSE frame carries it */
 		hub_send(s, json, len);
 		if (*kind < 0)

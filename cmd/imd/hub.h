@@ -17,6 +17,9 @@
 #include "http.h"
 
 #define HUB_MAX_PENDING (4 * 1024 * 1024)	/* a slower reader is dropped */
+#define HUB_MAX_HELD (1024 * 1024)	/* kept for a stream catching up */
+
+struct hub_line;
 
 struct hub_sub {
 	struct http_req *req;
@@ -27,6 +30,10 @@ struct hub_sub {
 	int64_t token_id;
 	int64_t pos;		/* highest message id sent on this stream */
 	int live;		/* backlog sent: new messages go out as they commit */
+	/* catching up (hub_hold): what is offered meanwhile, oldest first */
+	int holding, held_over;
+	struct hub_line *held, **held_tail;
+	size_t held_bytes;
 	int sse;		/* text/event-stream framing */
 	int64_t last_write;	/* monotonic ms */
 	LIST_ENTRY(hub_sub) by_user;	/* the streams of users in its bucket */
@@ -50,6 +57,16 @@ void hub_send(struct hub_sub *s, const char *json, size_t len);
  * backlog did) skips it.
  */
 void hub_publish(int64_t id, const int64_t *users, size_t n, const char *json, size_t len);
+/*
+ * A stream whose backlog is read elsewhere (a reader) up to what is
+ * committed now: from now on what is offered to it is kept. Once the last
+ * page is sent, hub_catch_up() sends what was kept past s->pos, with no
+ * gap: 0, and the caller turns it live; -1 when more than HUB_MAX_HELD
+ * came meanwhile (it was dropped): the next page reads it.
+ */
+void hub_hold(struct hub_sub *s);
+int hub_catch_up(struct hub_sub *s);
+void hub_unhold(struct hub_sub *s);	/* not the last page: the next reads it */
 /* send a line to every presence watcher */
 void hub_presence_broadcast(const char *json, size_t len);
 /* call fn for each user with a stream open here, once per user */

@@ -375,11 +375,14 @@ put_rows(PGconn *c, const char *rows, size_t len)
 
 /* ---- waiting in the loop's fiber ---- */
 
-/* a statement on c from work that may wait (store_set_waiter) */
+/*
+ * A statement on c from work that may wait (store_set_waiter): on the
+ * transaction's connection, or the side one while it commits
+ */
 static int
 waits_in_fiber(const struct store *st, PGconn *c)
 {
-	return c == st->conn && st->waiter && st->waiter->may_wait();
+	return (c == st->conn || c == st->side) && st->waiter && st->waiter->may_wait();
 }
 
 /*
@@ -401,7 +404,7 @@ await_result(struct store *st, PGconn *c)
 		if ((p.fd = PQsocket(c)) < 0)
 			return -1;
 		if (fiber) {
-			st->conn_waits = 1;
+			st->conn_waits = c == st->conn;
 			st->waiter->wait(p.fd, f == 1);
 			st->conn_waits = 0;
 		} else {

@@ -129,7 +129,8 @@ struct store {
 	int64_t node_id;	/* this node's row of nodes; 0 before the first beat */
 	int presence_heard;	/* im_presence from another node, unasked */
 	const struct store_waiter *waiter;	/* store_set_waiter() */
-	int conn_waits;		/* a statement on conn waits in the fiber */
+	int conn_waits;		/* a statement on conn waits in the fiber
+				 * (one on side leaves others none to use) */
 	char err[256];
 };
 
