@@ -919,6 +919,22 @@ static int64_t retry_at;	/* no reading before (ms), after a failure */
 static struct held_round *held, **held_tail = &held;
 
 static void on_notify(struct loop *l, int fd, int events, void *arg);
+static void rewatch(int force);
+
+/* on the fiber: the newest id, asked of the database (and the listening
+ * connection made again when it was lost) */
+static void
+remote_poll(void *arg)
+{
+	int64_t max;
+
+	(void)arg;
+	if (store_in_tx(api_store))
+		return;
+	if (store_poll_max(api_store, &max) == 0 && max > heard)
+		heard = max;
+	rewatch(0);
+}
 
 /* watch the listening connection's socket, anew after a reconnect */
 static void
@@ -947,8 +963,8 @@ on_notify(struct loop *l, int fd, int events, void *arg)
 	if (store_notified(api_store, &max) < 0) {
 		log_warn("%s; reading what is new", store_errmsg(api_store));
 		rewatch(1);
-		if (!store_in_tx(api_store) && store_poll_max(api_store, &max) < 0)
-			return;
+		api_fiber_run(remote_poll, NULL);	/* else on the next poll */
+		return;
 	}
 	if (max > heard)
 		heard = max;
@@ -1222,13 +1238,8 @@ api_remote_init(struct loop *l)
 void
 api_remote_tick(void)
 {
-	int64_t max;
-
-	if (!rloop || ++ticks % REMOTE_POLL_S || store_in_tx(api_store))
-		return;
-	if (store_poll_max(api_store, &max) == 0 && max > heard)
-		heard = max;
-	rewatch(0);
+	if (rloop && ++ticks % REMOTE_POLL_S == 0)
+		remote_poll(NULL);
 }
 
 /* before the loop sleeps: read on what other nodes committed */

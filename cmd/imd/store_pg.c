@@ -205,6 +205,123 @@ quiet_notices(void *arg, const char *message)
 	(void)message;
 }
 
+/* ---- waiting in the loop's fiber ---- */
+
+/*
+ * Work on c that may wait (store_set_waiter): on the transaction's
+ * connection, the side one while it commits, or the listening one
+ */
+static int
+waits_in_fiber(const struct store *st, PGconn *c)
+{
+	return (c == st->conn || c == st->side || c == st->listen) && st->waiter &&
+	    st->waiter->may_wait();
+}
+
+/* until c's socket is ready as libpq asks: in the fiber the loop goes on
+ * meanwhile, elsewhere poll() waits; -1 when it cannot be watched */
+static int
+wait_sock(struct store *st, PGconn *c, int fiber, int want_write)
+{
+	struct pollfd p = { PQsocket(c), POLLIN | (want_write ? POLLOUT : 0), 0 };
+
+	if (p.fd < 0)
+		return -1;
+	if (!fiber)
+		return poll(&p, 1, -1) < 0 && errno != EINTR ? -1 : 0;
+	st->conn_waits = c == st->conn;
+	st->waiter->wait(p.fd, want_write);
+	st->conn_waits = 0;
+	return 0;
+}
+
+/*
+ * Until c's next result can be read without blocking, what was sent all
+ * flushed (wait_sock). -1 when the connection failed.
+ */
+static int
+await_result(struct store *st, PGconn *c)
+{
+	int f, fiber = waits_in_fiber(st, c);
+
+	for (;;) {
+		if ((f = PQflush(c)) < 0)
+			return -1;
+		if (f == 0 && !PQisBusy(c))
+			return 0;
+		if (wait_sock(st, c, fiber, f == 1) < 0 || !PQconsumeInput(c))
+			return -1;
+	}
+}
+
+/*
+ * The results of what was sent on c, read to the end: the first that
+ * failed, else the last; NULL when the connection failed (PQerrorMessage)
+ */
+static PGresult *
+await_results(struct store *st, PGconn *c)
+{
+	PGresult *r, *kept = NULL;
+	ExecStatusType s;
+
+	for (;;) {
+		if (await_result(st, c) < 0) {
+			PQclear(kept);
+			return NULL;
+		}
+		if (!(r = PQgetResult(c)))
+			return kept;
+		s = PQresultStatus(kept);
+		if (kept && s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
+			PQclear(r);	/* the first failure says why */
+			continue;
+		}
+		PQclear(kept);
+		kept = r;
+	}
+}
+
+/* PQexecParams(), its wait given to the loop when it runs in the fiber */
+static PGresult *
+exec_params(struct store *st, PGconn *c, const char *sql, int n, const Oid *oids,
+    const char *const *vals, const int *lens, const int *fmts)
+{
+	PGresult *r;
+
+	if (!waits_in_fiber(st, c))
+		return PQexecParams(c, sql, n, oids, vals, lens, fmts, 0);
+	if (PQsetnonblocking(c, 1) != 0 || !PQsendQueryParams(c, sql, n, oids, vals, lens, fmts, 0))
+		r = NULL;
+	else
+		r = await_results(st, c);
+	PQsetnonblocking(c, 0);
+	return r;
+}
+
+/*
+ * A new connection to the database (pg_connect), made without blocking
+ * in the fiber: PQconnectPoll, each wait given to the loop (check PQstatus)
+ */
+static PGconn *
+connect_again(struct store *st)
+{
+	static const char *const keys[] = { "options", "dbname", NULL };
+	const char *vals[] = { PG_OPTIONS, st->conninfo, NULL };
+	PostgresPollingStatusType s = PGRES_POLLING_WRITING;
+	PGconn *c;
+
+	if (!st->waiter || !st->waiter->may_wait())
+		return pg_connect(st->conninfo);
+	if (!(c = PQconnectStartParams(keys, vals, 1)))
+		return NULL;
+	PQsetNoticeProcessor(c, quiet_notices, NULL);
+	/* as if it last said writing, the first time (libpq's rule) */
+	while (PQstatus(c) != CONNECTION_BAD && s != PGRES_POLLING_OK && s != PGRES_POLLING_FAILED &&
+	    wait_sock(st, c, 1, s == PGRES_POLLING_WRITING) == 0)
+		s = PQconnectPoll(c);
+	return c;
+}
+
 /*
  * A lost connection takes the open transaction with it: say so, so that
  * in_tx stays true, and connect again on the next statement outside one.
@@ -212,11 +329,20 @@ quiet_notices(void *arg, const char *message)
 static int
 pg_alive(struct store *st, PGconn *c)
 {
+	PostgresPollingStatusType s = PGRES_POLLING_WRITING;
+
 	if (PQstatus(c) == CONNECTION_OK)
 		return 1;
 	if (c == st->conn && st->in_tx)
 		return 0;
-	PQreset(c);
+	if (!waits_in_fiber(st, c)) {
+		PQreset(c);
+	} else if (PQresetStart(c)) {
+		/* as in connect_again(), its waits given to the loop */
+		while (PQstatus(c) != CONNECTION_BAD && s != PGRES_POLLING_OK &&
+		    s != PGRES_POLLING_FAILED && wait_sock(st, c, 1, s == PGRES_POLLING_WRITING) == 0)
+			s = PQresetPoll(c);
+	}
 	return PQstatus(c) == CONNECTION_OK;
 }
 
@@ -371,94 +497,6 @@ put_rows(PGconn *c, const char *rows, size_t len)
 			return -1;
 	}
 	return PQputCopyEnd(c, NULL) == 1 ? 0 : -1;
-}
-
-/* ---- waiting in the loop's fiber ---- */
-
-/*
- * A statement on c from work that may wait (store_set_waiter): on the
- * transaction's connection, or the side one while it commits
- */
-static int
-waits_in_fiber(const struct store *st, PGconn *c)
-{
-	return (c == st->conn || c == st->side) && st->waiter && st->waiter->may_wait();
-}
-
-/*
- * Until c's next result can be read without blocking, what was sent all
- * flushed: in the fiber the loop goes on meanwhile, elsewhere poll()
- * waits. -1 when the connection failed.
- */
-static int
-await_result(struct store *st, PGconn *c)
-{
-	struct pollfd p;
-	int f, fiber = waits_in_fiber(st, c);
-
-	for (;;) {
-		if ((f = PQflush(c)) < 0)
-			return -1;
-		if (f == 0 && !PQisBusy(c))
-			return 0;
-		if ((p.fd = PQsocket(c)) < 0)
-			return -1;
-		if (fiber) {
-			st->conn_waits = c == st->conn;
-			st->waiter->wait(p.fd, f == 1);
-			st->conn_waits = 0;
-		} else {
-			p.events = POLLIN | (f == 1 ? POLLOUT : 0);
-			if (poll(&p, 1, -1) < 0 && errno != EINTR)
-				return -1;
-		}
-		if (!PQconsumeInput(c))
-			return -1;
-	}
-}
-
-/*
- * The results of what was sent on c, read to the end: the first that
- * failed, else the last; NULL when the connection failed (PQerrorMessage)
- */
-static PGresult *
-await_results(struct store *st, PGconn *c)
-{
-	PGresult *r, *kept = NULL;
-	ExecStatusType s;
-
-	for (;;) {
-		if (await_result(st, c) < 0) {
-			PQclear(kept);
-			return NULL;
-		}
-		if (!(r = PQgetResult(c)))
-			return kept;
-		s = PQresultStatus(kept);
-		if (kept && s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
-			PQclear(r);	/* the first failure says why */
-			continue;
-		}
-		PQclear(kept);
-		kept = r;
-	}
-}
-
-/* PQexecParams(), its wait given to the loop when it runs in the fiber */
-static PGresult *
-exec_params(struct store *st, PGconn *c, const char *sql, int n, const Oid *oids,
-    const char *const *vals, const int *lens, const int *fmts)
-{
-	PGresult *r;
-
-	if (!waits_in_fiber(st, c))
-		return PQexecParams(c, sql, n, oids, vals, lens, fmts, 0);
-	if (PQsetnonblocking(c, 1) != 0 || !PQsendQueryParams(c, sql, n, oids, vals, lens, fmts, 0))
-		r = NULL;
-	else
-		r = await_results(st, c);
-	PQsetnonblocking(c, 0);
-	return r;
 }
 
 /* the waiting rows, now: a COPY of their own, waited for */
@@ -846,16 +884,19 @@ listen_connect(struct store *st)
 
 	if (st->listen)
 		PQfinish(st->listen);
-	st->listen = pg_connect(st->conninfo);
+	st->listen_lost = 0;
+	st->listen = connect_again(st);
 	if (!st->listen || PQstatus(st->listen) != CONNECTION_OK) {
 		snprintf(st->err, sizeof st->err, "%s",
 		    st->listen ? PQerrorMessage(st->listen) : "out of memory");
 		st->err[strcspn(st->err, "\n")] = '\0';
 		goto bad;
 	}
-	r = PQexec(st->listen, "LISTEN im; LISTEN im_presence");
+	r = PQsendQuery(st->listen, "LISTEN im; LISTEN im_presence") ?
+	    await_results(st, st->listen) : NULL;
 	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-		snprintf(st->err, sizeof st->err, "%s", PQresultErrorMessage(r));
+		snprintf(st->err, sizeof st->err, "%s",
+		    r ? PQresultErrorMessage(r) : PQerrorMessage(st->listen));
 		PQclear(r);
 		goto bad;
 	}
@@ -1442,7 +1483,8 @@ store_shared(const struct store *st)
 int
 store_notify_fd(struct store *st)
 {
-	return st->listen && PQstatus(st->listen) == CONNECTION_OK ? PQsocket(st->listen) : -1;
+	return st->listen && !st->listen_lost && PQstatus(st->listen) == CONNECTION_OK ?
+	    PQsocket(st->listen) : -1;
 }
 
 int
@@ -1453,8 +1495,9 @@ store_notified(struct store *st, int64_t *max)
 
 	*max = 0;
 	if (!st->listen || PQstatus(st->listen) != CONNECTION_OK || !PQconsumeInput(st->listen)) {
-		/* notifications sent meanwhile are lost: the caller polls */
-		listen_connect(st);
+		/* notifications sent meanwhile are lost: the caller polls, and
+		 * store_poll_max() connects again, off the loop */
+		st->listen_lost = 1;
 		snprintf(st->err, sizeof st->err, "the listening connection was lost");
 		return STORE_ERR;
 	}
@@ -1481,7 +1524,7 @@ store_poll_max(struct store *st, int64_t *max)
 		*max = st->committed_max;
 		return STORE_OK;
 	}
-	if (!st->listen)
+	if (!st->listen || st->listen_lost)
 		listen_connect(st);
 	if (!(r = pg_run(st, "SELECT last FROM msg_seq", "")))
 		return STORE_ERR;

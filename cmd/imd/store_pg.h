@@ -96,6 +96,7 @@ struct store {
 	const struct store_ops *ops;	/* first: struct store_base */
 	PGconn *conn;
 	PGconn *listen;		/* LISTEN im, im_presence: other nodes' commits, users */
+	int listen_lost;	/* its reading failed: made again by store_poll_max() */
 	PGconn *worker;		/* store_retire's, on the worker thread only */
 	/* statements outside a transaction while conn is committing */
 	PGconn *side;
