@@ -303,15 +303,15 @@ exec_params(struct store *st, PGconn *c, const char *sql, int n, const Oid *oids
  * in the fiber: PQconnectPoll, each wait given to the loop (check PQstatus)
  */
 static PGconn *
-connect_again(struct store *st)
+connect_again(struct store *st, const char *role)
 {
-	static const char *const keys[] = { "options", "dbname", NULL };
-	const char *vals[] = { PG_OPTIONS, st->conninfo, NULL };
+	static const char *const keys[] = { "options", "application_name", "dbname", NULL };
+	const char *vals[] = { PG_OPTIONS, role, st->conninfo, NULL };
 	PostgresPollingStatusType s = PGRES_POLLING_WRITING;
 	PGconn *c;
 
 	if (!st->waiter || !st->waiter->may_wait())
-		return pg_connect(st->conninfo);
+		return pg_connect(st->conninfo, role);
 	if (!(c = PQconnectStartParams(keys, vals, 1)))
 		return NULL;
 	PQsetNoticeProcessor(c, quiet_notices, NULL);
@@ -865,10 +865,10 @@ out:
 }
 
 PGconn *
-pg_connect(const char *conninfo)
+pg_connect(const char *conninfo, const char *role)
 {
-	static const char *const keys[] = { "options", "dbname", NULL };
-	const char *vals[] = { PG_OPTIONS, conninfo, NULL };
+	static const char *const keys[] = { "options", "application_name", "dbname", NULL };
+	const char *vals[] = { PG_OPTIONS, role, conninfo, NULL };
 	PGconn *c = PQconnectdbParams(keys, vals, 1);
 
 	if (c)
@@ -885,7 +885,7 @@ listen_connect(struct store *st)
 	if (st->listen)
 		PQfinish(st->listen);
 	st->listen_lost = 0;
-	st->listen = connect_again(st);
+	st->listen = connect_again(st, PG_ROLE_LISTEN);
 	if (!st->listen || PQstatus(st->listen) != CONNECTION_OK) {
 		snprintf(st->err, sizeof st->err, "%s",
 		    st->listen ? PQerrorMessage(st->listen) : "out of memory");
@@ -922,8 +922,8 @@ store_open(struct store **stp, const char *conninfo, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return STORE_ERR;
 	}
-	st->conn = pg_connect(conninfo);
-	st->side = pg_connect(conninfo);
+	st->conn = pg_connect(conninfo, PG_ROLE_TX);
+	st->side = pg_connect(conninfo, PG_ROLE_SIDE);
 	if (!st->conn || PQstatus(st->conn) != CONNECTION_OK || !st->side ||
 	    PQstatus(st->side) != CONNECTION_OK) {
 		PGconn *c = st->conn && PQstatus(st->conn) != CONNECTION_OK ? st->conn : st->side;
@@ -968,7 +968,7 @@ store_reader(struct store *st, struct store **reader)
 		return STORE_ERR;
 	}
 	r->ops = st->ops;
-	r->conn = pg_connect(r->conninfo);
+	r->conn = pg_connect(r->conninfo, PG_ROLE_READER);
 	if (!r->conn || PQstatus(r->conn) != CONNECTION_OK) {
 		snprintf(st->err, sizeof st->err, "cannot connect to PostgreSQL: %s",
 		    r->conn ? PQerrorMessage(r->conn) : "out of memory");

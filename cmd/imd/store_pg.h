@@ -135,9 +135,18 @@ struct store {
 	char err[256];
 };
 
-/* a new connection, its statements bounded in time, libpq's notices kept
- * out of the log (NULL when out of memory; check PQstatus) */
-PGconn *pg_connect(const char *conninfo);
+/*
+ * A new connection, its statements bounded in time, libpq's notices kept
+ * out of the log (NULL when out of memory; check PQstatus); role is its
+ * application_name, what pg_stat_activity shows it doing (a --db that
+ * names one keeps its own)
+ */
+PGconn *pg_connect(const char *conninfo, const char *role);
+#define PG_ROLE_TX "imd"		/* the loop's transactions */
+#define PG_ROLE_SIDE "imd side"		/* what goes beside a commit */
+#define PG_ROLE_LISTEN "imd listen"	/* other nodes' notifications */
+#define PG_ROLE_READER "imd reader"
+#define PG_ROLE_RETAIN "imd retain"	/* --retain, on the worker */
 
 /* the columns pg_row_to_msg() reads, in its order */
 #define PG_MSG_COLS "id, sender, recipient, grp, kind, json"

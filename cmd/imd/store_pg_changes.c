@@ -211,7 +211,7 @@ worker_conn(struct store *st, char *err, size_t errlen)
 	if (st->worker && PQstatus(st->worker) == CONNECTION_OK)
 		return st->worker;
 	PQfinish(st->worker);
-	st->worker = pg_connect(st->conninfo);
+	st->worker = pg_connect(st->conninfo, PG_ROLE_RETAIN);
 	if (st->worker && PQstatus(st->worker) == CONNECTION_OK)
 		return st->worker;
 	snprintf(err, errlen, "cannot connect to PostgreSQL: %s",
