@@ -12,7 +12,9 @@ restart_with () {
 	start_imd "$@"
 }
 
-# imd_try ARGS...: run imd in the foreground for at most 5 s; its stderr to ./try.err
+# imd_try ARGS...: run imd in the foreground for at most 5 s; its stderr to ./try.err.
+# The runs that must fail listen on port 0: a picked port can be taken by then,
+# and root binds it before the check under test.
 imd_try () { timeout 5 "$IM_BIN/imd" "$@" </dev/null >try.out 2>try.err; }
 
 test_expect_success 'setup: imd, alice and bob, a file uploaded and sent' '
@@ -110,7 +112,7 @@ test_expect_success 'imd --user root (long form) keeps root too' '
 
 test_expect_success 'imd --user with an unknown user refuses to start (78), names the user' '
 	mkdir -m 700 srv-nouser &&
-	expect_exit 78 imd_try -d "$TRASH/srv-nouser" -l "127.0.0.1:$(_pick_port)" --user no-such-user-xyz &&
+	expect_exit 78 imd_try -d "$TRASH/srv-nouser" -l 127.0.0.1:0 --user no-such-user-xyz &&
 	test_grep "no-such-user-xyz" try.err
 '
 
@@ -128,14 +130,14 @@ test_expect_success 'a --key file of mode 0644 is refused: exit 78, says chmod 6
 		-keyout own.key -out own.crt -subj /CN=localhost -days 2 2>/dev/null &&
 	chmod 644 own.key &&
 	mkdir -m 700 srv-key &&
-	expect_exit 78 imd_try -d "$TRASH/srv-key" -l "127.0.0.1:$(_pick_port)" --cert own.crt --key own.key &&
+	expect_exit 78 imd_try -d "$TRASH/srv-key" -l 127.0.0.1:0 --cert own.crt --key own.key &&
 	test_grep "chmod 600" try.err &&
 	test_grep "own.key" try.err
 '
 
 test_expect_success 'a --key file readable by group only (0640) is refused too' '
 	chmod 640 own.key &&
-	expect_exit 78 imd_try -d "$TRASH/srv-key" -l "127.0.0.1:$(_pick_port)" --cert own.crt --key own.key &&
+	expect_exit 78 imd_try -d "$TRASH/srv-key" -l 127.0.0.1:0 --cert own.crt --key own.key &&
 	test_grep "chmod 600" try.err
 '
 
@@ -150,7 +152,7 @@ test_expect_success 'the same key at 0600 is accepted (the refusal was the mode)
 
 test_expect_success 'a data directory of mode 0755 is refused: exit 78, nothing created in it' '
 	mkdir -m 755 srv-open &&
-	expect_exit 78 imd_try -d "$TRASH/srv-open" -l "127.0.0.1:$(_pick_port)" &&
+	expect_exit 78 imd_try -d "$TRASH/srv-open" -l 127.0.0.1:0 &&
 	test_grep "chmod 700" try.err &&
 	ls -A srv-open >inside &&
 	test_must_be_empty inside
@@ -158,7 +160,7 @@ test_expect_success 'a data directory of mode 0755 is refused: exit 78, nothing 
 
 test_expect_success 'a data directory of mode 0701 (others may enter) is refused: exit 78' '
 	mkdir -m 701 srv-x &&
-	expect_exit 78 imd_try -d "$TRASH/srv-x" -l "127.0.0.1:$(_pick_port)"
+	expect_exit 78 imd_try -d "$TRASH/srv-x" -l 127.0.0.1:0
 '
 
 test_expect_success 'a missing data directory is created 0700' '
