@@ -686,6 +686,32 @@ http () {
 # bearer NAME: an Authorization header with NAME's token, for curl -H
 bearer () { printf 'Authorization: Bearer %s' "$(token_of "$1")"; }
 
+# now_ms: the time in ms; stamp: each line of stdin after the time it
+# came, in ms
+now_ms () { echo $(( ${EPOCHREALTIME/./} / 1000 )); }
+stamp () { while IFS= read -r l; do printf '%s %s\n' "$(now_ms)" "$l"; done; }
+
+# max_gap FROM TO [FILE]: the longest time without a line between FROM
+# and TO (ms) in a stamped stream (default s.out)
+max_gap () {
+	awk -v from="$1" -v to="$2" '
+		$1 < from { p = $1; next }
+		$1 > to { if (p && to - p > m) m = to - p; exit }
+		{ if (p && $1 - p > m) m = $1 - p; p = $1 }
+		END { print m + 0 }' "${3:-s.out}"
+}
+
+# gap_below MS FROM TO [FILE]: max_gap is below MS, else says so
+gap_below () {
+	local g
+	g=$(max_gap "$2" "$3" "$4")
+	test "$g" -lt "$1" || {
+		echo "the stream was quiet for $g ms (limit $1):" >&9
+		cat "${4:-s.out}" >&9
+		return 1
+	}
+}
+
 # api NAME METHOD PATH [CURL ARGS...]: http as NAME
 api () {
 	local name=$1

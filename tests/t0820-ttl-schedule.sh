@@ -7,7 +7,6 @@ test_description='messages that expire (--ttl), sends the server keeps for later
 in_store () { test "$(store_sql "SELECT count(*) FROM messages WHERE id = $1")" = 1; }
 # visible NAME ID: NAME's history has message ID
 visible () { history_of "$1" | jq -s -e --argjson id "$2" 'any(.[]; .id == $id)' >/dev/null; }
-now_ms () { date +%s%3N; }
 ms_of () { date -d "$1" +%s%3N; }
 
 test_expect_success 'setup: imd, two users' '

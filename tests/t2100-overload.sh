@@ -138,9 +138,6 @@ established_to () {
 	awk -v p="$(printf ":%04X" "$1")" '$2 ~ p"$" && $4 == "01"' /proc/net/tcp | wc -l
 }
 
-# now_ms: a monotonic-enough wall clock in milliseconds
-now_ms () { echo $(($(date +%s%N) / 1000000)); }
-
 # closed_between MODE LO HI FRACTION: at least FRACTION of the MODE
 # connections that opened were closed by imd between LO and HI seconds
 closed_between () {

@@ -29,33 +29,6 @@ CREATE CONSTRAINT TRIGGER slow_message AFTER INSERT ON messages
 	WHEN (NEW.json LIKE '%slow message%') EXECUTE FUNCTION slow_message();
 EOF
 
-# now in ms
-now_ms () { echo $(( ${EPOCHREALTIME/./} / 1000 )); }
-
-# stamp: each line of stdin after the time it came, in ms
-stamp () { while IFS= read -r l; do printf '%s %s\n' "$(now_ms)" "$l"; done; }
-
-# max_gap FROM TO [FILE]: the longest time without a line on a stream
-# (bob's on a: s.out) between FROM and TO (ms)
-max_gap () {
-	awk -v from="$1" -v to="$2" '
-		$1 < from { p = $1; next }
-		$1 > to { if (p && to - p > m) m = to - p; exit }
-		{ if (p && $1 - p > m) m = $1 - p; p = $1 }
-		END { print m + 0 }' "${3:-s.out}"
-}
-
-# gap_below MS FROM TO [FILE]
-gap_below () {
-	local g
-	g=$(max_gap "$2" "$3" "$4")
-	test "$g" -lt "$1" || {
-		echo "the stream was quiet for $g ms (limit $1):" >&9
-		cat "${4:-s.out}" >&9
-		return 1
-	}
-}
-
 test_expect_success 'setup: node a (a heartbeat every second) and node b, bob streaming on a' '
 	start_imd --heartbeat 1 &&
 	start_node b --heartbeat 1 &&
@@ -395,12 +368,16 @@ test_expect_success 'sends whose group or file is held up by locked tables: stor
 	wait $plock
 '
 
-# what another node committed is read on a reader as well: node a is
-# stopped while b commits, so that a reads it under the lock
-test_expect_success 'another node'"'"'s message read while messages are locked: delivered once, after the lock; whoami and the stream go on meanwhile' '
+# read_under_lock TABLE TEXT SEND...: node a stopped while SEND commits
+# on b, then TABLE locked 4 s and a let go: a reads what b committed
+# under the lock, and TEXT reaches bob's stream once, after it, while
+# whoami and the stream go on
+read_under_lock () {
+	local table=$1 text=$2 plock tc t0 t1 t2
+	shift 2
 	kill -STOP $IMD_PID &&
-	as_user carol@b imsend bob "from b, read under a lock" &&
-	{ pg_sql "BEGIN; LOCK TABLE messages IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(4); COMMIT" \
+	"$@" &&
+	{ pg_sql "BEGIN; LOCK TABLE $table IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(4); COMMIT" \
 		>/dev/null & } &&
 	plock=$! &&
 	sleep 0.5 &&
@@ -411,42 +388,32 @@ test_expect_success 'another node'"'"'s message read while messages are locked: 
 	test "$(imcurl --max-time 3 -o /dev/null -w "%{http_code}" -H "$(bearer bob)" \
 		"$URL/v1/whoami")" = 200 &&
 	t1=$(now_ms) &&
-	wait_for 8 test_grep "from b, read under a lock" s.out &&
-	t2=$(grep -m1 "from b, read under a lock" s.out | cut -d" " -f1) &&
-	diag "with messages locked: whoami on a in $((t1 - t0)) ms, b'"'"'s message after $((t2 - tc)) ms" &&
+	wait_for 8 test_grep "$text" s.out &&
+	t2=$(grep -m1 "$text" s.out | cut -d" " -f1) &&
+	diag "with $table locked: whoami on a in $((t1 - t0)) ms, b's message after $((t2 - tc)) ms" &&
 	test $((t1 - t0)) -lt 1500 &&
 	test $((t2 - tc)) -ge 2000 &&
 	gap_below 2500 "$t0" "$t2" &&
-	test "$(grep -c "from b, read under a lock" s.out)" = 1 &&
+	test "$(grep -c "$text" s.out)" = 1 &&
 	wait $plock
+}
+
+# what another node committed is read on a reader as well
+test_expect_success 'another node'"'"'s message read while messages are locked: delivered once, after the lock; whoami and the stream go on meanwhile' '
+	read_under_lock messages "from b, read under a lock" \
+		as_user carol@b imsend bob "from b, read under a lock"
 '
 
 # the members of a group another node made, which a has not cached, are
 # read on a reader too, before its messages go to the streams
-test_expect_success 'a new group of b'"'"'s whose members are locked: its message reaches bob on a after the lock; whoami and the stream go on meanwhile' '
-	kill -STOP $IMD_PID &&
+gang_made_on_b () {
 	as_user carol@b imgroup create gang &&
 	as_user carol@b imgroup add gang bob &&
-	as_user carol@b imsend -g gang "to the gang, members locked" &&
-	{ pg_sql "BEGIN; LOCK TABLE members IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(4); COMMIT" \
-		>/dev/null & } &&
-	plock=$! &&
-	sleep 0.5 &&
-	kill -CONT $IMD_PID &&
-	tc=$(now_ms) &&
-	sleep 1.2 &&
-	t0=$(now_ms) &&
-	test "$(imcurl --max-time 3 -o /dev/null -w "%{http_code}" -H "$(bearer bob)" \
-		"$URL/v1/whoami")" = 200 &&
-	t1=$(now_ms) &&
-	wait_for 8 test_grep "to the gang, members locked" s.out &&
-	t2=$(grep -m1 "to the gang, members locked" s.out | cut -d" " -f1) &&
-	diag "with members locked: whoami on a in $((t1 - t0)) ms, the group message after $((t2 - tc)) ms" &&
-	test $((t1 - t0)) -lt 1500 &&
-	test $((t2 - tc)) -ge 2000 &&
-	gap_below 2500 "$t0" "$t2" &&
-	test "$(grep -c "to the gang, members locked" s.out)" = 1 &&
-	wait $plock
+	as_user carol@b imsend -g gang "to the gang, members locked"
+}
+
+test_expect_success 'a new group of b'"'"'s whose members are locked: its message reaches bob on a after the lock; whoami and the stream go on meanwhile' '
+	read_under_lock members "to the gang, members locked" gang_made_on_b
 '
 
 # a round of a'"'"'s own that commits while a lower id of b'"'"'s is still to be
