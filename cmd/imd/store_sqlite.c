@@ -188,6 +188,7 @@ check_tx_lost(struct store *st)
 	if (st->in_tx && sqlite3_get_autocommit(st->db)) {
 		st->in_tx = 0;
 		st->pending_max = 0;
+		sq_queue_drop(st);
 	}
 }
 
@@ -244,11 +245,24 @@ sq_fail(struct store *st, sqlite3_stmt *s)
 	return STORE_ERR;
 }
 
+/* the queued messages in before s runs, as it may read them */
+static int
+queue_before(struct store *st, sqlite3_stmt *s)
+{
+	if (sq_queue_before(st, s) == STORE_OK)
+		return 0;
+	check_tx_lost(st);
+	return -1;
+}
+
 int
 sq_exec(struct store *st, sqlite3_stmt *s)
 {
-	int rc = sqlite3_step(s);
+	int rc;
 
+	if (queue_before(st, s) < 0)
+		return STORE_ERR;
+	rc = sqlite3_step(s);
 	sqlite3_reset(s);
 	if (rc == SQLITE_DONE)
 		return STORE_OK;
@@ -273,8 +287,11 @@ sq_update(struct store *st, sqlite3_stmt *s)
 int
 sq_one_row(struct store *st, sqlite3_stmt *s, int (*fill)(sqlite3_stmt *, void *), void *dst)
 {
-	int rc = sqlite3_step(s);
+	int rc;
 
+	if (queue_before(st, s) < 0)
+		return STORE_ERR;
+	rc = sqlite3_step(s);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return sq_fail(st, s);
 	if (rc == SQLITE_DONE) {
@@ -296,6 +313,8 @@ sq_rows(struct store *st, sqlite3_stmt *s, struct store_vec *v,
 	void *e;
 	int rc;
 
+	if (queue_before(st, s) < 0)
+		return STORE_ERR;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		if (!(e = store_vec_next(v)) || fill(s, e) < 0) {
 			sqlite3_reset(s);
@@ -545,6 +564,7 @@ store_close(struct store *st)
 		return;
 	if (st->in_tx)
 		store_rollback(st);
+	sq_queue_free(st);
 	for (i = 0; i < Q_COUNT; i++)
 		sqlite3_finalize(st->q[i]);
 	sqlite3_close(st->ckpt_db);
@@ -687,7 +707,12 @@ store_commit(struct store *st)
 
 	if (!st->in_tx)
 		return STORE_OK;
-	rc = sq_exec(st, stmt(st, Q_COMMIT));
+	if (st->queue.failed) {
+		snprintf(st->err, sizeof st->err, "%s", st->queue.why);
+		rc = STORE_ERR;
+	} else {
+		rc = sq_exec(st, stmt(st, Q_COMMIT));
+	}
 	if (rc != STORE_OK) {
 		char keep[sizeof st->err];
 
@@ -748,6 +773,7 @@ store_rollback(struct store *st)
 {
 	if (!st->in_tx)
 		return;
+	sq_queue_drop(st);
 	if (!sqlite3_get_autocommit(st->db))
 		sq_exec(st, stmt(st, Q_ROLLBACK));
 	st->in_tx = 0;

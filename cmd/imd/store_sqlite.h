@@ -126,6 +126,21 @@ struct sq_query {
 extern const struct sq_query sq_users_sql[], sq_presence_sql[], sq_messages_sql[],
     sq_groups_sql[], sq_files_sql[];
 
+/* the group transaction's messages, waiting for their INSERTs
+ * (store_sqlite_queue.c) */
+#define SQ_QUEUE_SIZES 3
+struct sq_queue {
+	struct sq_row *row;
+	size_t n, cap;
+	char *text;		/* the rows' kinds, JSON and file ids */
+	size_t text_len, text_cap;
+	sqlite3_stmt *insert[SQ_QUEUE_SIZES];	/* by rows per statement */
+	/* an INSERT of them failed: SQLite undid that statement only, so the
+	 * transaction is doomed and its COMMIT must fail with this */
+	int failed;
+	char why[256];
+};
+
 struct store {
 	const struct store_ops *ops;	/* first: struct store_base */
 	sqlite3 *db;
@@ -136,6 +151,7 @@ struct store {
 	int commit_rc;		/* store_commit_start()'s, for store_commit_finish() */
 	int64_t committed_max;
 	int64_t pending_max;	/* newest id inserted in the open transaction */
+	struct sq_queue queue;
 	char err[256];
 };
 
@@ -173,6 +189,20 @@ int sq_list(struct store *st, sqlite3_stmt *s, size_t elem, void **out, size_t *
     int (*fill)(sqlite3_stmt *, void *));
 /* the failed step's error into st->err; resets s; STORE_ERR */
 int sq_fail(struct store *st, sqlite3_stmt *s);
+
+/*
+ * The group transaction's messages (store_sqlite_queue.c). sq_queue_row
+ * copies one; sq_queue_before, called before each statement s steps,
+ * inserts them unless s cannot see them (STORE_OK, or STORE_ERR with the
+ * insert's error in st->err and in the queue's why); sq_queue_drop
+ * forgets them and any failure (the transaction is gone); sq_queue_free
+ * at close.
+ */
+int sq_queue_row(struct store *st, int64_t id, const struct store_new_msg *nm,
+    const char *json, size_t json_len);
+int sq_queue_before(struct store *st, sqlite3_stmt *s);
+void sq_queue_drop(struct store *st);
+void sq_queue_free(struct store *st);
 
 /* several statements as one: a savepoint (see store_sqlite.c) */
 int sq_sp_begin(struct store *st);

@@ -92,16 +92,20 @@ store_file_delete(struct store *st, const char *id)
 	return sq_update(st, sq_bind(st, Q_FILE_DEL, "t", id));
 }
 
+static int
+fill_count(sqlite3_stmt *s, void *n)
+{
+	*(int64_t *)n = sqlite3_column_int64(s, 0);
+	return 0;
+}
+
+/* count(*): always one row */
 int
 store_file_refs(struct store *st, const char *sha256, int64_t *n)
 {
-	sqlite3_stmt *s = sq_bind(st, Q_FILE_REFS, "t", sha256);
+	int rc = sq_one_row(st, sq_bind(st, Q_FILE_REFS, "t", sha256), fill_count, n);
 
-	if (sqlite3_step(s) != SQLITE_ROW)
-		return sq_fail(st, s);
-	*n = sqlite3_column_int64(s, 0);
-	sqlite3_reset(s);
-	return STORE_OK;
+	return rc == STORE_NOTFOUND ? STORE_ERR : rc;
 }
 
 int

@@ -213,9 +213,14 @@ msg_insert(struct store *st, const struct store_new_msg *nm, struct store_msg *m
 		snprintf(st->err, sizeof st->err, "out of memory building message");
 		return STORE_ERR;
 	}
-	if (sq_exec(st, sq_bind(st, Q_MSG_ADD, "iinntti" "lnn", nm->now_ms, nm->sender,
-	    nm->recipient, nm->grp, nm->kind, nm->file ? nm->file->id : NULL, id,
-	    m->json, m->json_len, nm->on, nm->expires_ms)) != STORE_OK)
+	/* in the group transaction the row waits for a multi-row INSERT */
+	if (st->in_tx)
+		rc = sq_queue_row(st, id, nm, m->json, m->json_len);
+	else
+		rc = sq_exec(st, sq_bind(st, Q_MSG_ADD, "iinntti" "lnn", nm->now_ms, nm->sender,
+		    nm->recipient, nm->grp, nm->kind, nm->file ? nm->file->id : NULL, id,
+		    m->json, m->json_len, nm->on, nm->expires_ms));
+	if (rc != STORE_OK)
 		return STORE_ERR;
 	m->id = id;
 	m->sender = nm->sender;

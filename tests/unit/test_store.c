@@ -410,6 +410,97 @@ db_int(const char *file, const char *sql)
 	return v;
 }
 
+/* a statement on the database file through a connection of its own; 0 on success */
+static int
+db_exec(const char *file, const char *sql)
+{
+	sqlite3 *db;
+	int rc;
+
+	if (sqlite3_open(file, &db) != SQLITE_OK)
+		return -1;
+	rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+	sqlite3_close(db);
+	return rc == SQLITE_OK ? 0 : -1;
+}
+
+/* the messages carol and bob exchanged after since: how many, the last's JSON */
+static int
+pair_count(int64_t since, char *last, size_t lastlen)
+{
+	struct store_msg *v;
+	size_t n;
+
+	if (store_msgs_visible(st, bob, carol, 0, since, -1, 0, &v, &n) != STORE_OK)
+		return -1;
+	snprintf(last, lastlen, "%s", n ? v[n - 1].json : "");
+	store_msgs_free(v, n);
+	return (int)n;
+}
+
+/*
+ * A turn's messages: SQLite inserts them several to a statement before
+ * any statement that may read them and at the COMMIT, PostgreSQL sends
+ * them as a COPY. Every one is seen inside the transaction and after it,
+ * whatever the statements' sizes; one the database refuses fails the
+ * statement that flushed it or the COMMIT, and takes the turn with it.
+ */
+static void
+test_turn_rows(const char *file)
+{
+	char text[32], last[512];
+	int64_t base, id = 0;
+	int i, rc, all = 1;
+
+	base = store_max_id(st);
+	ok(store_begin(st) == STORE_OK, "a turn of 45 messages");
+	for (i = 1; i <= 45; i++) {
+		snprintf(text, sizeof text, "turn-%d", i);
+		id = send_text(carol, "carol", bob, "bob", 0, text, NULL, &rc);
+		all = all && rc == STORE_OK && id == base + i;
+	}
+	ok(all, "each given the next id");
+	ok(pair_count(base, last, sizeof last) == 45 && strstr(last, "\"turn-45\""),
+	    "all 45 read inside the transaction, the last one last");
+	send_text(carol, "carol", bob, "bob", 0, "turn-46", NULL, &rc);
+	ok(store_commit(st) == STORE_OK && store_committed_max(st) == base + 46, "committed");
+	ok(pair_count(base, last, sizeof last) == 46 && strstr(last, "\"turn-46\""),
+	    "all 46 read after it");
+
+	if (!file) {
+		skip("a trigger of SQLite's", "a refused row fails the turn");
+		return;
+	}
+	ok(db_exec(file, "CREATE TRIGGER refuse BEFORE INSERT ON messages"
+	    " WHEN NEW.json LIKE '%refuse-me%' BEGIN SELECT RAISE(ABORT, 'row refused'); END")
+	    == 0, "a trigger that refuses one text");
+	/* 40 rows: the first 32 go in, the statement of the last 8 fails */
+	base = store_max_id(st);
+	store_begin(st);
+	for (i = 1; i < 40; i++)
+		send_text(carol, "carol", bob, "bob", 0, "kept back", NULL, &rc);
+	send_text(carol, "carol", bob, "bob", 0, "refuse-me", NULL, &rc);
+	ok(rc == STORE_OK, "the refused row is queued");
+	ok(pair_count(base, last, sizeof last) == -1 && strstr(store_errmsg(st), "row refused"),
+	    "the read that inserts it fails with the database's reason");
+	ok(store_commit(st) == STORE_ERR && strstr(store_errmsg(st), "row refused") &&
+	    !store_in_tx(st), "so does the COMMIT after it");
+	ok(store_max_id(st) == base && pair_count(base, last, sizeof last) == 0,
+	    "nothing of the turn is kept, not even the rows inserted before it");
+	store_begin(st);
+	send_text(carol, "carol", bob, "bob", 0, "before it", NULL, &rc);
+	send_text(carol, "carol", bob, "bob", 0, "refuse-me", NULL, &rc);
+	ok(store_commit(st) == STORE_ERR && strstr(store_errmsg(st), "row refused") &&
+	    !store_in_tx(st), "a COMMIT that inserts it fails");
+	ok(store_max_id(st) == base && pair_count(base, last, sizeof last) == 0,
+	    "and nothing of that turn is kept");
+	ok(db_exec(file, "DROP TRIGGER refuse") == 0, "trigger dropped");
+	store_begin(st);
+	id = send_text(carol, "carol", bob, "bob", 0, "after", NULL, &rc);
+	ok(store_commit(st) == STORE_OK && id == base + 1 && pair_count(base, last, sizeof last) == 1,
+	    "the next turn takes the next id");
+}
+
 /*
  * A database of schema version 5 (its messages table and indexes, as that
  * version made them), opened by this one: migrated, its messages read
@@ -495,6 +586,7 @@ main(int argc, char **argv)
 	test_groups();
 	test_files();
 	test_presence();
+	test_turn_rows(conninfo ? NULL : path);
 	max = store_max_id(st);
 	store_close(st);
 
