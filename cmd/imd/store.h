@@ -221,6 +221,8 @@ const char *store_errmsg(struct store *st);
 int store_begin(struct store *st);	/* no-op when already inside one */
 int store_commit(struct store *st);	/* no-op when none open */
 void store_rollback(struct store *st);
+/* a transaction is open, or one the database dropped has yet to fail
+ * its COMMIT (SQLite undoes a transaction itself on some errors) */
 int store_in_tx(const struct store *st);
 
 /*

@@ -180,7 +180,8 @@ stmt(struct store *st, int which)
 
 /*
  * Some errors (disk full, I/O) make SQLite roll the whole transaction back
- * on its own. Notice that, so in_tx and pending_max stay true.
+ * on its own. Notice that, so in_tx and pending_max stay true and the
+ * turn's COMMIT fails: what the turn did before is gone.
  */
 static void
 check_tx_lost(struct store *st)
@@ -189,6 +190,8 @@ check_tx_lost(struct store *st)
 		st->in_tx = 0;
 		st->pending_max = 0;
 		sq_queue_drop(st);
+		if (!st->doomed[0])
+			snprintf(st->doomed, sizeof st->doomed, "%s", st->err);
 	}
 }
 
@@ -705,11 +708,11 @@ store_commit(struct store *st)
 {
 	int rc;
 
-	if (!st->in_tx)
-		return STORE_OK;
-	if (st->queue.failed) {
-		snprintf(st->err, sizeof st->err, "%s", st->queue.why);
+	if (st->doomed[0]) {
+		snprintf(st->err, sizeof st->err, "%s", st->doomed);
 		rc = STORE_ERR;
+	} else if (!st->in_tx) {
+		return STORE_OK;
 	} else {
 		rc = sq_exec(st, stmt(st, Q_COMMIT));
 	}
@@ -771,6 +774,7 @@ store_ids_finish(struct store *st)
 void
 store_rollback(struct store *st)
 {
+	st->doomed[0] = '\0';
 	if (!st->in_tx)
 		return;
 	sq_queue_drop(st);
@@ -783,7 +787,7 @@ store_rollback(struct store *st)
 int
 store_in_tx(const struct store *st)
 {
-	return st->in_tx;
+	return st->in_tx || st->doomed[0];
 }
 
 int64_t

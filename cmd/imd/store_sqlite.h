@@ -135,10 +135,6 @@ struct sq_queue {
 	char *text;		/* the rows' kinds, JSON and file ids */
 	size_t text_len, text_cap;
 	sqlite3_stmt *insert[SQ_QUEUE_SIZES];	/* by rows per statement */
-	/* an INSERT of them failed: SQLite undid that statement only, so the
-	 * transaction is doomed and its COMMIT must fail with this */
-	int failed;
-	char why[256];
 };
 
 struct store {
@@ -152,6 +148,13 @@ struct store {
 	int64_t committed_max;
 	int64_t pending_max;	/* newest id inserted in the open transaction */
 	struct sq_queue queue;
+	/*
+	 * Why the group transaction cannot commit: an INSERT of the queue
+	 * failed (SQLite undid that statement, not the others), or SQLite
+	 * rolled the whole transaction back on its own. Its COMMIT fails
+	 * with this, whatever the failed statement's caller did. "" if none.
+	 */
+	char doomed[256];
 	char err[256];
 };
 
@@ -194,9 +197,8 @@ int sq_fail(struct store *st, sqlite3_stmt *s);
  * The group transaction's messages (store_sqlite_queue.c). sq_queue_row
  * copies one; sq_queue_before, called before each statement s steps,
  * inserts them unless s cannot see them (STORE_OK, or STORE_ERR with the
- * insert's error in st->err and in the queue's why); sq_queue_drop
- * forgets them and any failure (the transaction is gone); sq_queue_free
- * at close.
+ * insert's error in st->err, and the transaction doomed); sq_queue_drop
+ * forgets them (the transaction is gone); sq_queue_free at close.
  */
 int sq_queue_row(struct store *st, int64_t id, const struct store_new_msg *nm,
     const char *json, size_t json_len);

@@ -84,7 +84,7 @@ oom:
 	return STORE_ERR;
 }
 
-/* the INSERT of k rows, prepared on its first use */
+/* the INSERT of rows_per[size] rows, prepared on its first use */
 static sqlite3_stmt *
 insert_of(struct store *st, int size)
 {
@@ -163,12 +163,9 @@ queue_flush(struct store *st)
 		rc = insert_rows(st, size, at);
 		at += (size_t)rows_per[size];
 	}
-	q->n = 0;
-	q->text_len = 0;
-	if (rc != STORE_OK) {
-		q->failed = 1;
-		snprintf(q->why, sizeof q->why, "%s", st->err);
-	}
+	sq_queue_drop(st);
+	if (rc != STORE_OK)
+		snprintf(st->doomed, sizeof st->doomed, "%s", st->err);
 	return rc;
 }
 
@@ -185,7 +182,6 @@ sq_queue_drop(struct store *st)
 {
 	st->queue.n = 0;
 	st->queue.text_len = 0;
-	st->queue.failed = 0;
 }
 
 void
