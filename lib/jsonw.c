@@ -3,27 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "jsonplain.h"
 #include "jsonw.h"
-
-#define ONES 0x0101010101010101ULL
-#define HIGHS 0x8080808080808080ULL
-
-/*
- * Eight bytes none of which needs escaping: none below 0x20, no '"', no
- * '\\' (the bit tricks of "any byte zero" and "any byte below n"). A wrong
- * "no" only sends the bytes through the loop one by one.
- */
-static int
-plain8(const char *p)
-{
-	uint64_t v, q, bs;
-
-	memcpy(&v, p, 8);
-	q = v ^ (ONES * '"');
-	bs = v ^ (ONES * '\\');
-	return !(((v - ONES * 0x20) & ~v & HIGHS) | ((q - ONES) & ~q & HIGHS) |
-	    ((bs - ONES) & ~bs & HIGHS));
-}
 
 int
 im_json_quote(struct im_buf *b, const char *s, size_t len)
@@ -40,7 +21,7 @@ im_json_quote(struct im_buf *b, const char *s, size_t len)
 		size_t n = 2;
 
 		/* text is mostly plain: a word at a time, not a byte */
-		while (len - i >= 8 && plain8(s + i))
+		while (len - i >= 8 && im_json_plain8(s + i))
 			i += 8;
 		if (i == len)
 			break;

@@ -82,6 +82,8 @@ main(void)
 		" { \"group\" : \"ops\" , \"text\" : \"a \\\"b\\\" \\\\ \\/ \\b\\f\\n\\r\\t\", \"key\":\"k-1\" } ",
 		"{\"to\":\"bob\",\"text\":\"caf\xc3\xa9 \xf0\x9f\x98\x84\",\"kind\":\"text\"}",
 		"{\"text\":\"\",\"x\":\"y\"}",
+		"{\"to\":\"bob\",\"text\":\"a long plain text of words, \\\"quoted\\\" then\\nmore:"
+		    " caf\xc3\xa9 and the rest of it\"}",
 	};
 	static const char *const nums[] = {
 		"{\"type\":\"message\",\"id\":12,\"from\":\"alice\",\"text\":\"hi\"}",
@@ -97,13 +99,20 @@ main(void)
 	ok(accepted(seeds[2]), "UTF-8 passes through");
 	ok(accepted(seeds[3]), "an empty value, an unknown key");
 	ok(accepted("{}") && flat("{}", f) == 0, "an empty object: no fields");
+	ok(accepted(seeds[4]) && flat(seeds[4], f) == 2 &&
+	    !strcmp(f[1].val, "a long plain text of words, \"quoted\" then\nmore: caf\xc3\xa9 and the rest of it"),
+	    "a long value: plain runs and escapes between them");
+	ok(flat("{\"t\":\"01234567\"}", f) == 1 && !strcmp(f[0].val, "01234567") &&
+	    flat("{\"t\":\"0123456789abcdef\"}", f) == 1 && !strcmp(f[0].val, "0123456789abcdef"),
+	    "a value of eight and of sixteen bytes, the quote right after");
 	n = flat(seeds[0], f);
 	ok(n == 2 && f[1].key_len == 4 && !memcmp(f[1].key, "text", 4) && !strcmp(f[1].val, "hi"),
 	    "fields in order, values NUL-terminated");
 
 	/* refused: the full parser decides these */
 	ok(flat("{\"text\":\"\\u00e9\"}", f) < 0, "\\u escapes refused");
-	ok(flat("{\"text\":\"a\x01\"}", f) < 0, "a raw control character refused");
+	ok(flat("{\"text\":\"a\x01\"}", f) < 0 && flat("{\"text\":\"0123456789\x01" "abcdef\"}", f) < 0,
+	    "a raw control character refused, after a plain run too");
 	ok(flat("{\"n\":1}", f) < 0, "a number refused");
 	ok(flat("{\"o\":{\"a\":\"b\"}}", f) < 0, "nesting refused");
 	ok(flat("{\"a\":\"1\",\"a\":\"2\"}", f) < 0, "a repeated key refused");
@@ -131,7 +140,7 @@ main(void)
 	/* mutations of the seeds: whatever is accepted, json-c reads alike */
 	for (i = 0; i < 400000; i++) {
 		int num = i & 1;
-		const char *s = num ? nums[next(2)] : seeds[next(4)];
+		const char *s = num ? nums[next(2)] : seeds[next(sizeof seeds / sizeof *seeds)];
 		size_t len = strlen(s);
 		int edits = 1 + (int)next(4);
 
