@@ -50,9 +50,12 @@ static void check_line(const char *what, const char *p, size_t n, int tab_ok)
 
 static void on_event(struct im_stream *s, const struct im_event *ev)
 {
+	static const char *const keys[] = { "from", "to", "group", "user", "id", "type", "since" };
 	struct im_buf out = { 0 };
+	char t1[64], t2[64];
+	size_t k;
 
-	if (!ev->obj || !json_object_is_type(ev->obj, json_type_object) || !ev->type) {
+	if (!im_event_obj(ev) || !json_object_is_type(im_event_obj(ev), json_type_object) || !ev->type) {
 		fprintf(stderr, "event without an object or type\n");
 		abort();
 	}
@@ -61,7 +64,14 @@ static void on_event(struct im_stream *s, const struct im_event *ev)
 		fprintf(stderr, "event's raw line is outside the buffer or holds a newline\n");
 		abort();
 	}
-	if (im_format(&out, FORMAT, ev->obj) < 0)
+	/* a field read flat is what the tree holds */
+	for (k = 0; k < sizeof keys / sizeof *keys; k++)
+		if (strcmp(im_event_str(ev, keys[k], t1, sizeof t1),
+		    im_msg_field(im_event_obj(ev), keys[k], t2, sizeof t2)) != 0) {
+			fprintf(stderr, "field %s read flat differs from the tree's\n", keys[k]);
+			abort();
+		}
+	if (im_format(&out, FORMAT, im_event_obj(ev)) < 0)
 		abort();
 	check_line("im_format", out.p ? out.p : "", out.len, 1);
 	im_buf_reset(&out);

@@ -14,12 +14,14 @@
 
 #include "errors.h"
 #include "flatjson.h"
+#include "format.h"
 #include "retry.h"
 #include "stream.h"
 
 #define LINE_MAX_BYTES (16u << 20)	/* a longer line is not from imd */
 #define STALL_MS 60000L		/* heartbeats come every 20 s: a minute of silence is a dead link */
 #define SLICE_MS 1000L
+#define FLAT_MAX 32
 
 struct im_stream {
 	struct im_client *c;
@@ -35,9 +37,11 @@ struct im_stream {
 	size_t off;		/* start of the unread part of in */
 	struct im_buf errbody;	/* the body of a refusal */
 	int toolong;		/* a line grew beyond reason */
-	struct json_object *cur;
+	struct json_object *cur;	/* the line's tree, once asked for */
 	struct json_tokener *tok;	/* one for every line */
 	struct im_buf flat;	/* the values of a flat line */
+	struct im_flat_field f[FLAT_MAX];	/* its fields (keys in the line) */
+	int nf;			/* how many; -1: not flat, cur read by the tokener */
 	volatile sig_atomic_t *stop;
 	long long last_data;
 	char errbuf[CURL_ERROR_SIZE];
@@ -135,26 +139,22 @@ ended(struct im_stream *s, struct im_err *e)
 	return e->code;
 }
 
-#define FLAT_MAX 32
-
 /*
  * The common line, an object of strings and integers, as a tree without
- * json-c's tokener (which also switches the locale on every call); NULL
- * for anything else, which the tokener reads.
+ * json-c's tokener (which also switches the locale on every call), from
+ * the fields take_line read; NULL when out of memory or a key is long.
  */
 static struct json_object *
-flat_tree(struct im_stream *s, const char *p, size_t len)
+flat_tree(struct im_stream *s)
 {
-	struct im_flat_field f[FLAT_MAX];
 	struct json_object *o, *v;
+	const struct im_flat_field *f = s->f;
 	char key[128];
-	int i, n;
+	int i;
 
-	im_buf_reset(&s->flat);
-	if (im_buf_reserve(&s->flat, len + 1) < 0 ||
-	    (n = im_flat_parse_num(p, len, s->flat.p, f, FLAT_MAX)) < 0 || !(o = json_object_new_object()))
+	if (!(o = json_object_new_object()))
 		return NULL;
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < s->nf; i++) {
 		if (f[i].key_len >= sizeof key)
 			break;
 		memcpy(key, f[i].key, f[i].key_len);
@@ -166,11 +166,59 @@ flat_tree(struct im_stream *s, const char *p, size_t len)
 			break;
 		}
 	}
-	if (i < n) {
+	if (i < s->nf) {
 		json_object_put(o);
 		return NULL;
 	}
 	return o;
+}
+
+/* the whole line by json-c's tokener */
+static struct json_object *
+tokener_tree(struct im_stream *s, const char *p, size_t len)
+{
+	if (!s->tok && !(s->tok = json_tokener_new()))
+		return NULL;
+	json_tokener_reset(s->tok);
+	return json_tokener_parse_ex(s->tok, p, (int)len);
+}
+
+struct json_object *
+im_event_obj(const struct im_event *ev)
+{
+	struct im_stream *s = ev->s;
+
+	if (!s->cur && !(s->cur = flat_tree(s)))
+		s->cur = tokener_tree(s, ev->raw, ev->rawlen);
+	return s->cur;
+}
+
+/* a flat field's value by key, NULL when there is none */
+static const struct im_flat_field *
+flat_get(const struct im_stream *s, const char *key)
+{
+	size_t n = strlen(key);
+	int i;
+
+	for (i = 0; i < s->nf; i++)
+		if (s->f[i].key_len == n && !memcmp(s->f[i].key, key, n))
+			return &s->f[i];
+	return NULL;
+}
+
+const char *
+im_event_str(const struct im_event *ev, const char *key, char *tmp, size_t tmplen)
+{
+	const struct im_flat_field *f;
+
+	if (ev->s->nf < 0)
+		return im_msg_field(im_event_obj(ev), key, tmp, tmplen);
+	if (!(f = flat_get(ev->s, key)))
+		return "";
+	if (!f->num)
+		return f->val;
+	snprintf(tmp, tmplen, "%lld", strtoll(f->val, NULL, 10));	/* as json-c prints it */
+	return tmp;
 }
 
 /* a complete line in the buffer becomes ev; 1 if there was one, -code on a bad line */
@@ -196,22 +244,32 @@ take_line(struct im_stream *s, struct im_event *ev, struct im_err *e)
 	}
 	json_object_put(s->cur);
 	s->cur = NULL;
-	if (!(s->cur = flat_tree(s, p, len)) && (s->tok || (s->tok = json_tokener_new()))) {
-		json_tokener_reset(s->tok);
-		s->cur = json_tokener_parse_ex(s->tok, p, (int)len);
+	memset(ev, 0, sizeof *ev);
+	ev->s = s;
+	ev->raw = p;
+	ev->rawlen = len;
+	ev->type = "";
+	ev->id = -1;
+	/* the usual line is read flat; its tree is built only if asked for */
+	im_buf_reset(&s->flat);
+	s->nf = im_buf_reserve(&s->flat, len + 1) < 0 ? -1 :
+	    im_flat_parse_num(p, len, s->flat.p, s->f, FLAT_MAX);
+	if (s->nf >= 0) {
+		const struct im_flat_field *t = flat_get(s, "type"), *id = flat_get(s, "id");
+
+		if (t && !t->num)
+			ev->type = t->val;
+		if (id && id->num)
+			ev->id = strtoll(id->val, NULL, 10);
+		return 1;
 	}
+	s->cur = tokener_tree(s, p, len);
 	if (!s->cur || !json_object_is_type(s->cur, json_type_object)) {
 		json_object_put(s->cur);
 		s->cur = NULL;
 		return -im_err_set(e, IM_EUNAVAIL, "%s sent a stream line that is not a JSON object; "
 		    "is it an im server?", s->c->conf->server);
 	}
-	memset(ev, 0, sizeof *ev);
-	ev->obj = s->cur;
-	ev->raw = p;
-	ev->rawlen = len;
-	ev->type = "";
-	ev->id = -1;
 	if (json_object_object_get_ex(s->cur, "type", &v) && json_object_is_type(v, json_type_string))
 		ev->type = json_object_get_string(v);
 	if (json_object_object_get_ex(s->cur, "id", &v) && json_object_is_type(v, json_type_int))

@@ -17,11 +17,23 @@ struct im_stream;
 
 struct im_event {
 	const char *type;		/* "open", "message", "caught_up", "heartbeat", ... */
-	struct json_object *obj;	/* the whole line, parsed; owned by the stream */
 	const char *raw;		/* the line as received, without '\n' */
 	size_t rawlen;
 	long long id;			/* "id" of a message or caught_up, else -1 */
+	struct im_stream *s;		/* the stream's, for what follows */
 };
+
+/*
+ * The line as a json-c tree, owned by the stream, until the next
+ * im_stream_next. Built on first use: the usual line is read without one,
+ * and one that is only printed as it came (imrecv --json) never needs it.
+ * NULL only when out of memory.
+ */
+struct json_object *im_event_obj(const struct im_event *ev);
+
+/* a field as text (as im_msg_field gives it) without building the tree
+ * when the line is a flat one; tmp may hold it */
+const char *im_event_str(const struct im_event *ev, const char *key, char *tmp, size_t tmplen);
 
 /*
  * Open the stream after message since (since < 0: after the token's cursor).

@@ -184,21 +184,24 @@ mark(long long id)
 static int
 deliver(const struct im_event *ev, struct im_err *e)
 {
-	struct json_object *v;
+	struct json_object *obj = NULL, *v;
 	int rc = 0;
 
+	/* --json prints the line as it came, unless --save added to it */
+	if ((!o.json || a.save || a.exec) && !(obj = im_event_obj(ev)))
+		return im_err_set(e, IM_EINTERNAL, "out of memory");
 	if (a.exec)
-		return im_hook_run(a.exec, ev->obj, a.exec_timeout, e);
+		return im_hook_run(a.exec, obj, a.exec_timeout, e);
 	im_buf_reset(&r.line);
-	if (o.json && json_object_object_get_ex(ev->obj, "saved", &v))
-		rc = im_buf_adds(&r.line, json_object_to_json_string_ext(ev->obj,
+	if (o.json && obj && json_object_object_get_ex(obj, "saved", &v))
+		rc = im_buf_adds(&r.line, json_object_to_json_string_ext(obj,
 		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 	else if (o.json)
 		rc = im_buf_add(&r.line, ev->raw, ev->rawlen);
 	else if (a.format_set)
-		rc = im_format(&r.line, a.format, ev->obj);
+		rc = im_format(&r.line, a.format, obj);
 	else
-		rc = im_format_default(&r.line, ev->obj);
+		rc = im_format_default(&r.line, obj);
 	if (rc < 0 || im_buf_addc(&r.line, '\n') < 0)
 		return im_err_set(e, IM_EINTERNAL, "out of memory");
 	return write_out(e);
@@ -212,6 +215,8 @@ save(struct json_object *msg, struct im_err *e)
 	struct json_object *f;
 	int rc;
 
+	if (!msg)
+		return im_err_set(e, IM_EINTERNAL, "out of memory");
 	if (!json_object_object_get_ex(msg, "file", &f) || !json_object_is_type(f, json_type_object))
 		return 0;
 	rc = im_attach_save(r.cl, r.save_fd, a.save, im_file_field(msg, "id", t1, sizeof t1),
@@ -250,9 +255,9 @@ record(const struct im_event *ev, int event, struct im_err *e)
 	if (ev->id <= r.last)
 		return 0;	/* already seen (never expected: resumes are exact) */
 	r.last = ev->id;
-	from = im_msg_field(ev->obj, "from", tmp, sizeof tmp);
-	to = im_msg_field(ev->obj, "to", tmp2, sizeof tmp2);
-	group = im_msg_field(ev->obj, "group", tmp3, sizeof tmp3);
+	from = im_event_str(ev, "from", tmp, sizeof tmp);
+	to = im_event_str(ev, "to", tmp2, sizeof tmp2);
+	group = im_event_str(ev, "group", tmp3, sizeof tmp3);
 	/* what we sent to others (or did in a group); a note to self is received too */
 	mine = !strcmp(from, r.me) && strcmp(to, r.me) != 0;
 	/* events: in the default output and --json unless --no-events; to --format and --exec with --events */
@@ -262,7 +267,7 @@ record(const struct im_event *ev, int event, struct im_err *e)
 		mark(ev->id);
 		return 0;
 	}
-	if (!event && a.save && (rc = save(ev->obj, e)) != 0) {
+	if (!event && a.save && (rc = save(im_event_obj(ev), e)) != 0) {
 		char m[sizeof e->msg];
 
 		snprintf(m, sizeof m, "%s", e->msg);
@@ -284,7 +289,7 @@ record(const struct im_event *ev, int event, struct im_err *e)
 	if (event)
 		return 0;	/* events do not count for -n or -W */
 	if (a.notify)
-		notify(ev->obj);
+		notify(im_event_obj(ev));
 	r.printed++;
 	r.idle_from = im_now_ms();
 	return a.count && r.printed >= a.count ? 1 : 0;
@@ -327,8 +332,8 @@ on_event(void *arg, const struct im_event *ev, struct im_err *e)
 	} else if (!strcmp(ev->type, "open")) {
 		struct json_object *v;
 
-		snprintf(r.me, sizeof r.me, "%s", im_msg_field(ev->obj, "user", (char[64]){ 0 }, 64));
-		if (r.last < 0 && json_object_object_get_ex(ev->obj, "since", &v)) {
+		snprintf(r.me, sizeof r.me, "%s", im_event_str(ev, "user", (char[64]){ 0 }, 64));
+		if (r.last < 0 && json_object_object_get_ex(im_event_obj(ev), "since", &v)) {
 			r.last = json_object_get_int64(v);
 			im_cursor_init(&r.cur, r.last);
 		}

@@ -182,8 +182,8 @@ event(void *arg, const struct im_event *ev, struct im_err *e)
 	}
 	if (strcmp(ev->type, "presence"))
 		return 0;	/* heartbeat, or anything newer */
-	user = im_field(ev->obj, "user");
-	online = !strcmp(im_field(ev->obj, "online"), "true");
+	user = im_field(im_event_obj(ev), "user");
+	online = !strcmp(im_field(im_event_obj(ev), "online"), "true");
 	if (!*user)
 		return 0;
 	if (!w.synced) {
