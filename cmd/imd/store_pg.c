@@ -59,6 +59,8 @@
  */
 #define PG_OPTIONS "-c statement_timeout=" PG_STATEMENT_TIMEOUT \
     " -c max_parallel_workers_per_gather=0"
+/* what every connection is opened with: PG_OPTIONS, its role, --db */
+static const char *const conn_keys[] = { "options", "application_name", "dbname", NULL };
 
 static void commit_wait(struct store *st);
 static void ids_wait(struct store *st);
@@ -305,14 +307,13 @@ exec_params(struct store *st, PGconn *c, const char *sql, int n, const Oid *oids
 static PGconn *
 connect_again(struct store *st, const char *role)
 {
-	static const char *const keys[] = { "options", "application_name", "dbname", NULL };
 	const char *vals[] = { PG_OPTIONS, role, st->conninfo, NULL };
 	PostgresPollingStatusType s = PGRES_POLLING_WRITING;
 	PGconn *c;
 
 	if (!st->waiter || !st->waiter->may_wait())
 		return pg_connect(st->conninfo, role);
-	if (!(c = PQconnectStartParams(keys, vals, 1)))
+	if (!(c = PQconnectStartParams(conn_keys, vals, 1)))
 		return NULL;
 	PQsetNoticeProcessor(c, quiet_notices, NULL);
 	/* as if it last said writing, the first time (libpq's rule) */
@@ -867,9 +868,8 @@ out:
 PGconn *
 pg_connect(const char *conninfo, const char *role)
 {
-	static const char *const keys[] = { "options", "application_name", "dbname", NULL };
 	const char *vals[] = { PG_OPTIONS, role, conninfo, NULL };
-	PGconn *c = PQconnectdbParams(keys, vals, 1);
+	PGconn *c = PQconnectdbParams(conn_keys, vals, 1);
 
 	if (c)
 		PQsetNoticeProcessor(c, quiet_notices, NULL);

@@ -122,7 +122,7 @@ insert_rows(struct store *st, int size, size_t from)
 	struct sq_queue *q = &st->queue;
 	sqlite3_stmt *s = insert_of(st, size);
 	const struct sq_row *r;
-	int k, i = 1, rc;
+	int k, i = 1;
 
 	if (!s)
 		return STORE_ERR;
@@ -142,12 +142,10 @@ insert_rows(struct store *st, int size, size_t from)
 		bind_id(s, i++, r->on);
 		bind_id(s, i++, r->expires);
 	}
-	rc = sqlite3_step(s);
+	if (sqlite3_step(s) != SQLITE_DONE)
+		return sq_fail(st, s);
 	sqlite3_reset(s);
-	if (rc == SQLITE_DONE)
-		return STORE_OK;
-	snprintf(st->err, sizeof st->err, "%s", sqlite3_errmsg(st->db));
-	return STORE_ERR;
+	return STORE_OK;
 }
 
 static int
