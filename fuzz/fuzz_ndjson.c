@@ -8,7 +8,8 @@
  *
  * Checks beyond the sanitizers: an event's raw line lies inside the
  * buffer and holds no newline; its object is a JSON object; a formatted
- * or escaped line is one line of valid UTF-8 without control characters.
+ * or escaped line is one line of valid UTF-8 without control characters;
+ * the formats read from a line's flat fields equal those read from its tree.
  * An error body goes through im_err_http, whose message must be one line
  * without CR or ESC (FZ_KNOWN_ERRMSG=1 lets that open bug through).
  */
@@ -27,6 +28,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define FORMAT "%i\t%t %f %T %g %k: %m %%"
+#define ALL_FIELDS "%i|%t|%f|%T|%g|%k|%m|%F|%S|%I|%d|%P|%e|%u|%M|%o|%r|%E"
 
 static long fz_status = 200;
 
@@ -48,10 +50,38 @@ static void check_line(const char *what, const char *p, size_t n, int tab_ok)
 	}
 }
 
+/* what imrecv prints from a line's flat fields is what it prints from its tree */
+static void same_both_ways(const struct im_event *ev)
+{
+	static const char *const fmts[] = { FORMAT, ALL_FIELDS, NULL };
+	struct im_buf a = { 0 }, b = { 0 };
+	struct im_msgv view, tree;
+	size_t k;
+
+	if (im_event_view(ev, &view) < 0)
+		abort();
+	tree = im_msgv_tree(im_event_obj(ev));
+	for (k = 0; k < sizeof fmts / sizeof *fmts; k++) {
+		im_buf_reset(&a);
+		im_buf_reset(&b);
+		if ((fmts[k] ? im_format(&a, fmts[k], &view) : im_format_default(&a, &view)) < 0 ||
+		    (fmts[k] ? im_format(&b, fmts[k], &tree) : im_format_default(&b, &tree)) < 0)
+			abort();
+		if (a.len != b.len || (a.len && memcmp(a.p, b.p, a.len))) {
+			fprintf(stderr, "format %s: the flat fields and the tree differ\n",
+			    fmts[k] ? fmts[k] : "default");
+			abort();
+		}
+	}
+	im_buf_free(&a);
+	im_buf_free(&b);
+}
+
 static void on_event(struct im_stream *s, const struct im_event *ev)
 {
 	static const char *const keys[] = { "from", "to", "group", "user", "id", "type", "since" };
 	struct im_buf out = { 0 };
+	struct im_msgv tree;
 	char t1[64], t2[64];
 	size_t k;
 
@@ -71,7 +101,9 @@ static void on_event(struct im_stream *s, const struct im_event *ev)
 			fprintf(stderr, "field %s read flat differs from the tree's\n", keys[k]);
 			abort();
 		}
-	if (im_format(&out, FORMAT, im_event_obj(ev)) < 0)
+	same_both_ways(ev);
+	tree = im_msgv_tree(im_event_obj(ev));
+	if (im_format(&out, FORMAT, &tree) < 0)
 		abort();
 	check_line("im_format", out.p ? out.p : "", out.len, 1);
 	im_buf_reset(&out);

@@ -89,6 +89,24 @@ hex(struct im_buf *out, unsigned char c)
 	return im_buf_add(out, x, 4);
 }
 
+/*
+ * Eight bytes that print as they are: none below 0x20 or above 0x7e, no
+ * backslash (the "any byte below n" and "any byte zero" tricks, as in
+ * jsonplain.h). A wrong "no" only sends them through the loop one by one.
+ */
+static inline int
+printable8(const unsigned char *p)
+{
+	const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+	uint64_t v, del, bs;
+
+	memcpy(&v, p, 8);
+	del = v ^ (ones * 0x7f);
+	bs = v ^ (ones * '\\');
+	return !((v & highs) | ((v - ones * 0x20) & ~v & highs) | ((del - ones) & ~del & highs) |
+	    ((bs - ones) & ~bs & highs));
+}
+
 int
 im_escape(struct im_buf *out, const char *s, size_t len)
 {
@@ -98,6 +116,8 @@ im_escape(struct im_buf *out, const char *s, size_t len)
 	while (i < len) {
 		start = i;
 		/* copy a run of plain printable ASCII in one go */
+		while (len - i >= 8 && printable8(p + i))
+			i += 8;
 		while (i < len && p[i] >= 0x20 && p[i] < 0x7f && p[i] != '\\')
 			i++;
 		if (i > start && im_buf_add(out, s + start, i - start) < 0)

@@ -1,10 +1,10 @@
 /* format — imrecv --format and the default output line */
-#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "escape.h"
 #include "format.h"
+#include "msgview.h"
 
 static const char placeholders[] = "itfTgkmFSIdPeuMorE%";
 
@@ -34,22 +34,9 @@ im_format_check(const char *fmt, struct im_err *e)
 const char *
 im_msg_field(struct json_object *msg, const char *key, char *tmp, size_t tmplen)
 {
-	struct json_object *v;
+	struct im_msgv m = im_msgv_tree(msg);
 
-	if (!msg || !json_object_object_get_ex(msg, key, &v) || !v)
-		return "";
-	switch (json_object_get_type(v)) {
-	case json_type_string:
-		return json_object_get_string(v);
-	case json_type_int:
-		snprintf(tmp, tmplen, "%" PRId64, json_object_get_int64(v));
-		return tmp;
-	case json_type_null:
-		return "";
-	default:
-		snprintf(tmp, tmplen, "%s", json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN));
-		return tmp;
-	}
+	return im_msgv_str(&m, key, tmp, tmplen);
 }
 
 const char *
@@ -65,11 +52,12 @@ im_field(struct json_object *obj, const char *key)
 const char *
 im_file_field(struct json_object *msg, const char *key, char *tmp, size_t tmplen)
 {
-	struct json_object *f;
+	struct im_msgv m = im_msgv_tree(msg), f;
+	struct im_val v;
 
-	if (!msg || !json_object_object_get_ex(msg, "file", &f) || !json_object_is_type(f, json_type_object))
-		return "";
-	return im_msg_field(f, key, tmp, tmplen);
+	im_msgv_get(&m, "file", &v);
+	f = im_msgv_child(&v);
+	return im_msgv_str(&f, key, tmp, tmplen);
 }
 
 void
@@ -90,17 +78,17 @@ im_human_size(long long bytes, char *out, size_t len)
 	snprintf(out, len, "%.1f %s", v, unit[u]);
 }
 
-/* a string field of obj (which may hold NULs or be long), escaped */
+/* field key of m, escaped (a string may hold NULs or be long) */
 static int
-esc_field(struct im_buf *out, struct json_object *obj, const char *key)
+esc_field(struct im_buf *out, const struct im_msgv *m, const char *key)
 {
 	char tmp[256];
-	struct json_object *v;
+	struct im_val v;
 	const char *s;
 
-	if (obj && json_object_object_get_ex(obj, key, &v) && json_object_is_type(v, json_type_string))
-		return im_escape(out, json_object_get_string(v), (size_t)json_object_get_string_len(v));
-	s = im_msg_field(obj, key, tmp, sizeof tmp);
+	if (im_msgv_get(m, key, &v) == IM_V_STRING)
+		return im_escape(out, v.s, v.len);
+	s = im_val_str(&v, tmp, sizeof tmp);
 	return im_escape(out, s, strlen(s));
 }
 
@@ -110,65 +98,66 @@ esc(struct im_buf *out, const char *s)
 	return im_escape(out, s, strlen(s));
 }
 
-static struct json_object *
-file_of(struct json_object *msg)
+/* the "file" object of m; absent fields when there is none */
+static struct im_msgv
+file_of(const struct im_msgv *m, int *has)
 {
-	struct json_object *f;
+	struct im_val v;
 
-	if (msg && json_object_object_get_ex(msg, "file", &f) && json_object_is_type(f, json_type_object))
-		return f;
-	return NULL;
+	*has = im_msgv_get(m, "file", &v) == IM_V_OBJECT;
+	return im_msgv_child(&v);
 }
 
 static int
-has_text(struct json_object *msg)
+has_text(const struct im_msgv *m)
 {
-	struct json_object *v;
+	struct im_val v;
 
-	return json_object_object_get_ex(msg, "text", &v) && json_object_is_type(v, json_type_string) &&
-	    json_object_get_string_len(v) > 0;
+	return im_msgv_get(m, "text", &v) == IM_V_STRING && v.len > 0;
 }
 
 /* "[file report.pdf 12.1 KiB]", "[voice 3.2 s]", with ", saved as PATH" */
 static int
-attachment(struct im_buf *out, struct json_object *msg, const char *kind)
+attachment(struct im_buf *out, const struct im_msgv *m, const char *kind)
 {
-	struct json_object *f = file_of(msg), *v;
+	int has;
+	struct im_msgv f = file_of(m, &has);
+	struct im_val v;
 	char tmp[64], size[32];
+	enum im_vkind dk = im_msgv_get(m, "duration", &v);
 	int r;
 
 	r = im_buf_addc(out, '[');
 	if (!r)
 		r = esc(out, kind);
-	if (!r && !strcmp(kind, "voice") && json_object_object_get_ex(msg, "duration", &v) &&
-	    (json_object_is_type(v, json_type_double) || json_object_is_type(v, json_type_int)))
-		r = im_buf_printf(out, " %.1f s", json_object_get_double(v));
-	else if (!r && f) {
+	if (!r && !strcmp(kind, "voice") && (dk == IM_V_DOUBLE || dk == IM_V_INT))
+		r = im_buf_printf(out, " %.1f s", dk == IM_V_INT ? (double)v.i : json_object_get_double(v.v));
+	else if (!r && has) {
 		r = im_buf_addc(out, ' ');
 		if (!r)
-			r = esc_field(out, f, "name");
-		if (!r && json_object_object_get_ex(f, "size", &v) && json_object_is_type(v, json_type_int)) {
-			im_human_size(json_object_get_int64(v), size, sizeof size);
+			r = esc_field(out, &f, "name");
+		if (!r && im_msgv_get(&f, "size", &v) == IM_V_INT) {
+			im_human_size(v.i, size, sizeof size);
 			r = im_buf_printf(out, " %s", size);
 		}
 	}
-	if (!r && *im_msg_field(msg, "saved", tmp, sizeof tmp)) {
+	if (!r && *im_msgv_str(m, "saved", tmp, sizeof tmp)) {
 		r = im_buf_adds(out, ", saved as ");
 		if (!r)
-			r = esc_field(out, msg, "saved");
+			r = esc_field(out, m, "saved");
 	}
 	return r ? r : im_buf_addc(out, ']');
 }
 
 /* "bob joined", "alice added carol (admin)", "alice made carol admin" */
 static int
-event(struct im_buf *out, struct json_object *msg)
+event(struct im_buf *out, const struct im_msgv *m)
 {
 	char t1[64], t2[64], t3[64];
-	const char *ev = im_msg_field(msg, "event", t1, sizeof t1);
-	const char *user = im_msg_field(msg, "user", t2, sizeof t2);
-	const char *role = im_msg_field(msg, "role", t3, sizeof t3);
-	int r = esc_field(out, msg, "from");
+	const char *ev = im_msgv_str(m, "event", t1, sizeof t1);
+	const char *user = im_msgv_str(m, "user", t2, sizeof t2);
+	const char *role = im_msgv_str(m, "role", t3, sizeof t3);
+	int r = esc_field(out, m, "from");
 
 	if (r)
 		return r;
@@ -193,45 +182,54 @@ event(struct im_buf *out, struct json_object *msg)
 	return 0;
 }
 
+/* a kind that changes an earlier message */
+static int
+is_change(const char *kind)
+{
+	return !strcmp(kind, "react") || !strcmp(kind, "unreact") || !strcmp(kind, "edit") ||
+	    !strcmp(kind, "delete");
+}
+
 /*
  * A change to message "on", after "FROM ": "reacted 👍 to 42", "took back
- * 👍 on 42", "edited 42: TEXT", "deleted 42"; 1 when msg is no change.
+ * 👍 on 42", "edited 42: TEXT", "deleted 42"; 1 when m is no change.
  */
 static int
-change(struct im_buf *out, struct json_object *msg, const char *kind)
+change(struct im_buf *out, const struct im_msgv *m, const char *kind)
 {
 	char t1[32], t2[80];
-	const char *on = im_msg_field(msg, "on", t1, sizeof t1);
-	const char *emo = im_msg_field(msg, "emoji", t2, sizeof t2);
+	const char *on;
 	int r;
 
+	if (!is_change(kind))
+		return 1;
+	on = im_msgv_str(m, "on", t1, sizeof t1);
 	if (!strcmp(kind, "react") || !strcmp(kind, "unreact")) {
-		if ((r = im_buf_adds(out, *kind == 'r' ? "reacted " : "took back ")) || (r = esc(out, emo)))
+		if ((r = im_buf_adds(out, *kind == 'r' ? "reacted " : "took back ")) ||
+		    (r = esc(out, im_msgv_str(m, "emoji", t2, sizeof t2))))
 			return r;
 		return im_buf_printf(out, " %s %s", *kind == 'r' ? "to" : "on", on);
 	}
 	if (!strcmp(kind, "edit")) {
-		if ((r = im_buf_printf(out, "edited %s", on)) || !has_text(msg))
+		if ((r = im_buf_printf(out, "edited %s", on)) || !has_text(m))
 			return r;
-		return (r = im_buf_adds(out, ": ")) ? r : esc_field(out, msg, "text");
+		return (r = im_buf_adds(out, ": ")) ? r : esc_field(out, m, "text");
 	}
-	if (!strcmp(kind, "delete"))
-		return im_buf_printf(out, "deleted %s", on);
-	return 1;
+	return im_buf_printf(out, "deleted %s", on);
 }
 
 /* after a message's text: " (edited)", " [👍 2, 🎉 1]" */
 static int
-state(struct im_buf *out, struct json_object *msg)
+state(struct im_buf *out, const struct im_msgv *m)
 {
-	struct json_object *rs, *v;
+	struct im_val v;
 	int r = 0, first = 1;
 
-	if (json_object_object_get_ex(msg, "edited", &v) && (r = im_buf_adds(out, " (edited)")))
+	if (im_msgv_get(m, "edited", &v) != IM_V_ABSENT && (r = im_buf_adds(out, " (edited)")))
 		return r;
-	if (!json_object_object_get_ex(msg, "reactions", &rs) || !json_object_is_type(rs, json_type_object))
+	if (im_msgv_get(m, "reactions", &v) != IM_V_OBJECT)
 		return 0;
-	json_object_object_foreach(rs, emo, users) {
+	json_object_object_foreach(v.v, emo, users) {
 		if ((r = im_buf_adds(out, first ? " [" : ", ")) || (r = esc(out, emo)) ||
 		    (r = im_buf_printf(out, " %zu", json_object_is_type(users, json_type_array) ?
 		    json_object_array_length(users) : (size_t)0)))
@@ -242,71 +240,75 @@ state(struct im_buf *out, struct json_object *msg)
 }
 
 int
-im_format_body(struct im_buf *out, struct json_object *msg)
+im_format_body(struct im_buf *out, const struct im_msgv *m)
 {
-	struct json_object *v;
-	char tmp[64];
-	const char *kind = im_msg_field(msg, "kind", tmp, sizeof tmp);
-	int r;
+	struct im_val v;
+	struct im_msgv d;
+	char tmp[64], t2[32];
+	const char *kind = im_msgv_str(m, "kind", tmp, sizeof tmp);
+	int r, has;
 
-	if (json_object_object_get_ex(msg, "reply_to", &v) &&
-	    (r = im_buf_printf(out, "[re %s] ", im_field(msg, "reply_to"))))
+	if (im_msgv_get(m, "reply_to", &v) != IM_V_ABSENT &&
+	    (r = im_buf_printf(out, "[re %s] ", im_val_str(&v, t2, sizeof t2))))
 		return r;
+	file_of(m, &has);
 	if (!strcmp(kind, "event"))
-		r = event(out, msg);
-	else if ((r = change(out, msg, kind)) <= 0)
+		r = event(out, m);
+	else if ((r = change(out, m, kind)) <= 0)
 		;
 	else if (!strcmp(kind, "deleted")) {
-		json_object_object_get_ex(msg, "deleted", &v);
-		if (!(r = im_buf_adds(out, "[deleted by ")) && !(r = esc_field(out, v, "by")))
+		im_msgv_get(m, "deleted", &v);
+		d = im_msgv_child(&v);
+		if (!(r = im_buf_adds(out, "[deleted by ")) && !(r = esc_field(out, &d, "by")))
 			r = im_buf_addc(out, ']');
-	} else if (file_of(msg) || !strcmp(kind, "file") || !strcmp(kind, "voice")) {
-		r = attachment(out, msg, *kind ? kind : "file");
-		if (!r && has_text(msg) && !(r = im_buf_addc(out, ' ')))
-			r = esc_field(out, msg, "text");
-	} else if (*kind && strcmp(kind, "text") && !has_text(msg)) {
+	} else if (has || !strcmp(kind, "file") || !strcmp(kind, "voice")) {
+		r = attachment(out, m, *kind ? kind : "file");
+		if (!r && has_text(m) && !(r = im_buf_addc(out, ' ')))
+			r = esc_field(out, m, "text");
+	} else if (*kind && strcmp(kind, "text") && !has_text(m)) {
 		/* a kind of message from a newer server: name it */
 		if (!(r = im_buf_addc(out, '[')) && !(r = esc(out, kind)))
 			r = im_buf_addc(out, ']');
 	} else
-		r = esc_field(out, msg, "text");
+		r = esc_field(out, m, "text");
 	if (r == 0)
-		r = state(out, msg);
+		r = state(out, m);
 	if (r == 0 && !out->p)
 		r = im_buf_add(out, "", 0);
 	return r;
 }
 
 int
-im_format_default(struct im_buf *out, struct json_object *msg)
+im_format_default(struct im_buf *out, const struct im_msgv *m)
 {
 	char tmp[64];
-	const char *kind = im_msg_field(msg, "kind", tmp, sizeof tmp);
-	int r, ev = !strcmp(kind, "event"), ch = !strcmp(kind, "react") || !strcmp(kind, "unreact") ||
-	    !strcmp(kind, "edit") || !strcmp(kind, "delete");
+	const char *kind = im_msgv_str(m, "kind", tmp, sizeof tmp);
+	struct im_val g;
+	int r, ev = !strcmp(kind, "event"), ch = is_change(kind);
 
-	if ((r = esc_field(out, msg, "time")) || (r = im_buf_addc(out, ' ')))
+	if ((r = esc_field(out, m, "time")) || (r = im_buf_addc(out, ' ')))
 		return r;
-	if (*im_msg_field(msg, "group", tmp, sizeof tmp) &&
-	    ((r = im_buf_addc(out, '#')) || (r = esc_field(out, msg, "group")) || (r = im_buf_addc(out, ' '))))
+	im_msgv_get(m, "group", &g);
+	if (*im_val_str(&g, tmp, sizeof tmp) &&
+	    ((r = im_buf_addc(out, '#')) || (r = esc_field(out, m, "group")) || (r = im_buf_addc(out, ' '))))
 		return r;
 	if (ev)
 		r = im_buf_adds(out, "* ");
-	else if (ch && !(r = im_buf_adds(out, "* ")) && !(r = esc_field(out, msg, "from")))
+	else if (ch && !(r = im_buf_adds(out, "* ")) && !(r = esc_field(out, m, "from")))
 		r = im_buf_addc(out, ' ');
-	else if (!ch && !(r = esc_field(out, msg, "from")))
+	else if (!ch && !(r = esc_field(out, m, "from")))
 		r = im_buf_adds(out, ": ");
 	if (r)
 		return r;
-	return ev ? event(out, msg) : im_format_body(out, msg);
+	return ev ? event(out, m) : im_format_body(out, m);
 }
 
 int
-im_format(struct im_buf *out, const char *fmt, struct json_object *msg)
+im_format(struct im_buf *out, const char *fmt, const struct im_msgv *m)
 {
 	const char *p, *key;
-	struct json_object *f = file_of(msg);
-	int r = 0;
+	int has, r = 0;
+	struct im_msgv f = file_of(m, &has);
 
 	for (p = fmt; *p && r == 0; p++) {
 		if (*p == '\\' && p[1]) {
@@ -333,13 +335,13 @@ im_format(struct im_buf *out, const char *fmt, struct json_object *msg)
 		case 'o': key = "on"; break;
 		case 'r': key = "reply_to"; break;
 		case 'E': key = "emoji"; break;
-		case 'F': r = esc_field(out, f, "name"); continue;
-		case 'S': r = esc_field(out, f, "size"); continue;
-		case 'I': r = esc_field(out, f, "id"); continue;
-		case 'M': r = im_format_body(out, msg); continue;
+		case 'F': r = esc_field(out, &f, "name"); continue;
+		case 'S': r = esc_field(out, &f, "size"); continue;
+		case 'I': r = esc_field(out, &f, "id"); continue;
+		case 'M': r = im_format_body(out, m); continue;
 		default: key = NULL; break;
 		}
-		r = key ? esc_field(out, msg, key) : im_buf_addc(out, *p);
+		r = key ? esc_field(out, m, key) : im_buf_addc(out, *p);
 	}
 	if (r == 0 && !out->p)
 		r = im_buf_add(out, "", 0);

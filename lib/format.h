@@ -18,6 +18,7 @@
 
 #include "buf.h"
 #include "err.h"
+#include "msgview.h"
 
 /*
  * What the default line of a direct text message is; the default output
@@ -28,8 +29,8 @@
 /* 0 if fmt is well formed, else IM_EUSAGE with e saying what is wrong */
 int im_format_check(const char *fmt, struct im_err *e);
 
-/* append msg formatted by fmt (checked before) to out, without newline; -1 ENOMEM */
-int im_format(struct im_buf *out, const char *fmt, struct json_object *msg);
+/* append m formatted by fmt (checked before) to out, without newline; -1 ENOMEM */
+int im_format(struct im_buf *out, const char *fmt, const struct im_msgv *m);
 
 /*
  * The default line, without newline; -1 ENOMEM:
@@ -41,10 +42,10 @@ int im_format(struct im_buf *out, const char *fmt, struct json_object *msg);
  * With a "saved" field (imrecv --save adds it) the attachment reads
  * [file report.pdf 12.1 KiB, saved as DIR/report.pdf].
  */
-int im_format_default(struct im_buf *out, struct json_object *msg);
+int im_format_default(struct im_buf *out, const struct im_msgv *m);
 
 /* %M alone: the text, attachment or event as the default line shows it */
-int im_format_body(struct im_buf *out, struct json_object *msg);
+int im_format_body(struct im_buf *out, const struct im_msgv *m);
 
 /* "12.1 KiB": bytes for people (B, KiB, MiB, GiB, TiB; one decimal past B) */
 void im_human_size(long long bytes, char *out, size_t len);

@@ -14,7 +14,7 @@
 
 #include "errors.h"
 #include "flatjson.h"
-#include "format.h"
+#include "msgview.h"
 #include "retry.h"
 #include "stream.h"
 
@@ -206,19 +206,24 @@ flat_get(const struct im_stream *s, const char *key)
 	return NULL;
 }
 
+int
+im_event_view(const struct im_event *ev, struct im_msgv *m)
+{
+	if (ev->s->nf >= 0) {
+		*m = (struct im_msgv){ .f = ev->s->f, .nf = ev->s->nf };
+		return 0;
+	}
+	*m = im_msgv_tree(im_event_obj(ev));
+	return m->obj ? 0 : -1;
+}
+
 const char *
 im_event_str(const struct im_event *ev, const char *key, char *tmp, size_t tmplen)
 {
-	const struct im_flat_field *f;
+	struct im_msgv m;
 
-	if (ev->s->nf < 0)
-		return im_msg_field(im_event_obj(ev), key, tmp, tmplen);
-	if (!(f = flat_get(ev->s, key)))
-		return "";
-	if (!f->num)
-		return f->val;
-	snprintf(tmp, tmplen, "%lld", strtoll(f->val, NULL, 10));	/* as json-c prints it */
-	return tmp;
+	im_event_view(ev, &m);
+	return im_msgv_str(&m, key, tmp, tmplen);
 }
 
 /* a complete line in the buffer becomes ev; 1 if there was one, -code on a bad line */

@@ -12,6 +12,7 @@
 #include <json-c/json.h>
 
 #include "client.h"
+#include "msgview.h"
 
 struct im_stream;
 
@@ -30,6 +31,12 @@ struct im_event {
  * NULL only when out of memory.
  */
 struct json_object *im_event_obj(const struct im_event *ev);
+
+/*
+ * The line as the formatters read it: its flat fields when it has no
+ * nesting (no tree is built), else its tree; -1 only when out of memory.
+ */
+int im_event_view(const struct im_event *ev, struct im_msgv *m);
 
 /* a field as text (as im_msg_field gives it) without building the tree
  * when the line is a flat one; tmp may hold it */

@@ -185,13 +185,21 @@ static int
 deliver(const struct im_event *ev, struct im_err *e)
 {
 	struct json_object *obj = NULL, *v;
+	struct im_msgv m = { 0 };
 	int rc = 0;
 
-	/* --json prints the line as it came, unless --save added to it */
-	if ((!o.json || a.save || a.exec) && !(obj = im_event_obj(ev)))
+	/*
+	 * --save adds to the tree and --exec reads it; else --json prints the
+	 * line as it came and a format reads the flat fields when it has them
+	 */
+	if ((a.save || a.exec) && !(obj = im_event_obj(ev)))
 		return im_err_set(e, IM_EINTERNAL, "out of memory");
 	if (a.exec)
 		return im_hook_run(a.exec, obj, a.exec_timeout, e);
+	if (obj)
+		m = im_msgv_tree(obj);
+	else if (!o.json && im_event_view(ev, &m) < 0)
+		return im_err_set(e, IM_EINTERNAL, "out of memory");
 	im_buf_reset(&r.line);
 	if (o.json && obj && json_object_object_get_ex(obj, "saved", &v))
 		rc = im_buf_adds(&r.line, json_object_to_json_string_ext(obj,
@@ -199,9 +207,9 @@ deliver(const struct im_event *ev, struct im_err *e)
 	else if (o.json)
 		rc = im_buf_add(&r.line, ev->raw, ev->rawlen);
 	else if (a.format_set)
-		rc = im_format(&r.line, a.format, obj);
+		rc = im_format(&r.line, a.format, &m);
 	else
-		rc = im_format_default(&r.line, obj);
+		rc = im_format_default(&r.line, &m);
 	if (rc < 0 || im_buf_addc(&r.line, '\n') < 0)
 		return im_err_set(e, IM_EINTERNAL, "out of memory");
 	return write_out(e);

@@ -385,6 +385,7 @@ static int
 scheduled(struct im_client *cl, struct im_err *e)
 {
 	struct json_object *list = NULL, *a, *it;
+	struct im_msgv m;
 	struct im_buf line = { 0 };
 	size_t i, n;
 	int rc;
@@ -401,9 +402,10 @@ scheduled(struct im_client *cl, struct im_err *e)
 			continue;
 		}
 		line.len = 0;
+		m = im_msgv_tree(it);
 		if (im_buf_printf(&line, "%s %s %s%s ", im_field(it, "id"), im_field(it, "at"),
 		    *im_field(it, "group") ? "#" : "", *im_field(it, "group") ? im_field(it, "group") :
-		    im_field(it, "to")) < 0 || im_format(&line, "%m", it) < 0) {
+		    im_field(it, "to")) < 0 || im_format(&line, "%m", &m) < 0) {
 			rc = im_err_set(e, IM_EINTERNAL, "out of memory");
 			break;
 		}

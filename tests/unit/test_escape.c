@@ -16,6 +16,31 @@ esc(const char *s, size_t n)
 
 #define E(s) esc(s, sizeof(s) - 1)
 
+/*
+ * Every byte at every place of a 24-byte plain run escapes as it does
+ * alone (a one-byte input never takes the eight-byte path); 0 if so.
+ */
+static int
+runs_agree(void)
+{
+	char in[24], want[64], one[8];
+	int b, at, bad = 0;
+
+	for (b = 0; b < 256; b++) {
+		snprintf(one, sizeof one, "%s", esc((char[]){ (char)b }, 1));
+		for (at = 0; at < 24; at++) {
+			memset(in, at % 2 ? ' ' : '~', sizeof in);
+			in[at] = (char)b;
+			snprintf(want, sizeof want, "%.*s%s%.*s", at, in, one, 23 - at, in + at + 1);
+			if (strcmp(esc(in, sizeof in), want)) {
+				printf("#   byte 0x%02x at %d: '%s'\n", b, at, esc(in, sizeof in));
+				bad++;
+			}
+		}
+	}
+	return bad;
+}
+
 int
 main(void)
 {
@@ -63,5 +88,8 @@ main(void)
 	ok(im_utf8_valid("abcdefg\xf0\x9f\x98\x84" "abcdefgh", 19), "valid: emoji across an 8-byte edge");
 	ok(!im_utf8_valid("abcdefghabcdefg\xf0\x9f", 17), "invalid: truncated at the end of a run");
 	ok(im_utf8_valid("\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x01", 9), "valid: DEL and control bytes");
+	ok(runs_agree() == 0, "escape: each byte in a long plain run as alone");
+	is_str(E("0123456789abcdef\\0123456\x7f"), "0123456789abcdef\\\\0123456\\x7f",
+	    "escape: backslash and DEL after eight-byte runs");
 	return tap_done();
 }
