@@ -1,5 +1,5 @@
 /* jsonw — JSON objects written straight into an im_buf */
-#include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -109,13 +109,20 @@ im_jsonw_raw(struct im_jsonw *w, const char *key, const char *text)
 		w->err = 1;
 }
 
+/* written here, not by snprintf: imd writes several per message */
 void
 im_jsonw_int(struct im_jsonw *w, const char *key, int64_t v)
 {
-	char n[24];
+	char n[24], *p = n + sizeof n;
+	uint64_t u = v < 0 ? -(uint64_t)v : (uint64_t)v;
 
-	snprintf(n, sizeof n, "%" PRId64, v);
-	im_jsonw_raw(w, key, n);
+	*--p = '\0';
+	do
+		*--p = (char)('0' + u % 10);
+	while ((u /= 10));
+	if (v < 0)
+		*--p = '-';
+	im_jsonw_raw(w, key, p);
 }
 
 void

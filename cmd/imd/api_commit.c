@@ -603,14 +603,16 @@ static void
 publish(struct pending_pub *pl, struct pub_chunk *cl, int go)
 {
 	struct pending_pub *p;
+	int kind;
 
 	for (p = pl; p; p = pl) {
 		pl = p->next;
 		if (go) {
-			metrics_message(p->line, p->len);
+			kind = metrics_kind(p->line, p->len);
+			metrics_message(kind);
 			if (p->set)
-				hub_publish(p->id, p->set->ids, p->set->n, p->line, p->len);
-			hub_publish(p->id, p->users, p->nusers, p->line, p->len);
+				hub_publish(p->id, p->set->ids, p->set->n, p->line, p->len, kind);
+			hub_publish(p->id, p->users, p->nusers, p->line, p->len, kind);
 		}
 		api_member_set_put(p->set);
 	}
@@ -993,21 +995,23 @@ offer(struct remote_page *pg, const struct store_msg *m)
 	int64_t users[2];
 	size_t len, n = 0;
 	char *line;
+	int kind;
 
 	if (!(line = api_stream_line(m, &len)))
 		return;
+	kind = metrics_kind(line, len);
 	if (m->grp) {
 		if (m->is_event)	/* membership changed on another node */
 			api_group_changed(m->grp);
 		if ((set = page_members(pg, m->grp))) {
-			hub_publish(m->id, set->ids, set->n, line, len);
+			hub_publish(m->id, set->ids, set->n, line, len, kind);
 			api_member_set_put(set);
 		}
 	} else {
 		users[n++] = m->sender;
 		if (m->recipient != m->sender)
 			users[n++] = m->recipient;
-		hub_publish(m->id, users, n, line, len);
+		hub_publish(m->id, users, n, line, len, kind);
 	}
 	free(line);
 }

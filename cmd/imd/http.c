@@ -607,13 +607,18 @@ void
 http_stream_send(struct http_req *req, const char *data, size_t len)
 {
 	struct hconn *h = req_hconn(req);
-	char size[24];
-	int n;
+	char size[24], *p = size + sizeof size;
+	size_t n = len;
 
 	if (len == 0 || h->head)
 		return;
-	n = snprintf(size, sizeof(size), "%zx\r\n", len);
-	conn_write(h->c, size, (size_t)n);
+	/* the chunk's size in hex, written here: this runs once per message */
+	*--p = '\n';
+	*--p = '\r';
+	do
+		*--p = "0123456789abcdef"[n & 15];
+	while ((n >>= 4));
+	conn_write(h->c, p, (size_t)(size + sizeof size - p));
 	conn_write(h->c, data, len);
 	conn_write(h->c, "\r\n", 2);
 }

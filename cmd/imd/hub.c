@@ -200,9 +200,8 @@ hub_send(struct hub_sub *s, const char *json, size_t len)
 		free(frame);
 }
 
-/* kind: the line's metrics kind, found at the first delivery (-1 until then) */
 static void
-offer(int64_t user, int64_t id, const char *json, size_t len, int *kind)
+offer(int64_t user, int64_t id, const char *json, size_t len, int kind)
 {
 	struct hub_sub *s, *next;
 
@@ -218,20 +217,17 @@ offer(int64_t user, int64_t id, const char *json, size_t len, int *kind)
 		}
 		s->pos = id;	/* first: an SSE frame carries it */
 		hub_send(s, json, len);
-		if (*kind < 0)
-			*kind = metrics_kind(json, len);
-		metrics_delivery(*kind);
+		metrics_delivery(kind);
 	}
 }
 
 void
-hub_publish(int64_t id, const int64_t *users, size_t n, const char *json, size_t len)
+hub_publish(int64_t id, const int64_t *users, size_t n, const char *json, size_t len, int kind)
 {
 	size_t i;
-	int kind = -1;
 
 	for (i = 0; i < n; i++)
-		offer(users[i], id, json, len, &kind);
+		offer(users[i], id, json, len, kind);
 }
 
 void

@@ -53,10 +53,10 @@ void hub_send(struct hub_sub *s, const char *json, size_t len);
 
 /*
  * Offer a committed message to the live streams of these users (each listed
- * once). json is the stream line for it; a stream that already has id (its
- * backlog did) skips it.
+ * once). json is the stream line for it, kind its metrics_kind; a stream
+ * that already has id (its backlog did) skips it.
  */
-void hub_publish(int64_t id, const int64_t *users, size_t n, const char *json, size_t len);
+void hub_publish(int64_t id, const int64_t *users, size_t n, const char *json, size_t len, int kind);
 /*
  * A stream whose backlog is read elsewhere (a reader) up to what is
  * committed now: from now on what is offered to it is kept. Once the last

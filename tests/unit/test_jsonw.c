@@ -1,4 +1,5 @@
 /* unit tests: lib/jsonw.c, checked against what json-c prints */
+#include <stdint.h>
 #include <string.h>
 
 #include <json-c/json.h>
@@ -100,6 +101,16 @@ main(void)
 	im_buf_reset(&b);
 	im_jsonw_begin(&w, &b);
 	ok(im_jsonw_end(&w) == 0 && !strcmp(b.p, "{}"), "empty object");
+
+	im_buf_reset(&b);
+	im_jsonw_begin(&w, &b);
+	im_jsonw_int(&w, "a", 0);
+	im_jsonw_int(&w, "b", INT64_MAX);
+	im_jsonw_int(&w, "c", INT64_MIN);
+	im_jsonw_int(&w, "d", 1000000007);
+	im_jsonw_end(&w);
+	is_str(b.p, "{\"a\":0,\"b\":9223372036854775807,\"c\":-9223372036854775808,\"d\":1000000007}",
+	    "integers: zero, the largest and smallest, one with inner zeros");
 
 	im_buf_reset(&b);
 	im_jsonw_begin(&w, &b);
