@@ -6,6 +6,20 @@
 #include "jsonplain.h"
 #include "jsonw.h"
 
+/* s[0..len) needs no escape: it goes in as it is */
+static int
+plain(const char *s, size_t len)
+{
+	size_t i = 0;
+
+	while (len - i >= 8 && im_json_plain8(s + i))
+		i += 8;
+	for (; i < len; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == '"' || s[i] == '\\')
+			return 0;
+	return 1;
+}
+
 int
 im_json_quote(struct im_buf *b, const char *s, size_t len)
 {
@@ -13,6 +27,19 @@ im_json_quote(struct im_buf *b, const char *s, size_t len)
 	size_t i, start = 0;
 	char esc[6] = { '\\', 'u', '0', '0' };
 
+	/* the usual string, in one copy into room reserved once */
+	if (im_buf_reserve(b, len + 2) < 0)
+		return -1;
+	if (plain(s, len)) {
+		char *p = b->p + b->len;
+
+		*p++ = '"';
+		memcpy(p, s, len);
+		p[len] = '"';
+		p[len + 1] = '\0';
+		b->len += len + 2;
+		return 0;
+	}
 	if (im_buf_addc(b, '"') < 0)
 		return -1;
 	for (i = 0; i < len; i++) {
