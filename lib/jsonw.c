@@ -6,31 +6,30 @@
 #include "jsonplain.h"
 #include "jsonw.h"
 
-/* s[0..len) needs no escape: it goes in as it is */
-static int
-plain(const char *s, size_t len)
+/* how many bytes from s on need no escape (text is mostly plain: a word at a time) */
+static size_t
+plain_len(const char *s, size_t len)
 {
 	size_t i = 0;
 
 	while (len - i >= 8 && im_json_plain8(s + i))
 		i += 8;
-	for (; i < len; i++)
-		if ((unsigned char)s[i] < 0x20 || s[i] == '"' || s[i] == '\\')
-			return 0;
-	return 1;
+	while (i < len && (unsigned char)s[i] >= 0x20 && s[i] != '"' && s[i] != '\\')
+		i++;
+	return i;
 }
 
 int
 im_json_quote(struct im_buf *b, const char *s, size_t len)
 {
 	static const char hex[] = "0123456789abcdef";
-	size_t i, start = 0;
+	size_t i = plain_len(s, len), start = 0;
 	char esc[6] = { '\\', 'u', '0', '0' };
 
 	/* the usual string, in one copy into room reserved once */
 	if (im_buf_reserve(b, len + 2) < 0)
 		return -1;
-	if (plain(s, len)) {
+	if (i == len) {
 		char *p = b->p + b->len;
 
 		*p++ = '"';
@@ -42,19 +41,11 @@ im_json_quote(struct im_buf *b, const char *s, size_t len)
 	}
 	if (im_buf_addc(b, '"') < 0)
 		return -1;
-	for (i = 0; i < len; i++) {
-		unsigned char c;
+	while (i < len) {
+		unsigned char c = (unsigned char)s[i];
 		const char *rep;
 		size_t n = 2;
 
-		/* text is mostly plain: a word at a time, not a byte */
-		while (len - i >= 8 && im_json_plain8(s + i))
-			i += 8;
-		if (i == len)
-			break;
-		c = (unsigned char)s[i];
-		if (c >= 0x20 && c != '"' && c != '\\')
-			continue;
 		switch (c) {
 		case '"': rep = "\\\""; break;
 		case '\\': rep = "\\\\"; break;
@@ -72,7 +63,8 @@ im_json_quote(struct im_buf *b, const char *s, size_t len)
 		}
 		if (im_buf_add(b, s + start, i - start) < 0 || im_buf_add(b, rep, n) < 0)
 			return -1;
-		start = i + 1;
+		start = ++i;
+		i += plain_len(s + i, len - i);
 	}
 	if (im_buf_add(b, s + start, len - start) < 0 || im_buf_addc(b, '"') < 0)
 		return -1;

@@ -96,6 +96,15 @@ test_expect_success 'control characters and backslashes are escaped, in the defa
 	cmp ctl raw
 '
 
+test_expect_success 'a quote or a backslash as the last byte survives byte for byte' '
+	as_user alice imsend bob "say \"hi\"" &&
+	as_user alice imsend bob "ends in \\" &&
+	as_user bob imrecv --json >recv &&
+	jq -r .text recv >got &&
+	printf "%s\n" "say \"hi\"" "ends in \\" >expect &&
+	test_cmp expect got
+'
+
 test_expect_success 'imsend --json prints the message as stored' '
 	as_user alice imsend --json bob "with json" >sent &&
 	test_line_count = 1 sent &&
