@@ -78,18 +78,27 @@ im_human_size(long long bytes, char *out, size_t len)
 	snprintf(out, len, "%.1f %s", v, unit[u]);
 }
 
-/* field key of m, escaped (a string may hold NULs or be long) */
+/* a value, escaped (a string may hold NULs or be long) */
+static int
+esc_val(struct im_buf *out, const struct im_val *v)
+{
+	char tmp[256];
+	const char *s;
+
+	if (v->kind == IM_V_STRING)
+		return im_escape(out, v->s, v->len);
+	s = im_val_str(v, tmp, sizeof tmp);
+	return im_escape(out, s, strlen(s));
+}
+
+/* field key of m, escaped */
 static int
 esc_field(struct im_buf *out, const struct im_msgv *m, const char *key)
 {
-	char tmp[256];
 	struct im_val v;
-	const char *s;
 
-	if (im_msgv_get(m, key, &v) == IM_V_STRING)
-		return im_escape(out, v.s, v.len);
-	s = im_val_str(&v, tmp, sizeof tmp);
-	return im_escape(out, s, strlen(s));
+	im_msgv_get(m, key, &v);
+	return esc_val(out, &v);
 }
 
 static int
@@ -290,7 +299,7 @@ im_format_default(struct im_buf *out, const struct im_msgv *m)
 		return r;
 	im_msgv_get(m, "group", &g);
 	if (*im_val_str(&g, tmp, sizeof tmp) &&
-	    ((r = im_buf_addc(out, '#')) || (r = esc_field(out, m, "group")) || (r = im_buf_addc(out, ' '))))
+	    ((r = im_buf_addc(out, '#')) || (r = esc_val(out, &g)) || (r = im_buf_addc(out, ' '))))
 		return r;
 	if (ev)
 		r = im_buf_adds(out, "* ");

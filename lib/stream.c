@@ -193,19 +193,6 @@ im_event_obj(const struct im_event *ev)
 	return s->cur;
 }
 
-/* a flat field's value by key, NULL when there is none */
-static const struct im_flat_field *
-flat_get(const struct im_stream *s, const char *key)
-{
-	size_t n = strlen(key);
-	int i;
-
-	for (i = 0; i < s->nf; i++)
-		if (s->f[i].key_len == n && !memcmp(s->f[i].key, key, n))
-			return &s->f[i];
-	return NULL;
-}
-
 int
 im_event_view(const struct im_event *ev, struct im_msgv *m)
 {
@@ -230,7 +217,8 @@ im_event_str(const struct im_event *ev, const char *key, char *tmp, size_t tmple
 static int
 take_line(struct im_stream *s, struct im_event *ev, struct im_err *e)
 {
-	struct json_object *v;
+	struct im_msgv m;
+	struct im_val v;
 	char *p, *nl;
 	size_t len;
 
@@ -259,26 +247,20 @@ take_line(struct im_stream *s, struct im_event *ev, struct im_err *e)
 	im_buf_reset(&s->flat);
 	s->nf = im_buf_reserve(&s->flat, len + 1) < 0 ? -1 :
 	    im_flat_parse_num(p, len, s->flat.p, s->f, FLAT_MAX);
-	if (s->nf >= 0) {
-		const struct im_flat_field *t = flat_get(s, "type"), *id = flat_get(s, "id");
-
-		if (t && !t->num)
-			ev->type = t->val;
-		if (id && id->num)
-			ev->id = strtoll(id->val, NULL, 10);
-		return 1;
+	if (s->nf < 0) {
+		s->cur = tokener_tree(s, p, len);
+		if (!s->cur || !json_object_is_type(s->cur, json_type_object)) {
+			json_object_put(s->cur);
+			s->cur = NULL;
+			return -im_err_set(e, IM_EUNAVAIL, "%s sent a stream line that is not a JSON object; "
+			    "is it an im server?", s->c->conf->server);
+		}
 	}
-	s->cur = tokener_tree(s, p, len);
-	if (!s->cur || !json_object_is_type(s->cur, json_type_object)) {
-		json_object_put(s->cur);
-		s->cur = NULL;
-		return -im_err_set(e, IM_EUNAVAIL, "%s sent a stream line that is not a JSON object; "
-		    "is it an im server?", s->c->conf->server);
-	}
-	if (json_object_object_get_ex(s->cur, "type", &v) && json_object_is_type(v, json_type_string))
-		ev->type = json_object_get_string(v);
-	if (json_object_object_get_ex(s->cur, "id", &v) && json_object_is_type(v, json_type_int))
-		ev->id = json_object_get_int64(v);
+	im_event_view(ev, &m);
+	if (im_msgv_get(&m, "type", &v) == IM_V_STRING)
+		ev->type = v.s;
+	if (im_msgv_get(&m, "id", &v) == IM_V_INT)
+		ev->id = v.i;
 	return 1;
 }
 
