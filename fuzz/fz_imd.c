@@ -58,6 +58,7 @@ static size_t out_total;
 static int capture;
 static char *cap_buf;
 static size_t cap_len;
+static int cap_short;		/* a write did not fit: the capture's end is not the queue's */
 
 void conn_init(struct loop *l, SSL_CTX *ctx, const struct conn_handler *h)
 {
@@ -96,7 +97,8 @@ void conn_write(struct conn *c, const void *data, size_t len)
 		memcpy(cap_buf + cap_len, data, len);
 		cap_len += len;
 		cap_buf[cap_len] = '\0';
-	}
+	} else
+		cap_short = 1;
 }
 
 /* a scratch area the caller fills, then "sent" like any write */
@@ -121,6 +123,27 @@ void *conn_reserve(struct conn *c, size_t len)
 void conn_commit(struct conn *c, size_t len)
 {
 	conn_write(c, reserved, len);
+}
+
+/* the queue's last bytes: in the capture when it has them, else scratch */
+static char *tail_scratch;
+static size_t tail_cap;
+
+char *conn_tail(struct conn *c, size_t len)
+{
+	char *p;
+
+	if (c->dead || len > c->pending)
+		return NULL;
+	if (capture && !cap_short && cap_len >= len)
+		return cap_buf + cap_len - len;
+	if (len > tail_cap) {
+		if (!(p = realloc(tail_scratch, len)))
+			return NULL;
+		tail_scratch = p;
+		tail_cap = len;
+	}
+	return tail_scratch;
 }
 
 void conn_bulk_read(struct conn *c, int on)
@@ -188,6 +211,8 @@ void conn_flush_all(void)
 
 	if (!c->used || c->dead || !c->dirty)
 		return;
+	if (handler.on_flush)
+		handler.on_flush(c);
 	c->dirty = 0;
 	was_full = c->pending > 0;
 	c->pending = 0;		/* the peer took it all */
@@ -303,6 +328,7 @@ size_t fz_imd_session(const uint8_t *data, size_t size, const size_t *cuts, size
 
 	out_total = 0;
 	cap_len = 0;
+	cap_short = 0;
 	if (cap_buf)
 		cap_buf[0] = '\0';
 	fake.used = 0;

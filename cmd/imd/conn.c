@@ -223,6 +223,12 @@ conn_pending(const struct conn *c)
 	return c->len - c->head;
 }
 
+char *
+conn_tail(struct conn *c, size_t len)
+{
+	return c->dead || len > c->len - c->head ? NULL : c->out + c->len - len;
+}
+
 /* records go out sixteen to a write() while much is queued */
 static void
 wbuf_start(struct conn *c)
@@ -274,6 +280,9 @@ flush(struct conn *c)
 
 	c->write_wants_read = 0;
 	while (c->head < c->len && sent < WRITE_BUDGET) {
+		/* here and after each refill by on_drain */
+		if (handler.on_flush)
+			handler.on_flush(c);
 		if (c->len - c->head >= BULK_WRITE_MIN && !c->wbuf)
 			wbuf_start(c);	/* without it, records go out one by one */
 		while (c->head < c->len && sent < WRITE_BUDGET) {

@@ -25,6 +25,8 @@ struct conn_handler {
 	void (*on_drain)(struct conn *c);
 	/* the connection is going away; drop every pointer to it */
 	void (*on_close)(struct conn *c);
+	/* the queue is about to be sent: finish what is written half */
+	void (*on_flush)(struct conn *c);
 };
 
 /* set up once: the loop and TLS context every connection uses */
@@ -42,6 +44,8 @@ void conn_write(struct conn *c, const void *data, size_t len);
 void *conn_reserve(struct conn *c, size_t len);
 void conn_commit(struct conn *c, size_t len);
 size_t conn_pending(const struct conn *c);	/* bytes queued, not yet sent */
+/* the last len bytes queued, to be filled in before on_flush returns */
+char *conn_tail(struct conn *c, size_t len);
 /* close once the queue is flushed (or at once when abort) */
 void conn_close(struct conn *c, int abort);
 int conn_closing(const struct conn *c);

@@ -69,6 +69,8 @@ struct hconn {
 	uint64_t file_off, file_left;
 	int file_keep_alive;
 	int64_t file_moved;	/* monotonic ms the reader last took bytes */
+	int chunk_open;		/* STREAMING: the queue ends with a chunk still growing */
+	size_t chunk_len;
 };
 
 static struct loop *loop;
@@ -603,24 +605,52 @@ http_stream_start(struct http_req *req, const char *content_type)
 	conn_pause(h->c, 0);
 }
 
+/*
+ * A stream's lines go out as one chunk per flush, not one per line: the
+ * chunk's size is left as eight hex digits to fill in (a size may have
+ * leading zeros) when the queue is about to be sent (on_flush), so the
+ * client's HTTP layer handles one chunk for all the lines of a turn.
+ */
+#define CHUNK_HEAD 10		/* "XXXXXXXX\r\n" */
+#define CHUNK_MAX (1u << 20)
+
+static void
+chunk_end(struct hconn *h)
+{
+	size_t n = h->chunk_len;
+	char *p;
+	int i;
+
+	if (!h->chunk_open)
+		return;
+	h->chunk_open = 0;
+	if (!(p = conn_tail(h->c, CHUNK_HEAD + n)))
+		return;		/* the connection is gone */
+	for (i = 7; i >= 0; i--, n >>= 4)
+		p[i] = "0123456789abcdef"[n & 15];
+	conn_write(h->c, "\r\n", 2);
+}
+
 void
 http_stream_send(struct http_req *req, const char *data, size_t len)
 {
 	struct hconn *h = req_hconn(req);
-	char size[24], *p = size + sizeof size;
-	size_t n = len;
+	char *p;
 
 	if (len == 0 || h->head)
 		return;
-	/* the chunk's size in hex, written here: this runs once per message */
-	*--p = '\n';
-	*--p = '\r';
-	do
-		*--p = "0123456789abcdef"[n & 15];
-	while ((n >>= 4));
-	conn_write(h->c, p, (size_t)(size + sizeof size - p));
+	if (h->chunk_open && h->chunk_len + len > CHUNK_MAX)
+		chunk_end(h);
+	if (!h->chunk_open) {
+		if (!(p = conn_reserve(h->c, CHUNK_HEAD)))
+			return;
+		memcpy(p + CHUNK_HEAD - 2, "\r\n", 2);
+		conn_commit(h->c, CHUNK_HEAD);
+		h->chunk_open = 1;
+		h->chunk_len = 0;
+	}
 	conn_write(h->c, data, len);
-	conn_write(h->c, "\r\n", 2);
+	h->chunk_len += len;
 }
 
 size_t
@@ -634,6 +664,7 @@ http_stream_end(struct http_req *req)
 {
 	struct hconn *h = req_hconn(req);
 
+	chunk_end(h);
 	if (!h->head)
 		conn_write(h->c, "0\r\n\r\n", 5);
 	conn_close(h->c, 0);
@@ -915,7 +946,16 @@ on_close(struct conn *c)
 		hconn_drop(h);
 }
 
-static const struct conn_handler handler = { on_data, on_drain, on_close };
+static void
+on_flush(struct conn *c)
+{
+	struct hconn *h = conn_data(c);
+
+	if (h)
+		chunk_end(h);
+}
+
+static const struct conn_handler handler = { on_data, on_drain, on_close, on_flush };
 
 void
 http_init(struct loop *l, SSL_CTX *ctx, http_dispatch_fn fn)

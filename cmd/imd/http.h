@@ -99,7 +99,8 @@ void http_respond_fd(struct http_req *req, int status, const char *content_type,
 /* a body sink that returned 1 takes more again */
 void http_body_resume(struct http_req *req);
 
-/* start a chunked response that does not end; then send pieces of it */
+/* start a chunked response that does not end; then send pieces of it
+ * (the pieces of one loop turn leave as one chunk) */
 void http_stream_start(struct http_req *req, const char *content_type);
 void http_stream_send(struct http_req *req, const char *data, size_t len);
 size_t http_stream_pending(const struct http_req *req);

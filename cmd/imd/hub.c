@@ -169,35 +169,27 @@ hub_online_users(void (*fn)(const char *user, int64_t user_id, void *arg), void 
 }
 
 /*
- * One chunk per line: the frame of a small line is built on the stack. An
- * SSE frame carries the id of the last message sent, so that a reconnect's
+ * A line and its end go into the stream's open chunk (http.h). An SSE
+ * frame carries the id of the last message sent, so that a reconnect's
  * Last-Event-ID resumes there.
  */
 void
 hub_send(struct hub_sub *s, const char *json, size_t len)
 {
-	char stack[8192], *frame = stack, id[40];
-	size_t n;
-	int il = 0;
+	char id[40];
+	int il;
 
 	if (http_stream_closing(s->req))
 		return;
-	if (s->sse)
-		il = snprintf(id, sizeof(id), "id: %lld\ndata: ", (long long)s->pos);
-	n = s->sse ? (size_t)il + len + 2 : len + 1;
-	if (n > sizeof(stack) && !(frame = malloc(n)))
+	if (!s->sse) {
+		http_stream_send(s->req, json, len);
+		http_stream_send(s->req, "\n", 1);
 		return;
-	if (s->sse) {
-		memcpy(frame, id, (size_t)il);
-		memcpy(frame + il, json, len);
-		memcpy(frame + il + len, "\n\n", 2);
-	} else {
-		memcpy(frame, json, len);
-		frame[len] = '\n';
 	}
-	http_stream_send(s->req, frame, n);
-	if (frame != stack)
-		free(frame);
+	il = snprintf(id, sizeof(id), "id: %lld\ndata: ", (long long)s->pos);
+	http_stream_send(s->req, id, (size_t)il);
+	http_stream_send(s->req, json, len);
+	http_stream_send(s->req, "\n\n", 2);
 }
 
 static void
