@@ -17,7 +17,14 @@ static const char *
 key(const char *p, const char *end, struct im_flat_field *f)
 {
 	const char *q = ++p;
+	unsigned k;
 
+	/* a key is short: mostly one look at eight bytes */
+	while (end - q >= 8) {
+		q += (k = im_json_plain_run8(q));
+		if (k < 8)
+			break;
+	}
 	while (q < end && *q != '"') {
 		if (*q == '\\' || (unsigned char)*q < 0x20)
 			return NULL;
@@ -30,21 +37,30 @@ key(const char *p, const char *end, struct im_flat_field *f)
 	return q + 1;
 }
 
-/* a value decoded into *out; p at the opening quote */
+/*
+ * A value decoded into *out; p at the opening quote. Plain bytes go eight
+ * at a time, all eight copied even when fewer are plain: what is written
+ * at *out never runs ahead of what is read from the input (keys, quotes
+ * and escapes are not copied), so eight bytes left to read are eight bytes
+ * of room.
+ */
 static const char *
 value(const char *p, const char *end, char **out, struct im_flat_field *f)
 {
 	char *o = *out;
+	unsigned k;
 
 	f->val = o;
 	for (p++; p < end; p++) {
 		unsigned char c;
 
-		/* text is mostly plain: a word at a time, not a byte */
-		while (end - p >= 8 && im_json_plain8(p)) {
+		while (end - p >= 8) {
 			memcpy(o, p, 8);
-			o += 8;
-			p += 8;
+			k = im_json_plain_run8(p);
+			o += k;
+			p += k;
+			if (k < 8)
+				break;
 		}
 		if (p == end || *p == '"')
 			break;
@@ -102,6 +118,20 @@ number(const char *p, const char *end, char **out, struct im_flat_field *f)
 	return q;
 }
 
+/* keys are short and mostly differ early: no call to memcmp */
+static int
+same_key(const struct im_flat_field *a, const struct im_flat_field *b)
+{
+	size_t i;
+
+	if (a->key_len != b->key_len)
+		return 0;
+	for (i = 0; i < a->key_len; i++)
+		if (a->key[i] != b->key[i])
+			return 0;
+	return 1;
+}
+
 static int
 parse(const char *s, size_t len, char *out, struct im_flat_field *f, int max, int nums)
 {
@@ -118,7 +148,7 @@ parse(const char *s, size_t len, char *out, struct im_flat_field *f, int max, in
 		if (n == max || p == end || *p != '"' || !(p = key(p, end, &f[n])))
 			return -1;
 		for (i = 0; i < n; i++)
-			if (f[i].key_len == f[n].key_len && !memcmp(f[i].key, f[n].key, f[n].key_len))
+			if (same_key(&f[i], &f[n]))
 				return -1;	/* json-c keeps the last; leave that to it */
 		p = skip_ws(p, end);
 		if (p == end || *p++ != ':')

@@ -1,9 +1,9 @@
 /*
- * jsonplain — eight bytes of a JSON string at once: none below 0x20, no
- * '"', no '\\' (the bit tricks of "any byte zero" and "any byte below n").
- * Such bytes are the same written and read, so a writer copies them
- * without escaping and a reader without decoding. A wrong "no" only sends
- * the bytes through the caller's loop one by one.
+ * jsonplain — eight bytes of a JSON string at once: how many of them,
+ * from the first, are plain (none below 0x20, no '"', no '\\'), found with
+ * the bit tricks of "any byte zero" and "any byte below n". Plain bytes
+ * are the same written and read, so a writer copies them without escaping
+ * and a reader without decoding.
  */
 #ifndef IM_JSONPLAIN_H
 #define IM_JSONPLAIN_H
@@ -11,17 +11,35 @@
 #include <stdint.h>
 #include <string.h>
 
-static inline int
-im_json_plain8(const char *p)
+/* 0..7: the index of the first byte that is not plain; 8: all are */
+static inline unsigned
+im_json_plain_run8(const char *p)
 {
 	const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
-	uint64_t v, q, bs;
+	uint64_t v, q, bs, hits;
 
 	memcpy(&v, p, 8);
 	q = v ^ (ones * '"');
 	bs = v ^ (ones * '\\');
-	return !(((v - ones * 0x20) & ~v & highs) | ((q - ones) & ~q & highs) |
-	    ((bs - ones) & ~bs & highs));
+	/*
+	 * A borrow may mark bytes after the first hit too, never one before
+	 * it: the lowest mark is exact.
+	 */
+	hits = ((v - ones * 0x20) & ~v & highs) | ((q - ones) & ~q & highs) |
+	    ((bs - ones) & ~bs & highs);
+	if (!hits)
+		return 8;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	return (unsigned)__builtin_ctzll(hits) / 8;
+#else
+	{
+		unsigned i;
+
+		for (i = 0; i < 8 && (unsigned char)p[i] >= 0x20 && p[i] != '"' && p[i] != '\\'; i++)
+			;
+		return i;
+	}
+#endif
 }
 
 #endif

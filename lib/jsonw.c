@@ -11,9 +11,13 @@ static size_t
 plain_len(const char *s, size_t len)
 {
 	size_t i = 0;
+	unsigned k;
 
-	while (len - i >= 8 && im_json_plain8(s + i))
-		i += 8;
+	while (len - i >= 8) {
+		i += (k = im_json_plain_run8(s + i));
+		if (k < 8)
+			return i;
+	}
 	while (i < len && (unsigned char)s[i] >= 0x20 && s[i] != '"' && s[i] != '\\')
 		i++;
 	return i;

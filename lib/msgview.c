@@ -1,7 +1,6 @@
 /* msgview — one way to read a message's fields, from a tree or flat */
 #include <inttypes.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "msgview.h"
@@ -33,26 +32,69 @@ tree_get(struct json_object *obj, const char *key, struct im_val *v)
 	}
 }
 
+static uint64_t
+first_bit(char c)
+{
+	return (uint64_t)1 << ((unsigned char)c & 63);
+}
+
+struct im_msgv
+im_msgv_flat(const struct im_flat_field *f, int nf)
+{
+	struct im_msgv m = { .f = f, .nf = nf };
+	int i;
+
+	for (i = 0; i < nf; i++)
+		if (f[i].key_len)
+			m.firsts |= first_bit(f[i].key[0]);
+	return m;
+}
+
+/* f's key is the C string key (a flat key is not NUL-terminated) */
+static int
+key_is(const struct im_flat_field *f, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < f->key_len; i++)
+		if (f->key[i] != key[i])
+			return 0;
+	return key[i] == '\0';
+}
+
+/* the digits the flat parser let through: -?[0-9]{1,18}, no overflow */
+static long long
+flat_int(const char *s)
+{
+	long long v = 0;
+	int neg = *s == '-';
+
+	for (s += neg; *s; s++)
+		v = v * 10 + (*s - '0');
+	return neg ? -v : v;
+}
+
 enum im_vkind
 im_msgv_get(const struct im_msgv *m, const char *key, struct im_val *v)
 {
-	size_t n;
-	int i;
+	const struct im_flat_field *f, *end;
 
 	memset(v, 0, sizeof *v);
 	if (!m->f)
 		return tree_get(m->obj, key, v);
-	n = strlen(key);
-	for (i = 0; i < m->nf; i++)
-		if (m->f[i].key_len == n && m->f[i].key[0] == key[0] && !memcmp(m->f[i].key, key, n))
-			break;
-	if (i == m->nf)
+	/* most keys asked for are absent: most of those end here */
+	if (!(m->firsts & first_bit(key[0])))
 		return IM_V_ABSENT;
-	v->s = m->f[i].val;
-	v->len = m->f[i].val_len;
-	if (!m->f[i].num)
+	for (f = m->f, end = f + m->nf; f < end; f++)
+		if (f->key_len && f->key[0] == key[0] && key_is(f, key))
+			break;
+	if (f == end)
+		return IM_V_ABSENT;
+	v->s = f->val;
+	v->len = f->val_len;
+	if (!f->num)
 		return v->kind = IM_V_STRING;
-	v->i = strtoll(v->s, NULL, 10);		/* at most 18 digits: no overflow */
+	v->i = flat_int(v->s);
 	return v->kind = IM_V_INT;
 }
 

@@ -8,6 +8,7 @@
 #define IM_MSGVIEW_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <json-c/json.h>
 
@@ -17,6 +18,7 @@ struct im_msgv {
 	struct json_object *obj;	/* the tree, or NULL: then */
 	const struct im_flat_field *f;	/* the flat line's fields */
 	int nf;
+	uint64_t firsts;	/* flat: a bit per key's first byte (mod 64) */
 };
 
 enum im_vkind {
@@ -44,7 +46,10 @@ im_msgv_tree(struct json_object *obj)
 	return (struct im_msgv){ .obj = obj };
 }
 
-/* field key of m into *v; its kind (IM_V_ABSENT when there is none) */
+/* a view of the flat fields f[0..nf) */
+struct im_msgv im_msgv_flat(const struct im_flat_field *f, int nf);
+
+/* field key (not empty) of m into *v; its kind (IM_V_ABSENT when there is none) */
 enum im_vkind im_msgv_get(const struct im_msgv *m, const char *key, struct im_val *v);
 
 /* an object value as a view of its own (absent fields if v is no object) */

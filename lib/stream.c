@@ -42,6 +42,7 @@ struct im_stream {
 	struct im_buf flat;	/* the values of a flat line */
 	struct im_flat_field f[FLAT_MAX];	/* its fields (keys in the line) */
 	int nf;			/* how many; -1: not flat, cur read by the tokener */
+	struct im_msgv flatv;	/* a view of them, made once a line */
 	volatile sig_atomic_t *stop;
 	long long last_data;
 	char errbuf[CURL_ERROR_SIZE];
@@ -197,7 +198,7 @@ int
 im_event_view(const struct im_event *ev, struct im_msgv *m)
 {
 	if (ev->s->nf >= 0) {
-		*m = (struct im_msgv){ .f = ev->s->f, .nf = ev->s->nf };
+		*m = ev->s->flatv;
 		return 0;
 	}
 	*m = im_msgv_tree(im_event_obj(ev));
@@ -255,7 +256,8 @@ take_line(struct im_stream *s, struct im_event *ev, struct im_err *e)
 			return -im_err_set(e, IM_EUNAVAIL, "%s sent a stream line that is not a JSON object; "
 			    "is it an im server?", s->c->conf->server);
 		}
-	}
+	} else
+		s->flatv = im_msgv_flat(s->f, s->nf);
 	im_event_view(ev, &m);
 	if (im_msgv_get(&m, "type", &v) == IM_V_STRING)
 		ev->type = v.s;

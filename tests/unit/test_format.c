@@ -24,7 +24,7 @@ flat(const char *line, const char *fmt)
 	int n = im_flat_parse_num(line, strlen(line), vals, f, 32);
 
 	ok(n >= 0 && o, "flat and a tree: %s", line);
-	fv = (struct im_msgv){ .f = f, .nf = n };
+	fv = im_msgv_flat(f, n);
 	im_buf_reset(&b);
 	im_buf_reset(&t);
 	if (fmt) {

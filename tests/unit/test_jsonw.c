@@ -4,6 +4,7 @@
 
 #include <json-c/json.h>
 
+#include "jsonplain.h"
 #include "jsonw.h"
 #include "tap.h"
 
@@ -19,6 +20,39 @@ jsonc(const char *s, size_t n)
 	snprintf(out, sizeof out, "%s", json_object_to_json_string_ext(o, FLAGS));
 	json_object_put(o);
 	return out;
+}
+
+static int
+plain(int c)
+{
+	return c >= 0x20 && c != '"' && c != '\\';
+}
+
+/* every byte at every place of eight, with a second byte after it */
+static int
+run8_exact(void)
+{
+	static const int second[] = { 0x00, 0x1f, 0x20, '"', '\\', 'a', 0x7f, 0x80, 0xff };
+	char w[8];
+	unsigned i, j, k, want;
+	int c;
+
+	for (c = 0; c < 256; c++)
+		for (i = 0; i < 8; i++)
+			for (j = i + 1; j <= 8; j++)
+				for (k = 0; k < sizeof second / sizeof second[0]; k++) {
+					memset(w, 'x', sizeof w);
+					w[i] = (char)c;
+					if (j < 8)
+						w[j] = (char)second[k];
+					want = !plain(c) ? i : j < 8 && !plain(second[k]) ? j : 8;
+					if (im_json_plain_run8(w) != want) {
+						printf("# 0x%02x at %u, 0x%02x at %u: %u, not %u\n", c, i,
+						    second[k], j, im_json_plain_run8(w), want);
+						return 0;
+					}
+				}
+	return 1;
 }
 
 static const char *
@@ -69,6 +103,7 @@ main(void)
 		}
 	}
 	ok(same, "every byte at every place of 20 quoted as json-c does");
+	ok(run8_exact(), "eight bytes: the first that needs an escape found, whatever follows");
 	is_str(mine("a\0b", 3), jsonc("a\0b", 3), "NUL as json-c does");
 	is_str(mine("", 0), "\"\"", "empty string");
 	is_str(mine("x/y \"q\" \\", 9), "\"x/y \\\"q\\\" \\\\\"", "slash kept, quote and backslash escaped");
