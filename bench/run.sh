@@ -519,8 +519,8 @@ fanout_im () {
 		as alice "$BIN/imsend" -q -l -g fan <"$WORK/fan.txt"
 	else
 		# imsend -g is not built yet: what imsend -l does (NDJSON
-		# batches of up to 1000 on one connection), from the load generator
-		"$LG" post "$IMD_PORT" "$(token_of alice)" group=fan "$FANOUT_N" 1000 >/dev/null
+		# batches of up to 4000 on one connection), from the load generator
+		"$LG" post "$IMD_PORT" "$(token_of alice)" group=fan "$FANOUT_N" 4000 >/dev/null
 	fi || say "fanout: sender failed"
 	for i in "${pids[@]}"; do wait_pid "$TIMEOUT" "$i" || say "fanout: an imrecv failed"; done
 	t1=$(now)
@@ -1118,7 +1118,7 @@ table () {
 	printf '6: floor = bench/tlsfloor.c, a bare HTTPS server (no disk, no parsing) driven by the same curl commands;\n'
 	printf '   curl = curl(1) uploading to and downloading from the same imd on tmpfs\n'
 	test "${FANOUT_SENDER:-}" = loadgen &&
-		printf '2: imsend -g not built yet; the sender is bench/loadgen (NDJSON batches of 1000, as imsend -l)\n'
+		printf '2: imsend -g not built yet; the sender is bench/loadgen (NDJSON batches of 4000, as imsend -l)\n'
 	case " $BENCH_STORES " in *" pg "*) ;; *) return 0 ;; esac
 	if test -n "$PG_PM"; then
 		printf '1, 2: PG = imd on PostgreSQL %s (private cluster, fsync and synchronous_commit on, as SQLite\n' \

@@ -52,6 +52,17 @@ test_expect_success 'the server holds exactly those 10,000, once each' '
 	test_cmp lines server
 '
 
+test_expect_success 'lines that escape to six times their size go in batches imd takes' '
+	line=$(head -c 60000 /dev/zero | tr "\\0" "\\001") &&
+	for i in $(seq 12); do printf "%s\n" "$line"; done >ctl &&
+	as_user alice imsend -l bob <ctl &&
+	as_user bob imrecv --json >got.ndjson &&
+	test "$(wc -l <got.ndjson)" = 12 &&
+	jq -r ".text | length" got.ndjson | sort -u >len &&
+	echo 60000 >expect &&
+	test_cmp expect len
+'
+
 test_expect_success 'a last line without a newline is sent' '
 	printf "first\nsecond\nthird, no newline" | as_user alice imsend -l bob &&
 	as_user bob imrecv --json | jq -r .text >got &&
