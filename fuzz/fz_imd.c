@@ -101,49 +101,48 @@ void conn_write(struct conn *c, const void *data, size_t len)
 		cap_short = 1;
 }
 
-/* a scratch area the caller fills, then "sent" like any write */
-static char *reserved;
-static size_t reserved_cap;
+struct scratch {
+	char *p;
+	size_t cap;
+};
 
-void *conn_reserve(struct conn *c, size_t len)
+/* len bytes of s, NULL when out of memory */
+static char *scratch_get(struct scratch *s, size_t len)
 {
 	char *p;
 
-	if (c->dead)
-		return NULL;
-	if (len > reserved_cap) {
-		if (!(p = realloc(reserved, len)))
+	if (len > s->cap) {
+		if (!(p = realloc(s->p, len)))
 			return NULL;
-		reserved = p;
-		reserved_cap = len;
+		s->p = p;
+		s->cap = len;
 	}
-	return reserved;
+	return s->p;
+}
+
+/* a scratch area the caller fills, then "sent" like any write */
+static struct scratch reserved;
+
+void *conn_reserve(struct conn *c, size_t len)
+{
+	return c->dead ? NULL : scratch_get(&reserved, len);
 }
 
 void conn_commit(struct conn *c, size_t len)
 {
-	conn_write(c, reserved, len);
+	conn_write(c, reserved.p, len);
 }
 
 /* the queue's last bytes: in the capture when it has them, else scratch */
-static char *tail_scratch;
-static size_t tail_cap;
+static struct scratch tail;
 
 char *conn_tail(struct conn *c, size_t len)
 {
-	char *p;
-
 	if (c->dead || len > c->pending)
 		return NULL;
 	if (capture && !cap_short && cap_len >= len)
 		return cap_buf + cap_len - len;
-	if (len > tail_cap) {
-		if (!(p = realloc(tail_scratch, len)))
-			return NULL;
-		tail_scratch = p;
-		tail_cap = len;
-	}
-	return tail_scratch;
+	return scratch_get(&tail, len);
 }
 
 void conn_bulk_read(struct conn *c, int on)
