@@ -214,10 +214,11 @@ im_batch_line_dest(struct im_buf *b, const char *to, int group, const char *text
 
 int
 im_api_send_batch(struct im_client *c, const char *body, size_t len, const char *key,
-    struct im_err *e)
+    int minimal, struct im_err *e)
 {
 	struct im_req r = { .method = "POST", .path = "/v1/messages",
-	    .ctype = "application/x-ndjson", .body = body, .len = len, .idem_key = key, .auth = 1 };
+	    .ctype = "application/x-ndjson", .body = body, .len = len, .idem_key = key,
+	    .minimal = minimal, .auth = 1 };
 
 	return im_call(c, &r, NULL, e);
 }

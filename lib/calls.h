@@ -34,10 +34,10 @@ int im_api_send_dest(struct im_client *c, const char *to, int group, const char 
 /*
  * a batch: body is NDJSON, one object per line; key, when not NULL, is the
  * whole batch's Idempotency-Key (its lines then carry none); the answer's
- * NDJSON in c->body
+ * NDJSON in c->body, or nothing with minimal (Prefer: return=minimal)
  */
 int im_api_send_batch(struct im_client *c, const char *body, size_t len, const char *key,
-    struct im_err *e);
+    int minimal, struct im_err *e);
 
 /*
  * append one batch line {"to":..,"text":..,"key":..}\n to b, {"group":..}

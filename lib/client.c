@@ -544,7 +544,8 @@ im_call(struct im_client *c, const struct im_req *r, struct json_object **json,
 	    !(hl = im_client_headers(c, ndjson ? "application/x-ndjson" : "application/json", r->auth)) ||
 	    !(hl = add_header(hl, "Expect", NULL)) ||
 	    !(hl = add_header(hl, "Content-Type", r->ctype)) ||
-	    (r->idem_key && !(hl = add_header(hl, "Idempotency-Key", r->idem_key)))) {
+	    (r->idem_key && !(hl = add_header(hl, "Idempotency-Key", r->idem_key))) ||
+	    (r->minimal && !(hl = add_header(hl, "Prefer", "return=minimal")))) {
 		rc = im_err_set(e, IM_EINTERNAL, "out of memory");
 		goto out;
 	}

@@ -38,6 +38,7 @@ struct im_req {
 	const char *body;
 	size_t len;
 	const char *idem_key;	/* Idempotency-Key header, or NULL */
+	int minimal;		/* Prefer: return=minimal (no body in the answer) */
 	int auth;		/* send the bearer token */
 	const char *basic_user, *basic_pass;	/* Basic auth (login) */
 };

@@ -93,12 +93,12 @@ im_send_text(struct im_client *c, const char *to, const char *text, size_t len,
 
 int
 im_send_lines_dest(struct im_client *c, const char *to, int group, const struct im_line *lines,
-    int n, const char *prefix, int per_line, double retry_s, struct im_err *e)
+    int n, const char *prefix, int flags, double retry_s, struct im_err *e)
 {
 	struct im_buf body = { 0 };
 	struct im_backoff b;
 	char key[160];
-	int i, rc;
+	int i, rc, per_line = flags & IM_LINES_KEY_EACH;
 
 	for (i = 0; i < n; i++) {
 		if (per_line)
@@ -112,7 +112,8 @@ im_send_lines_dest(struct im_client *c, const char *to, int group, const struct 
 	snprintf(key, sizeof key, "%s-%lld", prefix, n > 0 ? lines[0].no : 0);
 	im_backoff_init(&b, retry_s);
 	for (;;) {
-		rc = im_api_send_batch(c, body.p, body.len, per_line ? NULL : key, e);
+		rc = im_api_send_batch(c, body.p, body.len, per_line ? NULL : key,
+		    (flags & IM_LINES_NO_ANSWER) != 0, e);
 		if (rc == 0 || !im_retry_wait(&b, e, NULL))
 			break;
 	}

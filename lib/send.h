@@ -43,16 +43,20 @@ int im_send_text(struct im_client *c, const char *to, const char *text, size_t l
 int im_send_text_dest(struct im_client *c, const char *to, int group, const char *text, size_t len,
     const char *key, double retry_s, struct json_object **msg, struct im_err *e);
 
+#define IM_LINES_KEY_EACH 1	/* each line its own key */
+#define IM_LINES_NO_ANSWER 2	/* the messages not sent back (Prefer: return=minimal) */
+
 /*
  * send lines[0..n) to user `to` (or with group set, group `to`) as one
- * NDJSON batch; retry as above. With per_line, each line's key is
+ * NDJSON batch; retry as above. With IM_LINES_KEY_EACH, each line's key is
  * prefix-LINENO, so a rerun with the same prefix skips the lines stored
  * before however the input is cut into batches; else the batch has one key,
  * prefix-FIRSTLINENO (cheaper for the server; enough when the prefix is
- * this run's own). On success the server's NDJSON answer is in c->body.
+ * this run's own). On success the server's NDJSON answer is in c->body,
+ * unless IM_LINES_NO_ANSWER spared both sides the bytes.
  */
 int im_send_lines_dest(struct im_client *c, const char *to, int group, const struct im_line *lines,
-    int n, const char *prefix, int per_line, double retry_s, struct im_err *e);
+    int n, const char *prefix, int flags, double retry_s, struct im_err *e);
 
 /* a file to send (see im_send_attach) */
 struct im_attach {

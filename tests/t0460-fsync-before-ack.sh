@@ -71,11 +71,17 @@ test_expect_success 'single sends (imsend, curl): 201 only after the WAL is sync
 	test "$(grep -c "^ack HTTP/1\.1 201" "$SHIMLOG")" = 4
 '
 
-test_expect_success 'a batch (imsend -l): 200 only after the WAL is synced' '
+test_expect_success 'a batch: 200 (curl), 204 (imsend -l: return=minimal), only after the WAL is synced' '
+	fresh_log &&
+	printf "%s\n" "{\"to\":\"bob\",\"text\":\"batch 1\"}" "{\"to\":\"bob\",\"text\":\"batch 2\"}" >b.ndjson &&
+	code=$(api alice POST /v1/messages -H "Content-Type: application/x-ndjson" --data-binary @b.ndjson) &&
+	test "$code" = 200 &&
+	acked_after_sync "^/v1/messages" &&
+	test_grep "^ack HTTP/1\.1 200" "$SHIMLOG" &&
 	fresh_log &&
 	seq 1 50 | sed "s/^/line /" | as_user alice imsend -l bob &&
 	acked_after_sync "^/v1/messages" &&
-	test_grep "^ack HTTP/1\.1 200" "$SHIMLOG"
+	test_grep "^ack HTTP/1\.1 204" "$SHIMLOG"
 '
 
 # (its replay, 200, needs no sync of its own: nothing new is written)
@@ -105,7 +111,7 @@ test_expect_success 'group create and join: answered after the sync' '
 
 test_expect_success 'and everything acknowledged is there' '
 	history_of bob | jq -r "select(.kind != \"event\") | .id" >ids &&
-	test_line_count = 58 ids
+	test_line_count = 60 ids
 '
 
 test_done

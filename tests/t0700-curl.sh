@@ -229,6 +229,31 @@ test_expect_success 'a quiet stream gets a heartbeat within 25 s' '
 	grep heartbeat hb.out | head -n 1 | jq -e ".time | test(\"Z$\")"
 '
 
+test_expect_success 'Prefer: return=minimal: 204 and no body, every line stored once' '
+	printf "%s\n" "{\"to\":\"alice\",\"text\":\"min one\"}" "{\"to\":\"alice\",\"text\":\"min two\"}" >min.ndjson &&
+	for i in 1 2; do
+		code=$(http POST /v1/messages -H "Authorization: Bearer $BT" -H "Prefer: return=minimal" \
+			-H "Idempotency-Key: min-batch" -H "Content-Type: application/x-ndjson" \
+			--data-binary @min.ndjson) &&
+		test "$code" = 204 &&
+		test_must_be_empty body &&
+		grep -qi "^preference-applied: return=minimal" headers &&
+		! grep -qi "^content-length" headers || return 1
+	done &&
+	code=$(http POST /v1/messages -H "Authorization: Bearer $BT" \
+		-H "Prefer: handling=lenient, return=minimal" --json "{\"to\":\"alice\",\"text\":\"min three\"}") &&
+	test "$code" = 204 &&
+	test_must_be_empty body &&
+	code=$(http POST /v1/messages -H "Authorization: Bearer $BT" \
+		-H "Prefer: return=representation" --json "{\"to\":\"alice\",\"text\":\"min four\"}") &&
+	test "$code" = 201 &&
+	jq -e ".text == \"min four\"" body &&
+	imcurl -f -H "Authorization: Bearer $BT" "$URL/v1/messages?with=alice&limit=100" |
+		jq -r ".messages[].text" | grep "^min " >got &&
+	printf "min one\nmin two\nmin three\nmin four\n" >expect &&
+	test_cmp expect got
+'
+
 man=$TEST_DIR/../man/man7/im-protocol.7
 if test -f "$man" && command -v mandoc >/dev/null; then
 	test_expect_success 'im-protocol(7) shows exactly these commands' '

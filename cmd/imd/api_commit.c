@@ -28,6 +28,7 @@ struct deferred {
 	const char *ctype;
 	char *body;
 	size_t len;
+	const char *extra;	/* headers, static */
 	struct deferred *next;
 };
 
@@ -90,9 +91,9 @@ deferred_gone(struct http_req *req)
 	d->req = NULL;
 }
 
-void
-api_defer(struct http_req *req, int status, const char *ctype, const char *body,
-    size_t len)
+static void
+defer(struct http_req *req, int status, const char *ctype, const char *body, size_t len,
+    const char *extra)
 {
 	struct deferred *d;
 
@@ -107,10 +108,24 @@ api_defer(struct http_req *req, int status, const char *ctype, const char *body,
 	d->req = req;
 	d->status = status;
 	d->ctype = ctype;
+	d->extra = extra;
 	req->ctx = d;
 	req->on_close = deferred_gone;
 	*deferred_tail = d;
 	deferred_tail = &d->next;
+}
+
+void
+api_defer(struct http_req *req, int status, const char *ctype, const char *body,
+    size_t len)
+{
+	defer(req, status, ctype, body, len, NULL);
+}
+
+void
+api_defer_minimal(struct http_req *req)
+{
+	defer(req, 204, NULL, "", 0, "Preference-Applied: return=minimal\r\n");
 }
 
 void
@@ -648,7 +663,8 @@ round_end(struct deferred *dl, struct pending_pub *pl, struct pending_blob *bl,
 				http_error(d->req, 503, "unavailable",
 				    "storage failure; nothing was saved, try again");
 			else
-				http_respond(d->req, d->status, d->ctype, d->body, d->len, "");
+				http_respond(d->req, d->status, d->ctype, d->body, d->len,
+				    d->extra ? d->extra : "");
 		}
 		free(d->body);
 		free(d);

@@ -22,6 +22,8 @@
 void api_defer(struct http_req *req, int status, const char *ctype, const char *body,
     size_t len);
 void api_defer_json(struct http_req *req, int status, struct json_object *o);
+/* 204 and Preference-Applied: the answer asked for by Prefer: return=minimal */
+void api_defer_minimal(struct http_req *req);
 /* roll back this turn's transaction: every answer waiting on it gets 503 */
 void api_fail_turn(void);
 /*

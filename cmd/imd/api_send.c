@@ -361,6 +361,8 @@ one_store(struct http_req *req, const struct who *w, const struct outgoing *m)
 	} else if (status == -2) {
 		http_error(req, 409, "idempotency_conflict",
 		    "that idempotency key was used for another message");
+	} else if (req->prefer_minimal) {
+		api_defer_minimal(req);
 	} else {
 		api_defer(req, status, "application/json", sm.json, sm.json_len);
 	}
@@ -480,6 +482,8 @@ batch_replay(struct http_req *req, const struct who *w, const char *key,
 	if (!same) {
 		http_error(req, 409, "idempotency_conflict",
 		    "that idempotency key was used for another batch");
+	} else if (req->prefer_minimal) {
+		api_defer_minimal(req);
 	} else if (!(out = malloc(cap))) {
 		http_error(req, 500, "internal", "out of memory");
 	} else {
@@ -498,10 +502,11 @@ batch_replay(struct http_req *req, const struct who *w, const char *key,
 
 /*
  * Store a checked batch in the turn's transaction, all or nothing, and
- * defer its answer: NDJSON, one line per message. Its key is claimed
- * first, for the id its first message will get: one statement, and a
- * batch sent before is found without a line of this one written. Once
- * part of it is in the transaction a failure undoes the whole turn.
+ * defer its answer: NDJSON, one line per message (none, 204, when the
+ * client prefers return=minimal). Its key is claimed first, for the id
+ * its first message will get: one statement, and a batch sent before is
+ * found without a line of this one written. Once part of it is in the
+ * transaction a failure undoes the whole turn.
  */
 static int
 batch_store(struct http_req *req, const struct who *w, const char *bkey,
@@ -511,7 +516,7 @@ batch_store(struct http_req *req, const struct who *w, const char *bkey,
 	struct im_buf out = {0};
 	int64_t first = 0;
 	size_t i;
-	int r;
+	int r, minimal = req->prefer_minimal;
 
 	if (store_begin(api_store) < 0)
 		return failed(f, 503, NULL, "storage failure");
@@ -526,7 +531,7 @@ batch_store(struct http_req *req, const struct who *w, const char *bkey,
 	}
 	/* the answer's room up front: each line comes back with its id, time,
 	 * from and kind added; a guess short of it only grows as before */
-	if (im_buf_reserve(&out, req->body_len + b->n * 96) < 0) {
+	if (!minimal && im_buf_reserve(&out, req->body_len + b->n * 96) < 0) {
 		failed(f, 500, "internal", "out of memory");
 		goto fail;
 	}
@@ -541,14 +546,18 @@ batch_store(struct http_req *req, const struct who *w, const char *bkey,
 			/* another id than the key was claimed for: it cannot be */
 			f->line = b->ms[i].line;
 			r = failed(f, 503, "unavailable", "storage failure; nothing was saved, try again");
-		} else if (im_buf_add(&out, sm.json, sm.json_len) < 0 || im_buf_add(&out, "\n", 1) < 0) {
+		} else if (!minimal &&
+		    (im_buf_add(&out, sm.json, sm.json_len) < 0 || im_buf_add(&out, "\n", 1) < 0)) {
 			r = failed(f, 500, "internal", "out of memory");
 		}
 		store_msg_free(&sm);
 		if (r < 0)
 			goto fail;
 	}
-	api_defer(req, 200, "application/x-ndjson", out.p, out.len);
+	if (minimal)
+		api_defer_minimal(req);
+	else
+		api_defer(req, 200, "application/x-ndjson", out.p, out.len);
 	im_buf_free(&out);
 	return 0;
 fail:

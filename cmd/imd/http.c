@@ -223,6 +223,22 @@ on_url(http_parser *p, const char *at, size_t n)
 	return append(h, &h->req.path, &len, at, n);
 }
 
+/* Prefer holds return=minimal among its comma-separated preferences */
+static int
+prefers_minimal(const char *v)
+{
+	size_t n;
+
+	while (v && *v) {
+		v += strspn(v, " \t,");
+		n = strcspn(v, " \t,;");
+		if (n == 14 && !strncasecmp(v, "return=minimal", 14))
+			return 1;
+		v = strchr(v, ',');
+	}
+	return 0;
+}
+
 /* keep the header just completed if it is one we use */
 static void
 header_done(struct hconn *h)
@@ -246,6 +262,8 @@ header_done(struct hconn *h)
 		slot = &r->last_event_id;
 	else if (!strcasecmp(h->field, "expect") && h->value && !strcasecmp(h->value, "100-continue"))
 		h->expect_continue = 1;
+	else if (!strcasecmp(h->field, "prefer") && prefers_minimal(h->value))
+		r->prefer_minimal = 1;
 	if (slot) {
 		free(*slot);
 		*slot = h->value ? h->value : strdup("");
@@ -472,14 +490,19 @@ http_respond(struct http_req *req, int status, const char *content_type,
 		h->keep_alive = 0;	/* after a malformed request, trust nothing that follows */
 	if (conn_closing(h->c))
 		h->keep_alive = 0;
-	n = snprintf(head, sizeof(head),
-		     "HTTP/1.1 %d %s\r\n%s%s%sContent-Length: %zu\r\nConnection: %s\r\n%s\r\n",
-		     status, status_text(status),
-		     content_type ? "Content-Type: " : "", content_type ? content_type : "",
-		     content_type ? "\r\n" : "", len + (size_t)nl,
-		     h->keep_alive ? "keep-alive" : "close", extra_headers ? extra_headers : "");
+	if (status == 204)	/* no content: no length either (RFC 9110) */
+		n = snprintf(head, sizeof(head), "HTTP/1.1 204 %s\r\nConnection: %s\r\n%s\r\n",
+			     status_text(status), h->keep_alive ? "keep-alive" : "close",
+			     extra_headers ? extra_headers : "");
+	else
+		n = snprintf(head, sizeof(head),
+			     "HTTP/1.1 %d %s\r\n%s%s%sContent-Length: %zu\r\nConnection: %s\r\n%s\r\n",
+			     status, status_text(status),
+			     content_type ? "Content-Type: " : "", content_type ? content_type : "",
+			     content_type ? "\r\n" : "", len + (size_t)nl,
+			     h->keep_alive ? "keep-alive" : "close", extra_headers ? extra_headers : "");
 	conn_write(h->c, head, (size_t)n);
-	if (!h->head) {
+	if (!h->head && status != 204) {
 		conn_write(h->c, body, len);
 		if (nl)
 			conn_write(h->c, "\n", 1);

@@ -37,6 +37,7 @@ struct http_req {
 	char *accept;
 	char *range;
 	char *last_event_id;	/* an SSE client resuming */
+	int prefer_minimal;	/* Prefer: return=minimal (RFC 7240) */
 	uint64_t content_length;	/* 0 when none was sent */
 	char *body;		/* NUL-terminated; body_len excludes the NUL */
 	size_t body_len;

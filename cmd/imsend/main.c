@@ -280,6 +280,8 @@ send_lines(struct im_client *cl, const char *to, struct im_err *e)
 	struct im_lines in;
 	char prefix[KEY_MAX + 1], *t;
 	int n, k, j, bad, rc = 0;
+	/* without --json the answer's messages would only be thrown away */
+	int flags = (key ? IM_LINES_KEY_EACH : 0) | (o.json ? 0 : IM_LINES_NO_ANSWER);
 
 	if (key)
 		snprintf(prefix, sizeof prefix, "%s", key);
@@ -300,7 +302,7 @@ send_lines(struct im_client *cl, const char *to, struct im_err *e)
 		}
 		k = bad < 0 ? n : bad;
 		rc = k > 0 ? im_send_lines_dest(cl, to, group != NULL, ready, k, prefix,
-		    key != NULL, retry_s, e) : 0;
+		    flags, retry_s, e) : 0;
 		for (j = 0; j < k; j++)
 			free((char *)ready[j].p);
 		if (rc) {
