@@ -16,25 +16,15 @@ skip_ws(const char *p, const char *end)
 static const char *
 key(const char *p, const char *end, struct im_flat_field *f)
 {
-	const char *q = ++p;
-	unsigned k;
+	size_t n;
 
-	/* a key is short: mostly one look at eight bytes */
-	while (end - q >= 8) {
-		q += (k = im_json_plain_run8(q));
-		if (k < 8)
-			break;
-	}
-	while (q < end && *q != '"') {
-		if (*q == '\\' || (unsigned char)*q < 0x20)
-			return NULL;
-		q++;
-	}
-	if (q == end)
+	p++;
+	n = im_json_plain_len(p, (size_t)(end - p));
+	if (p + n == end || p[n] != '"')
 		return NULL;
 	f->key = p;
-	f->key_len = (size_t)(q - p);
-	return q + 1;
+	f->key_len = n;
+	return p + n + 1;
 }
 
 /*

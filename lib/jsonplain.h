@@ -8,8 +8,15 @@
 #ifndef IM_JSONPLAIN_H
 #define IM_JSONPLAIN_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+
+static inline int
+im_json_plain_byte(char c)
+{
+	return (unsigned char)c >= 0x20 && c != '"' && c != '\\';
+}
 
 /* 0..7: the index of the first byte that is not plain; 8: all are */
 static inline unsigned
@@ -35,11 +42,28 @@ im_json_plain_run8(const char *p)
 	{
 		unsigned i;
 
-		for (i = 0; i < 8 && (unsigned char)p[i] >= 0x20 && p[i] != '"' && p[i] != '\\'; i++)
+		for (i = 0; i < 8 && im_json_plain_byte(p[i]); i++)
 			;
 		return i;
 	}
 #endif
+}
+
+/* how many bytes from s on are plain (text mostly is: a word at a time) */
+static inline size_t
+im_json_plain_len(const char *s, size_t len)
+{
+	size_t i = 0;
+	unsigned k;
+
+	while (len - i >= 8) {
+		i += (k = im_json_plain_run8(s + i));
+		if (k < 8)
+			return i;
+	}
+	while (i < len && im_json_plain_byte(s[i]))
+		i++;
+	return i;
 }
 
 #endif

@@ -6,28 +6,11 @@
 #include "jsonplain.h"
 #include "jsonw.h"
 
-/* how many bytes from s on need no escape (text is mostly plain: a word at a time) */
-static size_t
-plain_len(const char *s, size_t len)
-{
-	size_t i = 0;
-	unsigned k;
-
-	while (len - i >= 8) {
-		i += (k = im_json_plain_run8(s + i));
-		if (k < 8)
-			return i;
-	}
-	while (i < len && (unsigned char)s[i] >= 0x20 && s[i] != '"' && s[i] != '\\')
-		i++;
-	return i;
-}
-
 int
 im_json_quote(struct im_buf *b, const char *s, size_t len)
 {
 	static const char hex[] = "0123456789abcdef";
-	size_t i = plain_len(s, len), start = 0;
+	size_t i = im_json_plain_len(s, len), start = 0;
 	char esc[6] = { '\\', 'u', '0', '0' };
 
 	/* the usual string, in one copy into room reserved once */
@@ -68,7 +51,7 @@ im_json_quote(struct im_buf *b, const char *s, size_t len)
 		if (im_buf_add(b, s + start, i - start) < 0 || im_buf_add(b, rep, n) < 0)
 			return -1;
 		start = ++i;
-		i += plain_len(s + i, len - i);
+		i += im_json_plain_len(s + i, len - i);
 	}
 	if (im_buf_add(b, s + start, len - start) < 0 || im_buf_addc(b, '"') < 0)
 		return -1;
