@@ -477,7 +477,7 @@ http_respond(struct http_req *req, int status, const char *content_type,
     const char *body, size_t len, const char *extra_headers)
 {
 	struct hconn *h = req_hconn(req);
-	char head[1024];
+	char head[1024], length[48];
 	int n, nl, linger = h->linger;
 
 	if (h->gone && !h->parsing)
@@ -490,17 +490,17 @@ http_respond(struct http_req *req, int status, const char *content_type,
 		h->keep_alive = 0;	/* after a malformed request, trust nothing that follows */
 	if (conn_closing(h->c))
 		h->keep_alive = 0;
-	if (status == 204)	/* no content: no length either (RFC 9110) */
-		n = snprintf(head, sizeof(head), "HTTP/1.1 204 %s\r\nConnection: %s\r\n%s\r\n",
-			     status_text(status), h->keep_alive ? "keep-alive" : "close",
-			     extra_headers ? extra_headers : "");
+	/* a 204 has no content, and no length either (RFC 9110) */
+	if (status == 204)
+		length[0] = '\0';
 	else
-		n = snprintf(head, sizeof(head),
-			     "HTTP/1.1 %d %s\r\n%s%s%sContent-Length: %zu\r\nConnection: %s\r\n%s\r\n",
-			     status, status_text(status),
-			     content_type ? "Content-Type: " : "", content_type ? content_type : "",
-			     content_type ? "\r\n" : "", len + (size_t)nl,
-			     h->keep_alive ? "keep-alive" : "close", extra_headers ? extra_headers : "");
+		snprintf(length, sizeof(length), "Content-Length: %zu\r\n", len + (size_t)nl);
+	n = snprintf(head, sizeof(head),
+		     "HTTP/1.1 %d %s\r\n%s%s%s%sConnection: %s\r\n%s\r\n",
+		     status, status_text(status),
+		     content_type ? "Content-Type: " : "", content_type ? content_type : "",
+		     content_type ? "\r\n" : "", length,
+		     h->keep_alive ? "keep-alive" : "close", extra_headers ? extra_headers : "");
 	conn_write(h->c, head, (size_t)n);
 	if (!h->head && status != 204) {
 		conn_write(h->c, body, len);
