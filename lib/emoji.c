@@ -185,6 +185,12 @@ emoticon_at(const char *s, size_t *len)
 	return NULL;
 }
 
+int
+im_emoji_may_expand(const char *text, size_t len, int flags)
+{
+	return (flags & IM_EMOJI_EMOTICONS) || memchr(text, ':', len) != NULL;
+}
+
 char *
 im_emoji_expand_flags(const char *text, int flags)
 {

@@ -54,6 +54,12 @@
 char *im_emoji_expand(const char *text);
 char *im_emoji_expand_flags(const char *text, int flags);
 
+/*
+ * 0 when im_emoji_expand_flags() would give text[0..len) back unchanged:
+ * without emoticons nothing changes where there is no ':'
+ */
+int im_emoji_may_expand(const char *text, size_t len, int flags);
+
 /* the emoji (UTF-8) of shortcode code, without colons ("smile"), or NULL */
 const char *im_emoji_lookup(const char *code);
 

@@ -34,7 +34,7 @@ im_text_prepare_flags(const char *text, size_t len, int emoji, int flags, char *
 	*out = NULL;
 	if ((rc = im_text_check(text, len, e)))
 		return rc;
-	if (emoji) {
+	if (emoji && im_emoji_may_expand(text, len, flags)) {
 		char *z = malloc(len + 1);
 
 		if (!z)
@@ -57,6 +57,25 @@ im_text_prepare_flags(const char *text, size_t len, int emoji, int flags, char *
 	}
 	*out = t;
 	return 0;
+}
+
+int
+im_text_prepare_view(const char *text, size_t len, int emoji, int flags, const char **out,
+    size_t *outlen, char **owned, struct im_err *e)
+{
+	int rc;
+
+	*owned = NULL;
+	if (emoji && im_emoji_may_expand(text, len, flags)) {
+		rc = im_text_prepare_flags(text, len, emoji, flags, owned, outlen, e);
+		*out = *owned;
+		return rc;
+	}
+	if ((rc = im_text_check(text, len, e)) == 0) {
+		*out = text;
+		*outlen = len;
+	}
+	return rc;
 }
 
 int

@@ -32,6 +32,14 @@ int im_text_prepare(const char *text, size_t len, int emoji, char **out, size_t 
 int im_text_prepare_flags(const char *text, size_t len, int emoji, int flags, char **out,
     size_t *outlen, struct im_err *e);
 
+/*
+ * the same for a text that is sent from where it lies: *out is text itself
+ * when nothing expands (*owned NULL), else the expanded copy (*owned, to
+ * free); a line of imsend -l costs no allocation
+ */
+int im_text_prepare_view(const char *text, size_t len, int emoji, int flags, const char **out,
+    size_t *outlen, char **owned, struct im_err *e);
+
 /* send text to `to`, retrying transient failures for up to retry_s seconds */
 int im_send_text(struct im_client *c, const char *to, const char *text, size_t len,
     double retry_s, struct json_object **msg, struct im_err *e);

@@ -148,6 +148,17 @@ test_expect_success 'lines keep their bytes: tabs, unicode, backslashes' '
 	test_cmp uni got
 '
 
+test_expect_success 'imsend -l expands shortcodes line by line, a line without one as it is' '
+	printf "a :smile: b\nno colon here\nroot:x:0:0\n\\\\:smile: kept\n:+1::+1:\n" >codes &&
+	as_user alice imsend -l bob <codes &&
+	as_user bob imrecv --json | jq -r .text >got &&
+	printf "a 😄 b\nno colon here\nroot:x:0:0\n:smile: kept\n👍️👍️\n" >expect &&
+	test_cmp expect got &&
+	printf "x :smile:\n" | as_user alice imsend -l --no-emoji bob &&
+	as_user bob imrecv --json | jq -r .text >got &&
+	echo "x :smile:" >expect && test_cmp expect got
+'
+
 test_expect_success 'imsend -l sends lines as they come, not only at end of input' '
 	make_user erin &&
 	mkfifo slow &&

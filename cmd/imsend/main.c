@@ -277,8 +277,9 @@ static int
 send_lines(struct im_client *cl, const char *to, struct im_err *e)
 {
 	static struct im_line lines[BATCH_LINES], ready[BATCH_LINES];
+	static char *owned[BATCH_LINES];	/* the lines that expanded */
 	struct im_lines in;
-	char prefix[KEY_MAX + 1], *t;
+	char prefix[KEY_MAX + 1];
 	int n, k, j, bad, rc = 0;
 	/* without --json the answer's messages would only be thrown away */
 	int flags = (key ? IM_LINES_KEY_EACH : 0) | (o.json ? 0 : IM_LINES_NO_ANSWER);
@@ -293,18 +294,17 @@ send_lines(struct im_client *cl, const char *to, struct im_err *e)
 
 		for (bad = -1, k = 0; k < n && bad < 0; k++) {
 			ready[k] = lines[k];
-			if (im_text_prepare_flags(lines[k].p, lines[k].len, emoji, emoji_flags, &t,
-			    &ready[k].len, &bad_e)) {
+			if (im_text_prepare_view(lines[k].p, lines[k].len, emoji, emoji_flags,
+			    &ready[k].p, &ready[k].len, &owned[k], &bad_e)) {
 				bad = k;
 				break;
 			}
-			ready[k].p = t;
 		}
 		k = bad < 0 ? n : bad;
 		rc = k > 0 ? im_send_lines_dest(cl, to, group != NULL, ready, k, prefix,
 		    flags, retry_s, e) : 0;
 		for (j = 0; j < k; j++)
-			free((char *)ready[j].p);
+			free(owned[j]);
 		if (rc) {
 			long long first = lines[0].no;
 			char m[sizeof e->msg];

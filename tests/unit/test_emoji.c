@@ -374,6 +374,30 @@ test_search(void)
 	    "search all: %zu without tone variants", base);
 }
 
+/* a text im_emoji_may_expand() calls unchanged does come back unchanged */
+static void
+test_may_expand(void)
+{
+	static const char *const plain[] = {
+		"plain words", "C\\tmp \\ back", "<3 XD ^_^ B-)", "", "smile 😄",
+	};
+	size_t i;
+	int bad = 0;
+
+	for (i = 0; i < sizeof plain / sizeof plain[0]; i++) {
+		const char *t = plain[i];
+
+		if (im_emoji_may_expand(t, strlen(t), 0) || strcmp(E(t), t))
+			bad++;
+	}
+	ok(bad == 0, "texts without ':' are left alone and said to be");
+	ok(im_emoji_may_expand("a :smile: b", 11, 0), ":smile: may expand");
+	ok(!im_emoji_may_expand("a :smile: b", 2, 0), "only the first len bytes count");
+	ok(im_emoji_may_expand("<3", 2, IM_EMOJI_EMOTICONS) &&
+	    strcmp(EM("<3"), "<3") != 0,
+	    "with emoticons a text without ':' may expand, and <3 does");
+}
+
 int
 main(void)
 {
@@ -386,6 +410,7 @@ main(void)
 	test_edges();
 	test_search();
 	test_cases();
+	test_may_expand();
 	free(last);
 	return tap_done();
 }
