@@ -28,27 +28,28 @@ plain(int c)
 	return c >= 0x20 && c != '"' && c != '\\';
 }
 
-/* every byte at every place of eight, with a second byte after it */
+/* every byte at every place of a run of width (8 or 16), with a second byte after it */
 static int
-run8_exact(void)
+run_exact(unsigned width)
 {
 	static const int second[] = { 0x00, 0x1f, 0x20, '"', '\\', 'a', 0x7f, 0x80, 0xff };
-	char w[8];
-	unsigned i, j, k, want;
+	char w[16];
+	unsigned i, j, k, want, got;
 	int c;
 
 	for (c = 0; c < 256; c++)
-		for (i = 0; i < 8; i++)
-			for (j = i + 1; j <= 8; j++)
+		for (i = 0; i < width; i++)
+			for (j = i + 1; j <= width; j++)
 				for (k = 0; k < sizeof second / sizeof second[0]; k++) {
 					memset(w, 'x', sizeof w);
 					w[i] = (char)c;
-					if (j < 8)
+					if (j < width)
 						w[j] = (char)second[k];
-					want = !plain(c) ? i : j < 8 && !plain(second[k]) ? j : 8;
-					if (im_json_plain_run8(w) != want) {
-						printf("# 0x%02x at %u, 0x%02x at %u: %u, not %u\n", c, i,
-						    second[k], j, im_json_plain_run8(w), want);
+					want = !plain(c) ? i : j < width && !plain(second[k]) ? j : width;
+					got = width == 8 ? im_json_plain_run8(w) : im_json_plain_run16(w);
+					if (got != want) {
+						printf("# 0x%02x at %u, 0x%02x at %u of %u: %u, not %u\n", c, i,
+						    second[k], j, width, got, want);
 						return 0;
 					}
 				}
@@ -86,24 +87,28 @@ main(void)
 		}
 	}
 	ok(same, "every byte 0x01-0xff quoted as json-c does");
-	/* and at every place of a longer string: inside a word read whole,
-	 * at its edges, in the tail read byte by byte */
+	/* and at every place of a longer string: in each run of sixteen and
+	 * of eight read whole, at their edges, in the tail read byte by byte */
 	for (c = 1; c < 256 && same; c++) {
-		char l[21] = "abcdefghijklmnopqrst";
+		char l[46];
 		size_t at;
 
-		for (at = 0; at < 20 && same; at++) {
+		for (at = 0; at < 45; at++)
+			l[at] = (char)('a' + at % 26);
+		l[45] = '\0';
+		for (at = 0; at < 45 && same; at++) {
 			l[at] = (char)c;
-			if (strcmp(mine(l, 20), jsonc(l, 20))) {
-				printf("# byte 0x%02x at %zu: %s, json-c %s\n", c, at, mine(l, 20),
-				    jsonc(l, 20));
+			if (strcmp(mine(l, 45), jsonc(l, 45))) {
+				printf("# byte 0x%02x at %zu: %s, json-c %s\n", c, at, mine(l, 45),
+				    jsonc(l, 45));
 				same = 0;
 			}
-			l[at] = (char)('a' + at);
+			l[at] = (char)('a' + at % 26);
 		}
 	}
-	ok(same, "every byte at every place of 20 quoted as json-c does");
-	ok(run8_exact(), "eight bytes: the first that needs an escape found, whatever follows");
+	ok(same, "every byte at every place of 45 quoted as json-c does");
+	ok(run_exact(8), "eight bytes: the first that needs an escape found, whatever follows");
+	ok(run_exact(16), "sixteen bytes: the same");
 	is_str(mine("a\0b", 3), jsonc("a\0b", 3), "NUL as json-c does");
 	is_str(mine("", 0), "\"\"", "empty string");
 	is_str(mine("x/y \"q\" \\", 9), "\"x/y \\\"q\\\" \\\\\"", "slash kept, quote and backslash escaped");
