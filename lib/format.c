@@ -191,10 +191,13 @@ event(struct im_buf *out, const struct im_msgv *m)
 	return 0;
 }
 
-/* a kind that changes an earlier message */
+/* a kind that changes an earlier message (asked twice a line: the first
+ * letter answers for "text") */
 static int
 is_change(const char *kind)
 {
+	if (!kind[0] || !strchr("rued", kind[0]))
+		return 0;
 	return !strcmp(kind, "react") || !strcmp(kind, "unreact") || !strcmp(kind, "edit") ||
 	    !strcmp(kind, "delete");
 }

@@ -142,6 +142,14 @@ test_expect_success 'messages sent and streamed are counted by kind' '
 	test "$(value im_store_healthy)" = 1
 '
 
+test_expect_success 'the kind is read past a name with a k in it' '
+	make_user kirk &&
+	echo data >kirk.txt &&
+	as_user kirk imsend -f kirk.txt alice &&
+	scrape &&
+	test "$(value "im_messages_total{kind=\"file\"}")" = 1
+'
+
 test_expect_success 'the text is Prometheus exposition format 0.0.4 and promtool accepts it' '
 	scrape &&
 	test_grep "^HTTP/1.1 200" mheaders &&

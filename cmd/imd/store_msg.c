@@ -28,23 +28,27 @@ store_vec_next(struct store_vec *v)
 	return (char *)v->v + v->len * v->elem;
 }
 
+/* each message asks these of its kind: the first letter answers for "text" */
 int
 store_kind_is_event(const char *kind)
 {
-	return kind && !strcmp(kind, "event");
+	return kind && kind[0] == 'e' && !strcmp(kind, "event");
 }
 
 int
 store_kind_is_file(const char *kind)
 {
-	return kind && (!strcmp(kind, "file") || !strcmp(kind, "voice"));
+	return kind && ((kind[0] == 'f' && !strcmp(kind, "file")) ||
+	    (kind[0] == 'v' && !strcmp(kind, "voice")));
 }
 
 int
 store_kind_is_change(const char *kind)
 {
-	return kind && (!strcmp(kind, "react") || !strcmp(kind, "unreact") ||
-	    !strcmp(kind, "edit") || !strcmp(kind, "delete"));
+	if (!kind || !kind[0] || !strchr("rued", kind[0]))
+		return 0;
+	return !strcmp(kind, "react") || !strcmp(kind, "unreact") || !strcmp(kind, "edit") ||
+	    !strcmp(kind, "delete");
 }
 
 const char **
