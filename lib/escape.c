@@ -6,6 +6,9 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "escape.h"
 
@@ -64,7 +67,19 @@ im_utf8_valid(const char *s, size_t n)
 	uint64_t v;
 
 	while (i < n) {
-		/* most text is ASCII: eight bytes at a time while none is NUL or above 0x7f */
+		/* most text is ASCII: sixteen (SSE2) or eight bytes at a time while
+		 * none is NUL or above 0x7f */
+#ifdef __SSE2__
+		if (n - i >= 16) {
+			__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+
+			/* a byte's high bit set, or all of it where it is zero */
+			if (!_mm_movemask_epi8(_mm_or_si128(x, _mm_cmpeq_epi8(x, _mm_setzero_si128())))) {
+				i += 16;
+				continue;
+			}
+		}
+#endif
 		if (n - i >= 8) {
 			memcpy(&v, p + i, 8);
 			if (!(v & 0x8080808080808080ULL) &&

@@ -88,7 +88,7 @@ test_expect_success 'empty lines are skipped (and still counted)' '
 '
 
 test_expect_success 'a line that is not UTF-8: the lines before it are sent, exit 65 naming it' '
-	printf "good 1\ngood 2\n\n\377bad\nnever\n" >mixed &&
+	printf "good 1\ngood 2\n\n\377bad, and long enough to be read sixteen at a time\nnever\n" >mixed &&
 	expect_exit 65 as_user alice imsend -l bob <mixed 2>err &&
 	test_one_line err &&
 	test_grep "line 4" err &&

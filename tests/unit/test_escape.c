@@ -82,6 +82,28 @@ main(void)
 	/* long runs go eight bytes at a time: what breaks a run must still count */
 	ok(im_utf8_valid("0123456789abcdefghij", 20), "valid: 20 ASCII bytes");
 	ok(!im_utf8_valid("0123456789\0bcdefghij", 20), "invalid: NUL in a long ASCII run");
+	{
+		/* at every place of 45 bytes: runs of sixteen and of eight, the tail */
+		char l[45];
+		size_t at;
+		int bad = 0;
+
+		for (at = 0; at < sizeof l; at++) {
+			memset(l, 'a', sizeof l);
+			bad += !im_utf8_valid(l, sizeof l);
+			l[at] = '\0';
+			bad += im_utf8_valid(l, sizeof l);
+			l[at] = '\x80';
+			bad += im_utf8_valid(l, sizeof l);
+			l[at] = '\x7f';
+			bad += !im_utf8_valid(l, sizeof l);
+			if (at + 2 <= sizeof l) {
+				memcpy(l + at, "\xc3\xa9", 2);
+				bad += !im_utf8_valid(l, sizeof l);
+			}
+		}
+		ok(bad == 0, "NUL and a stray 0x80 refused, DEL and UTF-8 taken, at every place of 45");
+	}
 	ok(!im_utf8_valid("01234567\0", 9), "invalid: NUL right after eight bytes");
 	ok(!im_utf8_valid("0123\x7f\x80" "567abcdefgh", 16), "invalid: stray continuation byte in a run");
 	ok(!im_utf8_valid("abcdefgh\xc0\xaf" "abcdefgh", 18), "invalid: overlong between runs");
