@@ -133,6 +133,11 @@ void conn_commit(struct conn *c, size_t len)
 	conn_write(c, reserved.p, len);
 }
 
+void conn_trim(struct conn *c)
+{
+	(void)c;	/* nothing is kept */
+}
+
 /* the queue's last bytes: in the capture when it has them, else scratch */
 static struct scratch tail;
 

@@ -150,17 +150,16 @@ conn_accept(int fd, const char *peer)
 	return c;
 }
 
+/*
+ * An emptied buffer stays for the connection's next turn: a stream that
+ * gets thousands of lines a turn would otherwise grow it anew each time,
+ * copying what it holds at every doubling. conn_trim gives it back.
+ */
 static void
 compact(struct conn *c)
 {
 	if (c->head == c->len) {
 		c->head = c->len = 0;
-		/* idle connections keep no buffer: thousands of streams wait */
-		if (c->cap) {
-			free(c->out);
-			c->out = NULL;
-			c->cap = 0;
-		}
 	} else if (c->head > c->cap / 2) {
 		memmove(c->out, c->out + c->head, c->len - c->head);
 		c->len -= c->head;
@@ -191,6 +190,17 @@ conn_reserve(struct conn *c, size_t len)
 		}
 	}
 	return c->out + c->len;
+}
+
+void
+conn_trim(struct conn *c)
+{
+	/* idle connections keep no buffer: thousands of streams wait */
+	if (c->head == c->len && c->cap) {
+		free(c->out);
+		c->out = NULL;
+		c->head = c->len = c->cap = 0;
+	}
 }
 
 void

@@ -44,6 +44,8 @@ void conn_write(struct conn *c, const void *data, size_t len);
 void *conn_reserve(struct conn *c, size_t len);
 void conn_commit(struct conn *c, size_t len);
 size_t conn_pending(const struct conn *c);	/* bytes queued, not yet sent */
+/* give back the write queue's memory when it is empty (once a second) */
+void conn_trim(struct conn *c);
 /* the last len bytes queued, to be filled in before on_flush returns */
 char *conn_tail(struct conn *c, size_t len);
 /* close once the queue is flushed (or at once when abort) */

@@ -1148,6 +1148,7 @@ check_timeout(struct conn *c, void *arg)
 	struct hconn *h = conn_data(c);
 	int64_t now = *(int64_t *)arg;
 
+	conn_trim(c);
 	if (conn_linger_over(c, now)) {
 		conn_close(c, 1);
 		return;
