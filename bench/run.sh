@@ -390,8 +390,34 @@ ticks () { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | awk '{ print $12 + $13 }
 HZ=$(getconf CLK_TCK)
 # cpu100k N SECONDS: CPU seconds per 100,000 messages
 cpu100k () { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.3f", s * 100000 / n }'; }
-# tsecs FILE: user + system seconds that /usr/bin/time -f '%U %S' wrote
-tsecs () { awk 'END { printf "%.2f", $1 + $2 }' "$1"; }
+# cpusecs PID: CPU seconds of a running process, all its threads, to the
+# microsecond from the scheduler's own count (/proc/PID/task/*/sched);
+# clock ticks (hundredths) where the kernel does not show that count
+cpusecs () {
+	local v
+	v=$(cat /proc/"$1"/task/*/sched 2>/dev/null |
+		awk '/^se.sum_exec_runtime/ { s += $3; n++ } END { if (n) printf "%.6f", s / 1000 }')
+	test -n "$v" && { echo "$v"; return; }
+	awk -v t="$(ticks "$1")" -v h="$HZ" 'BEGIN { printf "%.2f", t / h }'
+}
+# timed FILE CMD...: CMD's exit status; its user and system seconds in FILE,
+# to the millisecond (bash's times; /usr/bin/time prints hundredths, a
+# tenth of what a client spends on 50,000 messages)
+timed () {
+	local f=$1 rc
+	shift
+	(
+		"$@"
+		rc=$?
+		# not in a pipe: there it would run in a child, which has no children
+		times >"$f.times"
+		awk 'NR == 2 { for (i = 1; i <= 2; i++) { sub(/s$/, "", $i); split($i, a, "m"); t[i] = a[1] * 60 + a[2] }
+			printf "%.3f %.3f\n", t[1], t[2] }' "$f.times" >"$f"
+		exit $rc
+	)
+}
+# tsecs FILE: user + system seconds that timed wrote
+tsecs () { awk 'END { printf "%.3f", $1 + $2 }' "$1"; }
 # rate N T0 T1: messages per second
 rate () { awk -v n="$1" -v s="$(secs "$2" "$3")" 'BEGIN { printf "%.0f", n / s }'; }
 
@@ -404,22 +430,22 @@ stream_im () {
 	local a=()
 	test "$fmt" = json && a=(--json)
 	m=$(last_id)
-	as bob /usr/bin/time -f '%U %S' -o "$tr" "$BIN/imrecv" -q --since "$m" -n "$n" "${a[@]}" >/dev/null &
+	as bob timed "$tr" "$BIN/imrecv" -q --since "$m" -n "$n" "${a[@]}" >/dev/null &
 	rp=$!
 	sleep 0.3
 	test -n "$KP" && p0=$(pg_ticks)
-	c0=$(ticks "$IMD_PID")
+	c0=$(cpusecs "$IMD_PID")
 	t0=$(now)
-	as alice /usr/bin/time -f '%U %S' -o "$ts" "$BIN/imsend" -q -l bob <"$WORK/stream.$n" ||
+	as alice timed "$ts" "$BIN/imsend" -q -l bob <"$WORK/stream.$n" ||
 		say "stream: imsend failed"
 	wait_pid "$TIMEOUT" $rp || say "stream: imrecv failed or timed out"
 	t1=$(now)
-	c1=$(ticks "$IMD_PID")
+	c1=$(cpusecs "$IMD_PID")
 	test -n "$KP" && p1=$(pg_ticks)
 	LAST_RATE=$(rate "$n" "$t0" "$t1")
 	record "$k.im" "$LAST_RATE"
 	record "$k.send" "$(cpu100k "$n" "$(tsecs "$ts")")"
-	record "$k.imd" "$(cpu100k "$n" "$(awk -v a="$c0" -v b="$c1" -v h="$HZ" 'BEGIN { print (b - a) / h }')")"
+	record "$k.imd" "$(cpu100k "$n" "$(awk -v a="$c0" -v b="$c1" 'BEGIN { print b - a }')")"
 	record "$k.recv" "$(cpu100k "$n" "$(tsecs "$tr")")"
 	if test -n "$p0" && test -n "$p1"; then
 		pg=$(awk -v a="$p0" -v b="$p1" -v h="$HZ" 'BEGIN { print (b - a) / h }')
@@ -427,30 +453,30 @@ stream_im () {
 	fi
 	# on a database not of the bench's own its CPU is unknown: no sum
 	test -n "$KP" && test -z "$p1" && return 0
-	record "$k.imcpu" "$(awk -v n="$n" -v a="$(tsecs "$ts")" -v b="$(tsecs "$tr")" -v c0="$c0" -v c1="$c1" -v h="$HZ" -v p="$pg" \
-		'BEGIN { printf "%.0f", n / (a + b + p + (c1 - c0) / h) }')"
+	record "$k.imcpu" "$(awk -v n="$n" -v a="$(tsecs "$ts")" -v b="$(tsecs "$tr")" -v c0="$c0" -v c1="$c1" -v p="$pg" \
+		'BEGIN { printf "%.0f", n / (a + b + p + c1 - c0) }')"
 }
 
 # stream_mq N Q: one mosquitto run at QoS Q, recorded like stream_im
 stream_mq () {
 	local n=$1 q=$2 rp t0 t1 c0 c1 k=stream.mq$2.$1 tr=$WORK/time.sub ts=$WORK/time.pub
-	/usr/bin/time -f '%U %S' -o "$tr" mosquitto_sub "${MQ[@]}" -q "$q" -t bench/stream -C "$n" >/dev/null &
+	timed "$tr" mosquitto_sub "${MQ[@]}" -q "$q" -t bench/stream -C "$n" >/dev/null &
 	rp=$!
 	sleep 0.3
-	c0=$(ticks "$MQ_PID")
+	c0=$(cpusecs "$MQ_PID")
 	t0=$(now)
-	feed "$WORK/stream.$n" $rp | /usr/bin/time -f '%U %S' -o "$ts" mosquitto_pub "${MQ[@]}" -q "$q" -t bench/stream -l ||
+	feed "$WORK/stream.$n" $rp | timed "$ts" mosquitto_pub "${MQ[@]}" -q "$q" -t bench/stream -l ||
 		say "stream: mosquitto_pub failed"
 	wait_pid "$TIMEOUT" $rp || say "stream: mosquitto_sub -q $q failed or timed out"
 	t1=$(now)
-	c1=$(ticks "$MQ_PID")
+	c1=$(cpusecs "$MQ_PID")
 	LAST_RATE=$(rate "$n" "$t0" "$t1")
 	record "$k.mq" "$LAST_RATE"
 	record "$k.send" "$(cpu100k "$n" "$(tsecs "$ts")")"
-	record "$k.imd" "$(cpu100k "$n" "$(awk -v a="$c0" -v b="$c1" -v h="$HZ" 'BEGIN { print (b - a) / h }')")"
+	record "$k.imd" "$(cpu100k "$n" "$(awk -v a="$c0" -v b="$c1" 'BEGIN { print b - a }')")"
 	record "$k.recv" "$(cpu100k "$n" "$(tsecs "$tr")")"
-	record "$k.imcpu" "$(awk -v n="$n" -v a="$(tsecs "$ts")" -v b="$(tsecs "$tr")" -v c0="$c0" -v c1="$c1" -v h="$HZ" \
-		'BEGIN { printf "%.0f", n / (a + b + (c1 - c0) / h) }')"
+	record "$k.imcpu" "$(awk -v n="$n" -v a="$(tsecs "$ts")" -v b="$(tsecs "$tr")" -v c0="$c0" -v c1="$c1" \
+		'BEGIN { printf "%.0f", n / (a + b + c1 - c0) }')"
 }
 
 # ratio KEY A B: record A / B under KEY (a ratio within one run)
@@ -1112,7 +1138,8 @@ table () {
 	printf '\npeer: mosquitto %s (TLS, QoS as named); 6: aes-gcm = openssl speed -evp aes-128-gcm, one core;\n' \
 		"$(mosquitto -h 2>/dev/null | awk 'NR == 1 { print $3 }')"
 	printf '1: text = imrecv'"'"'s default output, json = imrecv --json; CPU = user + system seconds of each\n'
-	printf '   process (imd and the broker from /proc/PID/stat); msgs per CPU-s = N / the three processes'"'"' sum\n'
+	printf '   process (imd and the broker from /proc/PID/task/*/sched, clients by bash'"'"'s times; to the ms);\n'
+	printf '   msgs per CPU-s = N / the three processes'"'"' sum\n'
 	printf '4: peer column of the floor row = the curl-init program; of the curl row = curl(1) sending the same\n'
 	printf '   message with the same pin, in alternating pairs; 7: peer = sqlite3 shell (start row: peer = empty store)\n'
 	printf '6: floor = bench/tlsfloor.c, a bare HTTPS server (no disk, no parsing) driven by the same curl commands;\n'
