@@ -114,11 +114,12 @@ int
 metrics_kind(const char *json, size_t len)
 {
 	static const char key[] = ",\"kind\":\"";
-	const char *p = json + 2, *end = json + len, *v;
+	const char *p, *end = json + len, *v;
 	size_t left;
 
 	if (len < sizeof(key) - 1)
 		return MK_OTHER;
+	p = json + 2;	/* the key's 'k' is its third byte */
 	while ((p = memchr(p, 'k', (size_t)(end - p))) &&
 	    !((size_t)(end - p) >= sizeof(key) - 3 && !memcmp(p - 2, key, sizeof(key) - 1)))
 		p++;
