@@ -402,7 +402,7 @@ cpusecs () {
 }
 # timed FILE CMD...: CMD's exit status; its user and system seconds in FILE,
 # to the millisecond (bash's times; /usr/bin/time prints hundredths, a
-# tenth of what a client spends on 50,000 messages)
+# quarter of what imsend spends on 50,000 messages)
 timed () {
 	local f=$1 rc
 	shift
