@@ -114,18 +114,18 @@ int
 metrics_kind(const char *json, size_t len)
 {
 	static const char key[] = ",\"kind\":\"";
+	const size_t klen = sizeof(key) - 1, at = 2;	/* key[at] is its 'k' */
 	const char *p, *end = json + len, *v;
 	size_t left;
 
-	if (len < sizeof(key) - 1)
+	if (len < klen)
 		return MK_OTHER;
-	p = json + 2;	/* the key's 'k' is its third byte */
-	while ((p = memchr(p, 'k', (size_t)(end - p))) &&
-	    !((size_t)(end - p) >= sizeof(key) - 3 && !memcmp(p - 2, key, sizeof(key) - 1)))
-		p++;
+	for (p = json + at; (p = memchr(p, 'k', (size_t)(end - p))); p++)
+		if ((size_t)(end - p) >= klen - at && !memcmp(p - at, key, klen))
+			break;
 	if (!p)
 		return MK_OTHER;
-	v = p + sizeof(key) - 3;
+	v = p - at + klen;
 	left = (size_t)(end - v);
 	if (left >= 5 && !memcmp(v, "text\"", 5))
 		return MK_TEXT;
