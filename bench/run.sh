@@ -404,7 +404,7 @@ cpusecs () {
 # to the millisecond (bash's times; /usr/bin/time prints hundredths, a
 # quarter of what imsend spends on 50,000 messages)
 timed () {
-	local f=$1 rc
+	local f=$1
 	shift
 	(
 		"$@"
