@@ -1,7 +1,8 @@
 /*
  * files — attachments over /v1/files: uploads streamed from disk (never
  * the whole file in memory), file and voice messages, and downloads
- * streamed into a file descriptor while their SHA-256 is computed.
+ * streamed into a file descriptor while their SHA-256 is computed (by a
+ * hashsink, on a second thread).
  *
  * Both transfers reuse the client's easy handle (and so its connection)
  * with the client's TLS setup. Neither has a total time limit, since a
@@ -17,11 +18,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
 #include "errors.h"
 #include "escape.h"
 #include "files.h"
+#include "hashsink.h"
 #include "mime.h"
 
 #define ANSWER_MAX (64 * 1024)	/* an upload's answer */
@@ -198,8 +198,7 @@ im_api_send_file(struct im_client *c, const char *to, int group, const char *kin
 /* ---------------------------------------------------------------- download */
 
 struct down {
-	int fd;
-	EVP_MD_CTX *md;
+	struct im_hashsink *sink;
 	int werr;		/* errno of a failed write; ENOMEM: the hash failed */
 };
 
@@ -208,23 +207,18 @@ static size_t
 down_write(char *p, size_t size, size_t n, void *arg)
 {
 	struct down *d = arg;
-	size_t len = size * n, off = 0;
-	ssize_t w;
 
-	while (off < len) {
-		if ((w = write(d->fd, p + off, len - off)) < 0) {
-			if (errno == EINTR)
-				continue;
-			d->werr = errno;
-			return 0;
-		}
-		off += (size_t)w;
-	}
-	if (!EVP_DigestUpdate(d->md, p, len)) {
-		d->werr = ENOMEM;
+	if ((d->werr = im_hashsink_add(d->sink, p, size * n)))
 		return 0;
-	}
-	return len;
+	return size * n;
+}
+
+static int
+down_err(const char *id, int werr, struct im_err *e)
+{
+	if (werr == ENOMEM)
+		return im_err_set(e, IM_EINTERNAL, "cannot compute SHA-256");
+	return im_err_set(e, IM_EIO, "cannot write file %s: %s", id, strerror(werr));
 }
 
 static int
@@ -242,41 +236,32 @@ int
 im_api_download(struct im_client *c, const char *id, int fd, const char *sha256,
     im_progress_fn progress, void *arg, struct im_err *e)
 {
-	struct down d = { .fd = fd };
+	struct down d = { 0 };
 	struct im_xfer x = { .method = "GET", .accept = "*/*", .write = down_write, .warg = &d,
 	    .progress = progress, .parg = arg };
 	struct im_buf url = { 0 };
-	unsigned char md[EVP_MAX_MD_SIZE];
-	char hex[2 * EVP_MAX_MD_SIZE + 1];
+	char hex[IM_SHA256_HEX];
 	const char *want;
-	unsigned int mdlen = 0, i;
 	int rc = 0;
 
 	if (!id_valid(id))
 		return im_err_set(e, IM_EUSAGE, "'%s' is not a file id (hex digits)", id);
-	if (!(d.md = EVP_MD_CTX_new()) || !EVP_DigestInit_ex(d.md, EVP_sha256(), NULL)) {
-		EVP_MD_CTX_free(d.md);
+	if (!(d.sink = im_hashsink_new(fd)))
 		return im_err_set(e, IM_EINTERNAL, "cannot set up SHA-256");
-	}
 	if (im_buf_printf(&url, "/v1/files/%s", id) < 0) {
 		rc = im_err_set(e, IM_EINTERNAL, "out of memory");
 		goto out;
 	}
 	x.path = url.p;
 	if ((rc = im_client_transfer(c, &x, e))) {
-		if (d.werr == ENOMEM)
-			rc = im_err_set(e, IM_EINTERNAL, "cannot compute SHA-256");
-		else if (d.werr)
-			rc = im_err_set(e, IM_EIO, "cannot write file %s: %s", id, strerror(d.werr));
+		if (d.werr)
+			rc = down_err(id, d.werr, e);
 		goto out;
 	}
-	if (!EVP_DigestFinal_ex(d.md, md, &mdlen)) {
-		rc = im_err_set(e, IM_EINTERNAL, "cannot compute SHA-256");
+	if ((d.werr = im_hashsink_finish(d.sink, hex))) {
+		rc = down_err(id, d.werr, e);
 		goto out;
 	}
-	for (i = 0; i < mdlen; i++)
-		snprintf(hex + 2 * i, 3, "%02x", md[i]);
-	hex[2 * mdlen] = '\0';
 	/* the caller's hash (from the message) first, else the server's header */
 	want = sha256 && *sha256 ? sha256 : x.sha256[0] ? x.sha256 : NULL;
 	if (want && strcasecmp(want, hex) != 0)
@@ -284,6 +269,6 @@ im_api_download(struct im_client *c, const char *id, int fd, const char *sha256,
 		    "expected %s; try again", id, hex, want);
 out:
 	im_buf_free(&url);
-	EVP_MD_CTX_free(d.md);
+	im_hashsink_free(d.sink);
 	return rc;
 }

@@ -271,4 +271,35 @@ test_expect_success 'a hash mismatch: exit 65, nothing saved, the message comes 
 	test_cmp expect out
 '
 
+# bigger than the four blocks a download is written and hashed through
+test_expect_success 'a file of many blocks: --get -o FILE and -o - byte-identical' '
+	head -c 3145733 /dev/urandom >big.bin &&
+	bid=$(upload "big.bin" big.bin) &&
+	send_file bob "$bid" &&
+	as_user bob imrecv --get "$bid" -o gotbig.bin >out &&
+	test_must_be_empty out &&
+	cmp big.bin gotbig.bin &&
+	as_user bob imrecv --get "$bid" -o - >gotbig2.bin &&
+	cmp big.bin gotbig2.bin
+'
+
+test_expect_success 'a full disk: exit 74 and the reason, for a small file and a big one' '
+	expect_exit 74 as_user bob imrecv --get "$id" -o /dev/full 2>err &&
+	test_grep "cannot write file $id: No space left on device" err &&
+	expect_exit 74 as_user bob imrecv --get "$bid" -o /dev/full 2>err &&
+	test_grep "cannot write file $bid: No space left on device" err
+'
+
+test_expect_success 'a big file damaged in its middle on the server: exit 65, nothing kept' '
+	sum=$(sha256sum big.bin | cut -d" " -f1) &&
+	blob=$(find "$IMD_DIR/files" -type f -name "$sum") &&
+	test -n "$blob" &&
+	chmod u+w "$blob" &&
+	printf "0123456789abcdef" | dd of="$blob" bs=1 seek=2000000 conv=notrunc 2>/dev/null &&
+	! cmp -s big.bin "$blob" &&
+	expect_exit 65 as_user bob imrecv --get "$bid" -o mism/big 2>err &&
+	test_grep "file $bid arrived damaged: its SHA-256 is [0-9a-f]{64}, expected $sum" err &&
+	test -z "$(ls -A mism)"
+'
+
 test_done
