@@ -214,11 +214,11 @@ im_batch_line_dest(struct im_buf *b, const char *to, int group, const char *text
 
 int
 im_api_send_batch(struct im_client *c, const char *body, size_t len, const char *key,
-    int minimal, struct im_err *e)
+    int minimal, void (*meanwhile)(void *arg), void *marg, struct im_err *e)
 {
 	struct im_req r = { .method = "POST", .path = "/v1/messages",
 	    .ctype = "application/x-ndjson", .body = body, .len = len, .idem_key = key,
-	    .minimal = minimal, .auth = 1 };
+	    .minimal = minimal, .auth = 1, .meanwhile = meanwhile, .marg = marg };
 
 	return im_call(c, &r, NULL, e);
 }

@@ -34,10 +34,11 @@ int im_api_send_dest(struct im_client *c, const char *to, int group, const char 
 /*
  * a batch: body is NDJSON, one object per line; key, when not NULL, is the
  * whole batch's Idempotency-Key (its lines then carry none); the answer's
- * NDJSON in c->body, or nothing with minimal (Prefer: return=minimal)
+ * NDJSON in c->body, or nothing with minimal (Prefer: return=minimal);
+ * meanwhile (or NULL) runs while the answer is awaited (see im_req)
  */
 int im_api_send_batch(struct im_client *c, const char *body, size_t len, const char *key,
-    int minimal, struct im_err *e);
+    int minimal, void (*meanwhile)(void *arg), void *marg, struct im_err *e);
 
 /*
  * append one batch line {"to":..,"text":..,"key":..}\n to b, {"group":..}

@@ -44,9 +44,12 @@ im_client_init(struct im_client *c, const struct im_conf *conf, struct im_err *e
 void
 im_client_free(struct im_client *c)
 {
+	if (c->multi)
+		curl_multi_cleanup(c->multi);
 	if (c->h)
 		curl_easy_cleanup(c->h);
 	c->h = NULL;
+	c->multi = NULL;
 	im_buf_free(&c->body);
 }
 
@@ -211,7 +214,7 @@ static int
 handle(struct im_client *c, struct im_err *e)
 {
 	if (!c->h) {
-		if (global() < 0 || !(c->h = curl_easy_init()))
+		if (global() < 0 || !(c->h = curl_easy_init()) || !(c->multi = curl_multi_init()))
 			return im_err_set(e, IM_EINTERNAL, "cannot initialise libcurl");
 	} else
 		curl_easy_reset(c->h);	/* keeps the live connection */
@@ -509,11 +512,54 @@ once_prereq(void *arg, char *ip, char *local_ip, int port, int local_port)
 	return ++*sent > 1 ? CURL_PREREQFUNC_ABORT : CURL_PREREQFUNC_OK;
 }
 
+/*
+ * The transfer, as curl_easy_perform runs it, in the client's own multi
+ * handle: so that the caller's meanwhile can run once the request is all
+ * sent, while the server works on it (imsend -l reads and builds its next
+ * batch then).
+ */
+static CURLcode
+run(struct im_client *c, void (*meanwhile)(void *arg), void *marg)
+{
+	CURLcode cr = CURLE_OK;
+	curl_off_t sent, len;
+	CURLMsg *m;
+	int running = 1, left;
+
+	if (curl_multi_add_handle(c->multi, c->h) != CURLM_OK)
+		return CURLE_FAILED_INIT;
+	while (running) {
+		if (curl_multi_perform(c->multi, &running) != CURLM_OK) {
+			cr = CURLE_FAILED_INIT;
+			break;
+		}
+		if (!running)
+			break;
+		if (meanwhile && curl_easy_getinfo(c->h, CURLINFO_SIZE_UPLOAD_T, &sent) == CURLE_OK &&
+		    curl_easy_getinfo(c->h, CURLINFO_CONTENT_LENGTH_UPLOAD_T, &len) == CURLE_OK &&
+		    len >= 0 && sent >= len) {
+			meanwhile(marg);
+			meanwhile = NULL;
+			continue;
+		}
+		if (curl_multi_poll(c->multi, NULL, 0, 1000, NULL) != CURLM_OK) {
+			cr = CURLE_FAILED_INIT;
+			break;
+		}
+	}
+	while ((m = curl_multi_info_read(c->multi, &left)))
+		if (m->msg == CURLMSG_DONE && m->easy_handle == c->h)
+			cr = m->data.result;
+	curl_multi_remove_handle(c->multi, c->h);
+	return cr;
+}
+
 /* perform, then the status; 0 for a 2xx answer */
 static int
-perform(struct im_client *c, struct sink *k, struct im_err *e)
+perform(struct im_client *c, struct sink *k, void (*meanwhile)(void *arg), void *marg,
+    struct im_err *e)
 {
-	CURLcode cr = curl_easy_perform(c->h);
+	CURLcode cr = run(c, meanwhile, marg);
 
 	curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &c->status);
 	if (cr != CURLE_OK && k->over)
@@ -575,7 +621,7 @@ im_call(struct im_client *c, const struct im_req *r, struct json_object **json,
 			curl_easy_setopt(c->h, CURLOPT_PREREQDATA, &sent);
 		}
 	}
-	if ((rc = perform(c, &k, e))) {
+	if ((rc = perform(c, &k, r->meanwhile, r->marg, e))) {
 		if (sent > 1)	/* the connection closed under it, unanswered */
 			rc = im_err_net(e, IM_NET_LOST, "closed before an answer came; "
 			    "not sent again, as it is not safe to repeat", c->conf->server);
@@ -684,7 +730,7 @@ im_client_transfer(struct im_client *c, struct im_xfer *x, struct im_err *e)
 		if (x->write)
 			curl_easy_setopt(c->h, CURLOPT_BUFFERSIZE, BODY_PIECE);
 	}
-	rc = perform(c, &k, e);
+	rc = perform(c, &k, NULL, NULL, e);
 	if (curl_easy_getinfo(c->h, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &len) == CURLE_OK)
 		x->length = len;
 out:

@@ -25,6 +25,7 @@
 struct im_client {
 	const struct im_conf *conf;
 	CURL *h;		/* made at the first call */
+	CURLM *multi;		/* what h runs in: its connections live here */
 	struct im_buf body;	/* the last answer's body (or an error's) */
 	long status;		/* the last answer's HTTP status */
 	long timeout_ms;	/* per call; default 30 s */
@@ -41,6 +42,9 @@ struct im_req {
 	int minimal;		/* Prefer: return=minimal (no body in the answer) */
 	int auth;		/* send the bearer token */
 	const char *basic_user, *basic_pass;	/* Basic auth (login) */
+	/* run once while the answer is awaited, the request all sent (or NULL) */
+	void (*meanwhile)(void *arg);
+	void *marg;
 };
 
 /* told how far a transfer got; total is 0 when unknown */

@@ -113,7 +113,7 @@ im_lines_batch(struct im_lines *l, struct im_line *out, int max, size_t max_byte
 		}
 		if (l->eof)
 			break;
-		if (n > 0 && !readable(l->fd))
+		if ((n > 0 || l->nowait) && !readable(l->fd))
 			break;
 		if (fill(l) < 0)
 			return -im_err_set(e, IM_EDATA, "cannot read standard input: %s", strerror(errno));

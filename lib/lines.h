@@ -20,6 +20,7 @@ struct im_lines {
 	long long lineno;	/* input lines consumed so far */
 	int eof;
 	size_t max_line;	/* a longer line is handed out at that length, too_long set */
+	int nowait;		/* take only what can be read without waiting, maybe nothing */
 };
 
 struct im_line {
@@ -34,8 +35,9 @@ void im_lines_init(struct im_lines *l, int fd, size_t max_line);
 void im_lines_free(struct im_lines *l);
 
 /*
- * Next batch into out[0..max): returns the count (0 at end of input), or
- * -code with e set on a read error. Lines stay valid until the next call.
+ * Next batch into out[0..max): returns the count (0 at end of input, or
+ * with nowait when no whole line is there yet), or -code with e set on a
+ * read error. Lines stay valid until the next call.
  */
 int im_lines_batch(struct im_lines *l, struct im_line *out, int max, size_t max_bytes,
     struct im_err *e);

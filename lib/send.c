@@ -111,33 +111,50 @@ im_send_text(struct im_client *c, const char *to, const char *text, size_t len,
 }
 
 int
-im_send_lines_dest(struct im_client *c, const char *to, int group, const struct im_line *lines,
-    int n, const char *prefix, int flags, double retry_s, struct im_err *e)
+im_batch_build(struct im_batch *b, const char *to, int group, const struct im_line *lines,
+    int n, const char *prefix, int flags)
 {
-	struct im_buf body = { 0 };
-	struct im_backoff b;
 	char key[160];
-	int i, rc, per_line = flags & IM_LINES_KEY_EACH;
+	int i, per_line = flags & IM_LINES_KEY_EACH;
 
+	im_buf_reset(&b->body);
+	b->n = n;
 	for (i = 0; i < n; i++) {
 		if (per_line)
 			snprintf(key, sizeof key, "%s-%lld", prefix, lines[i].no);
-		if (im_batch_line_dest(&body, to, group, lines[i].p, lines[i].len,
-		    per_line ? key : NULL) < 0) {
-			im_buf_free(&body);
-			return im_err_set(e, IM_EINTERNAL, "out of memory");
-		}
+		if (im_batch_line_dest(&b->body, to, group, lines[i].p, lines[i].len,
+		    per_line ? key : NULL) < 0)
+			return -1;
 	}
-	snprintf(key, sizeof key, "%s-%lld", prefix, n > 0 ? lines[0].no : 0);
-	im_backoff_init(&b, retry_s);
+	if (per_line)
+		b->key[0] = '\0';
+	else
+		snprintf(b->key, sizeof b->key, "%s-%lld", prefix, n > 0 ? lines[0].no : 0);
+	return 0;
+}
+
+int
+im_batch_send(struct im_client *c, const struct im_batch *b, int flags, double retry_s,
+    void (*meanwhile)(void *arg), void *marg, struct im_err *e)
+{
+	struct im_backoff bo;
+	int rc;
+
+	im_backoff_init(&bo, retry_s);
 	for (;;) {
-		rc = im_api_send_batch(c, body.p, body.len, per_line ? NULL : key,
-		    (flags & IM_LINES_NO_ANSWER) != 0, e);
-		if (rc == 0 || !im_retry_wait(&b, e, NULL))
+		rc = im_api_send_batch(c, b->body.p, b->body.len, b->key[0] ? b->key : NULL,
+		    (flags & IM_LINES_NO_ANSWER) != 0, meanwhile, marg, e);
+		meanwhile = NULL;
+		if (rc == 0 || !im_retry_wait(&bo, e, NULL))
 			break;
 	}
-	im_buf_free(&body);
 	return rc;
+}
+
+void
+im_batch_free(struct im_batch *b)
+{
+	im_buf_free(&b->body);
 }
 
 int

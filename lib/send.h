@@ -54,17 +54,33 @@ int im_send_text_dest(struct im_client *c, const char *to, int group, const char
 #define IM_LINES_KEY_EACH 1	/* each line its own key */
 #define IM_LINES_NO_ANSWER 2	/* the messages not sent back (Prefer: return=minimal) */
 
+/* a batch of lines, built before it is sent (imsend -l builds the next while one is out) */
+struct im_batch {
+	struct im_buf body;	/* NDJSON, a line each */
+	char key[160];		/* the whole batch's Idempotency-Key, or "" */
+	int n;			/* lines in it */
+};
+
 /*
- * send lines[0..n) to user `to` (or with group set, group `to`) as one
- * NDJSON batch; retry as above. With IM_LINES_KEY_EACH, each line's key is
+ * Build lines[0..n) to user `to` (or with group set, group `to`) into b as
+ * one NDJSON batch. With IM_LINES_KEY_EACH, each line's key is
  * prefix-LINENO, so a rerun with the same prefix skips the lines stored
- * before however the input is cut into batches; else the batch has one key,
- * prefix-FIRSTLINENO (cheaper for the server; enough when the prefix is
- * this run's own). On success the server's NDJSON answer is in c->body,
- * unless IM_LINES_NO_ANSWER spared both sides the bytes.
+ * before however the input is cut into batches; else the batch has one
+ * key, prefix-FIRSTLINENO (cheaper for the server; enough when the prefix
+ * is this run's own). -1 when out of memory.
  */
-int im_send_lines_dest(struct im_client *c, const char *to, int group, const struct im_line *lines,
-    int n, const char *prefix, int flags, double retry_s, struct im_err *e);
+int im_batch_build(struct im_batch *b, const char *to, int group, const struct im_line *lines,
+    int n, const char *prefix, int flags);
+
+/*
+ * Send b; retry as above. meanwhile (or NULL) runs at most once, while
+ * the first try's answer is awaited. On success the server's NDJSON answer is in
+ * c->body, unless IM_LINES_NO_ANSWER spared both sides the bytes.
+ */
+int im_batch_send(struct im_client *c, const struct im_batch *b, int flags, double retry_s,
+    void (*meanwhile)(void *arg), void *marg, struct im_err *e);
+
+void im_batch_free(struct im_batch *b);
 
 /* a file to send (see im_send_attach) */
 struct im_attach {

@@ -97,6 +97,27 @@ test_expect_success 'a line that is not UTF-8: the lines before it are sent, exi
 	test_cmp expect got
 '
 
+# a file on stdin: the first 4000 lines are a batch, and the rest is read
+# into the next one while the first is out
+test_expect_success 'a bad line in the batch read while the one before was out: both sent up to it' '
+	{ seq 1 4010 | sed "s/^/ahead /"; printf "\377 bad\n"; echo never; } >ahead &&
+	expect_exit 65 as_user alice imsend -l bob <ahead 2>err &&
+	test_one_line err &&
+	test_grep "line 4011 and after not sent: line 4011: " err &&
+	as_user bob imrecv --format "%m" >got &&
+	seq 1 4010 | sed "s/^/ahead /" >expect &&
+	test_cmp expect got
+'
+
+test_expect_success 'imsend -l --json over several batches: every message once, in order' '
+	seq 1 9001 | sed "s/^/json /" >many &&
+	as_user alice imsend -l --json bob <many >sent &&
+	jq -r .text sent >got &&
+	test_cmp many got &&
+	as_user bob imrecv --format "%m" >recv &&
+	test_cmp many recv
+'
+
 test_expect_success 'a line over 65536 bytes: the lines before it are sent, exit 65 naming it' '
 	{ echo "short 1"; head -c 65537 /dev/zero | tr "\0" L; echo; echo "never"; } >toolong &&
 	expect_exit 65 as_user alice imsend -l bob <toolong 2>err &&
@@ -172,6 +193,25 @@ test_expect_success 'imsend -l sends lines as they come, not only at end of inpu
 	wait $spid &&
 	texts erin >got &&
 	printf "early line\nlate line\n" >expect &&
+	test_cmp expect got
+'
+
+# the answer to a line is read while the next is awaited, never after it
+test_expect_success 'imsend -l --json prints each line'"'"'s message before the next line comes' '
+	make_user fred &&
+	mkfifo slowj &&
+	{ as_user alice imsend -l --json fred <slowj >slowj.out 2>slowj.err & } &&
+	spid=$! &&
+	exec 7>slowj &&
+	echo "first" >&7 &&
+	wait_for 10 eval "jq -e \"select(.text == \\\"first\\\")\" slowj.out" &&
+	echo "second" >&7 &&
+	wait_for 10 eval "jq -e \"select(.text == \\\"second\\\")\" slowj.out" &&
+	echo "third" >&7 &&
+	exec 7>&- &&
+	wait $spid &&
+	jq -r .text slowj.out >got &&
+	printf "first\nsecond\nthird\n" >expect &&
 	test_cmp expect got
 '
 

@@ -273,64 +273,119 @@ unlined(const char *m)
 	return m;
 }
 
-static int
-send_lines(struct im_client *cl, const char *to, struct im_err *e)
+/* a batch of -l: its body, the input line number of each line in it, and what stopped it */
+struct lines_batch {
+	struct im_batch b;
+	long long no[BATCH_LINES];
+	int got;		/* input lines taken: > 0; 0 none (yet); -code: reading failed, why in err */
+	long long bad_no;	/* the line refused after b's lines (not UTF-8...), or 0 */
+	struct im_err err;	/* why it was refused, or why reading failed */
+};
+
+struct lines_run {
+	struct im_lines in;
+	const char *to;
+	char prefix[KEY_MAX + 1];
+	int flags;
+	struct lines_batch *next;	/* read while the current batch is out */
+	int ahead;		/* it was */
+};
+
+/* the next lines of the input into lb, checked, expanded and built into its body */
+static void
+take_batch(struct lines_run *r, struct lines_batch *lb)
 {
 	static struct im_line lines[BATCH_LINES], ready[BATCH_LINES];
 	static char *owned[BATCH_LINES];	/* the lines that expanded */
-	struct im_lines in;
-	char prefix[KEY_MAX + 1];
-	int n, k, j, bad, rc = 0;
-	/* without --json the answer's messages would only be thrown away */
-	int flags = (key ? IM_LINES_KEY_EACH : 0) | (o.json ? 0 : IM_LINES_NO_ANSWER);
+	int n, k, j;
 
-	if (key)
-		snprintf(prefix, sizeof prefix, "%s", key);
-	else if (im_random_hex(prefix, 8) < 0)
-		return im_err_set(e, IM_EINTERNAL, "cannot get random bytes");
-	im_lines_init(&in, STDIN_FILENO, IM_TEXT_MAX);
-	while (rc == 0 && (n = im_lines_batch(&in, lines, BATCH_LINES, BATCH_BYTES, e)) > 0) {
-		struct im_err bad_e = { 0 };
-
-		for (bad = -1, k = 0; k < n && bad < 0; k++) {
-			ready[k] = lines[k];
-			if (im_text_prepare_view(lines[k].p, lines[k].len, emoji, emoji_flags,
-			    &ready[k].p, &ready[k].len, &owned[k], &bad_e)) {
-				bad = k;
-				break;
-			}
+	memset(&lb->err, 0, sizeof lb->err);
+	lb->bad_no = 0;
+	lb->b.n = 0;
+	if ((lb->got = n = im_lines_batch(&r->in, lines, BATCH_LINES, BATCH_BYTES, &lb->err)) <= 0)
+		return;
+	for (k = 0; k < n; k++) {
+		ready[k] = lines[k];
+		lb->no[k] = lines[k].no;
+		if (im_text_prepare_view(lines[k].p, lines[k].len, emoji, emoji_flags,
+		    &ready[k].p, &ready[k].len, &owned[k], &lb->err)) {
+			lb->bad_no = lines[k].no;
+			break;
 		}
-		k = bad < 0 ? n : bad;
-		rc = k > 0 ? im_send_lines_dest(cl, to, group != NULL, ready, k, prefix,
-		    flags, retry_s, e) : 0;
-		for (j = 0; j < k; j++)
-			free(owned[j]);
+	}
+	if (im_batch_build(&lb->b, r->to, group != NULL, ready, k, r->prefix, r->flags) < 0)
+		lb->got = -im_err_set(&lb->err, IM_EINTERNAL, "out of memory");
+	for (j = 0; j < k; j++)
+		free(owned[j]);
+}
+
+/* while a batch is out: the lines already there, built into the next one */
+static void
+read_ahead(void *arg)
+{
+	struct lines_run *r = arg;
+
+	r->in.nowait = 1;
+	take_batch(r, r->next);
+	r->in.nowait = 0;
+	r->ahead = 1;
+}
+
+static int
+send_lines(struct im_client *cl, const char *to, struct im_err *e)
+{
+	static struct lines_batch two[2];
+	struct lines_run r = { .to = to };
+	struct lines_batch *cur = &two[0];
+	int rc = 0;
+
+	/* without --json the answer's messages would only be thrown away */
+	r.flags = (key ? IM_LINES_KEY_EACH : 0) | (o.json ? 0 : IM_LINES_NO_ANSWER);
+	if (key)
+		snprintf(r.prefix, sizeof r.prefix, "%s", key);
+	else if (im_random_hex(r.prefix, 8) < 0)
+		return im_err_set(e, IM_EINTERNAL, "cannot get random bytes");
+	im_lines_init(&r.in, STDIN_FILENO, IM_TEXT_MAX);
+	take_batch(&r, cur);
+	while (cur->got > 0) {
+		r.next = cur == &two[0] ? &two[1] : &two[0];
+		r.ahead = 0;
+		/* a batch that ends in a refused line is the last: nothing to read ahead */
+		rc = cur->b.n > 0 ? im_batch_send(cl, &cur->b, r.flags, retry_s,
+		    cur->bad_no ? NULL : read_ahead, &r, e) : 0;
 		if (rc) {
-			long long first = lines[0].no;
+			long long first = cur->no[0];
 			char m[sizeof e->msg];
 
-			if (e->line > 0 && e->line <= k)
-				first = lines[e->line - 1].no;
+			if (e->line > 0 && e->line <= cur->b.n)
+				first = cur->no[e->line - 1];
 			snprintf(m, sizeof m, "%s", unlined(e->msg));
 			im_err_set(e, e->code, "line %lld and after not sent: %.900s", first, m);
 			break;
 		}
-		if (k > 0 && o.json) {
+		if (cur->b.n > 0 && o.json) {
 			fwrite(cl->body.p, 1, cl->body.len, stdout);
 			if (cl->body.len && cl->body.p[cl->body.len - 1] != '\n')
 				putchar('\n');
 			if ((rc = im_out_flush(e)))
 				break;
 		}
-		if (bad >= 0) {
-			rc = im_err_set(e, bad_e.code, "line %lld and after not sent: line %lld: %s",
-			    lines[bad].no, lines[bad].no, bad_e.msg);
+		if (cur->bad_no) {
+			rc = im_err_set(e, cur->err.code, "line %lld and after not sent: line %lld: %s",
+			    cur->bad_no, cur->bad_no, cur->err.msg);
 			break;
 		}
+		if (!r.ahead || (r.next->got == 0 && !r.in.eof))
+			take_batch(&r, r.next);
+		cur = r.next;
 	}
-	if (rc == 0 && n < 0)
-		rc = -n;
-	im_lines_free(&in);
+	if (rc == 0 && cur->got < 0) {
+		*e = cur->err;
+		rc = -cur->got;
+	}
+	im_batch_free(&two[0].b);
+	im_batch_free(&two[1].b);
+	im_lines_free(&r.in);
 	return rc;
 }
 
