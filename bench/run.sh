@@ -225,18 +225,17 @@ stop_pg () {
 # pg_sql SQL: SQL in the private cluster's database, rows unaligned
 pg_sql () { _pg psql -h "$PG_SOCK" -U im -d im -X -q -At -c "$1"; }
 
-# pg_ticks: CPU time (user + system, clock ticks) of the private cluster:
-# the postmaster, every process it runs (the backends serving imd, the
-# WAL writer, the checkpointer...) and those it reaped (autovacuum workers)
-pg_ticks () {
-	local p t=0 v
+# pg_cpusecs: CPU seconds of the private cluster: the postmaster and every
+# process it runs (the backends serving imd, the WAL writer, the
+# checkpointer...) by cpusecs, and those it reaped (autovacuum workers)
+# from its children's clock ticks
+pg_cpusecs () {
+	local p
 	test -n "$PG_PM" || return 0
-	for p in $PG_PM $(pgrep -P "$PG_PM"); do
-		v=$(ticks "$p")
-		t=$((t + ${v:-0}))
-	done
-	t=$((t + $(sed 's/.*) //' "/proc/$PG_PM/stat" | awk '{ print $14 + $15 }')))
-	echo "$t"
+	{
+		for p in $PG_PM $(pgrep -P "$PG_PM"); do cpusecs "$p"; done
+		sed 's/.*) //' "/proc/$PG_PM/stat" | awk -v h="$HZ" '{ print ($14 + $15) / h }'
+	} | awk '{ s += $1 } END { printf "%.6f", s }'
 }
 
 # start_imd DIR: a private imd on a free port (the same one when restarting)
@@ -400,6 +399,8 @@ cpusecs () {
 	test -n "$v" && { echo "$v"; return; }
 	awk -v t="$(ticks "$1")" -v h="$HZ" 'BEGIN { printf "%.2f", t / h }'
 }
+# between A B: B - A
+between () { awk -v a="$1" -v b="$2" 'BEGIN { print b - a }'; }
 # timed FILE CMD...: CMD's exit status; its user and system seconds in FILE,
 # to the millisecond (bash's times; /usr/bin/time prints hundredths, a
 # quarter of what imsend spends on 50,000 messages)
@@ -433,7 +434,7 @@ stream_im () {
 	as bob timed "$tr" "$BIN/imrecv" -q --since "$m" -n "$n" "${a[@]}" >/dev/null &
 	rp=$!
 	sleep 0.3
-	test -n "$KP" && p0=$(pg_ticks)
+	test -n "$KP" && p0=$(pg_cpusecs)
 	c0=$(cpusecs "$IMD_PID")
 	t0=$(now)
 	as alice timed "$ts" "$BIN/imsend" -q -l bob <"$WORK/stream.$n" ||
@@ -441,14 +442,14 @@ stream_im () {
 	wait_pid "$TIMEOUT" $rp || say "stream: imrecv failed or timed out"
 	t1=$(now)
 	c1=$(cpusecs "$IMD_PID")
-	test -n "$KP" && p1=$(pg_ticks)
+	test -n "$KP" && p1=$(pg_cpusecs)
 	LAST_RATE=$(rate "$n" "$t0" "$t1")
 	record "$k.im" "$LAST_RATE"
 	record "$k.send" "$(cpu100k "$n" "$(tsecs "$ts")")"
-	record "$k.imd" "$(cpu100k "$n" "$(awk -v a="$c0" -v b="$c1" 'BEGIN { print b - a }')")"
+	record "$k.imd" "$(cpu100k "$n" "$(between "$c0" "$c1")")"
 	record "$k.recv" "$(cpu100k "$n" "$(tsecs "$tr")")"
 	if test -n "$p0" && test -n "$p1"; then
-		pg=$(awk -v a="$p0" -v b="$p1" -v h="$HZ" 'BEGIN { print (b - a) / h }')
+		pg=$(between "$p0" "$p1")
 		record "$k.pg" "$(cpu100k "$n" "$pg")"
 	fi
 	# on a database not of the bench's own its CPU is unknown: no sum
@@ -473,7 +474,7 @@ stream_mq () {
 	LAST_RATE=$(rate "$n" "$t0" "$t1")
 	record "$k.mq" "$LAST_RATE"
 	record "$k.send" "$(cpu100k "$n" "$(tsecs "$ts")")"
-	record "$k.imd" "$(cpu100k "$n" "$(awk -v a="$c0" -v b="$c1" 'BEGIN { print b - a }')")"
+	record "$k.imd" "$(cpu100k "$n" "$(between "$c0" "$c1")")"
 	record "$k.recv" "$(cpu100k "$n" "$(tsecs "$tr")")"
 	record "$k.imcpu" "$(awk -v n="$n" -v a="$(tsecs "$ts")" -v b="$(tsecs "$tr")" -v c0="$c0" -v c1="$c1" \
 		'BEGIN { printf "%.0f", n / (a + b + c1 - c0) }')"
@@ -538,8 +539,8 @@ fanout_im () {
 		pids+=($!)
 	done
 	sleep 2
-	test -n "$KP" && p0=$(pg_ticks)
-	c0=$(ticks "$IMD_PID")
+	test -n "$KP" && p0=$(pg_cpusecs)
+	c0=$(cpusecs "$IMD_PID")
 	t0=$(now)
 	if test "$FANOUT_SENDER" = imsend; then
 		as alice "$BIN/imsend" -q -l -g fan <"$WORK/fan.txt"
@@ -550,14 +551,14 @@ fanout_im () {
 	fi || say "fanout: sender failed"
 	for i in "${pids[@]}"; do wait_pid "$TIMEOUT" "$i" || say "fanout: an imrecv failed"; done
 	t1=$(now)
-	c1=$(ticks "$IMD_PID")
-	test -n "$KP" && p1=$(pg_ticks)
+	c1=$(cpusecs "$IMD_PID")
+	test -n "$KP" && p1=$(pg_cpusecs)
 	LAST_RATE=$(awk -v n=$((FANOUT_N * FANOUT_SUBS)) -v s="$(secs "$t0" "$t1")" 'BEGIN { printf "%.0f", n / s }')
 	record "fanout.${KP}im" "$LAST_RATE"
 	# CPU seconds per 100,000 messages sent (each delivered FANOUT_SUBS times)
-	record "fanout.${KP}imd" "$(cpu100k "$FANOUT_N" "$(awk -v a="$c0" -v b="$c1" -v h="$HZ" 'BEGIN { print (b - a) / h }')")"
+	record "fanout.${KP}imd" "$(cpu100k "$FANOUT_N" "$(between "$c0" "$c1")")"
 	test -n "$p0" && test -n "$p1" &&
-		record "fanout.${KP}pg" "$(cpu100k "$FANOUT_N" "$(awk -v a="$p0" -v b="$p1" -v h="$HZ" 'BEGIN { print (b - a) / h }')")"
+		record "fanout.${KP}pg" "$(cpu100k "$FANOUT_N" "$(between "$p0" "$p1")")"
 	true
 }
 
@@ -906,7 +907,7 @@ nodes_once () {
 	as "$fb" "$BIN/imrecv" -q --since "$m" -n "$tot" --format '%i' >/dev/null &
 	f2=$!
 	sleep 1
-	p0=$(pg_ticks) a0=$(ticks "$IMD_PID") b0=$(ticks "$NODE_PID") h0=$(ticks "$HAP_PID")
+	p0=$(pg_cpusecs) a0=$(cpusecs "$IMD_PID") b0=$(cpusecs "$NODE_PID") h0=$(cpusecs "$HAP_PID")
 	t0=$(now)
 	as "$sa" "$BIN/imsend" -q -l bob <"$WORK/nodes.txt" &
 	s1=$!
@@ -917,14 +918,14 @@ nodes_once () {
 	wait_pid "$TIMEOUT" "$f1" || say "nodes: the follower on node a failed"
 	wait_pid "$TIMEOUT" "$f2" || say "nodes: the follower $fb failed"
 	t1=$(now)
-	p1=$(pg_ticks) a1=$(ticks "$IMD_PID") b1=$(ticks "$NODE_PID") h1=$(ticks "$HAP_PID")
+	p1=$(pg_cpusecs) a1=$(cpusecs "$IMD_PID") b1=$(cpusecs "$NODE_PID") h1=$(cpusecs "$HAP_PID")
 	LAST_RATE=$(rate "$tot" "$t0" "$t1")
 	record "nodes.$mode.im" "$LAST_RATE"
-	record "nodes.$mode.imda" "$(cpu100k "$tot" "$(awk -v a="$a0" -v b="$a1" -v h="$HZ" 'BEGIN { print (b - a) / h }')")"
-	record "nodes.$mode.imdb" "$(cpu100k "$tot" "$(awk -v a="$b0" -v b="$b1" -v h="$HZ" 'BEGIN { print (b - a) / h }')")"
-	record "nodes.$mode.hap" "$(cpu100k "$tot" "$(awk -v a="$h0" -v b="$h1" -v h="$HZ" 'BEGIN { print (b - a) / h }')")"
+	record "nodes.$mode.imda" "$(cpu100k "$tot" "$(between "$a0" "$a1")")"
+	record "nodes.$mode.imdb" "$(cpu100k "$tot" "$(between "$b0" "$b1")")"
+	record "nodes.$mode.hap" "$(cpu100k "$tot" "$(between "$h0" "$h1")")"
 	test -n "$p0" && test -n "$p1" &&
-		record "nodes.$mode.pg" "$(cpu100k "$tot" "$(awk -v a="$p0" -v b="$p1" -v h="$HZ" 'BEGIN { print (b - a) / h }')")"
+		record "nodes.$mode.pg" "$(cpu100k "$tot" "$(between "$p0" "$p1")")"
 	true
 }
 
