@@ -42,7 +42,10 @@ struct im_req {
 	int minimal;		/* Prefer: return=minimal (no body in the answer) */
 	int auth;		/* send the bearer token */
 	const char *basic_user, *basic_pass;	/* Basic auth (login) */
-	/* run once while the answer is awaited, the request all sent (or NULL) */
+	/*
+	 * run (if not NULL) once the request is all sent and the answer is
+	 * awaited; not at all when no wait comes between them
+	 */
 	void (*meanwhile)(void *arg);
 	void *marg;
 };

@@ -74,8 +74,9 @@ int im_batch_build(struct im_batch *b, const char *to, int group, const struct i
 
 /*
  * Send b; retry as above. meanwhile (or NULL) runs at most once, while
- * the first try's answer is awaited. On success the server's NDJSON answer is in
- * c->body, unless IM_LINES_NO_ANSWER spared both sides the bytes.
+ * the first try's answer is awaited. On success the server's NDJSON
+ * answer is in c->body, unless IM_LINES_NO_ANSWER spared both sides the
+ * bytes.
  */
 int im_batch_send(struct im_client *c, const struct im_batch *b, int flags, double retry_s,
     void (*meanwhile)(void *arg), void *marg, struct im_err *e);

@@ -288,7 +288,7 @@ struct lines_run {
 	char prefix[KEY_MAX + 1];
 	int flags;
 	struct lines_batch *next;	/* read while the current batch is out */
-	int ahead;		/* it was */
+	int ahead;		/* next was filled while the current batch was out */
 };
 
 /* the next lines of the input into lb, checked, expanded and built into its body */
