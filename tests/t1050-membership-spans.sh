@@ -30,18 +30,14 @@ bg_curl () {
 	( trap - EXIT TERM INT; exec timeout "$1" curl -sS -N --cacert "$CERT" -H "$h" "$URL$3" >"$4" ) &
 }
 
-# backlog NAME: the stream from since=0 up to caught_up, texts of messages only
+# backlog NAME: the stream from since=0 up to caught_up, texts of messages
+# only. In the foreground: sed stops reading at caught_up, and curl ends
+# at its next write, the heartbeat a second later (imd runs with
+# --heartbeat 1); no background job to kill and wait for.
 backlog () {
-	local pid
-	bg_curl 10 "$1" "/v1/stream?since=0" "backlog.$1" &&
-	pid=$!
-	pid=$! &&
-	wait_for 10 test_grep '"type":"caught_up"' "backlog.$1"
-	local rc=$?
-	kill $pid 2>/dev/null
-	wait $pid
-	test $rc = 0 &&
-	sed -i '/"type":"caught_up"/q' "backlog.$1" &&
+	imcurl -N -H "$(bearer "$1")" "$URL/v1/stream?since=0" 2>/dev/null |
+		sed '/"type":"caught_up"/q' >"backlog.$1" &&
+	test_grep '"type":"caught_up"' "backlog.$1" &&
 	jq -r 'select(.type == "message" and .kind == "text") | .text' "backlog.$1"
 }
 
@@ -56,7 +52,7 @@ follow () {
 live_texts () { jq -r 'select(.type == "message" and .kind == "text") | .text' "live.$1"; }
 
 test_expect_success 'setup: alice owns public group pub and private group priv; bob joins pub' '
-	start_imd &&
+	start_imd --heartbeat 1 &&
 	for u in alice bob carol dave erin; do make_user $u || return 1; done &&
 	as_user alice imgroup create pub &&
 	as_user alice imgroup create --private priv &&
