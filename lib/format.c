@@ -215,19 +215,21 @@ change(struct im_buf *out, const struct im_msgv *m, const char *kind)
 
 	if (!is_change(kind))
 		return 1;
+	/* a message id from the server, escaped all the same */
 	on = im_msgv_str(m, "on", t1, sizeof t1);
 	if (!strcmp(kind, "react") || !strcmp(kind, "unreact")) {
 		if ((r = im_buf_adds(out, *kind == 'r' ? "reacted " : "took back ")) ||
-		    (r = esc(out, im_msgv_str(m, "emoji", t2, sizeof t2))))
+		    (r = esc(out, im_msgv_str(m, "emoji", t2, sizeof t2))) ||
+		    (r = im_buf_adds(out, *kind == 'r' ? " to " : " on ")))
 			return r;
-		return im_buf_printf(out, " %s %s", *kind == 'r' ? "to" : "on", on);
+		return esc(out, on);
 	}
 	if (!strcmp(kind, "edit")) {
-		if ((r = im_buf_printf(out, "edited %s", on)) || !has_text(m))
+		if ((r = im_buf_adds(out, "edited ")) || (r = esc(out, on)) || !has_text(m))
 			return r;
 		return (r = im_buf_adds(out, ": ")) ? r : esc_field(out, m, "text");
 	}
-	return im_buf_printf(out, "deleted %s", on);
+	return (r = im_buf_adds(out, "deleted ")) ? r : esc(out, on);
 }
 
 /* after a message's text: " (edited)", " [👍 2, 🎉 1]" */
@@ -261,7 +263,8 @@ im_format_body(struct im_buf *out, const struct im_msgv *m)
 	int r, has;
 
 	if (im_msgv_get(m, "reply_to", &v) != IM_V_ABSENT &&
-	    (r = im_buf_printf(out, "[re %s] ", im_val_str(&v, t2, sizeof t2))))
+	    ((r = im_buf_adds(out, "[re ")) || (r = esc(out, im_val_str(&v, t2, sizeof t2))) ||
+	    (r = im_buf_adds(out, "] "))))
 		return r;
 	file_of(m, &has);
 	if (!strcmp(kind, "event"))

@@ -39,6 +39,20 @@ flat(const char *line, const char *fmt)
 	return b.p;
 }
 
+/* line's default line from its json-c tree (lines with escapes are read so) */
+static const char *
+tree(const char *line)
+{
+	static struct im_buf b;
+	struct json_object *o = json_tokener_parse(line);
+	struct im_msgv m = im_msgv_tree(o);
+
+	im_buf_reset(&b);
+	im_format_default(&b, &m);
+	json_object_put(o);
+	return b.p;
+}
+
 static const char *
 fmt(const char *f)
 {
@@ -89,6 +103,16 @@ main(void)
 	    "\"from\":\"a\",\"saved\":\"/tmp/x\"}", ALL_FIELDS),
 	    "0||a|||text||||||/tmp/x|||[re 123456789012345678] |-12|123456789012345678|", "flat: every placeholder");
 	is_str(flat("{}", ALL_FIELDS), "|||||||||||||||||", "flat: no fields at all");
+	/* ids are the server's numbers; a server that sends strings gets them escaped */
+	is_str(tree("{\"time\":\"T\",\"from\":\"a\",\"kind\":\"text\",\"text\":\"x\","
+	    "\"reply_to\":\"\\u001b[2J\\u0007\xff\"}"), "T a: [re \\x1b[2J\\x07\\xff] x",
+	    "a reply_to that is not a number, escaped");
+	is_str(tree("{\"time\":\"T\",\"kind\":\"edit\",\"on\":\"\\u001b]0;\",\"from\":\"b\"}"),
+	    "T * b edited \\x1b]0;", "an edit's \"on\", escaped");
+	is_str(tree("{\"time\":\"T\",\"kind\":\"react\",\"on\":\"\\r\",\"emoji\":\"x\",\"from\":\"b\"}"),
+	    "T * b reacted x to \\r", "a reaction's \"on\", escaped");
+	is_str(tree("{\"time\":\"T\",\"kind\":\"delete\",\"on\":\"\\n\",\"from\":\"b\"}"),
+	    "T * b deleted \\n", "a deletion's \"on\", escaped");
 
 	ok(im_format_check("%i %t %f %T %g %k %m %% \\t \\n \\\\", &e) == 0, "all placeholders accepted");
 	ok(im_format_check("%q", &e) == IM_EUSAGE, "unknown placeholder refused");
