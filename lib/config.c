@@ -15,6 +15,7 @@
 
 #include "buf.h"
 #include "config.h"
+#include "lines.h"
 
 static char *
 dupn(const char *s, size_t n)
@@ -455,9 +456,7 @@ int
 im_write_private_ex(const char *path, const char *data, size_t len, int durable, struct im_err *e)
 {
 	struct im_buf tmp = { 0 };
-	size_t off = 0;
-	ssize_t n;
-	int fd, rc;
+	int fd, rc, wfail;
 
 	if ((rc = make_parent(path, e)))
 		return rc;
@@ -469,17 +468,10 @@ im_write_private_ex(const char *path, const char *data, size_t len, int durable,
 		return rc;
 	}
 	fchmod(fd, 0600);
-	while (off < len) {
-		if ((n = write(fd, data + off, len - off)) < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		off += (size_t)n;
-	}
-	if (off < len || (durable && fsync(fd) < 0) || close(fd) < 0 || rename(tmp.p, path) < 0) {
+	wfail = im_write_all(fd, data, len) < 0;
+	if (wfail || (durable && fsync(fd) < 0) || close(fd) < 0 || rename(tmp.p, path) < 0) {
 		rc = im_err_set(e, IM_ECONFIG, "cannot write %s: %s", path, strerror(errno));
-		if (off < len)
+		if (wfail)
 			close(fd);
 		unlink(tmp.p);
 		im_buf_free(&tmp);

@@ -15,11 +15,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <openssl/evp.h>
 
 #include "hashsink.h"
+#include "lines.h"
 
 #define BLOCK (256 * 1024)
 #define NBLOCK 16
@@ -44,17 +44,8 @@ struct im_hashsink {
 static int
 put(struct im_hashsink *s, const unsigned char *p, size_t len)
 {
-	size_t off = 0;
-	ssize_t w;
-
-	while (off < len) {
-		if ((w = write(s->fd, p + off, len - off)) < 0) {
-			if (errno == EINTR)
-				continue;
-			return errno;
-		}
-		off += (size_t)w;
-	}
+	if (im_write_all(s->fd, p, len) < 0)
+		return errno;
 	return EVP_DigestUpdate(s->md, p, len) ? 0 : ENOMEM;
 }
 

@@ -149,3 +149,21 @@ im_read_all(int fd, size_t limit, struct im_buf *out, int *over, struct im_err *
 		return im_err_set(e, IM_EINTERNAL, "out of memory");
 	return 0;
 }
+
+int
+im_write_all(int fd, const void *p, size_t len)
+{
+	const char *b = p;
+	ssize_t n;
+
+	while (len > 0) {
+		if ((n = write(fd, b, len)) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		b += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}

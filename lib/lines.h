@@ -45,4 +45,7 @@ int im_lines_batch(struct im_lines *l, struct im_line *out, int max, size_t max_
 /* read all of fd (at most limit bytes; *over set when there was more) */
 int im_read_all(int fd, size_t limit, struct im_buf *out, int *over, struct im_err *e);
 
+/* write all len bytes of p to fd, again after EINTR; 0, or -1 with errno */
+int im_write_all(int fd, const void *p, size_t len);
+
 #endif

@@ -21,6 +21,7 @@
 
 #include <sox.h>
 
+#include "lines.h"
 #include "sig.h"
 #include "voice.h"
 
@@ -606,24 +607,6 @@ im_voice_play(const char *path, im_voice_start_fn started, void *arg, struct im_
 	return rc;
 }
 
-/* write all of buf to fd */
-static int
-write_all(int fd, const char *buf, size_t len)
-{
-	ssize_t n;
-
-	while (len > 0) {
-		if ((n = write(fd, buf, len)) < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* copy the file at path to fd, as it is */
 static int
 copy_to(const char *path, int fd, const char *shown, struct im_err *e)
@@ -641,7 +624,7 @@ copy_to(const char *path, int fd, const char *shown, struct im_err *e)
 			im_err_set(e, IM_EIO, "cannot read %s: %s", path, strerror(errno));
 			break;
 		}
-		if (write_all(fd, buf, (size_t)n) < 0) {
+		if (im_write_all(fd, buf, (size_t)n) < 0) {
 			im_err_set(e, IM_EIO, "cannot write %s: %s", shown, strerror(errno));
 			break;
 		}
